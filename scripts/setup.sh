@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what siphon needs on a fresh Debian machine (run as root): libpcap for the capture
+# stage, and the tools the live-capture tests use (iproute2, tcpdump, ethtool, ping).
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+need=()
+for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root to install: ${need[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found (install Rust with rustup)" >&2; exit 1; }

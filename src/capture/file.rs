@@ -1,0 +1,150 @@
+//! Capture files: classic pcap (µs and ns) and pcapng through libpcap, several files read in
+//! order as one timeline, `-` for stdin.
+
+use super::{PacketSource, RawPacket};
+use crate::decode::LinkType;
+use crate::error::CaptureError;
+use crate::time::Timestamp;
+use pcap::{Capture, Offline, Precision};
+use std::path::PathBuf;
+
+/// Reads capture files one after another.
+pub struct FileSource {
+    paths: Vec<PathBuf>,
+    next_index: usize,
+    filter: Option<String>,
+    current: Option<Open>,
+    deferred: Option<CaptureError>,
+}
+
+struct Open {
+    cap: Capture<Offline>,
+    path: PathBuf,
+    link: LinkType,
+    packets: u64,
+    /// Byte offset of the next record (exact for classic pcap, an estimate for pcapng).
+    offset: u64,
+}
+
+fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> {
+    let res = if path.as_os_str() == "-" {
+        // SAFETY: dup gives libpcap its own descriptor for stdin, which it then owns and closes.
+        let fd = unsafe { libc::dup(0) };
+        if fd < 0 {
+            return Err(CaptureError::Open { path: path.clone(), reason: "cannot duplicate stdin".into() });
+        }
+        // SAFETY: `fd` is a fresh descriptor owned by nobody else.
+        unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Nano) }
+    } else {
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(CaptureError::Open { path: path.clone(), reason: e.to_string() });
+        }
+        Capture::from_file_with_precision(path, Precision::Nano)
+    };
+    let mut cap = res.map_err(|e| {
+        let reason = e.to_string();
+        if reason.contains("truncated dump file; tried to read 4 file header bytes, only got 0") {
+            CaptureError::NotACapture { path: path.clone(), reason: "the file is empty".into() }
+        } else {
+            CaptureError::NotACapture { path: path.clone(), reason }
+        }
+    })?;
+    if let Some(f) = filter {
+        cap.filter(f, true)
+            .map_err(|e| CaptureError::Filter { filter: f.to_owned(), reason: e.to_string() })?;
+    }
+    let dlt = cap.get_datalink().0;
+    let link = LinkType::from_dlt(dlt);
+    if let LinkType::Unsupported(linktype) = link {
+        return Err(CaptureError::LinkType { path: path.clone(), linktype });
+    }
+    Ok(Open { cap, path: path.clone(), link, packets: 0, offset: 24 })
+}
+
+impl FileSource {
+    /// Files to read in order; each is opened when the previous one ends, so a bad later file
+    /// is reported after the earlier ones were analysed. The first is opened now to fail fast.
+    pub fn new(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
+        let mut s = FileSource { paths, next_index: 0, filter, current: None, deferred: None };
+        s.open_next()?;
+        Ok(s)
+    }
+
+    fn open_next(&mut self) -> Result<bool, CaptureError> {
+        match self.paths.get(self.next_index) {
+            Some(p) => {
+                self.next_index += 1;
+                self.current = Some(open_one(p, self.filter.as_deref())?);
+                Ok(true)
+            }
+            None => {
+                self.current = None;
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl PacketSource for FileSource {
+    fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
+        let mut n = 0;
+        while n < max {
+            let Some(open) = self.current.as_mut() else { return Ok(false) };
+            let failure = match open.cap.next_packet() {
+                Ok(p) => {
+                    let caplen = p.header.caplen;
+                    f(&RawPacket {
+                        ts: header_ts(p.header),
+                        data: p.data,
+                        wire_len: p.header.len,
+                        link: open.link,
+                    });
+                    open.packets += 1;
+                    open.offset += 16 + u64::from(caplen);
+                    n += 1;
+                    continue;
+                }
+                Err(pcap::Error::NoMorePackets) => None,
+                Err(e) => Some(e.to_string()),
+            };
+            match failure {
+                None => {
+                    if !self.open_next()? {
+                        return match self.deferred.take() {
+                            Some(e) => Err(e),
+                            None => Ok(false),
+                        };
+                    }
+                }
+                Some(reason) => {
+                    let err = if reason.contains("truncated") {
+                        CaptureError::Truncated {
+                            path: open.path.clone(),
+                            packets: open.packets,
+                            offset: open.offset,
+                            reason,
+                        }
+                    } else {
+                        CaptureError::Read { path: open.path.clone(), packets: open.packets, reason }
+                    };
+                    // Keep going with the next file; report the first failure at the end.
+                    self.deferred.get_or_insert(err);
+                    if !self.open_next()? {
+                        return match self.deferred.take() {
+                            Some(e) => Err(e),
+                            None => Ok(false),
+                        };
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Converts libpcap's header time (nanosecond precision requested) to a [`Timestamp`].
+pub fn header_ts(h: &pcap::PacketHeader) -> Timestamp {
+    let secs = u64::try_from(h.ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(h.ts.tv_usec).unwrap_or(0);
+    Timestamp::from_parts(secs, nanos)
+}

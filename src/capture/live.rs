@@ -1,0 +1,139 @@
+//! Live capture from an interface: promiscuous, immediate mode, a large kernel buffer, stopped
+//! through libpcap's break-loop handle (a blocking read does not return on its timeout while no
+//! packet arrives).
+
+use super::{CaptureStats, PacketSource, RawPacket};
+use crate::decode::LinkType;
+use crate::error::CaptureError;
+use crate::time::Timestamp;
+use pcap::{Active, Capture, Precision};
+
+/// Live capture settings.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Interface name.
+    pub iface: String,
+    /// Bytes kept per packet.
+    pub snaplen: i32,
+    /// Kernel buffer in bytes. The default immediate-mode buffer holds ~16 frames and drops bursts.
+    pub buffer_size: i32,
+    /// Promiscuous mode.
+    pub promisc: bool,
+    /// BPF filter.
+    pub filter: Option<String>,
+}
+
+/// An open live capture.
+pub struct LiveSource {
+    cap: Capture<Active>,
+    link: LinkType,
+    iface: String,
+}
+
+/// Handle that stops a blocked live read from another thread.
+pub type StopHandle = pcap::BreakLoop;
+
+impl LiveSource {
+    /// Opens the interface.
+    pub fn open(o: &LiveOptions) -> Result<LiveSource, CaptureError> {
+        let iface = o.iface.clone();
+        let classify = |e: pcap::Error| {
+            let reason = e.to_string();
+            let lower = reason.to_lowercase();
+            if lower.contains("permission") || lower.contains("not permitted") {
+                CaptureError::Permission { iface: iface.clone(), reason }
+            } else if lower.contains("no such device") || lower.contains("doesn't exist") {
+                CaptureError::NoSuchDevice { iface: iface.clone(), reason }
+            } else {
+                CaptureError::Live { iface: iface.clone(), reason }
+            }
+        };
+        let mut cap = Capture::from_device(o.iface.as_str())
+            .map_err(classify)?
+            .promisc(o.promisc)
+            .immediate_mode(true)
+            .snaplen(o.snaplen)
+            .buffer_size(o.buffer_size)
+            .precision(Precision::Nano)
+            .timeout(250)
+            .open()
+            .map_err(classify)?;
+        if let Some(f) = &o.filter {
+            cap.filter(f, true)
+                .map_err(|e| CaptureError::Filter { filter: f.clone(), reason: e.to_string() })?;
+        }
+        let dlt = cap.get_datalink().0;
+        let link = LinkType::from_dlt(dlt);
+        if let LinkType::Unsupported(linktype) = link {
+            return Err(CaptureError::LinkType { path: o.iface.clone().into(), linktype });
+        }
+        Ok(LiveSource { cap, link, iface: o.iface.clone() })
+    }
+
+    /// A handle that makes a blocked read return.
+    pub fn stop_handle(&mut self) -> StopHandle {
+        self.cap.breakloop_handle()
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
+        for _ in 0..max {
+            match self.cap.next_packet() {
+                Ok(p) => {
+                    let secs = u64::try_from(p.header.ts.tv_sec).unwrap_or(0);
+                    let nanos = u64::try_from(p.header.ts.tv_usec).unwrap_or(0);
+                    f(&RawPacket {
+                        ts: Timestamp::from_parts(secs, nanos),
+                        data: p.data,
+                        wire_len: p.header.len,
+                        link: self.link,
+                    });
+                }
+                // Returned to let the caller check its stop flag and flush a partial batch.
+                Err(pcap::Error::TimeoutExpired) => return Ok(true),
+                // break-loop was called.
+                Err(pcap::Error::NoMorePackets) => return Ok(false),
+                Err(pcap::Error::PcapError(s)) if s.is_empty() || s.contains("break") => return Ok(false),
+                Err(e) => {
+                    return Err(CaptureError::Live { iface: self.iface.clone(), reason: e.to_string() });
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn stats(&mut self) -> Option<CaptureStats> {
+        self.cap.stats().ok().map(|s| CaptureStats {
+            received: u64::from(s.received),
+            dropped: u64::from(s.dropped),
+            if_dropped: u64::from(s.if_dropped),
+        })
+    }
+}
+
+/// Drops root to `user` (tcpdump's `-Z`), after the capture is open.
+pub fn drop_privileges(user: &str) -> Result<(), CaptureError> {
+    let err = |reason: String| CaptureError::DropPrivileges { user: user.to_owned(), reason };
+    let name = std::ffi::CString::new(user).map_err(|_| err("bad user name".into()))?;
+    // SAFETY: getpwnam returns a pointer into static storage or null; read before any other call.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err(err("no such user".into()));
+    }
+    // SAFETY: `pw` is non-null and points to a valid passwd entry.
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    // SAFETY: plain syscalls; order matters (groups and gid while still root, then uid).
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(err(std::io::Error::last_os_error().to_string()));
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(err(std::io::Error::last_os_error().to_string()));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(err(std::io::Error::last_os_error().to_string()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Packet sources: capture files and live interfaces. The only place libpcap is touched.
+//!
+//! A source hands out one borrowed packet at a time; the capture thread copies it once into a
+//! recycled [`Batch`] and the rest of the pipeline borrows from there.
+
+pub mod file;
+pub mod live;
+
+use crate::decode::LinkType;
+use crate::error::CaptureError;
+use crate::time::Timestamp;
+
+/// One packet borrowed from the source's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPacket<'a> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Captured bytes (up to the snaplen).
+    pub data: &'a [u8],
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// Link type of the frame.
+    pub link: LinkType,
+}
+
+/// Drop figures from the kernel (`pcap_stats`), live capture only.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct CaptureStats {
+    /// Packets the kernel saw.
+    pub received: u64,
+    /// Dropped because the buffer was full (siphon too slow).
+    pub dropped: u64,
+    /// Dropped by the interface or driver.
+    pub if_dropped: u64,
+}
+
+/// Where packets come from.
+pub trait PacketSource: Send {
+    /// Reads up to `max` packets, calling `f` with each. `Ok(false)` once the source is
+    /// exhausted. A truncated file delivers every packet before the cut, then the error naming
+    /// how far it got.
+    fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError>;
+    /// Kernel drop counters (live only).
+    fn stats(&mut self) -> Option<CaptureStats> {
+        None
+    }
+}
+
+/// Metadata of one packet in a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketMeta {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Offset of the frame in the batch's data.
+    pub offset: u32,
+    /// Captured length.
+    pub caplen: u32,
+    /// Wire length.
+    pub wire_len: u32,
+    /// Link type.
+    pub link: LinkType,
+}
+
+/// A batch of packets in one contiguous, reusable buffer.
+pub struct Batch {
+    data: Vec<u8>,
+    /// The packets.
+    pub meta: Vec<PacketMeta>,
+    /// When the capture thread sent it (latency measurement only).
+    pub sent_at: Option<std::time::Instant>,
+}
+
+/// Packets per batch: enough to amortise the channel, few enough to keep latency low.
+pub const BATCH_PACKETS: usize = 256;
+/// Bytes per batch before it is sent even if not full.
+pub const BATCH_BYTES: usize = 512 * 1024;
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            data: Vec::with_capacity(BATCH_BYTES + 65_536),
+            meta: Vec::with_capacity(BATCH_PACKETS),
+            sent_at: None,
+        }
+    }
+}
+
+impl Batch {
+    /// Copies one packet in.
+    pub fn push(&mut self, p: &RawPacket<'_>) {
+        let offset = self.data.len() as u32;
+        self.data.extend_from_slice(p.data);
+        self.meta.push(PacketMeta {
+            ts: p.ts,
+            offset,
+            caplen: p.data.len() as u32,
+            wire_len: p.wire_len,
+            link: p.link,
+        });
+    }
+    /// The frame of `m`.
+    pub fn frame(&self, m: &PacketMeta) -> &[u8] {
+        let start = m.offset as usize;
+        self.data.get(start..start + m.caplen as usize).unwrap_or(&[])
+    }
+    /// Full enough to send?
+    pub fn is_full(&self) -> bool {
+        self.meta.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+    /// Empties it for reuse, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.meta.clear();
+        self.sent_at = None;
+    }
+    /// Number of packets.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+    /// No packets.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+}

@@ -1,0 +1,243 @@
+//! The configuration: thresholds and allow-lists, one section per stage and per detector.
+//!
+//! Loaded from a TOML file (`-c siphon.toml`), then overridden key by key with `--set KEY=VALUE`
+//! as Suricata does. Every section rejects unknown keys, so a typo is an error that names the key
+//! and its line, never a silently ignored setting. `config/siphon.toml` is the commented example
+//! that `siphon --print-config` prints; a test checks it equals the built-in defaults.
+
+use crate::error::ConfigError;
+use crate::units::Dur;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// The commented example config, printed by `--print-config`.
+pub const EXAMPLE_CONFIG: &str = include_str!("../config/siphon.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Home network, mirror sources.
+    pub general: GeneralConfig,
+    /// Flow table limits and timeouts.
+    pub flow: FlowConfig,
+    /// Alert suppression and rate limits.
+    pub alerts: AlertConfig,
+    /// DNS tunneling and exfiltration.
+    pub dns_tunnel: crate::detect::dns_tunnel::DnsTunnelConfig,
+}
+
+/// Which addresses are "ours", and where mirrored traffic comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneralConfig {
+    /// Networks that are "home": traffic leaving them is egress. `--home-net` overrides it.
+    #[serde(deserialize_with = "de_list")]
+    pub home_net: Vec<IpNet>,
+    /// Addresses that deliver mirrored traffic (GRE/ERSPAN/VXLAN underlay); their transport is
+    /// never analysed as traffic of its own.
+    #[serde(deserialize_with = "de_list")]
+    pub mirror_sources: Vec<IpAddr>,
+    /// Deepest encapsulation siphon looks through (GRE, ERSPAN, VXLAN, IP-in-IP). Deeper layers
+    /// count a `tunnel_too_deep` anomaly: a nesting bomb cannot make decoding loop.
+    pub max_tunnel_depth: u8,
+}
+
+impl Default for GeneralConfig {
+    fn default() -> Self {
+        let nets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"];
+        GeneralConfig {
+            home_net: nets.iter().filter_map(|n| n.parse().ok()).collect(),
+            mirror_sources: Vec::new(),
+            max_tunnel_depth: 4,
+        }
+    }
+}
+
+/// The flow table: bounded, expired on packet time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowConfig {
+    /// Hard cap on tracked flows per worker. Higher holds more concurrent flows under a flood;
+    /// lower bounds memory (about 200 bytes a flow). Evictions are counted in the stats.
+    pub max_flows: usize,
+    /// A flow with no packet for this long ends. Shorter frees memory sooner but splits slow
+    /// sessions (a trickle exfiltration with long gaps) into pieces.
+    pub idle_timeout: Dur,
+    /// A TCP flow that saw FIN or RST in both directions (or RST in one) ends after this long.
+    pub closed_timeout: Dur,
+    /// How often (packet time) detectors get a tick to report open long sessions and expire state.
+    pub tick_interval: Dur,
+    /// Flows that may hold a partial TLS ClientHello at once (each up to 16 KiB).
+    pub max_tls_reassembly: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 262_144,
+            idle_timeout: Dur::secs(120),
+            closed_timeout: Dur::secs(10),
+            tick_interval: Dur::secs(1),
+            max_tls_reassembly: 4096,
+        }
+    }
+}
+
+/// Alert suppression and rate limiting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// An episode (same detector, signature and subject) ends after this long without a new
+    /// trigger; repeats inside it are suppressed. Longer means fewer repeats for slow tunnels.
+    pub episode_timeout: Dur,
+    /// Re-alert inside an episode when its main figure has grown by this factor (10 = an order of
+    /// magnitude). 0 disables re-alerting.
+    pub escalation_factor: f64,
+    /// Most alerts one detector may emit per minute of packet time; the rest are counted as
+    /// suppressed in the stats. Protects the SIEM from an alert storm under a flood.
+    pub max_per_minute: u32,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig { episode_timeout: Dur::secs(1800), escalation_factor: 10.0, max_per_minute: 120 }
+    }
+}
+
+/// Accepts either a TOML list or one comma-separated string.
+fn de_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items: Vec<String> = match Raw::deserialize(d)? {
+        Raw::One(s) => s.split(',').map(str::to_owned).collect(),
+        Raw::Many(v) => v,
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<T>().map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}"))))
+        .collect()
+}
+
+/// Public so detector configs can accept `"a,b"` or `["a","b"]` for their lists too.
+pub fn de_string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    de_list::<D, String>(d)
+}
+
+impl Config {
+    /// Loads `path` (or the defaults) and applies `--set` overrides in order.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let (origin, text) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|source| ConfigError::Read { path: p.to_path_buf(), source })?;
+                (p.display().to_string(), text)
+            }
+            None => ("defaults".to_owned(), String::new()),
+        };
+        // Parse the file alone first so its errors carry line numbers.
+        let parse_err = |origin: &str, e: toml::de::Error| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim().to_owned(),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| parse_err(&origin, e))?;
+        if overrides.is_empty() {
+            return Ok(config);
+        }
+        let mut table: toml::Table = text.parse().map_err(|e| parse_err(&origin, e))?;
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let merged = toml::to_string(&table)
+            .map_err(|e| ConfigError::Parse { origin: "--set".to_owned(), message: e.to_string() })?;
+        toml::from_str(&merged).map_err(|e| ConfigError::Parse {
+            origin: format!("--set {}", overrides.join(" --set ")),
+            message: e.message().to_owned(),
+        })
+    }
+}
+
+/// Sets `a.b.c=value` in a TOML table; the value is read as TOML if it parses, else as a string.
+fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), ConfigError> {
+    let (key, raw) = o.split_once('=').ok_or_else(|| ConfigError::BadOverride(o.to_owned()))?;
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::BadOverride(o.to_owned()));
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let mut cur = table;
+    let (last, parents) = parts.split_last().ok_or_else(|| ConfigError::BadOverride(o.to_owned()))?;
+    for p in parents {
+        let entry = cur.entry((*p).to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| ConfigError::BadOverride(o.to_owned()))?;
+    }
+    cur.insert((*last).to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_equals_defaults() {
+        let parsed: Config = toml::from_str(EXAMPLE_CONFIG).expect("example config parses");
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn overrides_accept_units_and_lists() {
+        let c = Config::load(
+            None,
+            &["flow.idle_timeout=5m".into(), "general.home_net=10.1.0.0/16,192.0.2.0/24".into()],
+        )
+        .unwrap();
+        assert_eq!(c.flow.idle_timeout, Dur::secs(300));
+        assert_eq!(c.general.home_net.len(), 2);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.toml");
+        std::fs::write(&p, "[flow]\nmax_flows = 10\nidle_timout = \"5m\"\n").unwrap();
+        let e = Config::load(Some(&p), &[]).unwrap_err().to_string();
+        assert!(e.contains("idle_timout") && e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn unknown_override_key_is_named() {
+        let e = Config::load(None, &["flow.nope=1".into()]).unwrap_err().to_string();
+        assert!(e.contains("nope"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod readme_tests {
+    /// The README's configuration reference is the example config, whole.
+    #[test]
+    fn readme_documents_every_key() {
+        let readme = include_str!("../README.md");
+        assert!(
+            readme.contains(super::EXAMPLE_CONFIG),
+            "README.md's configuration reference must contain config/siphon.toml verbatim"
+        );
+    }
+}

@@ -1,0 +1,319 @@
+//! DNS messages, over UDP or TCP (length-prefixed), on any port.
+//!
+//! Parsing is done by NLnet Labs' `domain` crate: lazy, zero-copy, and it hands over raw label
+//! bytes, which iodine's base128 and raw codecs need (the requested `dns-parser` 0.8 rejects
+//! non-ASCII labels with `LabelIsNotAscii` and exposes no raw bytes; see the README). The query
+//! name is copied once into a fixed-size [`DnsName`] on the stack: no allocation per message.
+
+use domain::base::Message;
+
+/// Longest DNS name on the wire (RFC 1035).
+pub const MAX_NAME_LEN: usize = 255;
+/// Most labels a name can have (255 bytes of 1-byte labels plus length bytes).
+pub const MAX_LABELS: usize = 128;
+
+/// A DNS name as raw label bytes (case kept: base64 codecs use it) joined by `.`, with label
+/// boundaries. Comparisons against names are ASCII case-insensitive.
+#[derive(Clone, Copy)]
+pub struct DnsName {
+    buf: [u8; MAX_NAME_LEN + 1],
+    len: u16,
+    /// End offset (exclusive) of each label in `buf`.
+    ends: [u8; MAX_LABELS],
+    n: u8,
+    longest_label: u8,
+}
+
+impl Default for DnsName {
+    fn default() -> Self {
+        DnsName { buf: [0; MAX_NAME_LEN + 1], len: 0, ends: [0; MAX_LABELS], n: 0, longest_label: 0 }
+    }
+}
+
+impl std::fmt::Debug for DnsName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.to_lossy_string())
+    }
+}
+
+impl DnsName {
+    /// Builds a name from its labels; `None` if it would exceed the DNS limits.
+    pub fn from_labels<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> Option<DnsName> {
+        let mut n = DnsName::default();
+        for l in labels {
+            if l.is_empty() {
+                continue; // the root label
+            }
+            n.push_label(l)?;
+        }
+        Some(n)
+    }
+
+    /// Parses a dotted text name (for tests and config).
+    pub fn from_dotted(s: &str) -> Option<DnsName> {
+        DnsName::from_labels(s.trim_end_matches('.').split('.').map(str::as_bytes))
+    }
+
+    fn push_label(&mut self, l: &[u8]) -> Option<()> {
+        let start = usize::from(self.len) + usize::from(self.n > 0);
+        let end = start + l.len();
+        if end > MAX_NAME_LEN || usize::from(self.n) >= MAX_LABELS || l.len() > 63 {
+            return None;
+        }
+        if self.n > 0 {
+            self.buf[start - 1] = b'.';
+        }
+        self.buf[start..end].copy_from_slice(l);
+        self.ends[usize::from(self.n)] = end as u8;
+        self.n += 1;
+        self.len = end as u16;
+        self.longest_label = self.longest_label.max(l.len() as u8);
+        Some(())
+    }
+
+    /// The dotted name, raw bytes (not necessarily UTF-8).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
+    /// Number of labels.
+    pub fn label_count(&self) -> usize {
+        usize::from(self.n)
+    }
+
+    /// The `i`-th label from the left.
+    pub fn label(&self, i: usize) -> Option<&[u8]> {
+        if i >= usize::from(self.n) {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { usize::from(self.ends[i - 1]) + 1 };
+        self.buf.get(start..usize::from(self.ends[i]))
+    }
+
+    /// Labels left to right.
+    pub fn labels(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.label_count()).filter_map(move |i| self.label(i))
+    }
+
+    /// Length of the longest label.
+    pub fn longest_label(&self) -> usize {
+        usize::from(self.longest_label)
+    }
+
+    /// The name's text, non-UTF-8 bytes escaped as `\xNN`, for alerts.
+    pub fn to_lossy_string(&self) -> String {
+        let mut s = String::with_capacity(self.as_bytes().len());
+        for &b in self.as_bytes() {
+            if b.is_ascii_graphic() {
+                s.push(b as char);
+            } else {
+                s.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        s
+    }
+
+    /// The registrable domain (public suffix + one label) per the Public Suffix List, as a byte
+    /// suffix of this name; the whole name if it has no known suffix.
+    pub fn registrable(&self) -> &[u8] {
+        let bytes = self.as_bytes();
+        let mut lower = [0u8; MAX_NAME_LEN + 1];
+        for (d, s) in lower.iter_mut().zip(bytes) {
+            *d = s.to_ascii_lowercase();
+        }
+        match psl::domain(&lower[..bytes.len()]) {
+            Some(d) => {
+                let n = d.as_bytes().len();
+                &bytes[bytes.len().saturating_sub(n)..]
+            }
+            None => bytes,
+        }
+    }
+
+    /// True if this name is `suffix` or ends with `.suffix` (label-aware, never a substring).
+    pub fn is_under(&self, suffix: &[u8]) -> bool {
+        name_is_under(self.as_bytes(), suffix)
+    }
+}
+
+/// True if dotted `name` equals `suffix` or ends with `.suffix`, ASCII case-insensitive.
+pub fn name_is_under(name: &[u8], suffix: &[u8]) -> bool {
+    let suffix = suffix.strip_suffix(b".").unwrap_or(suffix);
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    if suffix.is_empty() || name.len() < suffix.len() {
+        return false;
+    }
+    let tail = &name[name.len() - suffix.len()..];
+    tail.eq_ignore_ascii_case(suffix)
+        && (name.len() == suffix.len() || name[name.len() - suffix.len() - 1] == b'.')
+}
+
+/// Why a message was not DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DnsError {
+    /// Shorter than the 12-byte header.
+    #[error("shorter than a DNS header")]
+    Short,
+    /// No question, or a question that does not parse (bad label, compression loop, cut).
+    #[error("question section does not parse")]
+    BadQuestion,
+    /// The name exceeds DNS limits.
+    #[error("name too long")]
+    NameTooLong,
+}
+
+/// One DNS message, the figures detectors use.
+#[derive(Debug, Clone, Copy)]
+pub struct DnsMessage {
+    /// Transaction id.
+    pub id: u16,
+    /// QR bit: a response.
+    pub is_response: bool,
+    /// Opcode (0 = query).
+    pub opcode: u8,
+    /// Response code.
+    pub rcode: u8,
+    /// Records in the answer section.
+    pub ancount: u16,
+    /// The first question's name.
+    pub qname: DnsName,
+    /// The first question's type.
+    pub qtype: u16,
+    /// The first question's class.
+    pub qclass: u16,
+    /// Message length in bytes.
+    pub len: usize,
+    /// Total rdata bytes of answer records that parsed.
+    pub answer_bytes: u32,
+    /// Largest single answer rdata.
+    pub largest_answer: u16,
+}
+
+/// Parses one DNS message (a UDP payload, or one TCP message without its length prefix).
+pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
+    let msg = Message::from_octets(b).map_err(|_| DnsError::Short)?;
+    let header = msg.header();
+    let counts = msg.header_counts();
+    if counts.qdcount() == 0 {
+        return Err(DnsError::BadQuestion);
+    }
+    let q = match msg.question().next() {
+        Some(Ok(q)) => q,
+        _ => return Err(DnsError::BadQuestion),
+    };
+    let qname = DnsName::from_labels(q.qname().iter().map(|l| l.as_slice())).ok_or(DnsError::NameTooLong)?;
+    let mut answer_bytes = 0u32;
+    let mut largest_answer = 0u16;
+    if header.qr()
+        && counts.ancount() > 0
+        && let Ok(section) = msg.answer()
+    {
+        for rec in section.take(64).flatten() {
+            answer_bytes = answer_bytes.saturating_add(u32::from(rec.rdlen()));
+            largest_answer = largest_answer.max(rec.rdlen());
+        }
+    }
+    Ok(DnsMessage {
+        id: header.id(),
+        is_response: header.qr(),
+        opcode: header.opcode().to_int(),
+        rcode: header.rcode().to_int(),
+        ancount: counts.ancount(),
+        qname,
+        qtype: q.qtype().to_int(),
+        qclass: q.qclass().to_int(),
+        len: b.len(),
+        answer_bytes,
+        largest_answer,
+    })
+}
+
+/// Is this plausibly DNS, strictly enough to trust on a port that is not 53?
+pub fn looks_like_dns(m: &DnsMessage) -> bool {
+    m.opcode <= 5 && m.qclass != 0 && (m.qclass <= 4 || m.qclass == 255 || m.qclass & 0x7fff == 1)
+}
+
+/// Iterates over the length-prefixed DNS messages at the start of a TCP segment.
+pub fn tcp_messages(seg: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = seg;
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+        let m = rest.get(2..2 + len)?;
+        rest = &rest[2 + len..];
+        Some(m)
+    })
+}
+
+/// Query types that matter to the tunnel detector.
+pub mod qtype {
+    /// A.
+    pub const A: u16 = 1;
+    /// CNAME.
+    pub const CNAME: u16 = 5;
+    /// NULL: almost never benign.
+    pub const NULL: u16 = 10;
+    /// PTR.
+    pub const PTR: u16 = 12;
+    /// MX.
+    pub const MX: u16 = 15;
+    /// TXT.
+    pub const TXT: u16 = 16;
+    /// AAAA.
+    pub const AAAA: u16 = 28;
+    /// SRV.
+    pub const SRV: u16 = 33;
+    /// ANY.
+    pub const ANY: u16 = 255;
+    /// Start of the private-use range.
+    pub const PRIVATE_START: u16 = 65280;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query for `Qx\xc3\xa9abc.t.evil.co.uk` type NULL, shaped like iodine's raw codec.
+    fn binary_query() -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in [&b"Qx\xc3\xa9\x01\xffabc"[..], b"t", b"evil", b"co", b"uk"] {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l);
+        }
+        m.extend_from_slice(&[0, 0, 10, 0, 1]);
+        m
+    }
+
+    #[test]
+    fn hands_over_raw_non_ascii_label_bytes() {
+        let m = parse(&binary_query()).unwrap();
+        assert_eq!(m.qtype, qtype::NULL);
+        assert_eq!(m.qname.label(0).unwrap(), b"Qx\xc3\xa9\x01\xffabc");
+        assert_eq!(m.qname.registrable(), b"evil.co.uk");
+        assert_eq!(m.qname.label_count(), 5);
+    }
+
+    #[test]
+    fn compression_loop_is_an_error() {
+        // question name is a pointer to itself at offset 12
+        let m = [0u8, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1];
+        assert!(parse(&m).is_err());
+    }
+
+    #[test]
+    fn suffix_match_is_label_aware() {
+        assert!(name_is_under(b"api.honeygain.com", b"honeygain.com"));
+        assert!(name_is_under(b"honeygain.com", b"honeygain.com"));
+        assert!(!name_is_under(b"nothoneygain.com", b"honeygain.com"));
+        assert!(!name_is_under(b"honeygain.com.evil.net", b"honeygain.com"));
+    }
+
+    #[test]
+    fn tcp_messages_split_on_length_prefix() {
+        let q = binary_query();
+        let mut seg = (q.len() as u16).to_be_bytes().to_vec();
+        seg.extend_from_slice(&q);
+        seg.extend_from_slice(&(q.len() as u16).to_be_bytes());
+        seg.extend_from_slice(&q[..5]);
+        assert_eq!(tcp_messages(&seg).count(), 1);
+    }
+}

@@ -1,0 +1,112 @@
+//! Detectors: one file per detector behind the small [`Detector`] trait.
+//!
+//! A detector receives decoded packets, app-layer events and flow ends, keeps its own bounded
+//! per-host state on packet time, and pushes alerts into a caller-owned buffer. The list of
+//! detectors is one explicit `Vec` built from the config by [`build`].
+
+pub mod dns_tunnel;
+
+use crate::alert::Alert;
+use crate::config::Config;
+use crate::decode::Decoded;
+use crate::decode::dns::DnsMessage;
+use crate::decode::http::HttpRequest;
+use crate::decode::icmp::IcmpEcho;
+use crate::decode::tls::ClientHello;
+use crate::flow::{Dir, EndReason, Flow, FlowTable, HomeNet};
+use crate::time::Timestamp;
+use std::net::IpAddr;
+
+/// What every detector may consult: the home network and mirror sources.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The home network.
+    pub home: HomeNet,
+    /// Addresses delivering mirrored traffic.
+    pub mirror_sources: Vec<IpAddr>,
+}
+
+impl Env {
+    /// From the config.
+    pub fn from_config(c: &Config) -> Env {
+        Env {
+            home: HomeNet::new(c.general.home_net.clone()),
+            mirror_sources: c.general.mirror_sources.clone(),
+        }
+    }
+}
+
+/// One packet as detectors see it.
+pub struct PacketCtx<'a, 'p> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// The decoded packet.
+    pub pkt: &'a Decoded<'p>,
+    /// Its flow, already updated with this packet.
+    pub flow: &'a Flow,
+    /// Direction within the flow.
+    pub dir: Dir,
+    /// Shared environment.
+    pub env: &'a Env,
+    /// The packet opened the flow.
+    pub new_flow: bool,
+}
+
+impl PacketCtx<'_, '_> {
+    /// Is the packet's source in the home network?
+    pub fn src_home(&self) -> bool {
+        match self.dir {
+            crate::flow::Dir::ToServer => self.flow.orig_home,
+            crate::flow::Dir::ToClient => self.flow.resp_home,
+        }
+    }
+    /// Is the packet's destination in the home network?
+    pub fn dst_home(&self) -> bool {
+        match self.dir {
+            crate::flow::Dir::ToServer => self.flow.resp_home,
+            crate::flow::Dir::ToClient => self.flow.orig_home,
+        }
+    }
+}
+
+/// Memory accounting a detector reports in the stats.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct DetectorStats {
+    /// Keys (hosts, groups, pairs) tracked now.
+    pub tracked: u64,
+    /// Keys evicted because a table hit its cap.
+    pub evicted: u64,
+}
+
+/// A detector. Every hook has an empty default: implement the ones you need.
+pub trait Detector: Send {
+    /// Stable name (`siphon.detector`).
+    fn name(&self) -> &'static str;
+    /// Every decoded packet, after flow accounting.
+    fn on_packet(&mut self, _c: &PacketCtx<'_, '_>, _out: &mut Vec<Alert>) {}
+    /// A DNS message (query or response), any transport, any port.
+    fn on_dns(&mut self, _c: &PacketCtx<'_, '_>, _m: &DnsMessage, _out: &mut Vec<Alert>) {}
+    /// An ICMP/ICMPv6 echo request or reply.
+    fn on_icmp(&mut self, _c: &PacketCtx<'_, '_>, _e: &IcmpEcho<'_>, _out: &mut Vec<Alert>) {}
+    /// A TLS ClientHello (reassembled if it spanned segments).
+    fn on_tls(&mut self, _c: &PacketCtx<'_, '_>, _h: &ClientHello<'_>, _out: &mut Vec<Alert>) {}
+    /// An HTTP request line with its headers.
+    fn on_http(&mut self, _c: &PacketCtx<'_, '_>, _r: &HttpRequest<'_>, _out: &mut Vec<Alert>) {}
+    /// A flow left the table.
+    fn on_flow_end(&mut self, _f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {}
+    /// Periodic tick on packet time (`flow.tick_interval`), with the open flows.
+    fn on_tick(&mut self, _now: Timestamp, _flows: &FlowTable, _env: &Env, _out: &mut Vec<Alert>) {}
+    /// Memory accounting.
+    fn stats(&self) -> DetectorStats {
+        DetectorStats::default()
+    }
+}
+
+/// The detectors, in a fixed order, from the config.
+pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
+    let mut v: Vec<Box<dyn Detector>> = Vec::new();
+    if c.dns_tunnel.enabled {
+        v.push(Box::new(dns_tunnel::DnsTunnel::new(c.dns_tunnel.clone())));
+    }
+    v
+}

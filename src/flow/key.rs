@@ -1,0 +1,49 @@
+//! The flow key: a `Copy`, fixed-size, direction-normalised 5-tuple (plus VLAN).
+
+use crate::decode::{Decoded, L4};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+/// A direction-normalised flow key: the lower (address, port) pair is `a`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Lower endpoint address.
+    pub a: IpAddr,
+    /// Higher endpoint address.
+    pub b: IpAddr,
+    /// Port of `a` (ICMP echo: the identifier; other ICMP: 0).
+    pub a_port: u16,
+    /// Port of `b`.
+    pub b_port: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// VLAN id (0 if untagged), so overlapping address plans on different VLANs stay apart.
+    pub vlan: u16,
+}
+
+impl FlowKey {
+    /// The key of a decoded packet, and whether its source is endpoint `a`.
+    pub fn of(d: &Decoded<'_>) -> (FlowKey, bool) {
+        let (sp, dp) = match d.l4 {
+            L4::Tcp(t) => (t.sport, t.dport),
+            L4::Udp { sport, dport } => (sport, dport),
+            // Echo request/reply share an identifier: one flow per ping session.
+            L4::Icmp(i) if matches!((i.v6, i.icmp_type), (false, 0 | 8) | (true, 128 | 129)) => {
+                let id = u16::from_be_bytes([i.rest[0], i.rest[1]]);
+                (id, id)
+            }
+            _ => (0, 0),
+        };
+        let src_is_a = (d.src, sp) <= (d.dst, dp);
+        let (a, a_port, b, b_port) = if src_is_a { (d.src, sp, d.dst, dp) } else { (d.dst, dp, d.src, sp) };
+        (FlowKey { a, b, a_port, b_port, proto: d.ip_proto, vlan: d.vlan.unwrap_or(0) }, src_is_a)
+    }
+}
+
+/// A stable 63-bit id for EVE's `flow_id` from addresses and a discriminator.
+pub fn stable_id(addrs: &[IpAddr], salt: u32) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    addrs.hash(&mut h);
+    salt.hash(&mut h);
+    h.finish() & 0x7fff_ffff_ffff_ffff
+}

@@ -1,0 +1,319 @@
+//! The flow table: one entry per direction-normalised 5-tuple, expired on packet time, with a
+//! hard cap. Every flow that leaves the table does so through an end event with its reason.
+
+use super::Dir;
+use super::host::HomeNet;
+use super::key::FlowKey;
+use crate::config::FlowConfig;
+use crate::decode::app::AppProto;
+use crate::decode::packet::tcp_flags;
+use crate::decode::tunnel::TunnelInfo;
+use crate::decode::{Decoded, L4};
+use crate::time::Timestamp;
+use rustc_hash::FxHashMap;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+/// Why a flow left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// No packet for `flow.idle_timeout`.
+    Idle,
+    /// TCP closed (FIN both ways or RST) and `flow.closed_timeout` passed.
+    Closed,
+    /// Pushed out by a new flow while the table was at `flow.max_flows`.
+    Evicted,
+    /// The capture ended.
+    Shutdown,
+}
+
+/// One flow's state.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Key.
+    pub key: FlowKey,
+    /// EVE `flow_id`.
+    pub id: u64,
+    /// Initiator address (sent the SYN, or the first packet).
+    pub orig_addr: IpAddr,
+    /// Initiator port.
+    pub orig_port: u16,
+    /// Responder address.
+    pub resp_addr: IpAddr,
+    /// Responder port.
+    pub resp_port: u16,
+    /// Is the initiator inside the home network?
+    pub orig_home: bool,
+    /// Is the responder inside the home network?
+    pub resp_home: bool,
+    /// First packet.
+    pub first: Timestamp,
+    /// Last packet.
+    pub last: Timestamp,
+    /// Packets per direction ([`Dir::idx`]).
+    pub pkts: [u64; 2],
+    /// IP bytes per direction (IP total length: true sizes even when the capture cut frames).
+    pub bytes: [u64; 2],
+    /// Transport payload bytes per direction (wire lengths).
+    pub payload: [u64; 2],
+    /// TCP flags seen per direction (OR of every packet's flags).
+    pub flags: [u8; 2],
+    /// Application protocol seen in the payload.
+    pub app: AppProto,
+    /// First payload of each direction has been classified.
+    pub classified: [bool; 2],
+    /// The TLS ClientHello was handled (parsed, or given up on).
+    pub tls_done: bool,
+    /// Encapsulation of the first packet.
+    pub tunnel: Option<TunnelInfo>,
+    /// VLAN of the first packet.
+    pub vlan: Option<u16>,
+}
+
+impl Flow {
+    /// Seconds between first and last packet.
+    pub fn duration_secs(&self) -> f64 {
+        self.last.since(self.first).as_secs_f64()
+    }
+    /// TCP flow closed by FIN in both directions or by RST.
+    pub fn is_closed(&self) -> bool {
+        let f = self.flags[0] | self.flags[1];
+        f & tcp_flags::RST != 0
+            || (self.flags[0] & tcp_flags::FIN != 0 && self.flags[1] & tcp_flags::FIN != 0)
+    }
+    /// Did the responder ever answer? (any packet back)
+    pub fn answered(&self) -> bool {
+        self.pkts[1] > 0
+    }
+    /// TCP handshake completed: SYN from initiator and SYN+ACK back.
+    pub fn established(&self) -> bool {
+        self.flags[1] & (tcp_flags::SYN | tcp_flags::ACK) == (tcp_flags::SYN | tcp_flags::ACK)
+            || (self.flags[0] & tcp_flags::SYN == 0
+                && self.pkts[1] > 0
+                && self.flags[1] & tcp_flags::RST == 0)
+    }
+    /// Address and home flag of one side.
+    pub fn side(&self, d: Dir) -> (IpAddr, u16) {
+        match d {
+            Dir::ToServer => (self.orig_addr, self.orig_port),
+            Dir::ToClient => (self.resp_addr, self.resp_port),
+        }
+    }
+}
+
+/// Counters of the flow table.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FlowStats {
+    /// Flows created.
+    pub created: u64,
+    /// Flows ended by idle or close timeouts.
+    pub expired: u64,
+    /// Flows evicted because the table was full.
+    pub evicted: u64,
+    /// Flows open now.
+    pub active: u64,
+}
+
+/// The table.
+pub struct FlowTable {
+    map: FxHashMap<FlowKey, Flow>,
+    cfg: FlowConfig,
+    /// Counters.
+    pub stats: FlowStats,
+}
+
+/// Which side initiated: `true` if the packet's source is the initiator.
+fn src_is_initiator(d: &Decoded<'_>) -> bool {
+    match d.l4 {
+        L4::Tcp(t) => {
+            let syn_ack = t.flags & (tcp_flags::SYN | tcp_flags::ACK) == (tcp_flags::SYN | tcp_flags::ACK);
+            if syn_ack {
+                return false;
+            }
+            if t.flags & tcp_flags::SYN != 0 {
+                return true;
+            }
+            // Mid-stream pickup: the well-known (lower, < 1024) port is the server.
+            !(t.sport < 1024 && t.dport >= 1024)
+        }
+        L4::Udp { sport, dport } => !(sport < 1024 && dport >= 1024),
+        L4::Icmp(i) => !matches!((i.v6, i.icmp_type), (false, 0) | (true, 129)),
+        L4::Other => true,
+    }
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        let cap = cfg.max_flows.min(65_536);
+        FlowTable {
+            map: FxHashMap::with_capacity_and_hasher(cap, Default::default()),
+            cfg,
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// Accounts `d` to its flow (creating it), returning the flow and the packet's direction.
+    /// Flows pushed out to make room are appended to `ended`.
+    pub fn update(
+        &mut self,
+        d: &Decoded<'_>,
+        ts: Timestamp,
+        home: &HomeNet,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> (&mut Flow, Dir) {
+        let (key, _) = FlowKey::of(d);
+        if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
+            self.evict_one(ended);
+        }
+        let created = &mut self.stats.created;
+        let flow = self.map.entry(key).or_insert_with(|| {
+            *created += 1;
+            let (sp, dp) = d.ports();
+            let (o, op, r, rp) =
+                if src_is_initiator(d) { (d.src, sp, d.dst, dp) } else { (d.dst, dp, d.src, sp) };
+            let mut h = rustc_hash::FxHasher::default();
+            key.hash(&mut h);
+            ts.0.hash(&mut h);
+            Flow {
+                key,
+                id: h.finish() & 0x7fff_ffff_ffff_ffff,
+                orig_addr: o,
+                orig_port: op,
+                resp_addr: r,
+                resp_port: rp,
+                orig_home: home.contains(&o),
+                resp_home: home.contains(&r),
+                first: ts,
+                last: ts,
+                pkts: [0; 2],
+                bytes: [0; 2],
+                payload: [0; 2],
+                flags: [0; 2],
+                app: AppProto::Unknown,
+                classified: [false; 2],
+                tls_done: false,
+                tunnel: d.tunnel,
+                vlan: d.vlan,
+            }
+        });
+        let (sp, _) = d.ports();
+        let dir = if (d.src, sp) == (flow.orig_addr, flow.orig_port) { Dir::ToServer } else { Dir::ToClient };
+        let i = dir.idx();
+        flow.pkts[i] += 1;
+        flow.bytes[i] += u64::from(d.ip_len);
+        flow.payload[i] += u64::from(d.payload_wire_len);
+        if let L4::Tcp(t) = d.l4 {
+            flow.flags[i] |= t.flags;
+        }
+        flow.last = flow.last.max(ts);
+        (flow, dir)
+    }
+
+    fn evict_one(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        // The first bucket in iteration order is effectively random under the hasher: cheap and
+        // not steerable by one attacker-chosen tuple.
+        if let Some(k) = self.map.keys().next().copied()
+            && let Some(f) = self.map.remove(&k)
+        {
+            self.stats.evicted += 1;
+            ended.push((f, EndReason::Evicted));
+        }
+    }
+
+    /// Ends flows idle past their timeout at `now`.
+    pub fn expire(&mut self, now: Timestamp, ended: &mut Vec<(Flow, EndReason)>) {
+        let idle = self.cfg.idle_timeout.nanos();
+        let closed = self.cfg.closed_timeout.nanos();
+        let before = ended.len();
+        self.map.retain(|_, f| {
+            let quiet = now.0.saturating_sub(f.last.0);
+            let reason = if f.key.proto == 6 && f.is_closed() && quiet >= closed {
+                Some(EndReason::Closed)
+            } else if quiet >= idle {
+                Some(EndReason::Idle)
+            } else {
+                None
+            };
+            match reason {
+                Some(r) => {
+                    ended.push((f.clone(), r));
+                    false
+                }
+                None => true,
+            }
+        });
+        self.stats.expired += (ended.len() - before) as u64;
+        self.stats.active = self.map.len() as u64;
+    }
+
+    /// Ends every flow (end of capture).
+    pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        ended.extend(self.map.drain().map(|(_, f)| (f, EndReason::Shutdown)));
+        self.stats.active = 0;
+    }
+
+    /// Open flows.
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.map.values()
+    }
+
+    /// Number of open flows.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// No open flows.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Anomalies, LinkType, decode, packet::DecodeOptions};
+    use etherparse::PacketBuilder;
+
+    fn syn(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags_synack: bool) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64);
+        let b = if flags_synack {
+            b.tcp(sport, dport, 1, 1000).syn().ack(1)
+        } else {
+            b.tcp(sport, dport, 1, 1000).syn()
+        };
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out
+    }
+
+    #[test]
+    fn both_directions_share_a_flow_and_cap_evicts_with_count() {
+        let cfg = FlowConfig { max_flows: 2, ..FlowConfig::default() };
+        let mut t = FlowTable::new(cfg);
+        let home = HomeNet::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let mut ended = Vec::new();
+        let mut an = Anomalies::default();
+        let opts = DecodeOptions::default();
+        let a = syn([10, 0, 0, 1], 40000, [203, 0, 113, 5], 80, false);
+        let b = syn([203, 0, 113, 5], 80, [10, 0, 0, 1], 40000, true);
+        let d = decode(LinkType::Ethernet, &a, &opts, &mut an).unwrap();
+        let (f, dir) = t.update(&d, Timestamp::from_secs(1), &home, &mut ended);
+        assert_eq!(dir, Dir::ToServer);
+        assert!(f.orig_home);
+        let d = decode(LinkType::Ethernet, &b, &opts, &mut an).unwrap();
+        let (f, dir) = t.update(&d, Timestamp::from_secs(2), &home, &mut ended);
+        assert_eq!(dir, Dir::ToClient);
+        assert!(f.established());
+        assert_eq!(t.len(), 1);
+        for port in 1..4u16 {
+            let p = syn([10, 0, 0, 1], port, [203, 0, 113, 5], 80, false);
+            let d = decode(LinkType::Ethernet, &p, &opts, &mut an).unwrap();
+            t.update(&d, Timestamp::from_secs(3), &home, &mut ended);
+        }
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.stats.evicted, 2);
+        assert_eq!(ended.len(), 2);
+    }
+}

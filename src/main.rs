@@ -1,0 +1,192 @@
+//! The binary: glue between the command line, the pipeline and the process's edges (signals,
+//! periodic stats, exit codes). `anyhow` lives only here.
+
+use anyhow::Context;
+use clap::Parser;
+use siphon::alert::sink::{AlertSink, JsonLines};
+use siphon::capture::PacketSource;
+use siphon::capture::file::FileSource;
+use siphon::capture::live::{LiveOptions, LiveSource, drop_privileges};
+use siphon::cli::{Args, Input, Settings, exit};
+use siphon::pipeline::{LiveCounters, RunOptions, run};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn main() {
+    let args = Args::parse();
+    if args.print_config {
+        print!("{}", siphon::config::EXAMPLE_CONFIG);
+        return;
+    }
+    let settings = match args.build() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("siphon: {e}");
+            std::process::exit(exit::USAGE);
+        }
+    };
+    std::process::exit(match run_main(settings) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("siphon: {e:#}");
+            exit::OUTPUT
+        }
+    });
+}
+
+fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
+    Ok(match &s.output {
+        Some(p) => {
+            let f =
+                std::fs::File::create(p).with_context(|| format!("{}: cannot create output", p.display()))?;
+            Box::new(JsonLines::new(f))
+        }
+        None => Box::new(JsonLines::new(std::io::stdout())),
+    })
+}
+
+fn run_main(s: Settings) -> anyhow::Result<i32> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(LiveCounters::default());
+    let (mut source, breaker): (Box<dyn PacketSource>, Option<pcap::BreakLoop>) = match &s.input {
+        Input::Files(paths) => match FileSource::new(paths.clone(), s.filter.clone()) {
+            Ok(src) => (Box::new(src), None),
+            Err(e) => {
+                eprintln!("siphon: {e}");
+                return Ok(match e {
+                    siphon::error::CaptureError::Filter { .. } => exit::USAGE,
+                    _ => exit::INPUT,
+                });
+            }
+        },
+        Input::Live(iface) => {
+            let o = LiveOptions {
+                iface: iface.clone(),
+                snaplen: s.snaplen,
+                buffer_size: s.buffer_size,
+                promisc: s.promisc,
+                filter: s.filter.clone(),
+            };
+            match LiveSource::open(&o) {
+                Ok(mut src) => {
+                    let h = src.stop_handle();
+                    if let Some(u) = &s.user
+                        && let Err(e) = drop_privileges(u)
+                    {
+                        eprintln!("siphon: {e}");
+                        return Ok(exit::LIVE);
+                    }
+                    (Box::new(src), Some(h))
+                }
+                Err(e) => {
+                    eprintln!("siphon: {e}");
+                    return Ok(exit::LIVE);
+                }
+            }
+        }
+    };
+    let sink = open_output(&s)?;
+    let live = matches!(s.input, Input::Live(_));
+    let edge = spawn_edges(stop.clone(), counters.clone(), breaker, if live { s.stats_interval } else { 0 });
+    let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters };
+    let outcome = run(&mut *source, &s.config, sink, &opts);
+    stop.store(true, Ordering::Relaxed);
+    drop(edge);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("siphon: {e}");
+            return Ok(exit::OUTPUT);
+        }
+    };
+    if !s.quiet {
+        eprint!("{}", outcome.summary.to_text());
+    }
+    if s.stats_json && !outcome.broken_pipe {
+        let mut sink = open_stats_sink(&s)?;
+        let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
+        let _ = sink.write_event(&outcome.summary.to_eve(&ts));
+        let _ = sink.flush();
+    }
+    if let Some(e) = &outcome.input_error {
+        eprintln!("siphon: {e}");
+        return Ok(if live { exit::LIVE } else { exit::INPUT });
+    }
+    Ok(exit::OK)
+}
+
+fn open_stats_sink(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
+    Ok(match &s.output {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(p)
+                .with_context(|| format!("{}: cannot append stats", p.display()))?;
+            Box::new(JsonLines::new(f))
+        }
+        None => Box::new(JsonLines::new(std::io::stdout())),
+    })
+}
+
+/// Signals and periodic stats, on a small tokio runtime off the packet path.
+struct Edges {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Edges {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn_edges(
+    stop: Arc<AtomicBool>,
+    counters: Arc<LiveCounters>,
+    breaker: Option<pcap::BreakLoop>,
+    interval: u64,
+) -> Edges {
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let thread = std::thread::Builder::new()
+        .name("siphon-edges".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                    return;
+                };
+                let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
+                let started = std::time::Instant::now();
+                let mut last_stats = std::time::Instant::now();
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => { stop.store(true, Ordering::Relaxed); if let Some(b) = &breaker { b.breakloop(); } }
+                        _ = term.recv() => { stop.store(true, Ordering::Relaxed); if let Some(b) = &breaker { b.breakloop(); } }
+                        _ = poll.tick() => {
+                            if d.load(Ordering::Relaxed) { break; }
+                            if stop.load(Ordering::Relaxed) && let Some(b) = &breaker { b.breakloop(); }
+                            if interval > 0 && last_stats.elapsed().as_secs() >= interval {
+                                last_stats = std::time::Instant::now();
+                                eprintln!(
+                                    "siphon: [{}s] {} packets, {} bytes, {} alerts, kernel {} received {} dropped",
+                                    started.elapsed().as_secs(),
+                                    counters.packets.load(Ordering::Relaxed),
+                                    counters.bytes.load(Ordering::Relaxed),
+                                    counters.alerts.load(Ordering::Relaxed),
+                                    counters.kernel_received.load(Ordering::Relaxed),
+                                    counters.kernel_dropped.load(Ordering::Relaxed),
+                                );
+                            }
+                        }
+                    }
+                }
+            });
+        })
+        .ok();
+    Edges { done, thread }
+}

@@ -1,0 +1,330 @@
+//! The data path's threads: capture → (bounded channels of recycled batches, sharded by home
+//! host) → workers → (bounded channel) → alert writer.
+//!
+//! Back-pressure everywhere, never an unbounded queue: offline reading never drops; a live
+//! capture that falls behind drops in the kernel, and `pcap_stats` reports it.
+
+use crate::alert::Alert;
+use crate::alert::sink::{AlertSink, VecSink};
+use crate::capture::file::FileSource;
+use crate::capture::{Batch, PacketSource, RawPacket};
+use crate::config::Config;
+use crate::decode::{self, Anomalies};
+use crate::error::{CaptureError, OutputError};
+use crate::flow::HomeNet;
+use crate::stats::{Summary, new_histogram};
+use crate::worker::{Worker, decode_options};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Batches in flight per worker.
+const BATCHES_PER_WORKER: usize = 8;
+/// Alerts in flight to the writer.
+const ALERT_QUEUE: usize = 4096;
+
+/// Counters readable while the pipeline runs (periodic stats, signals).
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Packets processed.
+    pub packets: AtomicU64,
+    /// Wire bytes processed.
+    pub bytes: AtomicU64,
+    /// Alerts written.
+    pub alerts: AtomicU64,
+    /// Kernel drops (live).
+    pub kernel_dropped: AtomicU64,
+    /// Kernel received (live).
+    pub kernel_received: AtomicU64,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub workers: usize,
+    /// Set to stop reading (signals, output failure); everything read so far is finished.
+    pub stop: Arc<AtomicBool>,
+    /// Shared counters.
+    pub counters: Arc<LiveCounters>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { workers: 1, stop: Arc::new(AtomicBool::new(false)), counters: Arc::default() }
+    }
+}
+
+/// How a run ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Writing alerts failed; the run stopped.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// What the writer thread reports.
+#[derive(Debug, Default)]
+struct WriterResult {
+    written: u64,
+    error: Option<OutputError>,
+    broken_pipe: bool,
+}
+
+/// The result of a run: the summary, and whether the output pipe was closed by the reader.
+pub struct RunOutcome {
+    /// Counters.
+    pub summary: Summary,
+    /// stdout's reader went away (`siphon -r x | head -1`): not an error.
+    pub broken_pipe: bool,
+    /// The input ended with an error after delivering what it could.
+    pub input_error: Option<CaptureError>,
+}
+
+/// Which worker owns a packet: the home-side address (so all state about one internal host
+/// lives in one worker); the lower address if neither or both sides are home.
+fn shard_of(
+    p: &RawPacket<'_>,
+    n: usize,
+    home: &HomeNet,
+    opts: &decode::packet::DecodeOptions,
+    scratch: &mut Anomalies,
+) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let Some(d) = decode::decode(p.link, p.data, opts, scratch) else { return 0 };
+    let key = match (home.contains(&d.src), home.contains(&d.dst)) {
+        (true, false) => d.src,
+        (false, true) => d.dst,
+        _ => d.src.min(d.dst),
+    };
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
+
+/// Runs the pipeline over `source` until it ends or `opts.stop` is set.
+pub fn run(
+    source: &mut dyn PacketSource,
+    config: &Config,
+    sink: Box<dyn AlertSink>,
+    opts: &RunOptions,
+) -> Result<RunOutcome, RunError> {
+    let started = Instant::now();
+    let n = opts.workers.max(1);
+    let (alert_tx, alert_rx) = bounded::<Alert>(ALERT_QUEUE);
+    let (pool_tx, pool_rx) = bounded::<Batch>(n * BATCHES_PER_WORKER + n);
+    for _ in 0..n * BATCHES_PER_WORKER + n {
+        let _ = pool_tx.send(Batch::default());
+    }
+    let writer_stop = opts.stop.clone();
+    let counters = opts.counters.clone();
+    let home = HomeNet::new(config.general.home_net.clone());
+    let dopts = decode_options(config);
+    let sink = Mutex::new(Some(sink));
+
+    std::thread::scope(|scope| {
+        // Writer.
+        let writer = scope.spawn(move || {
+            let mut sink = match sink.lock().ok().and_then(|mut s| s.take()) {
+                Some(s) => s,
+                None => return WriterResult::default(),
+            };
+            write_alerts(&mut *sink, &alert_rx, &writer_stop, &counters)
+        });
+        // Workers.
+        let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
+            senders.push(tx);
+            let alert_tx = alert_tx.clone();
+            let pool_tx = pool_tx.clone();
+            let counters = opts.counters.clone();
+            handles.push(scope.spawn(move || work(config, rx, pool_tx, alert_tx, &counters)));
+        }
+        drop(alert_tx);
+
+        // Capture, on this thread.
+        let mut current: Vec<Batch> = (0..n).map(|_| pool_rx.recv().unwrap_or_default()).collect();
+        let mut scratch = Anomalies::default();
+        let mut input_error = None;
+        let mut first_ts = None;
+        let mut last_ts = crate::time::Timestamp(0);
+        loop {
+            if opts.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let mut full: Vec<usize> = Vec::new();
+            let res = source.read(crate::capture::BATCH_PACKETS, &mut |p| {
+                let s = shard_of(p, n, &home, &dopts, &mut scratch);
+                current[s].push(p);
+                first_ts.get_or_insert(p.ts);
+                last_ts = last_ts.max(p.ts);
+                if current[s].is_full() && !full.contains(&s) {
+                    full.push(s);
+                }
+            });
+            for s in full {
+                send_batch(&mut current[s], &senders[s], &pool_rx);
+            }
+            if let Some(k) = source.stats() {
+                opts.counters.kernel_received.store(k.received, Ordering::Relaxed);
+                opts.counters.kernel_dropped.store(k.dropped + k.if_dropped, Ordering::Relaxed);
+            }
+            match res {
+                Ok(true) => {
+                    // A live read returned on its timeout: flush partial batches for low latency.
+                    if current.iter().any(|b| !b.is_empty() && b.len() < crate::capture::BATCH_PACKETS / 4) {
+                        for (s, b) in current.iter_mut().enumerate() {
+                            if !b.is_empty() {
+                                send_batch(b, &senders[s], &pool_rx);
+                            }
+                        }
+                    }
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    input_error = Some(e);
+                    break;
+                }
+            }
+        }
+        for (s, b) in current.iter_mut().enumerate() {
+            if !b.is_empty() {
+                send_batch(b, &senders[s], &pool_rx);
+            }
+        }
+        let kernel = source.stats();
+        drop(senders);
+        let mut summary = Summary::new();
+        for h in handles {
+            if let Ok((stats, hist)) = h.join() {
+                summary.workers.merge(&stats);
+                let _ = summary.latency.add(&hist);
+            }
+        }
+        let w = writer.join().unwrap_or_default();
+        summary.alerts_written = w.written;
+        summary.capture = kernel;
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        summary.capture_span_secs = first_ts.map_or(0.0, |f| last_ts.since(f).as_secs_f64());
+        summary.input_error = input_error.as_ref().map(|e| e.to_string());
+        if let Some(e) = w.error {
+            return Err(RunError::Output(e));
+        }
+        Ok(RunOutcome { summary, broken_pipe: w.broken_pipe, input_error })
+    })
+}
+
+fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
+    let fresh = pool.recv().unwrap_or_default();
+    let mut full = std::mem::replace(b, fresh);
+    full.sent_at = Some(Instant::now());
+    let _ = tx.send(full);
+}
+
+fn work(
+    config: &Config,
+    rx: Receiver<Batch>,
+    pool: Sender<Batch>,
+    alerts: Sender<Alert>,
+    counters: &LiveCounters,
+) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
+    let mut w = Worker::new(config);
+    let mut hist = new_histogram();
+    let mut emit = |a: Alert| {
+        let _ = alerts.send(a);
+    };
+    for mut batch in rx {
+        let mut bytes = 0u64;
+        for m in &batch.meta {
+            let frame = batch.frame(m);
+            bytes += u64::from(m.wire_len);
+            w.process(m.ts, m.link, frame, m.wire_len, &mut emit);
+        }
+        if let Some(t) = batch.sent_at {
+            let _ = hist.record_n(t.elapsed().as_nanos() as u64, batch.len() as u64);
+        }
+        counters.packets.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+        batch.clear();
+        let _ = pool.try_send(batch);
+    }
+    w.finish(&mut emit);
+    (w.stats, hist)
+}
+
+fn write_alerts(
+    sink: &mut dyn AlertSink,
+    rx: &Receiver<Alert>,
+    stop: &AtomicBool,
+    counters: &LiveCounters,
+) -> WriterResult {
+    let mut r = WriterResult::default();
+    let mut failed = false;
+    while let Ok(a) = rx.recv() {
+        if failed {
+            continue; // keep draining so workers never block on a dead output
+        }
+        let mut res = sink.write(&a);
+        if res.is_ok() && rx.is_empty() {
+            res = sink.flush();
+        }
+        match res {
+            Ok(()) => {
+                r.written += 1;
+                counters.alerts.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                failed = true;
+                stop.store(true, Ordering::Relaxed);
+                match &e {
+                    OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                        r.broken_pipe = true
+                    }
+                    _ => r.error = Some(e),
+                }
+            }
+        }
+    }
+    if !failed && let Err(e) = sink.flush() {
+        match &e {
+            OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => r.broken_pipe = true,
+            _ => r.error = Some(e),
+        }
+    }
+    r
+}
+
+/// A sink that hands its alerts back after the run.
+struct SharedVec(Arc<Mutex<VecSink>>);
+
+impl AlertSink for SharedVec {
+    fn write(&mut self, a: &Alert) -> Result<(), OutputError> {
+        if let Ok(mut v) = self.0.lock() {
+            v.alerts.push(a.clone());
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+/// Reads capture files with `config` and returns the alerts (the test seam).
+pub fn run_capture(paths: &[PathBuf], config: &Config) -> Result<(Vec<Alert>, Summary), CaptureError> {
+    let mut src = FileSource::new(paths.to_vec(), None)?;
+    let shared = Arc::new(Mutex::new(VecSink::default()));
+    let out = run(&mut src, config, Box::new(SharedVec(shared.clone())), &RunOptions::default())
+        .map_err(|e| CaptureError::Read { path: PathBuf::new(), packets: 0, reason: e.to_string() })?;
+    let alerts = shared.lock().map(|mut v| std::mem::take(&mut v.alerts)).unwrap_or_default();
+    match out.input_error {
+        Some(e) => Err(e),
+        None => Ok((alerts, out.summary)),
+    }
+}

@@ -1,0 +1,361 @@
+//! One worker: decode → flow state → app-layer events → detectors → suppression.
+//!
+//! All state about a home host lives in one worker (the capture thread shards by home-side
+//! address), so nothing here takes a lock. Buffers are reused: after warm-up, processing a
+//! packet allocates nothing unless an alert fires or a TLS hello must be reassembled.
+
+use crate::alert::Alert;
+use crate::alert::suppress::{SuppressStats, Suppressor};
+use crate::config::Config;
+use crate::decode::app::{AppProto, classify_client, classify_server};
+use crate::decode::packet::DecodeOptions;
+use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
+use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx};
+use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable};
+use crate::time::Timestamp;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// Largest TLS ClientHello reassembled (bigger hellos are given up on and counted).
+const MAX_HELLO: usize = 16 * 1024;
+
+/// What a worker counted.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WorkerStats {
+    /// Packets in.
+    pub packets: u64,
+    /// Wire bytes in.
+    pub bytes: u64,
+    /// Packets that decoded to IP.
+    pub decoded: u64,
+    /// Decode anomalies by kind.
+    pub anomalies: Anomalies,
+    /// Flow table counters.
+    pub flows: FlowStats,
+    /// Alerts emitted per detector.
+    pub alerts: BTreeMap<&'static str, u64>,
+    /// Suppression counters.
+    pub suppressed: SuppressStats,
+    /// Detector state per detector.
+    pub detectors: BTreeMap<&'static str, DetectorStats>,
+    /// TLS hellos given up on because too many flows were reassembling at once.
+    pub tls_reassembly_refused: u64,
+}
+
+impl WorkerStats {
+    /// Adds another worker's figures.
+    pub fn merge(&mut self, o: &WorkerStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.decoded += o.decoded;
+        self.anomalies.merge(&o.anomalies);
+        self.flows.created += o.flows.created;
+        self.flows.expired += o.flows.expired;
+        self.flows.evicted += o.flows.evicted;
+        self.flows.active += o.flows.active;
+        for (k, v) in &o.alerts {
+            *self.alerts.entry(k).or_insert(0) += v;
+        }
+        self.suppressed.repeats += o.suppressed.repeats;
+        self.suppressed.rate_limited += o.suppressed.rate_limited;
+        self.suppressed.episodes_evicted += o.suppressed.episodes_evicted;
+        for (k, v) in &o.detectors {
+            let e = self.detectors.entry(k).or_default();
+            e.tracked += v.tracked;
+            e.evicted += v.evicted;
+        }
+        self.tls_reassembly_refused += o.tls_reassembly_refused;
+    }
+}
+
+struct Hello {
+    buf: Vec<u8>,
+    next_seq: u32,
+}
+
+/// One worker's state.
+pub struct Worker {
+    opts: DecodeOptions,
+    env: Env,
+    table: FlowTable,
+    detectors: Vec<Box<dyn Detector>>,
+    suppress: Suppressor,
+    alerts: Vec<Alert>,
+    ended: Vec<(Flow, EndReason)>,
+    hellos: FxHashMap<FlowKey, Hello>,
+    hello_pool: Vec<Vec<u8>>,
+    max_hellos: usize,
+    tick: u64,
+    next_tick: Timestamp,
+    now: Timestamp,
+    /// Counters.
+    pub stats: WorkerStats,
+}
+
+impl Worker {
+    /// A worker with its own detectors built from `config`.
+    pub fn new(config: &Config) -> Worker {
+        Worker {
+            opts: decode_options(config),
+            env: Env::from_config(config),
+            table: FlowTable::new(config.flow.clone()),
+            detectors: detect::build(config),
+            suppress: Suppressor::new(config.alerts.clone()),
+            alerts: Vec::with_capacity(16),
+            ended: Vec::with_capacity(1024),
+            hellos: FxHashMap::default(),
+            hello_pool: Vec::new(),
+            max_hellos: config.flow.max_tls_reassembly,
+            tick: config.flow.tick_interval.nanos().max(1),
+            next_tick: Timestamp(0),
+            now: Timestamp(0),
+            stats: WorkerStats::default(),
+        }
+    }
+
+    /// Processes one frame; admitted alerts go to `emit`.
+    pub fn process(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        frame: &[u8],
+        wire_len: u32,
+        emit: &mut dyn FnMut(Alert),
+    ) {
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(wire_len);
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now >= self.next_tick {
+            self.run_tick();
+            self.next_tick = Timestamp(self.now.0 - self.now.0 % self.tick + self.tick);
+        }
+        if let Some(d) = decode::decode(link, frame, &self.opts, &mut self.stats.anomalies) {
+            self.stats.decoded += 1;
+            self.analyse(ts, &d);
+        }
+        self.flush_alerts(emit);
+    }
+
+    fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>) {
+        let Worker { table, detectors, env, alerts, ended, hellos, hello_pool, stats, max_hellos, .. } = self;
+        let (flow, dir) = table.update(d, ts, &env.home, ended);
+        let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
+        // Classify each direction's first payload.
+        let payload = d.payload;
+        let udp = matches!(d.l4, L4::Udp { .. });
+        if !payload.is_empty() && !flow.classified[dir.idx()] {
+            flow.classified[dir.idx()] = true;
+            match dir {
+                Dir::ToServer if matches!(flow.app, AppProto::Unknown | AppProto::Other) => {
+                    flow.app = classify_client(payload, udp);
+                }
+                Dir::ToClient if flow.app == AppProto::Unknown => {
+                    let a = classify_server(payload);
+                    if a != AppProto::Unknown {
+                        flow.app = a;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // TLS ClientHello, reassembled across segments when needed.
+        let mut hello_bytes: Option<Vec<u8>> = None;
+        let mut hello_direct = false;
+        if dir == Dir::ToServer
+            && !flow.tls_done
+            && !payload.is_empty()
+            && let L4::Tcp(t) = d.l4
+        {
+            let key = flow.key;
+            if let Some(h) = hellos.get_mut(&key) {
+                if t.seq == h.next_seq {
+                    h.buf.extend_from_slice(payload);
+                    h.next_seq = t.seq.wrapping_add(payload.len() as u32);
+                }
+                let complete = tls::record_len(&h.buf).is_some_and(|n| h.buf.len() >= n);
+                if complete || h.buf.len() > MAX_HELLO || d.truncated {
+                    flow.tls_done = true;
+                    hello_bytes = hellos.remove(&key).map(|h| h.buf);
+                }
+            } else if flow.app == AppProto::Tls {
+                match tls::record_len(payload) {
+                    Some(n) if n > payload.len() && !d.truncated => {
+                        if hellos.len() < *max_hellos {
+                            let mut buf = hello_pool.pop().unwrap_or_default();
+                            buf.clear();
+                            buf.extend_from_slice(payload);
+                            hellos.insert(
+                                key,
+                                Hello { buf, next_seq: t.seq.wrapping_add(payload.len() as u32) },
+                            );
+                        } else {
+                            stats.tls_reassembly_refused += 1;
+                            flow.tls_done = true;
+                        }
+                    }
+                    _ => {
+                        flow.tls_done = true;
+                        hello_direct = true;
+                    }
+                }
+            }
+        }
+        let flow: &Flow = flow;
+        let c = PacketCtx { ts, pkt: d, flow, dir, env, new_flow };
+        for det in detectors.iter_mut() {
+            det.on_packet(&c, alerts);
+        }
+        match d.l4 {
+            L4::Icmp(_) => {
+                if let Some(e) = icmp::echo(d) {
+                    for det in detectors.iter_mut() {
+                        det.on_icmp(&c, &e, alerts);
+                    }
+                }
+            }
+            L4::Udp { sport, dport } if !payload.is_empty() => {
+                let dns_port = is_dns_port(sport) || is_dns_port(dport);
+                if dns_port || flow.app == AppProto::Dns {
+                    match dns::parse(payload) {
+                        Ok(m) => {
+                            for det in detectors.iter_mut() {
+                                det.on_dns(&c, &m, alerts);
+                            }
+                        }
+                        Err(_) if !d.truncated => stats.anomalies.add(Anomaly::DnsMalformed),
+                        Err(_) => {}
+                    }
+                }
+            }
+            L4::Tcp(t) if !payload.is_empty() => {
+                if t.sport == 53 || t.dport == 53 || flow.app == AppProto::Dns {
+                    for m in dns::tcp_messages(payload) {
+                        match dns::parse(m) {
+                            Ok(m) => {
+                                for det in detectors.iter_mut() {
+                                    det.on_dns(&c, &m, alerts);
+                                }
+                            }
+                            Err(_) => stats.anomalies.add(Anomaly::DnsMalformed),
+                        }
+                    }
+                }
+                let hello_src: Option<&[u8]> =
+                    if hello_direct { Some(payload) } else { hello_bytes.as_deref() };
+                if let Some(b) = hello_src {
+                    match tls::parse_client_hello(b) {
+                        Ok(h) => {
+                            for det in detectors.iter_mut() {
+                                det.on_tls(&c, &h, alerts);
+                            }
+                        }
+                        Err(_) => stats.anomalies.add(Anomaly::TlsMalformed),
+                    }
+                }
+                if dir == Dir::ToServer
+                    && http::starts_like_request(payload)
+                    && let Some(r) = http::parse_request(payload)
+                {
+                    for det in detectors.iter_mut() {
+                        det.on_http(&c, &r, alerts);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(buf) = hello_bytes {
+            hello_pool.push(buf);
+        }
+        if !ended.is_empty() {
+            Self::end_flows(ended, detectors, env, alerts, hellos, hello_pool);
+        }
+    }
+
+    fn end_flows(
+        ended: &mut Vec<(Flow, EndReason)>,
+        detectors: &mut [Box<dyn Detector>],
+        env: &Env,
+        alerts: &mut Vec<Alert>,
+        hellos: &mut FxHashMap<FlowKey, Hello>,
+        hello_pool: &mut Vec<Vec<u8>>,
+    ) {
+        for (f, why) in ended.drain(..) {
+            if let Some(h) = hellos.remove(&f.key) {
+                hello_pool.push(h.buf);
+            }
+            for det in detectors.iter_mut() {
+                det.on_flow_end(&f, why, env, alerts);
+            }
+        }
+    }
+
+    fn run_tick(&mut self) {
+        let now = self.now;
+        self.table.expire(now, &mut self.ended);
+        Self::end_flows(
+            &mut self.ended,
+            &mut self.detectors,
+            &self.env,
+            &mut self.alerts,
+            &mut self.hellos,
+            &mut self.hello_pool,
+        );
+        for det in self.detectors.iter_mut() {
+            det.on_tick(now, &self.table, &self.env, &mut self.alerts);
+        }
+        if now.secs().is_multiple_of(60) {
+            self.suppress.expire(now);
+        }
+    }
+
+    fn flush_alerts(&mut self, emit: &mut dyn FnMut(Alert)) {
+        for a in self.alerts.drain(..) {
+            if self.suppress.admit(&a) {
+                *self.stats.alerts.entry(a.siphon.detector).or_insert(0) += 1;
+                emit(a);
+            }
+        }
+    }
+
+    /// End of input: a last tick, every open flow ended, remaining alerts emitted.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(Alert)) {
+        self.run_tick();
+        self.table.drain(&mut self.ended);
+        Self::end_flows(
+            &mut self.ended,
+            &mut self.detectors,
+            &self.env,
+            &mut self.alerts,
+            &mut self.hellos,
+            &mut self.hello_pool,
+        );
+        self.flush_alerts(emit);
+        self.refresh_stats();
+    }
+
+    /// Copies table, suppression and detector counters into `stats`.
+    pub fn refresh_stats(&mut self) {
+        self.stats.flows = self.table.stats.clone();
+        self.stats.flows.active = self.table.len() as u64;
+        self.stats.suppressed = self.suppress.stats.clone();
+        for d in &self.detectors {
+            self.stats.detectors.insert(d.name(), d.stats());
+        }
+    }
+
+    /// Latest packet time seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+}
+
+fn is_dns_port(p: u16) -> bool {
+    matches!(p, 53 | 5353 | 5355)
+}
+
+/// Decode options from the config.
+pub fn decode_options(c: &Config) -> DecodeOptions {
+    DecodeOptions { vxlan_ports: vec![4789], max_tunnel_depth: c.general.max_tunnel_depth }
+}

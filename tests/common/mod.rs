@@ -1,0 +1,74 @@
+//! Shared helpers for the pcap-driven integration tests: run the built binary on a capture in
+//! `pcaps/`, parse its EVE lines, and validate every alert against the project's schema.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Path of a bundled capture.
+pub fn pcap(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps").join(name)
+}
+
+/// The built `siphon` binary.
+pub fn siphon() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_siphon"))
+}
+
+fn validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schema/eve-alert.schema.json");
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(p).expect("schema")).expect("schema json");
+        jsonschema::validator_for(&schema).expect("schema compiles")
+    })
+}
+
+/// Panics with the reasons if `alert` does not match the schema.
+pub fn validate(alert: &Value) {
+    let errors: Vec<String> = validator().iter_errors(alert).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "alert does not match tests/schema/eve-alert.schema.json: {errors:?}\n{alert}");
+}
+
+/// Parses EVE lines, validating every alert.
+pub fn parse_alerts(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l}")))
+        .filter(|v| v["event_type"] == "alert")
+        .inspect(validate)
+        .collect()
+}
+
+/// Runs `siphon -r pcaps/NAME ARGS...`, asserts exit 0, returns the validated alerts.
+pub fn run(name: &str, args: &[&str]) -> Vec<Value> {
+    let out = run_raw(&[name], args);
+    assert!(out.status.success(), "siphon failed on {name}: {}", String::from_utf8_lossy(&out.stderr));
+    parse_alerts(&out.stdout)
+}
+
+/// Runs siphon on several captures with extra args; returns the raw output.
+pub fn run_raw(names: &[&str], args: &[&str]) -> Output {
+    let mut c = siphon();
+    for n in names {
+        c.arg("-r").arg(pcap(n));
+    }
+    c.args(args).output().expect("siphon runs")
+}
+
+/// Alerts of one detector.
+pub fn of<'a>(alerts: &'a [Value], detector: &str) -> Vec<&'a Value> {
+    alerts.iter().filter(|a| a["siphon"]["detector"] == detector).collect()
+}
+
+/// One-line description of each alert, for assertion messages.
+pub fn describe(alerts: &[Value]) -> String {
+    alerts
+        .iter()
+        .map(|a| format!("{} {} -> {} {}", a["siphon"]["detector"], a["src_ip"], a["dest_ip"], a["alert"]["signature"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

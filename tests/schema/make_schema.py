@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Builds tests/schema/eve-alert.schema.json: the EVE properties siphon emits, copied verbatim
+(types, names) from Suricata's published schema, plus siphon's own `siphon` object.
+Run from the repository root: python3 tests/schema/make_schema.py ../shared/eve-schema.json"""
+import json, re, sys
+
+src = sys.argv[1] if len(sys.argv) > 1 else "../shared/eve-schema.json"
+s = json.load(open(src))
+p = s["properties"]
+
+def strip(o):
+    if isinstance(o, dict):
+        return {k: strip(v) for k, v in o.items() if k != "suricata"}
+    if isinstance(o, list):
+        return [strip(x) for x in o]
+    return o
+
+keep = ["timestamp", "flow_id", "event_type", "vlan", "src_ip", "src_port", "dest_ip", "dest_port",
+        "proto", "icmp_type", "icmp_code", "alert", "dns", "tls", "http", "flow", "tunnel", "stats"]
+props = {k: strip(p[k]) for k in keep}
+defs, needed = {}, set(re.findall(r"#/\$defs/([A-Za-z0-9_.\-]+)", json.dumps(props)))
+while True:
+    new = set()
+    for d in needed:
+        defs[d] = strip(s["$defs"][d])
+        new |= set(re.findall(r"#/\$defs/([A-Za-z0-9_.\-]+)", json.dumps(defs[d])))
+    if new <= needed:
+        break
+    needed |= new
+props["siphon"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["detector", "score", "mitre", "evidence"],
+    "properties": {
+        "detector": {"type": "string", "enum": ["dns_tunnel", "icmp_tunnel", "scan", "proxyware",
+                                                 "egress_volume", "long_session", "alt_protocol"]},
+        "score": {"type": "number"},
+        "mitre": {"type": "array", "minItems": 1,
+                  "items": {"type": "string", "pattern": "^T[0-9]{4}(\\.[0-9]{3})?$"}},
+        "evidence": {"type": "object", "minProperties": 1},
+    },
+}
+props["event_type"] = {"type": "string", "enum": ["alert"]}
+props["alert"]["required"] = ["action", "gid", "signature_id", "rev", "signature", "category", "severity"]
+schema = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$comment": "siphon's EVE alert: the fields siphon emits, with the types and names of Suricata's "
+                "published EVE schema (copied verbatim for these properties), plus siphon's own "
+                "namespaced `siphon` object. Regenerate with tests/schema/make_schema.py.",
+    "type": "object", "additionalProperties": False,
+    "required": ["timestamp", "flow_id", "event_type", "src_ip", "dest_ip", "proto", "alert", "siphon"],
+    "properties": props, "$defs": defs,
+}
+json.dump(schema, open("tests/schema/eve-alert.schema.json", "w"), indent=1)
