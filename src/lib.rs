@@ -17,6 +17,7 @@ pub mod error;
 pub mod flow;
 pub mod pipeline;
 pub mod stats;
+pub mod synth;
 pub mod time;
 pub mod units;
 pub mod worker;

@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod live;
+pub mod write;
 
 use crate::decode::LinkType;
 use crate::error::CaptureError;
