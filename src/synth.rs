@@ -203,7 +203,7 @@ impl MixedTraffic {
                 }
                 let id = s.sport;
                 let seq = (s.step / 2) as u16;
-                let b = if s.step % 2 == 0 {
+                let b = if s.step.is_multiple_of(2) {
                     PacketBuilder::ethernet2(mac_c, mac_s)
                         .ipv4(s.client, s.server, 64)
                         .icmpv4_echo_request(id, seq)
@@ -216,7 +216,7 @@ impl MixedTraffic {
             }
             Kind::Quic => {
                 let size = 1200;
-                let b = if s.step % 3 == 0 {
+                let b = if s.step.is_multiple_of(3) {
                     PacketBuilder::ethernet2(mac_c, mac_s).ipv4(s.client, s.server, 64).udp(s.sport, 443)
                 } else {
                     PacketBuilder::ethernet2(mac_s, mac_c).ipv4(s.server, s.client, 64).udp(443, s.sport)
