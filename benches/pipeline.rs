@@ -45,7 +45,7 @@ fn bare_loop(path: &Path) -> (u64, u64, f64) {
 
 fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64, String) {
     let t = Instant::now();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
         .args(["-r"])
         .arg(path)
         .args(extra)
@@ -60,10 +60,11 @@ fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64, String) {
     unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let secs = t.elapsed().as_secs_f64();
     let mut err = String::new();
-    if let Some(mut e) = child.stderr {
+    if let Some(mut e) = child.stderr.take() {
         use std::io::Read;
         let _ = e.read_to_string(&mut err);
     }
+    let _ = child.try_wait(); // already reaped by wait4
     (secs, ru.ru_maxrss as u64 * 1024, err)
 }
 
