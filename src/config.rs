@@ -72,6 +72,11 @@ pub struct FlowConfig {
     pub tick_interval: Dur,
     /// Flows that may hold a partial TLS ClientHello at once (each up to 16 KiB).
     pub max_tls_reassembly: usize,
+    /// IPv4 packets in fragment reassembly at once per worker (each up to 64 KiB); the oldest
+    /// is evicted (counted) when full. Higher survives fragment floods longer, costs memory.
+    pub max_fragmented: usize,
+    /// An unfinished reassembly is dropped after this long (counted).
+    pub fragment_timeout: Dur,
 }
 
 impl Default for FlowConfig {
@@ -82,6 +87,8 @@ impl Default for FlowConfig {
             closed_timeout: Dur::secs(10),
             tick_interval: Dur::secs(1),
             max_tls_reassembly: 4096,
+            max_fragmented: 1024,
+            fragment_timeout: Dur::secs(30),
         }
     }
 }

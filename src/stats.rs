@@ -64,6 +64,7 @@ impl Summary {
             "suppressed": self.workers.suppressed,
             "detectors": self.workers.detectors,
             "tls_reassembly_refused": self.workers.tls_reassembly_refused,
+            "defrag": self.workers.defrag,
             "elapsed_secs": self.elapsed_secs,
             "packets_per_sec": self.pps().round(),
             "gbit_per_sec": (self.gbps() * 1000.0).round() / 1000.0,
@@ -120,6 +121,13 @@ impl Summary {
             "siphon: flows: {} created, {} expired, {} evicted, {} active\n",
             w.flows.created, w.flows.expired, w.flows.evicted, w.flows.active
         );
+        let f = &w.defrag;
+        if f.fragments > 0 {
+            s += &format!(
+                "siphon: fragments: {} in, {} reassembled, {} timed out, {} evicted, {} invalid\n",
+                f.fragments, f.reassembled, f.timed_out, f.evicted, f.invalid
+            );
+        }
         let per: Vec<String> = w.alerts.iter().map(|(k, v)| format!("{k}={v}")).collect();
         s += &format!(
             "siphon: alerts: {} written ({}); suppressed: {} repeats, {} rate-limited\n",

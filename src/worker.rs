@@ -11,6 +11,7 @@ use crate::decode::app::{AppProto, classify_client, classify_server};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx};
+use crate::flow::defrag::{Defrag, DefragStats};
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable};
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
@@ -40,6 +41,8 @@ pub struct WorkerStats {
     pub detectors: BTreeMap<&'static str, DetectorStats>,
     /// TLS hellos given up on because too many flows were reassembling at once.
     pub tls_reassembly_refused: u64,
+    /// IPv4 reassembly counters.
+    pub defrag: DefragStats,
 }
 
 impl WorkerStats {
@@ -65,6 +68,11 @@ impl WorkerStats {
             e.evicted += v.evicted;
         }
         self.tls_reassembly_refused += o.tls_reassembly_refused;
+        self.defrag.fragments += o.defrag.fragments;
+        self.defrag.reassembled += o.defrag.reassembled;
+        self.defrag.timed_out += o.defrag.timed_out;
+        self.defrag.evicted += o.defrag.evicted;
+        self.defrag.invalid += o.defrag.invalid;
     }
 }
 
@@ -85,6 +93,8 @@ pub struct Worker {
     hellos: FxHashMap<FlowKey, Hello>,
     hello_pool: Vec<Vec<u8>>,
     max_hellos: usize,
+    defrag: Defrag,
+    defrag_buf: Vec<u8>,
     tick: u64,
     next_tick: Timestamp,
     now: Timestamp,
@@ -106,6 +116,8 @@ impl Worker {
             hellos: FxHashMap::default(),
             hello_pool: Vec::new(),
             max_hellos: config.flow.max_tls_reassembly,
+            defrag: Defrag::new(config.flow.max_fragmented, config.flow.fragment_timeout.nanos()),
+            defrag_buf: Vec::new(),
             tick: config.flow.tick_interval.nanos().max(1),
             next_tick: Timestamp(0),
             now: Timestamp(0),
@@ -133,7 +145,26 @@ impl Worker {
         }
         if let Some(d) = decode::decode(link, frame, &self.opts, &mut self.stats.anomalies) {
             self.stats.decoded += 1;
-            self.analyse(ts, &d);
+            match d.frag {
+                None => self.analyse(ts, &d),
+                Some(f) => {
+                    // Analyse the whole packet once its last fragment arrives.
+                    let mut buf = std::mem::take(&mut self.defrag_buf);
+                    if d.truncated {
+                        self.defrag.stats.invalid += 1;
+                    } else if self.defrag.add(ts, d.src, d.dst, d.ip_proto, &f, &mut buf) {
+                        let opts = &self.opts;
+                        if let Some(mut whole) =
+                            decode::decode(LinkType::RawIp, &buf, opts, &mut self.stats.anomalies)
+                        {
+                            whole.tunnel = d.tunnel;
+                            whole.vlan = d.vlan;
+                            self.analyse(ts, &whole);
+                        }
+                    }
+                    self.defrag_buf = buf;
+                }
+            }
         }
         self.flush_alerts(emit);
     }
@@ -294,6 +325,7 @@ impl Worker {
     fn run_tick(&mut self) {
         let now = self.now;
         self.table.expire(now, &mut self.ended);
+        self.defrag.expire(now);
         Self::end_flows(
             &mut self.ended,
             &mut self.detectors,
@@ -340,6 +372,7 @@ impl Worker {
         self.stats.flows = self.table.stats.clone();
         self.stats.flows.active = self.table.len() as u64;
         self.stats.suppressed = self.suppress.stats.clone();
+        self.stats.defrag = self.defrag.stats.clone();
         for d in &self.detectors {
             self.stats.detectors.insert(d.name(), d.stats());
         }

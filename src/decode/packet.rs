@@ -106,6 +106,23 @@ pub enum L4 {
     Other,
 }
 
+/// An IPv4 fragment, for the reassembly stage (`flow::defrag`).
+#[derive(Debug, Clone, Copy)]
+pub struct Frag<'a> {
+    /// IP identification.
+    pub id: u16,
+    /// Offset of this fragment's payload in the original payload, bytes.
+    pub offset: u32,
+    /// More fragments follow.
+    pub more: bool,
+    /// The fragment's IPv4 header (options included), first `header_len` bytes.
+    pub header: [u8; 60],
+    /// Length of `header`.
+    pub header_len: u8,
+    /// The fragment's payload as captured.
+    pub payload: &'a [u8],
+}
+
 /// One decoded packet: borrowed views into the frame, plus the figures detectors need.
 #[derive(Debug, Clone, Copy)]
 pub struct Decoded<'a> {
@@ -131,6 +148,8 @@ pub struct Decoded<'a> {
     pub vlan: Option<u16>,
     /// Encapsulation that was removed to reach this packet.
     pub tunnel: Option<TunnelInfo>,
+    /// Set when this is an IPv4 fragment: analyse the reassembled packet instead.
+    pub frag: Option<Frag<'a>>,
 }
 
 impl Decoded<'_> {
@@ -205,9 +224,24 @@ fn decode_sliced<'a>(
             return None;
         }
     }?;
+    let mut frag = None;
     let (src, dst, ip_len, ttl, ip_header_len, pl) = match net {
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
+            if h.is_fragmenting_payload() {
+                let raw = h.slice();
+                let mut header = [0u8; 60];
+                let n = raw.len().min(60);
+                header[..n].copy_from_slice(&raw[..n]);
+                frag = Some(Frag {
+                    id: h.identification(),
+                    offset: u32::from(h.fragments_offset().value()) * 8,
+                    more: h.more_fragments(),
+                    header,
+                    header_len: n as u8,
+                    payload: v4.payload().payload,
+                });
+            }
             let hl = u32::from(h.ihl()) * 4;
             (
                 IpAddr::V4(h.source_addr()),
@@ -282,8 +316,10 @@ fn decode_sliced<'a>(
         }
     }
 
+    // IPv4 fragments go to reassembly (the caller checks `frag`); IPv6 fragments are counted
+    // and analysed as far as their first fragment goes.
     let fragment_not_first = pl.fragmented && sliced.transport.is_none();
-    if fragment_not_first {
+    if pl.fragmented && frag.is_none() {
         anomalies.add(Anomaly::IpFragment);
     }
     let (l4, payload, l4_header_len) = match &sliced.transport {
@@ -331,6 +367,7 @@ fn decode_sliced<'a>(
         truncated,
         vlan,
         tunnel: outer,
+        frag,
     })
 }
 
