@@ -394,10 +394,10 @@ impl DnsTunnel {
         // cannot pin one old tunnel group in place for long.
         let victim = self.groups.iter().take(8).min_by_key(|(_, g)| g.last).map(|(k, _)| *k);
         if let Some(k) = victim {
-            if let Some(g) = self.groups.remove(&k) {
-                if self.spare.len() < MAX_SPARE {
-                    self.spare.push((g.names, g.prev_names));
-                }
+            if let Some(g) = self.groups.remove(&k)
+                && self.spare.len() < MAX_SPARE
+            {
+                self.spare.push((g.names, g.prev_names));
             }
             self.evicted += 1;
         }
