@@ -160,7 +160,9 @@ pub fn run(
                 break;
             }
             let mut full: Vec<usize> = Vec::new();
+            let mut delivered = 0usize;
             let res = source.read(crate::capture::BATCH_PACKETS, &mut |p| {
+                delivered += 1;
                 let s = shard_of(p, n, &home, &dopts, &mut scratch);
                 current[s].push(p);
                 first_ts.get_or_insert(p.ts);
@@ -178,8 +180,9 @@ pub fn run(
             }
             match res {
                 Ok(true) => {
-                    // A live read returned on its timeout: flush partial batches for low latency.
-                    if current.iter().any(|b| !b.is_empty() && b.len() < crate::capture::BATCH_PACKETS / 4) {
+                    // The source had no more packets ready (live timeout, a pipe waiting for
+                    // its writer): hand over partial batches now, for low latency.
+                    if delivered < crate::capture::BATCH_PACKETS {
                         for (s, b) in current.iter_mut().enumerate() {
                             if !b.is_empty() {
                                 send_batch(b, &senders[s], &pool_rx);
@@ -188,6 +191,8 @@ pub fn run(
                     }
                 }
                 Ok(false) => break,
+                // A read interrupted because we were asked to stop is not an input error.
+                Err(_) if opts.stop.load(Ordering::Relaxed) => break,
                 Err(e) => {
                     input_error = Some(e);
                     break;
