@@ -35,9 +35,13 @@ fn main() {
 }
 
 fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
-    Ok(match &s.output {
+    let primary: Box<dyn AlertSink> = match &s.output {
         Some(p) => Box::new(JsonLines::create(p)?),
         None => Box::new(JsonLines::new(std::io::stdout())),
+    };
+    Ok(match &s.syslog {
+        Some(t) => Box::new(siphon::alert::syslog::SyslogTee::new(primary, t.clone())?),
+        None => primary,
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod eve;
 pub mod sink;
 pub mod suppress;
+pub mod syslog;
 
 pub use eve::Alert;
 
