@@ -15,6 +15,7 @@ pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod flow;
+pub mod harness;
 pub mod pipeline;
 pub mod stats;
 pub mod synth;
