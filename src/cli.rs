@@ -48,7 +48,8 @@ pub struct Args {
     /// Home networks, comma-separated CIDRs (default: RFC 1918, 100.64.0.0/10, fc00::/7).
     #[arg(long = "home-net", value_name = "CIDR,...")]
     pub home_net: Option<String>,
-    /// Addresses that deliver mirrored traffic (GRE/ERSPAN/VXLAN), comma-separated.
+    /// Mirror sources (ERSPAN switches, ESXi hosts, VTEPs), addresses or CIDRs, comma-separated:
+    /// only what they encapsulate is analysed (see also general.mirror_auto).
     #[arg(long = "mirror-source", value_name = "ADDR,...")]
     pub mirror_source: Option<String>,
     /// Also send each alert as RFC 5424 syslog to udp://HOST:PORT or tcp://HOST:PORT.
