@@ -27,7 +27,7 @@ fn write_capture(path: &Path, n: u32, mut frame: impl FnMut(u32, &mut Vec<u8>)) 
 
 /// Runs siphon with --stats-json; returns (alerts, stats event, peak RSS bytes).
 fn run_measured(path: &Path, args: &[&str]) -> (Vec<serde_json::Value>, serde_json::Value, u64) {
-    let child = siphon()
+    let mut child = siphon()
         .args(["-q", "--stats-json", "--workers", "1", "-r"])
         .arg(path)
         .args(args)
@@ -35,7 +35,7 @@ fn run_measured(path: &Path, args: &[&str]) -> (Vec<serde_json::Value>, serde_js
         .spawn()
         .unwrap();
     let pid = child.id() as libc::pid_t;
-    let mut stdout = child.stdout.unwrap();
+    let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut s = Vec::new();
         std::io::Read::read_to_end(&mut stdout, &mut s).unwrap();
@@ -46,6 +46,7 @@ fn run_measured(path: &Path, args: &[&str]) -> (Vec<serde_json::Value>, serde_js
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     assert_eq!(status, 0, "siphon exits 0 under the flood");
+    let _ = child.try_wait(); // reaped by wait4 above
     let out = reader.join().unwrap();
     let alerts = parse_alerts(&out);
     let stats = String::from_utf8_lossy(&out)
