@@ -1,0 +1,79 @@
+//! ICMP tunnels and exfiltration made by real tools (ptunnel-ng, `ping -p`, `hping3 --file`)
+//! are caught with the right host; ordinary ping, traceroute and unreachables, and every
+//! capture made for another detector, raise nothing. Captures: pcaps/scripts/.
+
+mod common;
+use common::*;
+
+const TUNNEL: u64 = 9_100_100;
+const EXFIL: u64 = 9_100_101;
+
+/// The capture's icmp_tunnel alerts are all about `host`, the first has `sig` and needed at
+/// most `max_requests` echo requests. Returns the first alert's evidence.
+fn assert_caught(pcap: &str, host: &str, peer: &str, sig: u64, max_requests: u64) -> serde_json::Value {
+    let alerts = run(pcap, &["-q"]);
+    let ours = of(&alerts, "icmp_tunnel");
+    let first =
+        ours.first().unwrap_or_else(|| panic!("{pcap}: no icmp_tunnel alert:\n{}", describe(&alerts)));
+    for a in &ours {
+        assert_eq!(a["src_ip"], host, "{pcap}: every alert is about the tunnelling host");
+        assert_eq!(a["dest_ip"], peer, "{pcap}");
+    }
+    assert_eq!(first["alert"]["signature_id"], sig, "{pcap}");
+    assert_eq!(first["proto"], "ICMP");
+    let e = &first["siphon"]["evidence"];
+    let r = e["requests_to_detect"].as_u64().unwrap();
+    assert!(r <= max_requests, "{pcap}: needed {r} echo requests (> {max_requests})");
+    assert!(first["siphon"]["score"].as_f64().unwrap() >= e["score_threshold"].as_f64().unwrap());
+    // One alert per episode, plus at most one escalation per order of magnitude.
+    assert!(ours.len() <= 2, "{pcap}: too many alerts:\n{}", describe(&alerts));
+    e.clone()
+}
+
+#[test]
+fn ptunnel_ng_is_a_tunnel() {
+    let e = assert_caught("icmp_ptunnel.pcap", "10.99.0.21", "203.0.113.77", TUNNEL, 10);
+    assert_eq!(e["tunnel_tool"], "ptunnel-ng");
+    assert!(e["tunnel_header_payloads"].as_u64().unwrap() >= 2);
+}
+
+#[test]
+fn ping_p_chunks_are_exfiltration() {
+    let e = assert_caught("icmp_ping_p.pcap", "10.99.0.22", "198.51.100.23", EXFIL, 10);
+    assert!(e["ping_pattern_payloads"].as_u64().unwrap() >= 5);
+    assert_eq!(e["example_kind"], "pattern");
+}
+
+#[test]
+fn hping3_file_is_exfiltration() {
+    let e = assert_caught("icmp_hping3.pcap", "10.99.0.23", "203.0.113.24", EXFIL, 10);
+    assert!(e["high_entropy_payloads"].as_u64().unwrap() >= 1);
+    assert!(e["large_payloads"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn ordinary_icmp_and_other_detectors_captures_are_quiet() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let tunnels = ["icmp_ptunnel.pcap", "icmp_ping_p.pcap", "icmp_hping3.pcap"];
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("pcaps/") {
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) || tunnels.contains(&name.as_str()) {
+            continue;
+        }
+        let alerts = run(&name, &["-q"]);
+        assert!(of(&alerts, "icmp_tunnel").is_empty(), "{name}:\n{}", describe(&alerts));
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} captures checked");
+}
+
+#[test]
+fn threshold_and_allow_list_are_honoured() {
+    let alerts = run("icmp_hping3.pcap", &["-q", "--set", "icmp_tunnel.score_threshold=100000"]);
+    assert!(of(&alerts, "icmp_tunnel").is_empty(), "{}", describe(&alerts));
+    let alerts = run("icmp_ptunnel.pcap", &["-q", "--set", "icmp_tunnel.allow_hosts=203.0.113.77"]);
+    assert!(of(&alerts, "icmp_tunnel").is_empty(), "{}", describe(&alerts));
+    let alerts = run("icmp_ping_p.pcap", &["-q", "--set", "icmp_tunnel.enabled=false"]);
+    assert!(of(&alerts, "icmp_tunnel").is_empty(), "{}", describe(&alerts));
+}
