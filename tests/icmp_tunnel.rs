@@ -1,6 +1,7 @@
 //! ICMP tunnels and exfiltration made by real tools (ptunnel-ng, `ping -p`, `hping3 --file`)
 //! are caught with the right host; ordinary ping, traceroute and unreachables, and every
-//! capture made for another detector, raise nothing. Captures: pcaps/scripts/.
+//! capture made for another detector, raise nothing. Captures: pcaps/scripts/ (the namespace
+//! scripts for the real tools; icmp_synthetic.md for the scapy-written ICMPv6 and OS captures).
 
 mod common;
 use common::*;
@@ -11,7 +12,7 @@ const EXFIL: u64 = 9_100_101;
 /// The capture's icmp_tunnel alerts are all about `host`, the first has `sig` and needed at
 /// most `max_requests` echo requests. Returns the first alert's evidence.
 fn assert_caught(pcap: &str, host: &str, peer: &str, sig: u64, max_requests: u64) -> serde_json::Value {
-    let alerts = run(pcap, &["-q"]);
+    let alerts = run(pcap, &["-q", "--home-net", "10.99.0.0/16,2001:db8:99::/48"]);
     let ours = of(&alerts, "icmp_tunnel");
     let first =
         ours.first().unwrap_or_else(|| panic!("{pcap}: no icmp_tunnel alert:\n{}", describe(&alerts)));
@@ -20,7 +21,7 @@ fn assert_caught(pcap: &str, host: &str, peer: &str, sig: u64, max_requests: u64
         assert_eq!(a["dest_ip"], peer, "{pcap}");
     }
     assert_eq!(first["alert"]["signature_id"], sig, "{pcap}");
-    assert_eq!(first["proto"], "ICMP");
+    assert!(first["proto"] == "ICMP" || first["proto"] == "IPv6-ICMP");
     let e = &first["siphon"]["evidence"];
     let r = e["requests_to_detect"].as_u64().unwrap();
     assert!(r <= max_requests, "{pcap}: needed {r} echo requests (> {max_requests})");
@@ -52,9 +53,23 @@ fn hping3_file_is_exfiltration() {
 }
 
 #[test]
+fn icmpv6_exfiltration_is_caught() {
+    let e = assert_caught("icmp_v6_exfil.pcap", "2001:db8:99::60", "2001:db8:66::24", EXFIL, 10);
+    assert_eq!(e["icmpv6"], true);
+}
+
+#[test]
+fn windows_macos_busybox_cisco_go_and_ping6_are_quiet() {
+    // Also with the home network covering the IPv6 host, so both address families are tracked
+    // from the home side.
+    let alerts = run("icmp_benign_os.pcap", &["-q", "--home-net", "10.99.0.0/16,2001:db8:99::/48"]);
+    assert!(of(&alerts, "icmp_tunnel").is_empty(), "{}", describe(&alerts));
+}
+
+#[test]
 fn ordinary_icmp_and_other_detectors_captures_are_quiet() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
-    let tunnels = ["icmp_ptunnel.pcap", "icmp_ping_p.pcap", "icmp_hping3.pcap"];
+    let tunnels = ["icmp_ptunnel.pcap", "icmp_ping_p.pcap", "icmp_hping3.pcap", "icmp_v6_exfil.pcap"];
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).expect("pcaps/") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();

@@ -151,7 +151,7 @@ const WINDOWS_ALPHABET: &[u8; 23] = b"abcdefghijklmnopqrstuvw";
 /// The part of a payload after the timestamp most ping implementations put first: what is
 /// compared when deciding whether two payloads carry different data.
 pub fn body(payload: &[u8]) -> &[u8] {
-    let skip = if payload.len() >= 32 {
+    let skip = if payload.len() >= 24 {
         16
     } else if payload.len() >= 16 {
         8

@@ -3,7 +3,7 @@
 
 use super::{
     IcmpTunnelConfig, KINDS, NAME, Pair, SIG_ODD_TYPE, W_ENTROPY, W_HEADER, W_LARGE, W_NOT_ECHOED, W_PATTERN,
-    W_PAYLOAD,
+    W_PATTERN_LONG, W_PAYLOAD,
 };
 use crate::alert::{Alert, Signature};
 use crate::decode::L4;
@@ -93,6 +93,8 @@ pub(super) fn echo_alert(
         .evidence("replies_echoing_request", t.echoed)
         .evidence("replies_not_echoing_request", t.mismatched)
         .evidence("replies_without_request", t.unsolicited)
+        .evidence("replies_with_own_data", t.not_echoed)
+        .evidence("replies_with_own_data_for_tunnel", super::MIN_NOT_ECHOED_FOR_TUNNEL)
         .evidence("payload_sizes", sizes.iter().map(|s| [s.0, s.1]).collect::<Vec<_>>())
         .evidence("min_payload_len", if p.min_len == u32::MAX { 0 } else { p.min_len })
         .evidence("max_payload_len", p.max_len)
@@ -107,7 +109,7 @@ pub(super) fn echo_alert(
             "score_weights",
             json!({
                 "payload": W_PAYLOAD, "large": W_LARGE, "entropy": W_ENTROPY,
-                "ping_pattern": W_PATTERN, "tunnel_header": W_HEADER, "reply_not_echo": W_NOT_ECHOED,
+                "ping_pattern": W_PATTERN, "ping_pattern_8_bytes_or_more": W_PATTERN_LONG, "tunnel_header": W_HEADER, "reply_not_echo": W_NOT_ECHOED,
             }),
         )
         .episode(format!("{host}|{peer}"), t.score)

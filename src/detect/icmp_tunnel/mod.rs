@@ -6,7 +6,7 @@
 //! libraries) carries no data and never scores, whatever its entropy — a Linux ping payload has
 //! more byte entropy than several real tunnels, so entropy alone cannot separate them. What
 //! scores is each *distinct* non-default payload: 1, +1 if large, +1 if high-entropy, +0.5 for a
-//! `ping -p` pattern, +3 for a known tunnel header (ptunnel/ptunnel-ng, hans, icmptunnel, a
+//! `ping -p` pattern (+1 when 8-16 bytes long), +3 for a known tunnel header (ptunnel/ptunnel-ng, hans, icmptunnel, a
 //! whole IP packet), +1 for a reply that does not echo its request (real echo replies copy the
 //! request; tunnel servers answer with their own data). A repeated payload adds nothing, so a
 //! monitoring probe with a constant custom payload, or an admin's single `ping -p ff`, never
@@ -74,6 +74,11 @@ const W_LARGE: f64 = 1.0;
 const W_ENTROPY: f64 = 1.0;
 /// Added for a repeated user pattern (`ping -p`): no implementation sends one by default.
 const W_PATTERN: f64 = 0.5;
+/// Added instead for a pattern of at least [`LONG_PATTERN`] bytes: data carried per echo
+/// (`xxd -p -c 16 | ping -p` uses all 16), where an admin's test pattern is 1-4 bytes (ff, aa55).
+const W_PATTERN_LONG: f64 = 1.0;
+/// Pattern length from which [`W_PATTERN_LONG`] applies.
+const LONG_PATTERN: u8 = 8;
 /// Added for a known tunnel tool's header: near-certain on its own, but one packet never alerts.
 const W_HEADER: f64 = 3.0;
 /// Added for a reply that does not echo its request, or comes with no request.
@@ -131,7 +136,7 @@ impl Default for IcmpTunnelConfig {
             window: Dur::secs(300),
             score_threshold: 10.0,
             large_payload: Size(128),
-            min_payload: 16,
+            min_payload: 20,
             entropy_min_len: 64,
             entropy_threshold: 0.9,
             odd_type_min_packets: 3,
@@ -161,6 +166,7 @@ struct Bucket {
     echoed: u64,
     mismatched: u64,
     unsolicited: u64,
+    not_echoed: u64,
     score: f64,
     odd_packets: u64,
     odd_bytes: u64,
@@ -183,6 +189,7 @@ impl Bucket {
         self.echoed += o.echoed;
         self.mismatched += o.mismatched;
         self.unsolicited += o.unsolicited;
+        self.not_echoed += o.not_echoed;
         self.score += o.score;
         self.odd_packets += o.odd_packets;
         self.odd_bytes += o.odd_bytes;
@@ -195,7 +202,22 @@ struct Req {
     id: u16,
     seq: u16,
     hash: u64,
+    nondefault: bool,
     used: bool,
+}
+
+/// How a reply relates to the requests seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplyMatch {
+    /// Same payload as its request: a real echo.
+    Echoes,
+    /// Its request (same identifier and sequence) carried another payload.
+    Differs {
+        /// That request's payload was not a default fill.
+        request_nondefault: bool,
+    },
+    /// No remembered request has its identifier and sequence.
+    NoRequest,
 }
 
 /// The payload that last scored (or the odd message that last counted).
@@ -331,21 +353,21 @@ impl Pair {
     }
 
     /// Remembers a request in the ring.
-    fn remember(&mut self, e: &IcmpEcho<'_>, hash: u64) {
+    fn remember(&mut self, e: &IcmpEcho<'_>, hash: u64, nondefault: bool) {
         if let Some(slot) = self.reqs.get_mut(self.next_req % RING) {
-            *slot = Req { id: e.id, seq: e.seq, hash, used: true };
+            *slot = Req { id: e.id, seq: e.seq, hash, nondefault, used: true };
         }
         self.next_req = (self.next_req + 1) % RING;
     }
 
-    /// Matches a reply: `Some(true)` echoes its request, `Some(false)` differs, `None` no request.
-    fn match_reply(&self, e: &IcmpEcho<'_>, hash: u64) -> Option<bool> {
-        let mut found = None;
+    /// Matches a reply against the remembered requests.
+    fn match_reply(&self, e: &IcmpEcho<'_>, hash: u64) -> ReplyMatch {
+        let mut found = ReplyMatch::NoRequest;
         for r in self.reqs.iter().filter(|r| r.used && r.id == e.id && r.seq == e.seq) {
             if r.hash == hash {
-                return Some(true);
+                return ReplyMatch::Echoes;
             }
-            found = Some(false);
+            found = ReplyMatch::Differs { request_nondefault: r.nondefault };
         }
         found
     }
@@ -441,27 +463,39 @@ impl IcmpTunnel {
             *k += 1;
         }
         let full = hash_bytes(e.payload);
+        let default = kind.is_default();
+        // A reply that does not echo its request: tunnel servers answer with their own data
+        // (or with nothing while they have none). Only counted when data is involved on one
+        // side, so a default ping answered oddly by some device never scores.
         let mut not_echoed = false;
         if e.is_request {
-            p.remember(e, full);
+            p.remember(e, full, !default);
         } else {
             match p.match_reply(e, full) {
-                Some(true) => p.cur.echoed += 1,
-                Some(false) => {
+                ReplyMatch::Echoes => p.cur.echoed += 1,
+                ReplyMatch::Differs { request_nondefault } => {
                     p.cur.mismatched += 1;
-                    not_echoed = !e.payload.is_empty();
+                    not_echoed = request_nondefault || !default;
                 }
                 // A reply with no request is only odd when requests are visible at all (a
                 // one-way mirror shows replies alone).
-                None if p.cur.requests + p.prev.requests > 0 => {
+                ReplyMatch::NoRequest if p.cur.requests + p.prev.requests > 0 => {
                     p.cur.unsolicited += 1;
-                    not_echoed = !e.payload.is_empty();
+                    not_echoed = !default;
                 }
-                None => {}
+                ReplyMatch::NoRequest => {}
+            }
+            if not_echoed {
+                p.cur.not_echoed += 1;
             }
         }
-        if kind.is_default() {
+        if default {
             p.cur.default_payloads += 1;
+            if not_echoed {
+                // An empty or default reply to a data-carrying request.
+                p.cur.score += W_NOT_ECHOED;
+                Self::check(cfg, c, host, peer, e, p, out);
+            }
             return;
         }
         p.cur.nondefault_payloads += 1;
@@ -494,9 +528,9 @@ impl IcmpTunnel {
             }
         }
         match kind {
-            PayloadKind::Pattern { .. } => {
+            PayloadKind::Pattern { period } => {
                 p.cur.patterns += 1;
-                w += W_PATTERN;
+                w += if period >= LONG_PATTERN { W_PATTERN_LONG } else { W_PATTERN };
             }
             PayloadKind::Tunnel(t) => {
                 p.cur.headers += 1;
@@ -524,17 +558,26 @@ impl IcmpTunnel {
             head_len: n as u8,
             ..Example::default()
         };
+        Self::check(cfg, c, host, peer, e, p, out);
+    }
+
+    /// Alerts when the pair's score crosses the threshold (again at each doubling; the
+    /// suppressor keeps one alert per episode plus escalations).
+    fn check(
+        cfg: &IcmpTunnelConfig,
+        c: &PacketCtx<'_, '_>,
+        host: IpAddr,
+        peer: IpAddr,
+        e: &IcmpEcho<'_>,
+        p: &mut Pair,
+        out: &mut Vec<Alert>,
+    ) {
         let t = p.total();
         if t.score < cfg.score_threshold || (p.alerted.is_some() && t.score < 2.0 * p.alerted_score) {
             return;
         }
-        let sig = *p.alerted.get_or_insert(
-            if t.headers > 0 || t.mismatched + t.unsolicited >= MIN_NOT_ECHOED_FOR_TUNNEL {
-                &SIG_TUNNEL
-            } else {
-                &SIG_EXFIL
-            },
-        );
+        let two_way = t.headers > 0 || t.not_echoed >= MIN_NOT_ECHOED_FOR_TUNNEL;
+        let sig = *p.alerted.get_or_insert(if two_way { &SIG_TUNNEL } else { &SIG_EXFIL });
         p.alerted_score = t.score;
         out.push(evidence::echo_alert(cfg, sig, c, host, peer, e, p));
     }

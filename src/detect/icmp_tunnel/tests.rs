@@ -270,3 +270,24 @@ fn pairs_are_capped_and_evictions_counted() {
     let s = h.w.stats.detectors[NAME];
     assert!(s.tracked <= 4 && s.evicted >= 6, "{s:?}");
 }
+
+#[test]
+fn short_timestamp_probes_are_quiet_and_empty_replies_to_data_are_not_echoes() {
+    let mut h = Harness::new(|_| {});
+    // Java isReachable: a 16-byte struct timeval and nothing else, every 2 s.
+    for s in 0..300u16 {
+        let p = (u128::from(s) * 2_000_003 + 17).to_le_bytes();
+        h.ping(u64::from(s) * 2000, HOME, PEER, s, &p, Some(&p));
+    }
+    assert!(h.ours().is_empty());
+    // icmpsh: command output in requests; the master answers with empty replies while idle.
+    let mut h = Harness::new(|_| {});
+    for s in 0..20u16 {
+        let out = format!("C:\\Windows\\system32>whoami /all | chunk {s:03} of the output......");
+        h.ping(u64::from(s) * 200, HOME, PEER, s, out.as_bytes(), Some(b""));
+    }
+    let a = h.ours();
+    let first = a.first().expect("alert");
+    assert_eq!(first.alert.signature_id, SIG_TUNNEL.id);
+    assert!(ev(first, "requests_to_detect").as_u64().unwrap() <= 5, "{:?}", first.siphon.evidence);
+}
