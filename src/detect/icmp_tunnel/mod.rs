@@ -22,18 +22,19 @@
 //! the last 16 requests per pair sit in a fixed ring for reply matching.
 
 mod evidence;
+mod state;
 
 use super::{Detector, DetectorStats, Env, PacketCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::de_string_list;
 use crate::decode::L4;
-use crate::decode::icmp::{self, IcmpEcho, PayloadKind, TunnelTool};
+use crate::decode::icmp::{self, IcmpEcho, PayloadKind};
 use crate::time::Timestamp;
 use crate::units::{Dur, Size};
 use ipnet::IpNet;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
-use std::hash::Hasher;
+use state::{Example, KINDS, Pair, ReplyMatch, hash_bytes, kind_index};
 use std::net::IpAddr;
 
 const NAME: &str = "icmp_tunnel";
@@ -146,238 +147,6 @@ impl Default for IcmpTunnelConfig {
             allow_hosts: Vec::new(),
         }
     }
-}
-
-/// Figures of one window half.
-#[derive(Debug, Default, Clone, Copy)]
-struct Bucket {
-    requests: u64,
-    replies: u64,
-    bytes_out: u64,
-    bytes_in: u64,
-    default_payloads: u64,
-    nondefault_payloads: u64,
-    distinct: u64,
-    distinct_bytes: u64,
-    patterns: u64,
-    headers: u64,
-    large: u64,
-    high_entropy: u64,
-    echoed: u64,
-    mismatched: u64,
-    unsolicited: u64,
-    not_echoed: u64,
-    score: f64,
-    odd_packets: u64,
-    odd_bytes: u64,
-}
-
-impl Bucket {
-    fn add(&mut self, o: &Bucket) {
-        self.requests += o.requests;
-        self.replies += o.replies;
-        self.bytes_out += o.bytes_out;
-        self.bytes_in += o.bytes_in;
-        self.default_payloads += o.default_payloads;
-        self.nondefault_payloads += o.nondefault_payloads;
-        self.distinct += o.distinct;
-        self.distinct_bytes += o.distinct_bytes;
-        self.patterns += o.patterns;
-        self.headers += o.headers;
-        self.large += o.large;
-        self.high_entropy += o.high_entropy;
-        self.echoed += o.echoed;
-        self.mismatched += o.mismatched;
-        self.unsolicited += o.unsolicited;
-        self.not_echoed += o.not_echoed;
-        self.score += o.score;
-        self.odd_packets += o.odd_packets;
-        self.odd_bytes += o.odd_bytes;
-    }
-}
-
-/// One remembered request: identifier, sequence, hash of the payload.
-#[derive(Debug, Default, Clone, Copy)]
-struct Req {
-    id: u16,
-    seq: u16,
-    hash: u64,
-    nondefault: bool,
-    used: bool,
-}
-
-/// How a reply relates to the requests seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReplyMatch {
-    /// Same payload as its request: a real echo.
-    Echoes,
-    /// Its request (same identifier and sequence) carried another payload.
-    Differs {
-        /// That request's payload was not a default fill.
-        request_nondefault: bool,
-    },
-    /// No remembered request has its identifier and sequence.
-    NoRequest,
-}
-
-/// The payload that last scored (or the odd message that last counted).
-#[derive(Debug, Default, Clone, Copy)]
-struct Example {
-    kind: Option<PayloadKind>,
-    len: u32,
-    entropy: f64,
-    normalised_entropy: f64,
-    from_host: bool,
-    head: [u8; 32],
-    head_len: u8,
-    icmp_type: u8,
-    icmp_code: u8,
-    reason: &'static str,
-}
-
-/// Payload kinds counted per episode, in [`KINDS`] order.
-const KINDS: [&str; 11] = [
-    "empty",
-    "iputils",
-    "bsd",
-    "windows",
-    "traceroute",
-    "zeros",
-    "cisco",
-    "go-ping",
-    "pattern",
-    "tunnel",
-    "unknown",
-];
-
-fn kind_index(k: PayloadKind) -> usize {
-    KINDS.iter().position(|n| *n == k.name()).unwrap_or(KINDS.len() - 1)
-}
-
-struct Pair {
-    prev_start: Timestamp,
-    start: Timestamp,
-    last: Timestamp,
-    first: Timestamp,
-    cur: Bucket,
-    prev: Bucket,
-    bodies: FxHashSet<u64>,
-    prev_bodies: FxHashSet<u64>,
-    reqs: [Req; RING],
-    next_req: usize,
-    sizes: [(u32, u32); 8],
-    min_len: u32,
-    max_len: u32,
-    entropy_sum: f64,
-    entropy_n: u64,
-    kinds: [u32; KINDS.len()],
-    tool: Option<TunnelTool>,
-    episode_echoes: u64,
-    episode_requests: u64,
-    example: Example,
-    odd_example: Example,
-    alerted: Option<&'static Signature>,
-    alerted_score: f64,
-    odd_alerted_bytes: u64,
-}
-
-impl Pair {
-    fn new(ts: Timestamp) -> Pair {
-        Pair {
-            prev_start: ts,
-            start: ts,
-            last: ts,
-            first: ts,
-            cur: Bucket::default(),
-            prev: Bucket::default(),
-            bodies: FxHashSet::default(),
-            prev_bodies: FxHashSet::default(),
-            reqs: [Req::default(); RING],
-            next_req: 0,
-            sizes: [(0, 0); 8],
-            min_len: u32::MAX,
-            max_len: 0,
-            entropy_sum: 0.0,
-            entropy_n: 0,
-            kinds: [0; KINDS.len()],
-            tool: None,
-            episode_echoes: 0,
-            episode_requests: 0,
-            example: Example::default(),
-            odd_example: Example::default(),
-            alerted: None,
-            alerted_score: 0.0,
-            odd_alerted_bytes: 0,
-        }
-    }
-
-    /// Two half-overlapping buckets; an idle gap of a whole window starts a new episode.
-    fn slide(&mut self, ts: Timestamp, window: u64) {
-        if ts.0.saturating_sub(self.last.0) >= window {
-            // Idle for a whole window: a new episode. Keep the sets' allocations.
-            let mut bodies = std::mem::take(&mut self.bodies);
-            let mut prev_bodies = std::mem::take(&mut self.prev_bodies);
-            bodies.clear();
-            prev_bodies.clear();
-            *self = Pair { bodies, prev_bodies, ..Pair::new(ts) };
-            return;
-        }
-        if ts.0.saturating_sub(self.start.0) >= window {
-            self.prev = self.cur;
-            self.cur = Bucket::default();
-            std::mem::swap(&mut self.prev_bodies, &mut self.bodies);
-            self.bodies.clear();
-            self.prev_start = self.start;
-            self.start = ts;
-        }
-        self.last = ts;
-    }
-
-    fn total(&self) -> Bucket {
-        let mut t = self.cur;
-        t.add(&self.prev);
-        t
-    }
-
-    fn count_size(&mut self, len: u32) {
-        self.min_len = self.min_len.min(len);
-        self.max_len = self.max_len.max(len);
-        if let Some(s) = self.sizes.iter_mut().find(|s| s.1 > 0 && s.0 == len) {
-            s.1 += 1;
-        } else if let Some(s) = self.sizes.iter_mut().min_by_key(|s| s.1) {
-            // Keep the most frequent sizes: a new size replaces the rarest seen once.
-            if s.1 <= 1 {
-                *s = (len, 1);
-            }
-        }
-    }
-
-    /// Remembers a request in the ring.
-    fn remember(&mut self, e: &IcmpEcho<'_>, hash: u64, nondefault: bool) {
-        if let Some(slot) = self.reqs.get_mut(self.next_req % RING) {
-            *slot = Req { id: e.id, seq: e.seq, hash, nondefault, used: true };
-        }
-        self.next_req = (self.next_req + 1) % RING;
-    }
-
-    /// Matches a reply against the remembered requests.
-    fn match_reply(&self, e: &IcmpEcho<'_>, hash: u64) -> ReplyMatch {
-        let mut found = ReplyMatch::NoRequest;
-        for r in self.reqs.iter().filter(|r| r.used && r.id == e.id && r.seq == e.seq) {
-            if r.hash == hash {
-                return ReplyMatch::Echoes;
-            }
-            found = ReplyMatch::Differs { request_nondefault: r.nondefault };
-        }
-        found
-    }
-}
-
-fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(b);
-    h.write_usize(b.len());
-    h.finish()
 }
 
 /// The pair's state, created (evicting the stalest when at `max`) and slid on packet time.
