@@ -1,13 +1,14 @@
 //! ICMP tunnels and exfiltration made by real tools (ptunnel-ng, `ping -p`, `hping3 --file`)
 //! are caught with the right host; ordinary ping, traceroute and unreachables, and every
 //! capture made for another detector, raise nothing. Captures: pcaps/scripts/ (the namespace
-//! scripts for the real tools; icmp_synthetic.md for the scapy-written ICMPv6 and OS captures).
+//! scripts for the real tools; icmp.md for the scapy-written ICMPv6 and OS captures and hping3 -C 3).
 
 mod common;
 use common::*;
 
 const TUNNEL: u64 = 9_100_100;
 const EXFIL: u64 = 9_100_101;
+const ODD_TYPE: u64 = 9_100_102;
 
 /// The capture's icmp_tunnel alerts are all about `host`, the first has `sig` and needed at
 /// most `max_requests` echo requests. Returns the first alert's evidence.
@@ -23,8 +24,9 @@ fn assert_caught(pcap: &str, host: &str, peer: &str, sig: u64, max_requests: u64
     assert_eq!(first["alert"]["signature_id"], sig, "{pcap}");
     assert!(first["proto"] == "ICMP" || first["proto"] == "IPv6-ICMP");
     let e = &first["siphon"]["evidence"];
-    let r = e["requests_to_detect"].as_u64().unwrap();
-    assert!(r <= max_requests, "{pcap}: needed {r} echo requests (> {max_requests})");
+    // Echo requests before the alert (ICMP messages, for the unusual-type signature).
+    let r = e["requests_to_detect"].as_u64().or(e["odd_packets"].as_u64()).unwrap();
+    assert!(r <= max_requests, "{pcap}: needed {r} packets (> {max_requests})");
     assert!(first["siphon"]["score"].as_f64().unwrap() >= e["score_threshold"].as_f64().unwrap());
     // One alert per episode, plus at most one escalation per order of magnitude.
     assert!(ours.len() <= 2, "{pcap}: too many alerts:\n{}", describe(&alerts));
@@ -59,6 +61,13 @@ fn icmpv6_exfiltration_is_caught() {
 }
 
 #[test]
+fn a_file_in_icmp_errors_is_data_in_an_unusual_type() {
+    let e = assert_caught("icmp_hping3_unreach.pcap", "10.99.0.25", "203.0.113.25", ODD_TYPE, 10);
+    assert_eq!(e["reason"], "error_longer_than_quoted_datagram");
+    assert!(e["odd_packets"].as_u64().unwrap() >= e["odd_packets_threshold"].as_u64().unwrap());
+}
+
+#[test]
 fn windows_macos_busybox_cisco_go_and_ping6_are_quiet() {
     // Also with the home network covering the IPv6 host, so both address families are tracked
     // from the home side.
@@ -69,7 +78,13 @@ fn windows_macos_busybox_cisco_go_and_ping6_are_quiet() {
 #[test]
 fn ordinary_icmp_and_other_detectors_captures_are_quiet() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
-    let tunnels = ["icmp_ptunnel.pcap", "icmp_ping_p.pcap", "icmp_hping3.pcap", "icmp_v6_exfil.pcap"];
+    let tunnels = [
+        "icmp_ptunnel.pcap",
+        "icmp_ping_p.pcap",
+        "icmp_hping3.pcap",
+        "icmp_v6_exfil.pcap",
+        "icmp_hping3_unreach.pcap",
+    ];
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).expect("pcaps/") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();

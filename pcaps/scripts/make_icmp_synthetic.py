@@ -5,7 +5,7 @@ of ICMPv6, which the namespace scripts do not carry. No packet is sent: scapy on
 
     /usr/bin/python3 pcaps/scripts/make_icmp_synthetic.py      # writes into pcaps/
 
-icmp_benign_os.pcap   benign: must raise no icmp_tunnel alert (see icmp_synthetic.md)
+icmp_benign_os.pcap   benign: must raise no icmp_tunnel alert (see icmp.md)
 icmp_v6_exfil.pcap    a 24 KB file pushed out in ICMPv6 echo requests (replies echo them)
 
 Addresses: home 10.99.0.60 and 2001:db8:99::60; peers in 192.0.2.0/24, 198.51.100.0/24,

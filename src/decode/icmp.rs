@@ -295,33 +295,33 @@ fn is_go_ping(p: &[u8]) -> bool {
     plausible && p.len() > 16 && p.get(16..).is_some_and(|t| t.iter().all(|&b| b == 1))
 }
 
+/// Bytes an ICMP error may carry beyond the datagram it quotes: RFC 4884 pads the quote to 128
+/// bytes and appends an extension structure (MPLS label stacks, interface information).
+const ERROR_EXTENSION_ROOM: u32 = 64;
+
 /// Why a non-echo ICMP/ICMPv6 message looks like it carries data of its own, if it does:
-/// an error that does not quote an IP header, an error larger than any stack sends, or bytes
-/// in a type that has a fixed size or no assigned meaning. Echo types return `None`.
+/// an error that does not quote an IP header, an error longer than the datagram it quotes (or
+/// than any stack sends), or bytes in a type that has a fixed size or no assigned meaning.
+/// Echo types return `None`.
 pub fn odd_type_data(v6: bool, ty: u8, payload: &[u8], wire_len: u32) -> Option<&'static str> {
     let len = wire_len.max(payload.len() as u32);
     if len == 0 {
         return None;
     }
-    let quotes_ip = |ver: u8| payload.first().is_none_or(|b| b >> 4 == ver);
     if v6 {
         match ty {
             128 | 129 => None,
             // Errors quote as much of the invoking packet as fits in 1280 bytes.
-            1..=4 if !quotes_ip(6) => Some("error_without_quoted_ip"),
-            1..=4 if len > 1280 - 48 => Some("oversized_error"),
-            1..=4 => None,
+            1..=4 => error_data(payload, len, 6, 1280 - 48),
             // MLD, NDP, router renumbering, node information, mobility, SEND, RPL, ...
             130..=161 => None,
             _ => Some("data_in_unassigned_type"),
         }
     } else {
         match ty {
-            0 | 8 => None,
+            0 | 8 | 9 => None,
             // Errors quote the IP header and at least 8 bytes (Linux: up to 576 bytes in all).
-            3 | 4 | 5 | 11 | 12 if !quotes_ip(4) => Some("error_without_quoted_ip"),
-            3 | 4 | 5 | 11 | 12 if len > 1024 => Some("oversized_error"),
-            3 | 4 | 5 | 11 | 12 | 9 => None,
+            3 | 4 | 5 | 11 | 12 => error_data(payload, len, 4, 576 - 28),
             // Timestamp (20-byte header), information, router solicitation: nothing follows;
             // address mask: 4 bytes.
             13..=16 | 10 => Some("data_in_fixed_size_type"),
@@ -333,6 +333,23 @@ pub fn odd_type_data(v6: bool, ty: u8, payload: &[u8], wire_len: u32) -> Option<
             _ => Some("data_in_unassigned_type"),
         }
     }
+}
+
+/// An error message's payload: the quoted datagram (IP version `ver`), at most `max_quote`
+/// bytes of it, plus room for RFC 4884 extensions.
+fn error_data(payload: &[u8], len: u32, ver: u8, max_quote: u32) -> Option<&'static str> {
+    let Some(first) = payload.first() else { return None };
+    if first >> 4 != ver {
+        return Some("error_without_quoted_ip");
+    }
+    // Length of the quoted datagram as its own header states it.
+    let quoted = if ver == 4 {
+        payload.get(2..4).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
+    } else {
+        payload.get(4..6).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])) + 40)
+    };
+    let allowed = quoted.unwrap_or(max_quote).clamp(128, max_quote) + ERROR_EXTENSION_ROOM;
+    (len > allowed).then_some("error_longer_than_quoted_datagram")
 }
 
 /// The shortest period (1..=16) of `b` if it repeats at least twice and is at least 8 bytes.
@@ -519,6 +536,17 @@ mod tests {
         let q = hex("4500003c694d000001111bac0a630018c633640ad9bd829a00287988");
         assert_eq!(odd_type_data(false, 3, &q, 60), None);
         assert_eq!(odd_type_data(false, 3, b"secret data here", 16), Some("error_without_quoted_ip"));
+        // hping3 -C 3 --file (pcaps/icmp_hping3_unreach.pcap): a 28-byte quoted datagram, then
+        // 1200 bytes of file.
+        let mut h = hex("4500001c0000000040110000cb0071190a630019");
+        h.extend([0u8; 8]);
+        h.extend([0x5Au8; 1200]);
+        assert_eq!(odd_type_data(false, 3, &h, 1228), Some("error_longer_than_quoted_datagram"));
+        // A full 576-byte Linux quote of a large packet, and one with an RFC 4884 extension.
+        let mut big = hex("450005dc00000000401100000a6300190a630001");
+        big.resize(548, 0);
+        assert_eq!(odd_type_data(false, 11, &big, 548), None);
+        assert_eq!(odd_type_data(false, 11, &q[..28], 128 + 20), None);
         assert_eq!(odd_type_data(false, 13, &[], 0), None, "nmap timestamp probe");
         assert_eq!(odd_type_data(false, 13, b"xxxx", 4), Some("data_in_fixed_size_type"));
         assert_eq!(odd_type_data(false, 47, b"x", 1), Some("data_in_unassigned_type"));
