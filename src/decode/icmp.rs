@@ -338,7 +338,7 @@ pub fn odd_type_data(v6: bool, ty: u8, payload: &[u8], wire_len: u32) -> Option<
 /// An error message's payload: the quoted datagram (IP version `ver`), at most `max_quote`
 /// bytes of it, plus room for RFC 4884 extensions.
 fn error_data(payload: &[u8], len: u32, ver: u8, max_quote: u32) -> Option<&'static str> {
-    let Some(first) = payload.first() else { return None };
+    let first = payload.first()?;
     if first >> 4 != ver {
         return Some("error_without_quoted_ip");
     }
