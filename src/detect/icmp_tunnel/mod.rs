@@ -234,17 +234,19 @@ impl IcmpTunnel {
         let full = hash_bytes(e.payload);
         let default = kind.is_default();
         // A reply that does not echo its request: tunnel servers answer with their own data
-        // (or with nothing while they have none). Only counted when data is involved on one
-        // side, so a default ping answered oddly by some device never scores.
+        // (or with nothing while they have none). Only counted when new data is involved on one
+        // side, so a ping (default or constant custom payload) answered oddly by some device
+        // never scores.
         let mut not_echoed = false;
+        let mut slot = None;
         if e.is_request {
-            p.remember(e, full, !default);
+            slot = Some(p.remember(e, full));
         } else {
             match p.match_reply(e, full) {
                 ReplyMatch::Echoes => p.cur.echoed += 1,
-                ReplyMatch::Differs { request_nondefault } => {
+                ReplyMatch::Differs { request_scored } => {
                     p.cur.mismatched += 1;
-                    not_echoed = request_nondefault || !default;
+                    not_echoed = request_scored || !default;
                 }
                 // A reply with no request is only odd when requests are visible at all (a
                 // one-way mirror shows replies alone).
@@ -279,6 +281,9 @@ impl IcmpTunnel {
             !p.prev_bodies.contains(&h) && p.bodies.len() < cfg.max_payloads_per_pair && p.bodies.insert(h);
         if !fresh {
             return;
+        }
+        if let Some(slot) = slot {
+            p.mark_scored(slot);
         }
         p.cur.distinct += 1;
         p.cur.distinct_bytes += wire;

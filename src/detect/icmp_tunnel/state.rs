@@ -63,7 +63,7 @@ pub(super) struct Req {
     pub(super) id: u16,
     pub(super) seq: u16,
     pub(super) hash: u64,
-    pub(super) nondefault: bool,
+    pub(super) scored: bool,
     pub(super) used: bool,
 }
 
@@ -74,8 +74,8 @@ pub(super) enum ReplyMatch {
     Echoes,
     /// Its request (same identifier and sequence) carried another payload.
     Differs {
-        /// That request's payload was not a default fill.
-        request_nondefault: bool,
+        /// That request carried a new non-default payload (it scored).
+        request_scored: bool,
     },
     /// No remembered request has its identifier and sequence.
     NoRequest,
@@ -213,12 +213,21 @@ impl Pair {
         }
     }
 
-    /// Remembers a request in the ring.
-    pub(super) fn remember(&mut self, e: &IcmpEcho<'_>, hash: u64, nondefault: bool) {
-        if let Some(slot) = self.reqs.get_mut(self.next_req % RING) {
-            *slot = Req { id: e.id, seq: e.seq, hash, nondefault, used: true };
+    /// Remembers a request in the ring; returns its slot.
+    pub(super) fn remember(&mut self, e: &IcmpEcho<'_>, hash: u64) -> usize {
+        let slot = self.next_req % RING;
+        if let Some(r) = self.reqs.get_mut(slot) {
+            *r = Req { id: e.id, seq: e.seq, hash, scored: false, used: true };
         }
-        self.next_req = (self.next_req + 1) % RING;
+        self.next_req = (slot + 1) % RING;
+        slot
+    }
+
+    /// Marks the request in `slot` as having carried a new non-default payload.
+    pub(super) fn mark_scored(&mut self, slot: usize) {
+        if let Some(r) = self.reqs.get_mut(slot) {
+            r.scored = true;
+        }
     }
 
     /// Matches a reply against the remembered requests.
@@ -228,7 +237,7 @@ impl Pair {
             if r.hash == hash {
                 return ReplyMatch::Echoes;
             }
-            found = ReplyMatch::Differs { request_nondefault: r.nondefault };
+            found = ReplyMatch::Differs { request_scored: r.scored };
         }
         found
     }

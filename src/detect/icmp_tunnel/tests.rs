@@ -291,3 +291,17 @@ fn short_timestamp_probes_are_quiet_and_empty_replies_to_data_are_not_echoes() {
     assert_eq!(first.alert.signature_id, SIG_TUNNEL.id);
     assert!(ev(first, "requests_to_detect").as_u64().unwrap() <= 5, "{:?}", first.siphon.evidence);
 }
+
+#[test]
+fn a_device_that_answers_a_constant_probe_oddly_is_quiet() {
+    // A monitoring probe with a constant custom payload, answered with an empty reply (some
+    // embedded stacks do not copy the data).
+    let mut h = Harness::new(|_| {});
+    for s in 0..300u16 {
+        let mut p = iputils(s.into(), 16);
+        p.extend(b"SolarWinds probe payload, the same every time");
+        h.ping(u64::from(s) * 1000, HOME, PEER, s, &p, Some(b""));
+    }
+    let a = h.ours();
+    assert!(a.is_empty(), "{:?}", a.iter().map(|a| &a.siphon.evidence).collect::<Vec<_>>());
+}
