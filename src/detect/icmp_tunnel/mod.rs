@@ -16,10 +16,11 @@
 //! types that have none (errors that quote no IP header, timestamps with payload, unassigned
 //! types).
 //!
-//! Needs: echo messages and ICMP packets from the spine. Memory: one entry per (host, peer),
-//! capped at `max_pairs` with counted eviction; distinct payloads are 64-bit hashes in a set
-//! capped at `max_payloads_per_pair`, allocated only once a pair sends non-default payloads;
-//! the last 16 requests per pair sit in a fixed ring for reply matching.
+//! Needs: echo messages and ICMP packets from the spine. Memory: one entry (about 1 KB) per
+//! (host, peer) that sent a non-default payload or a data-carrying unusual message (ordinary
+//! ping and ping sweeps create none), capped at `max_pairs` with counted eviction; distinct
+//! payloads are 64-bit hashes in a set capped at `max_payloads_per_pair`; the last 16 requests
+//! per pair sit in a fixed ring for reply matching.
 
 mod evidence;
 mod state;
@@ -212,6 +213,10 @@ impl IcmpTunnel {
         }
         let from_host = c.pkt.src == host;
         let kind = icmp::classify(e.payload, e.wire_len);
+        // Ordinary ping costs no state: a pair is tracked from its first non-default payload.
+        if kind.is_default() && !self.pairs.contains_key(&(host, peer)) {
+            return;
+        }
         let IcmpTunnel { cfg, pairs, evicted, .. } = self;
         let p = pair_entry(pairs, evicted, cfg, (host, peer), c.ts);
         p.episode_echoes += 1;

@@ -264,7 +264,11 @@ fn data_in_an_unusual_type_alerts_once() {
 fn pairs_are_capped_and_evictions_counted() {
     let mut h = Harness::new(|c| c.max_pairs = 4);
     for i in 0..10u8 {
-        h.ping(u64::from(i), HOME, [198, 51, 100, i], 1, &iputils(1, 56), None);
+        h.ping(u64::from(i), HOME, [198, 51, 100, i], 1, &noise(u64::from(i), 56), None);
+    }
+    // Ordinary pings to many peers create no state at all.
+    for i in 0..100u8 {
+        h.ping(100 + u64::from(i), HOME, [192, 0, 2, i], 1, &iputils(1, 56), None);
     }
     h.w.refresh_stats();
     let s = h.w.stats.detectors[NAME];
