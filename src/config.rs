@@ -27,6 +27,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// DNS tunneling and exfiltration.
     pub dns_tunnel: crate::detect::dns_tunnel::DnsTunnelConfig,
+    /// ICMP tunneling and exfiltration.
+    pub icmp_tunnel: crate::detect::icmp_tunnel::IcmpTunnelConfig,
 }
 
 /// Which addresses are "ours", and where mirrored traffic comes from.

@@ -9,6 +9,7 @@
 //! `tunnel` object to their alerts, so a detector needs no mirror-specific code.
 
 pub mod dns_tunnel;
+pub mod icmp_tunnel;
 
 use crate::alert::Alert;
 use crate::config::Config;
@@ -108,6 +109,9 @@ pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
     let mut v: Vec<Box<dyn Detector>> = Vec::new();
     if c.dns_tunnel.enabled {
         v.push(Box::new(dns_tunnel::DnsTunnel::new(c.dns_tunnel.clone())));
+    }
+    if c.icmp_tunnel.enabled {
+        v.push(Box::new(icmp_tunnel::IcmpTunnel::new(c.icmp_tunnel.clone())));
     }
     v
 }
