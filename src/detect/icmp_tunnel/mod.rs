@@ -120,7 +120,9 @@ pub struct IcmpTunnelConfig {
     pub odd_type_min_packets: u64,
     /// Payload bytes in such messages that, with `odd_type_min_packets`, raise the signature.
     pub odd_type_min_bytes: Size,
-    /// Most (host, peer) pairs tracked per worker; the stalest is evicted (counted).
+    /// Most (host, peer) pairs tracked per worker; the stalest is evicted (counted). Each pair
+    /// holds ~1.5 KiB (a ring of recent requests, examples): 8192 pairs ≈ 12 MiB. Only pairs
+    /// exchanging non-default payloads get one, so ordinary ping never fills it.
     pub max_pairs: usize,
     /// Most distinct payloads remembered per pair (as hashes). A tunnel crosses the threshold
     /// long before this; larger only costs memory on pairs that are already alerting.
@@ -143,7 +145,7 @@ impl Default for IcmpTunnelConfig {
             entropy_threshold: 0.9,
             odd_type_min_packets: 3,
             odd_type_min_bytes: Size(64),
-            max_pairs: 50_000,
+            max_pairs: 8192,
             max_payloads_per_pair: 1024,
             allow_hosts: Vec::new(),
         }
