@@ -4,11 +4,11 @@
 //! cargo bench --bench stages
 //! ```
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use siphon::config::Config;
 use siphon::decode::packet::DecodeOptions;
-use siphon::decode::{self, dns, tls, Anomalies, LinkType};
-use siphon::synth::{client_hello, dns_message, MixedTraffic, Rng};
+use siphon::decode::{self, Anomalies, LinkType, dns, tls};
+use siphon::synth::{MixedTraffic, Rng, client_hello, dns_message};
 use siphon::time::Timestamp;
 use siphon::worker::Worker;
 use std::hint::black_box;
@@ -31,14 +31,17 @@ fn dns_frames(n: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let name = if i % 2 == 0 {
-            let hex: String = (0..48).map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize])).collect();
+            let hex: String =
+                (0..48).map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize])).collect();
             format!("{hex}.{i}.exfil.example.net")
         } else {
             format!("host{}.example.com", rng.below(50))
         };
         let q = dns_message(i as u16, &name, i % 4 == 3);
         let client = [10, 1, 0, (i % 200) as u8 + 1];
-        let b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6]).ipv4(client, [10, 0, 0, 53], 64).udp(40000 + (i % 1000) as u16, 53);
+        let b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(client, [10, 0, 0, 53], 64)
+            .udp(40000 + (i % 1000) as u16, 53);
         let mut f = Vec::new();
         b.write(&mut f, &q).expect("frame");
         out.push(f);
@@ -63,7 +66,8 @@ fn bench_decode(c: &mut Criterion) {
 }
 
 fn bench_app_layer(c: &mut Criterion) {
-    let queries: Vec<Vec<u8>> = (0..1000).map(|i| dns_message(i, &format!("{i:x}abcdef0123456789.t.exfil.co.uk"), false)).collect();
+    let queries: Vec<Vec<u8>> =
+        (0..1000).map(|i| dns_message(i, &format!("{i:x}abcdef0123456789.t.exfil.co.uk"), false)).collect();
     let hello = client_hello("www.example.com");
     let mut g = c.benchmark_group("app_layer");
     g.throughput(Throughput::Elements(queries.len() as u64));

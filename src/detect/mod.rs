@@ -4,7 +4,11 @@
 //! per-host state on packet time, and pushes alerts into a caller-owned buffer. The list of
 //! detectors is one explicit `Vec` built from the config by [`build`].
 
+pub mod alt_protocol;
 pub mod dns_tunnel;
+pub mod egress;
+pub mod egress_policy;
+pub mod long_session;
 
 use crate::alert::Alert;
 use crate::config::Config;
@@ -107,6 +111,15 @@ pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
     let mut v: Vec<Box<dyn Detector>> = Vec::new();
     if c.dns_tunnel.enabled {
         v.push(Box::new(dns_tunnel::DnsTunnel::new(c.dns_tunnel.clone())));
+    }
+    if c.egress.enabled {
+        v.push(Box::new(egress::EgressVolume::new(c)));
+    }
+    if c.long_session.enabled {
+        v.push(Box::new(long_session::LongSession::new(c)));
+    }
+    if c.alt_protocol.enabled {
+        v.push(Box::new(alt_protocol::AltProtocol::new(c)));
     }
     v
 }
