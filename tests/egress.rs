@@ -363,6 +363,13 @@ fn port_mismatch_judges_the_first_client_payload() {
     let mut raw = b"\x10\xd1\x9e\x00".to_vec();
     raw.extend_from_slice(&[0xab; 60]);
     cap.udp(step(), [10, 99, 0, 203], 40001, [203, 0, 113, 53], 53, &raw);
+    // iodine's probe of raw mode on a socket that spoke DNS first: the same flow, later datagrams.
+    let q = siphon::synth::dns_message(7, "a.tunnel.example", false);
+    let t = step();
+    cap.udp(t, [10, 99, 0, 209], 40009, [203, 0, 113, 59], 53, &q);
+    cap.udp(t + 1000, [10, 99, 0, 209], 40009, [203, 0, 113, 59], 53, &raw);
+    cap.udp(t + 2000, [10, 99, 0, 209], 40009, [203, 0, 113, 59], 53, &raw);
+    cap.udp(t + 3000, [10, 99, 0, 209], 40009, [203, 0, 113, 59], 53, &q);
     // QUIC on UDP 443: normal.
     let mut quic = vec![0xc3u8, 0, 0, 0, 1];
     quic.resize(1200, 0x11);
@@ -394,7 +401,13 @@ fn port_mismatch_judges_the_first_client_payload() {
     cap.finish();
     let alerts = run_file(&path, &["-q"]);
     let got = of(&alerts, "alt_protocol");
-    assert_eq!(got.len(), 2, "{}", describe(&alerts));
+    assert_eq!(got.len(), 3, "{}", describe(&alerts));
+    let raw_later = got.iter().find(|a| a["src_ip"] == "10.99.0.209").expect("raw after DNS on one socket");
+    assert_eq!(ev(raw_later, "client_packet"), 2);
+    assert_eq!(
+        ev(raw_later, "payload_prefix"),
+        "\\x10\\xd1\\x9e\\x00\\xab\\xab\\xab\\xab\\xab\\xab\\xab\\xab\\xab\\xab\\xab\\xab"
+    );
     let dns = got.iter().find(|a| a["src_ip"] == "10.99.0.203").expect("raw UDP on 53");
     assert_eq!(dns["alert"]["signature_id"], 9_100_503);
     assert_eq!(ev(dns, "expected_protocol"), "dns");

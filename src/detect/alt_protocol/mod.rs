@@ -10,7 +10,8 @@
 //!
 //! And traffic whose payload does not match its well-known port: the flow's first client
 //! payload, classified by [`crate::decode::app`], is compared with `port_protocols` (non-HTTP on
-//! 80, non-TLS on 443, non-DNS on 53), and SSH anywhere but `ssh_ports`. Only flows a home host
+//! 80, non-TLS on 443, non-DNS on 53 — there every UDP datagram, as iodine turns the socket of
+//! its DNS handshake to raw mode), and SSH anywhere but `ssh_ports`. Only flows a home host
 //! opened to an external address and seen from their first packet are judged (a capture that
 //! starts mid-stream would otherwise show TLS records that are not a ClientHello). QUIC on UDP 443
 //! is not judged by default. A protocol allow-list per host or network keeps known users quiet.
@@ -174,6 +175,10 @@ pub struct AltProtocol {
     uploads: FxHashMap<FlowKey, Upload>,
     ftp: FxHashMap<FlowKey, FtpCtl>,
     expect: FxHashMap<(IpAddr, u16), Expect>,
+    /// UDP ports whose every datagram must be DNS.
+    dns_udp_ports: Vec<u16>,
+    /// UDP flows already reported as a mismatch (later datagrams are not re-judged).
+    flagged: FxHashMap<FlowKey, Timestamp>,
     evicted: u64,
 }
 
@@ -186,6 +191,14 @@ impl AltProtocol {
             uploads: FxHashMap::default(),
             ftp: FxHashMap::default(),
             expect: FxHashMap::default(),
+            dns_udp_ports: c
+                .alt_protocol
+                .port_protocols
+                .iter()
+                .filter(|r| r.udp && r.expect.contains(&AppName::Dns))
+                .map(|r| r.port)
+                .collect(),
+            flagged: FxHashMap::default(),
             evicted: 0,
         }
     }
@@ -202,8 +215,22 @@ impl AltProtocol {
             .evidence("service_port", s.service_port)
     }
 
+    /// A later datagram of a UDP flow to a DNS port: every one must be DNS (iodine switches the
+    /// same socket to raw mode after its DNS handshake).
+    fn check_datagram(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
+        let p = c.pkt.payload;
+        if (c.pkt.truncated && p.len() < 12)
+            || parse::looks_like_dns_header(p, true)
+            || self.flagged.contains_key(&c.flow.key)
+            || self.allowed(&s.home, Kind::Mismatch)
+        {
+            return;
+        }
+        self.mismatch(c, s, &SIG_MISMATCH, "dns".to_owned(), "other", out);
+    }
+
     /// The first payload of a home-initiated flow against the port's expected protocol.
-    fn check_port(&self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
+    fn check_port(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
         let f = c.flow;
         let udp = match c.pkt.l4 {
             L4::Tcp(_) => false,
@@ -235,17 +262,37 @@ impl AltProtocol {
         if self.allowed(&s.home, kind) {
             return;
         }
+        self.mismatch(c, s, sig, expected, f.app.name(), out);
+    }
+
+    fn mismatch(
+        &mut self,
+        c: &PacketCtx<'_, '_>,
+        s: &Sides,
+        sig: &Signature,
+        expected: String,
+        seen: &str,
+        out: &mut Vec<Alert>,
+    ) {
+        let f = c.flow;
+        let udp = matches!(c.pkt.l4, L4::Udp { .. });
+        let port = f.resp_port;
         let b = self
             .alert_base(c, sig, s)
             .score(1.0, 1.0)
             .evidence("transport", if udp { "udp" } else { "tcp" })
             .evidence("port", port)
             .evidence("expected_protocol", expected)
-            .evidence("seen_protocol", f.app.name())
-            .evidence("payload_prefix", parse::prefix(first))
+            .evidence("seen_protocol", seen)
+            .evidence("payload_prefix", parse::prefix(c.pkt.payload))
+            .evidence("client_packet", f.pkts[0])
             .evidence("ssh_ports", &self.cfg.ssh_ports)
-            .episode(format!("{}|{}|{}|{}", s.home, s.remote, port, f.app.name()), 1.0);
+            .episode(format!("{}|{}|{}|{}", s.home, s.remote, port, seen), 1.0);
         out.push(self.policy.stamp(b, c.ts, sig.severity).finish());
+        if udp {
+            let cap = self.cfg.max_tracked;
+            insert_capped(&mut self.flagged, f.key, c.ts, cap, |t| *t, &mut self.evicted);
+        }
     }
 
     fn ftp_control(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, outbound: bool) {
@@ -427,8 +474,12 @@ impl Detector for AltProtocol {
             return;
         }
         let outbound = Policy::outbound(c, &s);
-        if outbound && s.home_dir == 0 && c.flow.payload[0] == u64::from(c.pkt.payload_wire_len) {
-            self.check_port(c, &s, out);
+        if outbound && s.home_dir == 0 {
+            if c.flow.payload[0] == u64::from(c.pkt.payload_wire_len) {
+                self.check_port(c, &s, out);
+            } else if matches!(c.pkt.l4, L4::Udp { .. }) && self.dns_udp_ports.contains(&c.flow.resp_port) {
+                self.check_datagram(c, &s, out);
+            }
         }
         match c.flow.app {
             AppProto::Ftp if s.home_dir == 0 => self.ftp_control(c, &s, outbound),
@@ -475,6 +526,9 @@ impl Detector for AltProtocol {
         if !self.ftp.is_empty() {
             self.ftp.remove(&f.key);
         }
+        if !self.flagged.is_empty() {
+            self.flagged.remove(&f.key);
+        }
     }
 
     fn on_tick(&mut self, now: Timestamp, _f: &FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
@@ -486,7 +540,7 @@ impl Detector for AltProtocol {
 
     fn stats(&self) -> DetectorStats {
         DetectorStats {
-            tracked: (self.uploads.len() + self.ftp.len() + self.expect.len()) as u64,
+            tracked: (self.uploads.len() + self.ftp.len() + self.expect.len() + self.flagged.len()) as u64,
             evicted: self.evicted,
         }
     }
