@@ -193,7 +193,6 @@ struct Tally {
     total_out: u64,
     total_in: u64,
     flows: u64,
-    last_port: u16,
     app: AppProto,
     /// Bytes out when the episode last alerted (0 = armed).
     alerted: u64,
@@ -214,7 +213,6 @@ impl Tally {
             total_out: 0,
             total_in: 0,
             flows: 0,
-            last_port: 0,
             app: AppProto::Unknown,
             alerted: 0,
             dests: 0,
@@ -437,7 +435,6 @@ impl Detector for EgressVolume {
             if c.new_flow {
                 t.flows += 1;
             }
-            t.last_port = s.service_port;
             if c.flow.app != AppProto::Unknown {
                 t.app = c.flow.app;
             }
@@ -446,8 +443,8 @@ impl Detector for EgressVolume {
             }
             if let Some(f) = self.pairs.account(key, ts, o, i, ratio, self.escalation)
                 && let Some(t) = self.pairs.map.get(&key)
+                && let Some(&l) = self.cfg.volume.get(f.i)
             {
-                let l = self.cfg.volume[f.i];
                 let b = Alert::build(NAME, &SIG_PAIR, ts, s.home, s.remote)
                     .flow(c.flow, ts)
                     .tunnel(c.pkt.tunnel.as_ref())
@@ -467,8 +464,8 @@ impl Detector for EgressVolume {
             }
             if let Some(f) = self.hosts.account(s.home, ts, o, i, ratio, self.escalation)
                 && let Some(t) = self.hosts.map.get(&s.home)
+                && let Some(&l) = self.cfg.host_volume.get(f.i)
             {
-                let l = self.cfg.host_volume[f.i];
                 let b = Alert::build(NAME, &SIG_HOST, ts, s.home, s.remote)
                     .flow(c.flow, ts)
                     .tunnel(c.pkt.tunnel.as_ref())
