@@ -92,7 +92,9 @@ pub struct EgressConfig {
     /// Time zone of `allowed_hours`: `UTC`, an offset (`+01:00`), or a zoneinfo name
     /// (`Europe/Paris`, daylight saving included).
     pub timezone: TimeZoneName,
-    /// Most (home host, destination) pairs tracked per worker; the stalest is evicted (counted).
+    /// Most (home host, destination) pairs tracked per worker (about 120 bytes each, plus the
+    /// rings of the few that carry volume); the stalest of a sample, light ones first, is
+    /// evicted (counted).
     pub max_pairs: usize,
     /// Most home hosts tracked per worker; the stalest is evicted (counted).
     pub max_hosts: usize,
@@ -138,7 +140,7 @@ impl Default for EgressConfig {
             allowed_hours: Vec::new(),
             allowed_days: Weekdays(0b1_1111),
             timezone: TimeZoneName("UTC".into()),
-            max_pairs: 100_000,
+            max_pairs: 50_000,
             max_hosts: 20_000,
         }
     }
@@ -192,12 +194,12 @@ struct Tally {
     last: Timestamp,
     total_out: u64,
     total_in: u64,
-    flows: u64,
+    flows: u32,
     app: AppProto,
     /// Bytes out when the episode last alerted (0 = armed).
     alerted: u64,
     /// Destinations (host tallies only).
-    dests: u64,
+    dests: u32,
 }
 
 /// A key's bytes before it has rings are at most this fraction of the smallest threshold; on
@@ -267,8 +269,10 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         let fresh = !self.map.contains_key(&k);
         if fresh && self.map.len() >= self.cap {
             // A handful of entries is a fair sample: O(1), and a flood of new keys cannot pin
-            // one old tally in place for long.
-            if let Some(v) = self.map.iter().take(8).min_by_key(|(_, t)| t.last).map(|(k, _)| *k)
+            // one old tally in place for long. Light tallies go first: a flood of new pairs
+            // does not push out the few that carry volume.
+            if let Some(v) =
+                self.map.iter().take(8).min_by_key(|(_, t)| (t.rings.is_some(), t.last)).map(|(k, _)| *k)
                 && let Some(mut t) = self.map.remove(&v)
             {
                 Self::recycle(&mut self.pool, &mut t);

@@ -80,7 +80,7 @@ impl Default for LongSessionConfig {
             sustained_for: Dur::secs(600),
             include_inbound: false,
             max_flows: 65_536,
-            max_pairs: 100_000,
+            max_pairs: 50_000,
         }
     }
 }
