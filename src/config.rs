@@ -29,6 +29,12 @@ pub struct Config {
     pub dns_tunnel: crate::detect::dns_tunnel::DnsTunnelConfig,
     /// ICMP tunneling and exfiltration.
     pub icmp_tunnel: crate::detect::icmp_tunnel::IcmpTunnelConfig,
+    /// Excessive egress (`egress_volume`) and what the egress family shares.
+    pub egress: crate::detect::egress::EgressConfig,
+    /// Long sessions and sustained throughput.
+    pub long_session: crate::detect::long_session::LongSessionConfig,
+    /// Exfiltration over alternative protocols.
+    pub alt_protocol: crate::detect::alt_protocol::AltProtocolConfig,
 }
 
 /// Which addresses are "ours", and where mirrored traffic comes from.

@@ -8,8 +8,12 @@
 //! mirror, never the mirror's own transport ([`crate::mirror`]), and the worker adds EVE's
 //! `tunnel` object to their alerts, so a detector needs no mirror-specific code.
 
+pub mod alt_protocol;
 pub mod dns_tunnel;
+pub mod egress;
+pub mod egress_policy;
 pub mod icmp_tunnel;
+pub mod long_session;
 
 use crate::alert::Alert;
 use crate::config::Config;
@@ -112,6 +116,15 @@ pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
     }
     if c.icmp_tunnel.enabled {
         v.push(Box::new(icmp_tunnel::IcmpTunnel::new(c.icmp_tunnel.clone())));
+    }
+    if c.egress.enabled {
+        v.push(Box::new(egress::EgressVolume::new(c)));
+    }
+    if c.long_session.enabled {
+        v.push(Box::new(long_session::LongSession::new(c)));
+    }
+    if c.alt_protocol.enabled {
+        v.push(Box::new(alt_protocol::AltProtocol::new(c)));
     }
     v
 }

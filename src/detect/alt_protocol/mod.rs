@@ -1,0 +1,547 @@
+//! Exfiltration over alternative protocols (T1048.003, T1048.002, T1571).
+//!
+//! Files leaving a home host for an external address over the protocols MITRE's DET0131 names,
+//! measured in true payload bytes while the transfer runs:
+//! - FTP: the control channel's `PASV`/`EPSV` replies and `PORT`/`EPRT` commands name the data
+//!   connection; the bytes the home host sends on it are the upload (`STOR` gives the file name);
+//! - SMTP: the bytes after `DATA` (or `BDAT`) are the message;
+//! - HTTP: the bytes after a `POST`/`PUT`/`PATCH` request line are its body (`Content-Length`
+//!   is evidence, chunked uploads are counted all the same).
+//!
+//! And traffic whose payload does not match its well-known port: the flow's first client
+//! payload, classified by [`crate::decode::app`], is compared with `port_protocols` (non-HTTP on
+//! 80, non-TLS on 443, non-DNS on 53 — there every UDP datagram, as iodine turns the socket of
+//! its DNS handshake to raw mode), and SSH anywhere but `ssh_ports`. Only flows a home host
+//! opened to an external address and seen from their first packet are judged (a capture that
+//! starts mid-stream would otherwise show TLS records that are not a ClientHello). QUIC on UDP 443
+//! is not judged by default. A protocol allow-list per host or network keeps known users quiet.
+//!
+//! Needs: every packet and HTTP requests. Memory: tracked uploads, FTP control sessions and
+//! expected data connections, each capped at `max_tracked` with counted eviction.
+
+mod config;
+mod parse;
+
+pub use config::{AltProtocolConfig, PortRule, ProtoAllow};
+
+use super::egress_policy::{self as policy, Policy, Sides};
+use super::{Detector, DetectorStats, Env, PacketCtx};
+use crate::alert::{Alert, Signature};
+use crate::config::Config;
+use crate::decode::L4;
+use crate::decode::app::AppProto;
+use crate::decode::http::HttpRequest;
+use crate::decode::packet::tcp_flags;
+use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowTable};
+use crate::time::Timestamp;
+use config::{AppName, Kind};
+use parse::{FtpCmd, SmtpCmd};
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+const NAME: &str = "alt_protocol";
+
+/// A file uploaded over FTP to an external server.
+pub const SIG_FTP: Signature = Signature {
+    id: 9_100_500,
+    rev: 1,
+    msg: "SIPHON Exfiltration over FTP: upload to an external server",
+    category: "Potential Corporate Privacy Violation",
+    severity: 2,
+    mitre: &["T1048.003", "T1048"],
+};
+/// A large message sent over SMTP to an external server.
+pub const SIG_SMTP: Signature = Signature {
+    id: 9_100_501,
+    rev: 1,
+    msg: "SIPHON Exfiltration over SMTP: large message to an external server",
+    category: "Potential Corporate Privacy Violation",
+    severity: 2,
+    mitre: &["T1048.003", "T1048"],
+};
+/// A large cleartext HTTP request body sent to an external server.
+pub const SIG_HTTP: Signature = Signature {
+    id: 9_100_502,
+    rev: 1,
+    msg: "SIPHON Exfiltration over HTTP: large POST/PUT body to an external server",
+    category: "Potential Corporate Privacy Violation",
+    severity: 2,
+    mitre: &["T1048.003", "T1048"],
+};
+/// Payload that is not the protocol of its well-known port.
+pub const SIG_MISMATCH: Signature = Signature {
+    id: 9_100_503,
+    rev: 1,
+    msg: "SIPHON Protocol does not match its well-known port",
+    category: "Detection of a Non-Standard Protocol or Event",
+    severity: 2,
+    mitre: &["T1048", "T1571"],
+};
+/// SSH to an external host on a port that is not SSH's.
+pub const SIG_SSH: Signature = Signature {
+    id: 9_100_504,
+    rev: 1,
+    msg: "SIPHON SSH on a non-standard port to an external host",
+    category: "Detection of a Non-Standard Protocol or Event",
+    severity: 2,
+    mitre: &["T1048.002", "T1571"],
+};
+
+/// An upload being measured on one flow.
+struct Upload {
+    kind: Kind,
+    /// Home-side payload bytes of the flow when the upload started (`None`: SMTP before DATA).
+    base: Option<u64>,
+    started: Timestamp,
+    last: Timestamp,
+    alerted: bool,
+    /// FTP: the control connection (for the command and file name).
+    ctl: Option<FlowKey>,
+    /// HTTP: method, target, Host and Content-Length.
+    method: String,
+    target: String,
+    host: Option<String>,
+    declared: Option<u64>,
+    /// SMTP: sender, first recipient, recipients, messages.
+    mail_from: String,
+    rcpt: String,
+    rcpts: u32,
+    messages: u32,
+}
+
+impl Upload {
+    fn new(kind: Kind, base: Option<u64>, ts: Timestamp) -> Upload {
+        Upload {
+            kind,
+            base,
+            started: ts,
+            last: ts,
+            alerted: false,
+            ctl: None,
+            method: String::new(),
+            target: String::new(),
+            host: None,
+            declared: None,
+            mail_from: String::new(),
+            rcpt: String::new(),
+            rcpts: 0,
+            messages: 0,
+        }
+    }
+}
+
+/// An FTP control session.
+struct FtpCtl {
+    verb: &'static str,
+    file: String,
+    last: Timestamp,
+}
+
+/// A data connection an FTP session announced: who connects, and to which address and port.
+#[derive(Debug, Clone, Copy)]
+struct Expect {
+    from: IpAddr,
+    ctl: FlowKey,
+    at: Timestamp,
+}
+
+fn text(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// Inserts into a capped map, evicting the stalest of a sample when full.
+fn insert_capped<K: std::hash::Hash + Eq + Copy, V>(
+    m: &mut FxHashMap<K, V>,
+    k: K,
+    v: V,
+    cap: usize,
+    age: impl Fn(&V) -> Timestamp,
+    evicted: &mut u64,
+) {
+    if !m.contains_key(&k)
+        && m.len() >= cap.max(1)
+        && let Some(victim) = m.iter().take(8).min_by_key(|(_, v)| age(v)).map(|(k, _)| *k)
+    {
+        m.remove(&victim);
+        *evicted += 1;
+    }
+    m.insert(k, v);
+}
+
+/// The detector.
+pub struct AltProtocol {
+    cfg: AltProtocolConfig,
+    policy: Policy,
+    uploads: FxHashMap<FlowKey, Upload>,
+    ftp: FxHashMap<FlowKey, FtpCtl>,
+    expect: FxHashMap<(IpAddr, u16), Expect>,
+    /// UDP ports whose every datagram must be DNS.
+    dns_udp_ports: Vec<u16>,
+    /// UDP flows already reported as a mismatch (later datagrams are not re-judged).
+    flagged: FxHashMap<FlowKey, Timestamp>,
+    evicted: u64,
+}
+
+impl AltProtocol {
+    /// A detector with `[alt_protocol]` and the shared `[egress]` keys.
+    pub fn new(c: &Config) -> Self {
+        AltProtocol {
+            cfg: c.alt_protocol.clone(),
+            policy: Policy::new(&c.egress),
+            uploads: FxHashMap::default(),
+            ftp: FxHashMap::default(),
+            expect: FxHashMap::default(),
+            dns_udp_ports: c
+                .alt_protocol
+                .port_protocols
+                .iter()
+                .filter(|r| r.udp && r.expect.contains(&AppName::Dns))
+                .map(|r| r.port)
+                .collect(),
+            flagged: FxHashMap::default(),
+            evicted: 0,
+        }
+    }
+
+    fn allowed(&self, host: &IpAddr, k: Kind) -> bool {
+        self.cfg.allow.iter().any(|a| a.allows(host, k))
+    }
+
+    fn alert_base(&self, c: &PacketCtx<'_, '_>, sig: &Signature, s: &Sides) -> crate::alert::AlertBuilder {
+        Alert::build(NAME, sig, c.ts, s.home, s.remote)
+            .flow(c.flow, c.ts)
+            .tunnel(c.pkt.tunnel.as_ref())
+            .evidence("destination", s.remote.to_string())
+            .evidence("service_port", s.service_port)
+    }
+
+    /// A later datagram of a UDP flow to a DNS port: every one must be DNS (iodine switches the
+    /// same socket to raw mode after its DNS handshake).
+    fn check_datagram(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
+        let p = c.pkt.payload;
+        if (c.pkt.truncated && p.len() < 12)
+            || parse::looks_like_dns_header(p, true)
+            || self.flagged.contains_key(&c.flow.key)
+            || self.allowed(&s.home, Kind::Mismatch)
+        {
+            return;
+        }
+        self.mismatch(c, s, &SIG_MISMATCH, "dns".to_owned(), "other", out);
+    }
+
+    /// The first payload of a home-initiated flow against the port's expected protocol.
+    fn check_port(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
+        let f = c.flow;
+        let udp = match c.pkt.l4 {
+            L4::Tcp(_) => false,
+            L4::Udp { .. } => true,
+            _ => return,
+        };
+        // Judged only from the start of a TCP flow, and on enough bytes to tell.
+        if (!udp && f.flags[0] & tcp_flags::SYN == 0) || c.pkt.payload.len() < 4 {
+            return;
+        }
+        let first = c.pkt.payload;
+        let port = f.resp_port;
+        let (sig, kind, expected) = if f.app == AppProto::Ssh {
+            if self.cfg.ssh_ports.contains(&port) {
+                // Declared an SSH port: the port's other expectation yields.
+                return;
+            }
+            let exp = self.cfg.port_protocols.iter().find(|r| r.udp == udp && r.port == port);
+            let names = exp.map_or_else(|| "ssh on its usual ports".to_owned(), |r| join(&r.expect));
+            (&SIG_SSH, Kind::Ssh, names)
+        } else if let Some(r) = self.cfg.port_protocols.iter().find(|r| r.udp == udp && r.port == port) {
+            if r.expect.iter().any(|a| a.matches(f.app, first, udp)) {
+                return;
+            }
+            (&SIG_MISMATCH, Kind::Mismatch, join(&r.expect))
+        } else {
+            return;
+        };
+        if self.allowed(&s.home, kind) {
+            return;
+        }
+        self.mismatch(c, s, sig, expected, f.app.name(), out);
+    }
+
+    fn mismatch(
+        &mut self,
+        c: &PacketCtx<'_, '_>,
+        s: &Sides,
+        sig: &Signature,
+        expected: String,
+        seen: &str,
+        out: &mut Vec<Alert>,
+    ) {
+        let f = c.flow;
+        let udp = matches!(c.pkt.l4, L4::Udp { .. });
+        let port = f.resp_port;
+        let b = self
+            .alert_base(c, sig, s)
+            .score(1.0, 1.0)
+            .evidence("transport", if udp { "udp" } else { "tcp" })
+            .evidence("port", port)
+            .evidence("expected_protocol", expected)
+            .evidence("seen_protocol", seen)
+            .evidence("payload_prefix", parse::prefix(c.pkt.payload))
+            .evidence("client_packet", f.pkts[0])
+            .evidence("ssh_ports", &self.cfg.ssh_ports)
+            .episode(format!("{}|{}|{}|{}", s.home, s.remote, port, seen), 1.0);
+        out.push(self.policy.stamp(b, c.ts, sig.severity).finish());
+        if udp {
+            let cap = self.cfg.max_tracked;
+            insert_capped(&mut self.flagged, f.key, c.ts, cap, |t| *t, &mut self.evicted);
+        }
+    }
+
+    fn ftp_control(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, outbound: bool) {
+        let key = c.flow.key;
+        let server = s.remote;
+        if outbound {
+            match parse::ftp_command(c.pkt.payload) {
+                Some(FtpCmd::Store(verb, name)) => {
+                    let ctl = FtpCtl { verb, file: text(name, 200), last: c.ts };
+                    insert_capped(
+                        &mut self.ftp,
+                        key,
+                        ctl,
+                        self.cfg.max_tracked,
+                        |v| v.last,
+                        &mut self.evicted,
+                    );
+                }
+                Some(FtpCmd::Port(p)) => {
+                    // Active mode: the server connects to the home host's port.
+                    let e = Expect { from: server, ctl: key, at: c.ts };
+                    insert_capped(
+                        &mut self.expect,
+                        (s.home, p),
+                        e,
+                        self.cfg.max_tracked,
+                        |v| v.at,
+                        &mut self.evicted,
+                    );
+                }
+                None => {}
+            }
+        } else if let Some(p) = parse::ftp_passive_port(c.pkt.payload) {
+            // The address in a 227 reply is often a NATed private one: the control
+            // connection's server address is what clients (curl included) connect to.
+            let e = Expect { from: s.home, ctl: key, at: c.ts };
+            insert_capped(
+                &mut self.expect,
+                (server, p),
+                e,
+                self.cfg.max_tracked,
+                |v| v.at,
+                &mut self.evicted,
+            );
+        }
+    }
+
+    fn ftp_data_open(&mut self, c: &PacketCtx<'_, '_>) {
+        let f = c.flow;
+        let Some(e) = self.expect.get(&(f.resp_addr, f.resp_port)).copied() else { return };
+        if e.from != f.orig_addr {
+            return;
+        }
+        self.expect.remove(&(f.resp_addr, f.resp_port));
+        let mut u = Upload::new(Kind::Ftp, Some(0), c.ts);
+        u.ctl = Some(e.ctl);
+        insert_capped(&mut self.uploads, f.key, u, self.cfg.max_tracked, |v| v.last, &mut self.evicted);
+    }
+
+    fn smtp_client(&mut self, c: &PacketCtx<'_, '_>, s: &Sides) {
+        let f = c.flow;
+        if !self.uploads.contains_key(&f.key) {
+            let u = Upload::new(Kind::Smtp, None, c.ts);
+            insert_capped(&mut self.uploads, f.key, u, self.cfg.max_tracked, |v| v.last, &mut self.evicted);
+        }
+        let Some(u) = self.uploads.get_mut(&f.key) else { return };
+        if u.base.is_some() || c.pkt.payload.len() > 2048 {
+            return;
+        }
+        let sent = f.payload[s.home_dir];
+        for cmd in parse::smtp_commands(c.pkt.payload) {
+            match cmd {
+                SmtpCmd::MailFrom(a) => u.mail_from = text(a, 200),
+                SmtpCmd::RcptTo(a) => {
+                    if u.rcpts == 0 {
+                        u.rcpt = text(a, 200);
+                    }
+                    u.rcpts += 1;
+                }
+                SmtpCmd::Data => {
+                    u.base = Some(sent);
+                    u.started = c.ts;
+                    u.messages += 1;
+                }
+                SmtpCmd::Bdat => {
+                    u.base = Some(sent.saturating_sub(u64::from(c.pkt.payload_wire_len)));
+                    u.started = c.ts;
+                    u.messages += 1;
+                }
+                // Encrypted from here on: nothing more to read (egress_volume still counts).
+                SmtpCmd::StartTls => u.base = Some(u64::MAX),
+            }
+        }
+    }
+
+    /// Outbound payload on a tracked upload: alert when it reaches its threshold.
+    fn count(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
+        let f = c.flow;
+        let Some(u) = self.uploads.get_mut(&f.key) else { return };
+        u.last = c.ts;
+        let Some(base) = u.base else { return };
+        let sent = f.payload[s.home_dir].saturating_sub(base);
+        let (sig, threshold) = match u.kind {
+            Kind::Ftp => (&SIG_FTP, self.cfg.ftp_upload.0),
+            Kind::Smtp => (&SIG_SMTP, self.cfg.smtp_message.0),
+            _ => (&SIG_HTTP, self.cfg.http_upload.0),
+        };
+        if u.alerted || base == u64::MAX || sent < threshold {
+            return;
+        }
+        u.alerted = true;
+        let kind = u.kind;
+        if self.allowed(&s.home, kind) {
+            return;
+        }
+        let Some(u) = self.uploads.get(&f.key) else { return };
+        let secs = c.ts.since(u.started).as_secs_f64();
+        let mut b = self
+            .alert_base(c, sig, s)
+            .score(sent as f64, threshold as f64)
+            .evidence("bytes", sent)
+            .evidence("threshold_bytes", threshold)
+            .evidence("duration_secs", (secs * 1000.0).round() / 1000.0)
+            .evidence("rate_bytes_per_sec", policy::rate(sent, secs))
+            .evidence("started", u.started.to_eve());
+        let episode;
+        match kind {
+            Kind::Ftp => {
+                let ctl = u.ctl.and_then(|k| self.ftp.get(&k));
+                b = b
+                    .evidence("protocol", "ftp")
+                    .evidence("command", ctl.map_or("STOR", |c| c.verb))
+                    .evidence("file", ctl.map(|c| c.file.clone()))
+                    .evidence(
+                        "data_connection",
+                        format!("{}:{} -> {}:{}", f.orig_addr, f.orig_port, f.resp_addr, f.resp_port),
+                    )
+                    .evidence("passive", f.orig_addr == s.home);
+                episode = format!("{}|{}|ftp", s.home, s.remote);
+            }
+            Kind::Smtp => {
+                b = b
+                    .evidence("protocol", "smtp")
+                    .evidence("mail_from", &u.mail_from)
+                    .evidence("rcpt_to", &u.rcpt)
+                    .evidence("recipients", u.rcpts)
+                    .evidence("messages", u.messages);
+                episode = format!("{}|{}|smtp", s.home, s.remote);
+            }
+            _ => {
+                b = b
+                    .http(&u.method, &u.target, u.host.clone(), u.declared)
+                    .evidence("protocol", "http")
+                    .evidence("method", &u.method)
+                    .evidence("content_length", u.declared);
+                episode = format!("{}|{}|http", s.home, s.remote);
+            }
+        }
+        let a = self.policy.stamp(b.episode(episode, sent as f64), c.ts, sig.severity).finish();
+        out.push(a);
+    }
+}
+
+fn join(v: &[AppName]) -> String {
+    v.iter().map(|a| a.name()).collect::<Vec<_>>().join("|")
+}
+
+impl Detector for AltProtocol {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let Some(s) = self.policy.sides(c.flow) else { return };
+        if c.new_flow && !self.expect.is_empty() {
+            self.ftp_data_open(c);
+        }
+        if c.pkt.payload_wire_len == 0 {
+            return;
+        }
+        let outbound = Policy::outbound(c, &s);
+        if outbound && s.home_dir == 0 {
+            if c.flow.payload[0] == u64::from(c.pkt.payload_wire_len) {
+                self.check_port(c, &s, out);
+            } else if matches!(c.pkt.l4, L4::Udp { .. }) && self.dns_udp_ports.contains(&c.flow.resp_port) {
+                self.check_datagram(c, &s, out);
+            }
+        }
+        match c.flow.app {
+            AppProto::Ftp if s.home_dir == 0 => self.ftp_control(c, &s, outbound),
+            AppProto::Smtp if outbound && s.home_dir == 0 => self.smtp_client(c, &s),
+            _ => {}
+        }
+        if outbound && !self.uploads.is_empty() {
+            self.count(c, &s, out);
+        }
+    }
+
+    fn on_http(&mut self, c: &PacketCtx<'_, '_>, r: &HttpRequest<'_>, out: &mut Vec<Alert>) {
+        if c.dir != Dir::ToServer {
+            return;
+        }
+        let Some(s) = self.policy.sides(c.flow) else { return };
+        if s.home_dir != 0 {
+            return;
+        }
+        let key = c.flow.key;
+        if !matches!(r.method, "POST" | "PUT" | "PATCH") {
+            // A new request on a kept-alive connection ends the previous upload.
+            if !self.uploads.is_empty() {
+                self.uploads.remove(&key);
+            }
+            return;
+        }
+        // Counted from the start of this request: its head, then its body.
+        let base = c.flow.payload[0].saturating_sub(u64::from(c.pkt.payload_wire_len));
+        let mut u = Upload::new(Kind::Http, Some(base), c.ts);
+        u.method = r.method.to_owned();
+        u.target = r.target.chars().take(512).collect();
+        u.host = r.host.map(|h| text(h, 255));
+        u.declared = r.content_length;
+        insert_capped(&mut self.uploads, key, u, self.cfg.max_tracked, |v| v.last, &mut self.evicted);
+        // This segment may already carry body bytes past the threshold (small thresholds).
+        self.count(c, &s, out);
+    }
+
+    fn on_flow_end(&mut self, f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {
+        if !self.uploads.is_empty() {
+            self.uploads.remove(&f.key);
+        }
+        if !self.ftp.is_empty() {
+            self.ftp.remove(&f.key);
+        }
+        if !self.flagged.is_empty() {
+            self.flagged.remove(&f.key);
+        }
+    }
+
+    fn on_tick(&mut self, now: Timestamp, _f: &FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
+        if now.secs().is_multiple_of(30) {
+            // A data connection is opened within seconds of its announcement.
+            self.expect.retain(|_, e| now.0.saturating_sub(e.at.0) < 120_000_000_000);
+        }
+    }
+
+    fn stats(&self) -> DetectorStats {
+        DetectorStats {
+            tracked: (self.uploads.len() + self.ftp.len() + self.expect.len() + self.flagged.len()) as u64,
+            evicted: self.evicted,
+        }
+    }
+}

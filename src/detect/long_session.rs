@@ -1,0 +1,273 @@
+//! Long sessions and sustained throughput to external hosts (T1048, T1041, T1071).
+//!
+//! Two signals, both reported while the traffic is still flowing:
+//! - a flow between a home host and an external address that has been active for longer than
+//!   `egress.long_session`, reported on its first packet past that age (not when it ends), with
+//!   its bytes and rates — a slow drip, a reverse shell, an interactive session kept open;
+//! - a (home host, external destination) pair whose outbound payload rate stays above
+//!   `sustained_rate` for longer than `sustained_for`, measured in slots of a tenth of that
+//!   duration (1 s to 60 s): any slot below the rate ends the run.
+//!
+//! Payload bytes (true wire lengths, not captured lengths) decide both signals, so a long
+//! download's stream of bare ACKs does not look like an upload; evidence gives IP bytes too.
+//!
+//! Needs: every packet. Memory: the set of flows already reported (capped at `max_flows`) and
+//! one small rate state per pair (capped at `max_pairs`), both with counted eviction.
+
+use super::egress_policy::{self as policy, Policy};
+use super::{Detector, DetectorStats, Env, PacketCtx};
+use crate::alert::{Alert, Signature};
+use crate::config::Config;
+use crate::flow::{EndReason, Flow, FlowTable};
+use crate::time::Timestamp;
+use crate::units::{Dur, Size};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Deserialize;
+use std::net::IpAddr;
+
+const NAME: &str = "long_session";
+
+/// A flow to an external host has been open longer than `egress.long_session`.
+pub const SIG_LONG: Signature = Signature {
+    id: 9_100_450,
+    rev: 1,
+    msg: "SIPHON Long session to an external host",
+    category: "Potentially Bad Traffic",
+    severity: 3,
+    mitre: &["T1048", "T1041", "T1071"],
+};
+/// Outbound throughput to one external host stayed above the rate threshold.
+pub const SIG_SUSTAINED: Signature = Signature {
+    id: 9_100_451,
+    rev: 1,
+    msg: "SIPHON Sustained outbound throughput to an external host",
+    category: "Potential Corporate Privacy Violation",
+    severity: 2,
+    mitre: &["T1048", "T1041", "T1030"],
+};
+
+/// `[long_session]` config (the session length itself is `egress.long_session`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LongSessionConfig {
+    /// Run this detector.
+    pub enabled: bool,
+    /// A long session is reported only once the home host has sent this much payload in it.
+    /// Higher keeps idle push channels and keep-alives quiet; lower also reports sessions that
+    /// only receive (a slow drip of a few hundred bytes a second sends ~1 MB an hour).
+    pub min_payload_out: Size,
+    /// Outbound payload rate, bytes per second, that counts as sustained throughput. Lower
+    /// catches throttled uploads, and more backups and video calls.
+    pub sustained_rate: Size,
+    /// How long the rate must hold without a break. Shorter detects sooner but flags bursts.
+    pub sustained_for: Dur,
+    /// Also judge flows an external host opened to a home host (a server's long inbound
+    /// sessions and the downloads it serves). Off: only sessions the home host opened count.
+    pub include_inbound: bool,
+    /// Most flows remembered as already reported per worker (evicted ones may re-alert; the
+    /// alert suppression still holds them to one per episode).
+    pub max_flows: usize,
+    /// Most (home host, destination) rate states per worker; the stalest is evicted (counted).
+    pub max_pairs: usize,
+}
+
+impl Default for LongSessionConfig {
+    fn default() -> Self {
+        LongSessionConfig {
+            enabled: true,
+            min_payload_out: Size(10_000),
+            sustained_rate: Size(1_000_000),
+            sustained_for: Dur::secs(600),
+            include_inbound: false,
+            max_flows: 65_536,
+            max_pairs: 50_000,
+        }
+    }
+}
+
+/// Outbound rate of one pair, in slots.
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    slot: u64,
+    slot_bytes: u64,
+    run_start: Option<u64>,
+    run_bytes: u64,
+    alerted: bool,
+    last: Timestamp,
+}
+
+/// The detector.
+pub struct LongSession {
+    cfg: LongSessionConfig,
+    policy: Policy,
+    long: Dur,
+    slot: u64,
+    reported: FxHashSet<u64>,
+    rates: FxHashMap<(IpAddr, IpAddr), Rate>,
+    evicted: u64,
+}
+
+impl LongSession {
+    /// A detector with `[long_session]` and the shared `[egress]` keys.
+    pub fn new(c: &Config) -> Self {
+        let cfg = c.long_session.clone();
+        // A tenth of the duration, between 1 s and 60 s.
+        let slot = (cfg.sustained_for.nanos() / 10).clamp(1_000_000_000, 60_000_000_000);
+        LongSession {
+            policy: Policy::new(&c.egress),
+            long: c.egress.long_session,
+            slot,
+            reported: FxHashSet::default(),
+            rates: FxHashMap::default(),
+            evicted: 0,
+            cfg,
+        }
+    }
+
+    fn long_session(&mut self, c: &PacketCtx<'_, '_>, s: &policy::Sides, out: &mut Vec<Alert>) {
+        let f = c.flow;
+        let age = c.ts.since(f.first);
+        if age < self.long.0
+            || f.payload[s.home_dir] < self.cfg.min_payload_out.0
+            || self.reported.contains(&f.id)
+        {
+            return;
+        }
+        if self.reported.len() >= self.cfg.max_flows.max(1) {
+            self.reported.clear();
+            self.evicted += self.cfg.max_flows as u64;
+        }
+        self.reported.insert(f.id);
+        let (o, i) = (s.home_dir, 1 - s.home_dir);
+        let secs = age.as_secs_f64();
+        let b = Alert::build(NAME, &SIG_LONG, c.ts, s.home, s.remote)
+            .flow(f, c.ts)
+            .tunnel(c.pkt.tunnel.as_ref())
+            .score(secs, self.long.0.as_secs_f64())
+            .evidence("destination", s.remote.to_string())
+            .evidence("service_port", s.service_port)
+            .evidence("app_proto", f.app.name())
+            .evidence("home_initiated", s.home_dir == 0)
+            .evidence("duration_secs", round3(secs))
+            .evidence("long_session_secs", self.long.0.as_secs_f64())
+            .evidence("bytes_out", f.bytes[o])
+            .evidence("bytes_in", f.bytes[i])
+            .evidence("payload_out", f.payload[o])
+            .evidence("payload_in", f.payload[i])
+            .evidence("min_payload_out", self.cfg.min_payload_out.0)
+            .evidence("pkts_out", f.pkts[o])
+            .evidence("pkts_in", f.pkts[i])
+            .evidence("rate_out_bytes_per_sec", policy::rate(f.bytes[o], secs))
+            .evidence("rate_in_bytes_per_sec", policy::rate(f.bytes[i], secs))
+            .evidence("first_seen", f.first.to_eve())
+            .episode(format!("{}|{}|{}", s.home, s.remote, s.service_port), secs);
+        out.push(self.policy.stamp(b, c.ts, SIG_LONG.severity).finish());
+    }
+
+    fn sustained(&mut self, c: &PacketCtx<'_, '_>, s: &policy::Sides, out: &mut Vec<Alert>) {
+        let bytes = u64::from(c.pkt.payload_wire_len);
+        if bytes == 0 {
+            return;
+        }
+        let idx = c.ts.0 / self.slot;
+        let key = (s.home, s.remote);
+        if !self.rates.contains_key(&key) && self.rates.len() >= self.cfg.max_pairs.max(1) {
+            let victim = self.rates.iter().take(8).min_by_key(|(_, r)| r.last).map(|(k, _)| *k);
+            if let Some(k) = victim {
+                self.rates.remove(&k);
+                self.evicted += 1;
+            }
+        }
+        let r = self.rates.entry(key).or_insert(Rate {
+            slot: idx,
+            slot_bytes: 0,
+            run_start: None,
+            run_bytes: 0,
+            alerted: false,
+            last: c.ts,
+        });
+        r.last = r.last.max(c.ts);
+        if idx <= r.slot {
+            r.slot_bytes += bytes;
+            return;
+        }
+        // The packet opens a new slot: judge the one that closed.
+        let need = (self.cfg.sustained_rate.0 as f64 * self.slot as f64 / 1e9) as u64;
+        let met = r.slot_bytes >= need.max(1);
+        let mut fire = None;
+        if met {
+            let start = *r.run_start.get_or_insert(r.slot);
+            r.run_bytes += r.slot_bytes;
+            let run = (r.slot + 1 - start) * self.slot;
+            if run >= self.cfg.sustained_for.nanos() && !r.alerted {
+                r.alerted = true;
+                fire = Some((start, run, r.run_bytes));
+            }
+        }
+        if !met || idx > r.slot + 1 {
+            // A slot below the rate, or empty slots in between, ends the run.
+            r.run_start = None;
+            r.run_bytes = 0;
+            r.alerted = false;
+        }
+        r.slot = idx;
+        r.slot_bytes = bytes;
+        let Some((start, run, run_bytes)) = fire else { return };
+        let secs = run as f64 / 1e9;
+        let start_ts = Timestamp(start * self.slot);
+        let b = Alert::build(NAME, &SIG_SUSTAINED, c.ts, s.home, s.remote)
+            .flow(c.flow, c.ts)
+            .tunnel(c.pkt.tunnel.as_ref())
+            .score(policy::rate(run_bytes, secs) as f64, self.cfg.sustained_rate.0 as f64)
+            .evidence("destination", s.remote.to_string())
+            .evidence("service_port", s.service_port)
+            .evidence("app_proto", c.flow.app.name())
+            .evidence("rate_bytes_per_sec", policy::rate(run_bytes, secs))
+            .evidence("sustained_rate_threshold", self.cfg.sustained_rate.0)
+            .evidence("duration_secs", round3(secs))
+            .evidence("sustained_for_secs", self.cfg.sustained_for.0.as_secs_f64())
+            .evidence("payload_out", run_bytes)
+            .evidence("slot_secs", self.slot as f64 / 1e9)
+            .evidence("run_start", start_ts.to_eve())
+            .episode(format!("{}|{}", s.home, s.remote), 1.0);
+        out.push(self.policy.stamp(b, c.ts, SIG_SUSTAINED.severity).finish());
+    }
+}
+
+impl Detector for LongSession {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let Some(s) = self.policy.sides(c.flow) else { return };
+        if s.home_dir != 0 && !self.cfg.include_inbound {
+            return;
+        }
+        self.long_session(c, &s, out);
+        if Policy::outbound(c, &s) {
+            self.sustained(c, &s, out);
+        }
+    }
+
+    fn on_flow_end(&mut self, f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {
+        if !self.reported.is_empty() {
+            self.reported.remove(&f.id);
+        }
+    }
+
+    fn on_tick(&mut self, now: Timestamp, _f: &FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
+        if now.secs().is_multiple_of(60) {
+            let keep = self.slot.saturating_mul(2).max(60_000_000_000);
+            self.rates.retain(|_, r| now.0.saturating_sub(r.last.0) < keep);
+        }
+    }
+
+    fn stats(&self) -> DetectorStats {
+        DetectorStats { tracked: (self.reported.len() + self.rates.len()) as u64, evicted: self.evicted }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
