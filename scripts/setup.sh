@@ -4,7 +4,7 @@
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 need=()
-for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping; do
+for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping tcpreplay; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
