@@ -64,7 +64,7 @@ fn tcpreplay_topspeed_drops_match_pcap_stats() {
         }
         w.finish().unwrap();
     }
-    let mut child = siphon()
+    let child = siphon()
         .args(["-i", &a, "-q", "--stats-json", "--stats-interval", "0", "-B", "256MiB"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
