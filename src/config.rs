@@ -27,6 +27,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// DNS tunneling and exfiltration.
     pub dns_tunnel: crate::detect::dns_tunnel::DnsTunnelConfig,
+    /// Proxyjacking, bandwidth hijacking, proxies, Tor and mining.
+    pub proxyware: crate::detect::proxyware::ProxywareConfig,
 }
 
 /// Which addresses are "ours", and where mirrored traffic comes from.

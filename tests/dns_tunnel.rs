@@ -7,9 +7,10 @@ use common::*;
 fn assert_tunnel(pcap: &str, client: &str, domain: &str, max_queries: u64) {
     let alerts = run(pcap, &["-q"]);
     let dns = of(&alerts, "dns_tunnel");
-    let first = dns.iter().find(|a| a["siphon"]["evidence"]["domain"] == domain).unwrap_or_else(|| {
-        panic!("{pcap}: no dns_tunnel alert for {domain}:\n{}", describe(&alerts))
-    });
+    let first = dns
+        .iter()
+        .find(|a| a["siphon"]["evidence"]["domain"] == domain)
+        .unwrap_or_else(|| panic!("{pcap}: no dns_tunnel alert for {domain}:\n{}", describe(&alerts)));
     assert_eq!(first["src_ip"], client, "{pcap}: alert is about the tunnel client");
     assert_eq!(first["alert"]["signature_id"], 9_100_001);
     let q = first["siphon"]["evidence"]["queries"].as_u64().unwrap();

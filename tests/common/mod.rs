@@ -21,15 +21,20 @@ fn validator() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
     V.get_or_init(|| {
         let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schema/eve-alert.schema.json");
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(p).expect("schema")).expect("schema json");
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(p).expect("schema")).expect("schema json");
         jsonschema::validator_for(&schema).expect("schema compiles")
     })
 }
 
 /// Panics with the reasons if `alert` does not match the schema.
 pub fn validate(alert: &Value) {
-    let errors: Vec<String> = validator().iter_errors(alert).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "alert does not match tests/schema/eve-alert.schema.json: {errors:?}\n{alert}");
+    let errors: Vec<String> =
+        validator().iter_errors(alert).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(
+        errors.is_empty(),
+        "alert does not match tests/schema/eve-alert.schema.json: {errors:?}\n{alert}"
+    );
 }
 
 /// Parses EVE lines, validating every alert.
@@ -68,7 +73,12 @@ pub fn of<'a>(alerts: &'a [Value], detector: &str) -> Vec<&'a Value> {
 pub fn describe(alerts: &[Value]) -> String {
     alerts
         .iter()
-        .map(|a| format!("{} {} -> {} {}", a["siphon"]["detector"], a["src_ip"], a["dest_ip"], a["alert"]["signature"]))
+        .map(|a| {
+            format!(
+                "{} {} -> {} {}",
+                a["siphon"]["detector"], a["src_ip"], a["dest_ip"], a["alert"]["signature"]
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
