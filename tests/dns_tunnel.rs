@@ -26,6 +26,11 @@ fn iodine_null_is_caught() {
 }
 
 #[test]
+fn iodine_txt_under_a_co_uk_domain_is_grouped_by_public_suffix() {
+    assert_tunnel("dns_iodine_txt.pcap", "10.99.0.12", "evil-tunnel.co.uk", 30);
+}
+
+#[test]
 fn dns2tcp_is_caught() {
     assert_tunnel("dns_dns2tcp.pcap", "10.99.0.13", "tcp-relay.com", 30);
 }

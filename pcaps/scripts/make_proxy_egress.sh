@@ -70,6 +70,7 @@ cleanup() {
   for pid in $(ip netns pids sbhome2 2>/dev/null); do kill "$pid" 2>/dev/null; done
   ip netns del sbhome2 2>/dev/null
   netns_down
+  [ -n "${SB_KEEP_WORK:-}" ] || rm -rf "$W"    # set SB_KEEP_WORK=1 to keep /tmp/sbwork (daemon logs)
 }
 
 # ---------------------------------------------------------------- work files and helper servers
@@ -334,7 +335,7 @@ egress_trickle() {
   wait_listen "$NS_NET" 4444
   cap egress_trickle.pcap 96 $src
   for i in $(seq 1 90); do
-    head -c $((200 + RANDOM % 150)) /dev/urandom | base64 -w 0; echo
+    printf '%s\n' "$(head -c $((200 + RANDOM % 150)) /dev/urandom | base64 -w 0)"   # one write per second
     sleep 1
   done | in_home ncat --send-only -s $src 203.0.113.30 4444
   capture_stop

@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod live;
+pub mod write;
 
 use crate::decode::LinkType;
 use crate::error::CaptureError;
@@ -43,6 +44,11 @@ pub trait PacketSource: Send {
     /// Kernel drop counters (live only).
     fn stats(&mut self) -> Option<CaptureStats> {
         None
+    }
+    /// The capturing host's own addresses on this source (live only): tunnels addressed to
+    /// them are mirror deliveries (see [`crate::mirror`]).
+    fn local_addrs(&self) -> Vec<std::net::IpAddr> {
+        Vec::new()
     }
 }
 

@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 /// A direction-normalised flow key: the lower (address, port) pair is `a`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     /// Lower endpoint address.
     pub a: IpAddr,
@@ -37,6 +37,33 @@ impl FlowKey {
         let src_is_a = (d.src, sp) <= (d.dst, dp);
         let (a, a_port, b, b_port) = if src_is_a { (d.src, sp, d.dst, dp) } else { (d.dst, dp, d.src, sp) };
         (FlowKey { a, b, a_port, b_port, proto: d.ip_proto, vlan: d.vlan.unwrap_or(0) }, src_is_a)
+    }
+}
+
+fn fold(ip: &IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => u64::from(u32::from(*v4)),
+        IpAddr::V6(v6) => {
+            let x = u128::from(*v6);
+            (x as u64) ^ ((x >> 64) as u64).rotate_left(29) ^ 0x9e37_79b9
+        }
+    }
+}
+
+impl Hash for FlowKey {
+    /// One well-mixed word: the table's probe sequences stay short under floods of near-identical
+    /// tuples (sequential addresses and ports), which a byte-wise hash of the enum fields is not.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let addrs = fold(&self.a).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ fold(&self.b).rotate_left(32);
+        let rest = (u64::from(self.a_port) << 48)
+            | (u64::from(self.b_port) << 32)
+            | (u64::from(self.proto) << 16)
+            | u64::from(self.vlan);
+        let mut h = addrs ^ rest.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        state.write_u64(h);
     }
 }
 

@@ -109,8 +109,6 @@ pub struct ProxywareConfig {
     pub baseline_min_history: Dur,
     /// Most home hosts tracked per worker; the stalest is evicted (counted).
     pub max_hosts: usize,
-    /// Most distinct outside peers remembered per host and window (as hashes).
-    pub max_peers_per_host: usize,
     /// Most proxy handshakes followed at once per worker; further ones are dropped (counted).
     pub max_handshakes: usize,
 }
@@ -143,7 +141,6 @@ impl Default for ProxywareConfig {
             baseline_window: Dur::secs(3600),
             baseline_min_history: Dur::secs(1800),
             max_hosts: 50_000,
-            max_peers_per_host: 1024,
             max_handshakes: 4096,
         }
     }

@@ -16,8 +16,8 @@
 //!
 //! One alert per host and service (or protocol, or figure) per episode. Needs: DNS, TLS and
 //! HTTP events and packets from the spine. Memory: home hosts capped at `max_hosts`, proxy
-//! handshakes in flight at `max_handshakes`, peers per host at `max_peers_per_host`; every cap
-//! counts what it drops.
+//! handshakes in flight at `max_handshakes`, each counting what it drops; distinct peers are
+//! fixed 64-byte sketches per host ([`shape::Distinct`]).
 
 pub mod config;
 mod handshake;
@@ -46,7 +46,7 @@ use handshake::Handshake;
 use identify::NameSource;
 use names::NameMatcher;
 use rustc_hash::{FxHashMap, FxHasher};
-use shape::{Host, RateLimits, RateRun, Sessions};
+use shape::{Host, RateLimits, RateRun};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
@@ -107,6 +107,30 @@ fn subject_of(f: &Flow) -> (IpAddr, IpAddr, bool) {
     }
 }
 
+/// The episode memory behind [`Proxyware::fresh`], usable while other fields are borrowed.
+fn fresh_in(
+    recent: &mut FxHashMap<(IpAddr, u32, u64), Timestamp>,
+    hold: u64,
+    key: (IpAddr, u32, u64),
+    ts: Timestamp,
+) -> bool {
+    if let Some(t) = recent.get_mut(&key) {
+        if ts.0.saturating_sub(t.0) < hold {
+            return false;
+        }
+        *t = ts;
+        return true;
+    }
+    if recent.len() >= MAX_RECENT {
+        recent.retain(|_, t| ts.0.saturating_sub(t.0) < hold);
+        if recent.len() >= MAX_RECENT {
+            recent.clear();
+        }
+    }
+    recent.insert(key, ts);
+    true
+}
+
 /// The detector.
 pub struct Proxyware {
     cfg: ProxywareConfig,
@@ -118,9 +142,7 @@ pub struct Proxyware {
     hosts: FxHashMap<IpAddr, Host>,
     handshakes: FxHashMap<FlowKey, Handshake>,
     recent: FxHashMap<(IpAddr, u32, u64), Timestamp>,
-    open: FxHashMap<IpAddr, Sessions>,
-    candidates: Vec<IpAddr>,
-    open_peers: Vec<(IpAddr, u64, u64, IpAddr)>,
+    open: FxHashMap<IpAddr, relay::OpenSessions>,
     next_eval: Timestamp,
     evicted: u64,
     handshakes_dropped: u64,
@@ -155,8 +177,6 @@ impl Proxyware {
             handshakes: FxHashMap::default(),
             recent: FxHashMap::default(),
             open: FxHashMap::default(),
-            candidates: Vec::new(),
-            open_peers: Vec::new(),
             next_eval: Timestamp(0),
             evicted: 0,
             handshakes_dropped: 0,
@@ -166,23 +186,7 @@ impl Proxyware {
     /// True the first time (per episode hold) `subject` raises `sig` about `sub`; alerts are
     /// built only then, so a chatty host does not cost an alert per packet.
     fn fresh(&mut self, subject: IpAddr, sig: &Signature, sub: u64, ts: Timestamp) -> bool {
-        let hold = self.cfg.window.nanos();
-        let key = (subject, sig.id, sub);
-        if let Some(t) = self.recent.get_mut(&key) {
-            if ts.0.saturating_sub(t.0) < hold {
-                return false;
-            }
-            *t = ts;
-            return true;
-        }
-        if self.recent.len() >= MAX_RECENT {
-            self.recent.retain(|_, t| ts.0.saturating_sub(t.0) < hold);
-            if self.recent.len() >= MAX_RECENT {
-                self.recent.clear();
-            }
-        }
-        self.recent.insert(key, ts);
-        true
+        fresh_in(&mut self.recent, self.cfg.window.nanos(), (subject, sig.id, sub), ts)
     }
 
     fn allowed_proxy(&self, addr: IpAddr, port: u16) -> bool {
@@ -256,10 +260,9 @@ impl Proxyware {
             return;
         }
         let window = self.cfg.window.nanos();
-        let max_peers = self.cfg.max_peers_per_host;
         let h = self.host_mut(home, c.ts);
         h.slide(c.ts, window);
-        let clients = h.add_port_client(&client, max_peers);
+        let clients = h.add_port_client(&client);
         if clients < self.cfg.inbound_min_clients || !self.fresh(home, &SIG_PROXY_PORT, u64::from(port), c.ts)
         {
             return;

@@ -1,0 +1,105 @@
+//! Whole-pipeline benchmark (run on demand, not in CI):
+//!
+//! ```sh
+//! cargo bench --bench pipeline            # SIPHON_BENCH_BYTES=1000000000 by default
+//! ```
+//!
+//! Generates a ~1 GB realistic mixed capture deterministically (interleaved TLS/HTTP sessions,
+//! DNS, ping, QUIC-like UDP; `siphon::synth`), then measures in one run, on the same file:
+//! a bare libpcap read loop (the ceiling) and `siphon -r` with every detector, printing
+//! packets/s, Gbit/s, the ratio, and siphon's peak RSS.
+
+use siphon::capture::write::PcapWriter;
+use siphon::synth::MixedTraffic;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn generate(path: &Path, bytes: u64) -> std::io::Result<u64> {
+    let f = std::fs::File::create(path)?;
+    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, f))?;
+    let mut g = MixedTraffic::new(0x5eed, 4000, 1_700_000_000_000_000);
+    let mut frame = Vec::with_capacity(1600);
+    let mut written = 24u64;
+    let mut n = 0u64;
+    while written < bytes {
+        g.next_frame(&mut frame);
+        w.write(g.ts_micros, &frame, usize::MAX)?;
+        written += 16 + frame.len() as u64;
+        n += 1;
+    }
+    w.finish()?;
+    Ok(n)
+}
+
+fn bare_loop(path: &Path) -> (u64, u64, f64) {
+    let mut cap = pcap::Capture::from_file(path).expect("open");
+    let t = Instant::now();
+    let (mut n, mut b) = (0u64, 0u64);
+    while let Ok(p) = cap.next_packet() {
+        n += 1;
+        b += u64::from(p.header.len);
+    }
+    (n, b, t.elapsed().as_secs_f64())
+}
+
+fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64, String) {
+    let t = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
+        .args(["-r"])
+        .arg(path)
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn siphon");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; rusage is plain data.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let secs = t.elapsed().as_secs_f64();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    let _ = child.try_wait(); // already reaped by wait4
+    (secs, ru.ru_maxrss as u64 * 1024, err)
+}
+
+fn main() {
+    let bytes: u64 =
+        std::env::var("SIPHON_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000_000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let path = dir.join(format!("mixed-{bytes}.pcap"));
+    if !path.exists() {
+        let t = Instant::now();
+        let n = generate(&path, bytes).expect("generate");
+        eprintln!("generated {} ({n} packets) in {:.1}s", path.display(), t.elapsed().as_secs_f64());
+    }
+    // Warm the page cache so both readers see the same storage.
+    let _ = bare_loop(&path);
+    let (n, b, bare_secs) = bare_loop(&path);
+    let bare_pps = n as f64 / bare_secs;
+    let workers = std::env::var("SIPHON_BENCH_WORKERS").unwrap_or_else(|_| "1".into());
+    let (secs, rss, err) = run_siphon(&path, &["--workers", &workers]);
+    let pps = n as f64 / secs;
+    println!("capture: {} packets, {:.2} GB, avg {:.0} B/packet", n, b as f64 / 1e9, b as f64 / n as f64);
+    println!(
+        "bare libpcap loop: {:.3}s  {:.2} Mpkt/s  {:.2} Gbit/s",
+        bare_secs,
+        bare_pps / 1e6,
+        b as f64 * 8.0 / bare_secs / 1e9
+    );
+    println!(
+        "siphon -r (--workers {workers}): {:.3}s  {:.2} Mpkt/s  {:.2} Gbit/s  peak RSS {:.1} MiB",
+        secs,
+        pps / 1e6,
+        b as f64 * 8.0 / secs / 1e9,
+        rss as f64 / (1 << 20) as f64
+    );
+    println!("ratio siphon/bare: {:.1}% of the bare loop's packets/s", 100.0 * pps / bare_pps);
+    eprintln!("{err}");
+}

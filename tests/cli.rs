@@ -1,0 +1,172 @@
+//! The command line's contract: formats, stdin, several files, filters, bad input, errors a
+//! person can act on, exit codes, and a closed output pipe.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::Stdio;
+
+fn key_fields(alerts: &[serde_json::Value]) -> Vec<String> {
+    alerts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {}",
+                a["timestamp"], a["src_ip"], a["alert"]["signature_id"], a["siphon"]["evidence"]["queries"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pcap_pcapng_and_nanosecond_pcap_give_the_same_alerts() {
+    let base = key_fields(&run("dns_dig_loop.pcap", &["-q"]));
+    assert!(!base.is_empty());
+    assert_eq!(key_fields(&run("fmt_dig_loop.pcapng", &["-q"])), base);
+    assert_eq!(key_fields(&run("fmt_dig_loop_ns.pcap", &["-q"])), base);
+}
+
+#[test]
+fn reads_stdin_with_dash() {
+    let mut child =
+        siphon().args(["-q", "-r", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn");
+    let bytes = std::fs::read(pcap("dns_dig_loop.pcap")).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(key_fields(&parse_alerts(&out.stdout)), key_fields(&run("dns_dig_loop.pcap", &["-q"])));
+}
+
+#[test]
+fn several_files_are_one_timeline() {
+    let out = run_raw(&["dns_dig_loop.pcap", "dns_dns2tcp.pcap"], &["-q"]);
+    assert!(out.status.success());
+    let alerts = parse_alerts(&out.stdout);
+    let clients: Vec<_> = alerts.iter().map(|a| a["src_ip"].as_str().unwrap().to_owned()).collect();
+    assert!(clients.contains(&"10.99.0.14".to_owned()) && clients.contains(&"10.99.0.13".to_owned()));
+}
+
+#[test]
+fn bpf_filter_as_trailing_words_and_flag() {
+    let none = run("dns_dig_loop.pcap", &["-q", "tcp"]);
+    assert!(none.is_empty(), "tcp filter leaves no DNS");
+    let some = run("dns_dig_loop.pcap", &["-q", "-f", "udp port 53"]);
+    assert!(!some.is_empty());
+    let bad = run_raw(&["dns_dig_loop.pcap"], &["-q", "-f", "this is not bpf"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad BPF filter"));
+}
+
+#[test]
+fn truncated_capture_keeps_alerts_before_the_cut_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.pcap");
+    let bytes = std::fs::read(pcap("dns_dig_loop.pcap")).unwrap();
+    // Cut in the middle of a record, far enough in for the tunnel to have been seen.
+    std::fs::write(&p, &bytes[..bytes.len() * 3 / 4 + 7]).unwrap();
+    let out = siphon().args(["-q", "-r"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("truncated") && err.contains("cut.pcap") && err.contains("offset"), "{err}");
+    assert!(!parse_alerts(&out.stdout).is_empty(), "alerts before the cut are kept");
+}
+
+#[test]
+fn random_empty_and_missing_files_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let random = dir.path().join("random.pcap");
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let junk: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&random, junk).unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    for (p, expect) in [
+        (random.clone(), "not a capture"),
+        (empty.clone(), "empty"),
+        (dir.path().join("missing.pcap"), "cannot open"),
+    ] {
+        let out = siphon().args(["-q", "-r"]).arg(&p).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", p.display());
+        assert!(err.contains(expect) && err.contains(p.file_name().unwrap().to_str().unwrap()), "{err}");
+        assert!(!err.contains("panicked"));
+    }
+}
+
+#[test]
+fn bad_config_key_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("siphon.toml");
+    std::fs::write(&p, "[dns_tunnel]\nwindow = \"5m\"\nwindnow = \"1m\"\n").unwrap();
+    let out = run_raw(&["dns_dig_loop.pcap"], &["-c", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("windnow") && err.contains("line 3"), "{err}");
+    let out = run_raw(&["dns_dig_loop.pcap"], &["--set", "dns_tunnel.window=soon"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("soon"));
+}
+
+#[test]
+fn print_config_is_the_documented_example() {
+    let out = siphon().arg("--print-config").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[dns_tunnel]") && text.contains("window = \"5m\""));
+}
+
+#[test]
+fn closed_stdout_pipe_exits_quietly() {
+    let mut child = siphon()
+        .args(["-q", "-r"])
+        .arg(pcap("dns_dig_loop.pcap"))
+        .args(["--set", "alerts.escalation_factor=1.0001"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn output_file_and_stats_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("eve.json");
+    let out = siphon()
+        .args(["-q", "--stats-json", "-o"])
+        .arg(&p)
+        .arg("-r")
+        .arg(pcap("dns_dig_loop.pcap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&p).unwrap();
+    let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(events.iter().any(|e| e["event_type"] == "alert"));
+    let stats = events.iter().find(|e| e["event_type"] == "stats").expect("stats event");
+    assert_eq!(stats["stats"]["decoder"]["pkts"], 202);
+    assert!(stats["siphon"]["latency_ns"]["p99"].is_u64());
+    let unwritable = siphon()
+        .args(["-q", "-o", "/nonexistent/dir/eve.json", "-r"])
+        .arg(pcap("dns_dig_loop.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(unwritable.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unwritable.stderr).contains("/nonexistent/dir/eve.json"));
+}
+
+#[test]
+fn summary_on_stderr_counts_packets_flows_and_latency() {
+    let out = run_raw(&["dns_dig_loop.pcap"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("202 packets") && err.contains("flows:") && err.contains("p99.9="), "{err}");
+}
