@@ -42,9 +42,10 @@ pub(super) struct Handshake {
 }
 
 impl Handshake {
-    /// An inbound absolute-URI HTTP request was seen on this session.
+    /// An inbound absolute-URI HTTP request was seen on this session (a `CONNECT` has its own
+    /// signature once answered, as SOCKS has).
     pub(super) fn is_proxyish_http(&self) -> bool {
-        matches!(self.stage, Stage::HttpAbsolute | Stage::HttpConnect { .. })
+        matches!(self.stage, Stage::HttpAbsolute)
     }
 }
 
