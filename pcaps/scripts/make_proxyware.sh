@@ -61,6 +61,7 @@ cleanup() {
   stop_bg
   [ -n "${CAP_PID:-}" ] && kill -INT "$CAP_PID" 2>/dev/null
   netns_down
+  [ -n "${SE_KEEP_WORK:-}" ] || rm -rf "$W"
 }
 
 prepare() {
