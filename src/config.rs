@@ -35,6 +35,8 @@ pub struct Config {
     pub long_session: crate::detect::long_session::LongSessionConfig,
     /// Exfiltration over alternative protocols.
     pub alt_protocol: crate::detect::alt_protocol::AltProtocolConfig,
+    /// Proxyjacking, bandwidth hijacking, proxies, Tor and mining.
+    pub proxyware: crate::detect::proxyware::ProxywareConfig,
 }
 
 /// Which addresses are "ours", and where mirrored traffic comes from.

@@ -48,11 +48,23 @@ pub fn tls_client_hello(data: &[u8]) {
     let _ = std::hint::black_box(tls::parse_client_hello(data));
 }
 
-/// An HTTP request line and headers, and the payload classifier.
+/// An HTTP request line and headers, the payload classifier, and the proxy, miner and Tor
+/// recognisers of the proxyware detector (all read first payloads).
 pub fn http_request(data: &[u8]) {
+    use crate::detect::proxyware::wire;
     std::hint::black_box(http::parse_request(data));
     std::hint::black_box(app::classify_client(data, data.first().is_some_and(|b| b & 1 == 1)));
     std::hint::black_box(app::classify_server(data));
+    std::hint::black_box(wire::socks5_greeting(data));
+    std::hint::black_box(wire::socks5_method_reply(data));
+    std::hint::black_box(wire::socks5_request(data).map(|(c, t)| (c, t.to_string())));
+    std::hint::black_box(wire::socks4_request(data).map(|(c, t)| (c, t.to_string())));
+    std::hint::black_box(wire::socks4_reply(data));
+    std::hint::black_box(wire::http_status(data));
+    std::hint::black_box(wire::stratum_method(data));
+    std::hint::black_box(wire::stratum_agent(data));
+    std::hint::black_box(wire::tor_like_sni(data));
+    std::hint::black_box(wire::host_part(data));
 }
 
 /// A packet sequence through the whole worker (flows, app layer, every detector): the input is

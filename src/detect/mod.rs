@@ -14,6 +14,7 @@ pub mod egress;
 pub mod egress_policy;
 pub mod icmp_tunnel;
 pub mod long_session;
+pub mod proxyware;
 
 use crate::alert::Alert;
 use crate::config::Config;
@@ -125,6 +126,9 @@ pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
     }
     if c.alt_protocol.enabled {
         v.push(Box::new(alt_protocol::AltProtocol::new(c)));
+    }
+    if c.proxyware.enabled {
+        v.push(Box::new(proxyware::Proxyware::new(c.proxyware.clone())));
     }
     v
 }

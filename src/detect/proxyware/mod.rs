@@ -1,0 +1,410 @@
+//! Proxyjacking and bandwidth hijacking (T1496.002), and the miners and proxies that ride along
+//! on hijacked hosts (T1496.001, T1090).
+//!
+//! A network sensor cannot see process names, so this detector reads what the wire shows:
+//! - **names**: DNS queries and answers, TLS SNI and HTTP `Host` (and `CONNECT` targets) matched
+//!   by domain suffix against a curated, configurable list of proxyware services; the alert
+//!   names the service ([`names`]).
+//! - **protocols**: SOCKS4/4a/5 and HTTP `CONNECT` handshakes followed to the proxy's answer, so
+//!   a home host *serving* a proxy to the internet and one *using* an outside proxy are told
+//!   apart ([`handshake`]); Stratum mining logins on any port; Tor, from a configured relay list
+//!   or from the shape of a Tor client's ClientHello ([`wire`]).
+//! - **shape**: a home host relaying traffic (many concurrent long-lived sessions with many
+//!   outside peers, bytes passed through, in ≈ out), outside clients using a home host on a
+//!   proxy port, and sustained outbound throughput from a host whose baseline is quiet
+//!   ([`shape`], [`relay`]).
+//!
+//! One alert per host and service (or protocol, or figure) per episode. Needs: DNS, TLS and
+//! HTTP events and packets from the spine. Memory: home hosts capped at `max_hosts`, proxy
+//! handshakes in flight at `max_handshakes`, each counting what it drops; distinct peers are
+//! fixed 64-byte sketches per host ([`shape::Distinct`]).
+
+pub mod config;
+mod handshake;
+mod identify;
+pub mod names;
+mod relay;
+pub mod shape;
+pub mod signatures;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::ProxywareConfig;
+pub use signatures::*;
+
+use super::{Detector, DetectorStats, Env, PacketCtx};
+use crate::alert::{Alert, Signature};
+use crate::decode::dns::DnsMessage;
+use crate::decode::http::HttpRequest;
+use crate::decode::tls::ClientHello;
+use crate::flow::host::is_group;
+use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowTable};
+use crate::time::Timestamp;
+use handshake::Handshake;
+use identify::NameSource;
+use names::NameMatcher;
+use rustc_hash::{FxHashMap, FxHasher};
+use shape::{Host, RateLimits, RateRun};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+const NAME: &str = "proxyware";
+
+/// Most (host, signature, subject) episodes remembered to avoid rebuilding repeat alerts.
+const MAX_RECENT: usize = 65_536;
+/// Seconds between relay-shape evaluations (each walks the open flows once).
+const EVAL_EVERY_NS: u64 = 5_000_000_000;
+/// A proxy handshake not finished in this long is forgotten.
+const HANDSHAKE_TIMEOUT_NS: u64 = 60_000_000_000;
+
+/// An `addr` or `addr:port` from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Endpoint {
+    addr: IpAddr,
+    port: Option<u16>,
+}
+
+impl Endpoint {
+    fn parse(s: &str) -> Option<Endpoint> {
+        let s = s.trim();
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            return Some(Endpoint { addr: sa.ip(), port: Some(sa.port()) });
+        }
+        s.parse::<IpAddr>().ok().map(|addr| Endpoint { addr, port: None })
+    }
+    fn matches(&self, addr: IpAddr, port: u16) -> bool {
+        self.addr == addr && self.port.is_none_or(|p| p == port)
+    }
+}
+
+fn hash_of(x: impl Hash) -> u64 {
+    let mut h = FxHasher::default();
+    x.hash(&mut h);
+    h.finish()
+}
+
+fn lossy(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len().min(256));
+    for &c in b.iter().take(256) {
+        if c.is_ascii_graphic() || c == b' ' {
+            s.push(c as char);
+        } else {
+            s.push_str(&format!("\\x{c:02x}"));
+        }
+    }
+    s
+}
+
+/// The home side of a flow that one endpoint-pair analysis is about: the home endpoint if
+/// exactly one side is home, else the initiator. Returns (subject, other, subject initiated).
+fn subject_of(f: &Flow) -> (IpAddr, IpAddr, bool) {
+    if f.resp_home && !f.orig_home {
+        (f.resp_addr, f.orig_addr, false)
+    } else {
+        (f.orig_addr, f.resp_addr, true)
+    }
+}
+
+/// The episode memory behind [`Proxyware::fresh`], usable while other fields are borrowed.
+fn fresh_in(
+    recent: &mut FxHashMap<(IpAddr, u32, u64), Timestamp>,
+    hold: u64,
+    key: (IpAddr, u32, u64),
+    ts: Timestamp,
+) -> bool {
+    if let Some(t) = recent.get_mut(&key) {
+        if ts.0.saturating_sub(t.0) < hold {
+            return false;
+        }
+        *t = ts;
+        return true;
+    }
+    if recent.len() >= MAX_RECENT {
+        recent.retain(|_, t| ts.0.saturating_sub(t.0) < hold);
+        if recent.len() >= MAX_RECENT {
+            recent.clear();
+        }
+    }
+    recent.insert(key, ts);
+    true
+}
+
+/// The detector.
+pub struct Proxyware {
+    cfg: ProxywareConfig,
+    names: NameMatcher,
+    ignore_clients: Vec<IpAddr>,
+    allow_proxies: Vec<Endpoint>,
+    tor_relays: FxHashMap<IpAddr, Vec<Option<u16>>>,
+    limits: RateLimits,
+    hosts: FxHashMap<IpAddr, Host>,
+    handshakes: FxHashMap<FlowKey, Handshake>,
+    recent: FxHashMap<(IpAddr, u32, u64), Timestamp>,
+    open: FxHashMap<IpAddr, relay::OpenSessions>,
+    next_eval: Timestamp,
+    evicted: u64,
+    handshakes_dropped: u64,
+}
+
+impl Proxyware {
+    /// A detector with `cfg`.
+    pub fn new(cfg: ProxywareConfig) -> Self {
+        let names = NameMatcher::new([&cfg.domains, &cfg.domains_extra]);
+        let ignore_clients = cfg.ignore_clients.iter().filter_map(|s| s.trim().parse().ok()).collect();
+        let allow_proxies = cfg.allow_proxies.iter().filter_map(|s| Endpoint::parse(s)).collect();
+        let mut tor_relays: FxHashMap<IpAddr, Vec<Option<u16>>> = FxHashMap::default();
+        for e in cfg.tor_relays.iter().filter_map(|s| Endpoint::parse(s)) {
+            tor_relays.entry(e.addr).or_default().push(e.port);
+        }
+        let bucket = shape::RATE_BUCKET_NS as f64;
+        let limits = RateLimits {
+            threshold: cfg.rate_threshold.0 as f64,
+            sustain_ns: cfg.rate_sustain.nanos(),
+            quiet: cfg.quiet_rate.0 as f64,
+            alpha: (bucket / cfg.baseline_window.nanos().max(1) as f64).min(1.0),
+            min_history_ns: cfg.baseline_min_history.nanos(),
+        };
+        Proxyware {
+            cfg,
+            names,
+            ignore_clients,
+            allow_proxies,
+            tor_relays,
+            limits,
+            hosts: FxHashMap::default(),
+            handshakes: FxHashMap::default(),
+            recent: FxHashMap::default(),
+            open: FxHashMap::default(),
+            next_eval: Timestamp(0),
+            evicted: 0,
+            handshakes_dropped: 0,
+        }
+    }
+
+    /// True the first time (per episode hold) `subject` raises `sig` about `sub`; alerts are
+    /// built only then, so a chatty host does not cost an alert per packet.
+    fn fresh(&mut self, subject: IpAddr, sig: &Signature, sub: u64, ts: Timestamp) -> bool {
+        fresh_in(&mut self.recent, self.cfg.window.nanos(), (subject, sig.id, sub), ts)
+    }
+
+    fn allowed_proxy(&self, addr: IpAddr, port: u16) -> bool {
+        self.allow_proxies.iter().any(|e| e.matches(addr, port))
+    }
+
+    fn host_mut(&mut self, ip: IpAddr, ts: Timestamp) -> &mut Host {
+        // Under the cap (the common case) one hash lookup; at the cap, make room first.
+        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&ip) {
+            // Sample a few and drop the stalest: O(1), not steerable by one flood of new hosts.
+            let victim = self.hosts.iter().take(8).min_by_key(|(_, h)| h.last_seen).map(|(k, _)| *k);
+            if let Some(k) = victim {
+                self.hosts.remove(&k);
+                self.evicted += 1;
+            }
+        }
+        self.hosts.entry(ip).or_insert_with(|| Host::new(ts))
+    }
+
+    /// Throughput accounting for a packet between a home host and an outside peer.
+    fn account(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let (home, outbound) = match (c.src_home(), c.dst_home()) {
+            (true, false) if !is_group(&c.pkt.dst) => (c.pkt.src, true),
+            (false, true) if !is_group(&c.pkt.src) => (c.pkt.dst, false),
+            _ => return,
+        };
+        let limits = self.limits;
+        let h = self.host_mut(home, c.ts);
+        h.last_seen = h.last_seen.max(c.ts);
+        if !outbound {
+            return;
+        }
+        let first = h.first_seen;
+        if let Some(run) = h.rate.add_out(c.ts, u64::from(c.pkt.ip_len), first, &limits) {
+            self.rate_alert(c, home, run, out);
+        }
+    }
+
+    fn rate_alert(&mut self, c: &PacketCtx<'_, '_>, home: IpAddr, run: RateRun, out: &mut Vec<Alert>) {
+        if !self.fresh(home, &SIG_RATE, 0, c.ts) {
+            return;
+        }
+        let round = |x: f64| (x * 1000.0).round() / 1000.0;
+        out.push(
+            Alert::build(NAME, &SIG_RATE, c.ts, home, c.pkt.dst)
+                .proto(c.pkt.ip_proto)
+                .score(run.rate / 1e6, self.cfg.rate_threshold.0 as f64 / 1e6)
+                .evidence("rate_mb_per_s", round(run.rate / 1e6))
+                .evidence("rate_threshold_mb_per_s", self.cfg.rate_threshold.0 as f64 / 1e6)
+                .evidence("sustained_secs", round(run.secs))
+                .evidence("rate_sustain_secs", self.cfg.rate_sustain.0.as_secs())
+                .evidence("bytes_out", run.bytes)
+                .evidence("baseline_kb_per_s", round(run.baseline / 1e3))
+                .evidence("quiet_rate_kb_per_s", self.cfg.quiet_rate.0 as f64 / 1e3)
+                .evidence("history_secs", round(run.history_secs))
+                .evidence("baseline_min_history_secs", self.cfg.baseline_min_history.0.as_secs())
+                .evidence("run_start", run.start.to_eve())
+                .episode(format!("{home}|rate"), 1.0)
+                .finish(),
+        );
+    }
+
+    /// A two-way inbound session on a proxy port, at the server's first payload.
+    fn proxy_port(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let f = c.flow;
+        let (home, client, port) = (f.resp_addr, f.orig_addr, f.resp_port);
+        if !self.cfg.proxy_ports.contains(&port)
+            || is_group(&client)
+            || self.allowed_proxy(client, f.orig_port)
+        {
+            return;
+        }
+        let window = self.cfg.window.nanos();
+        let h = self.host_mut(home, c.ts);
+        h.slide(c.ts, window);
+        let clients = h.add_port_client(&client);
+        if clients < self.cfg.inbound_min_clients || !self.fresh(home, &SIG_PROXY_PORT, u64::from(port), c.ts)
+        {
+            return;
+        }
+        out.push(
+            Alert::build(NAME, &SIG_PROXY_PORT, c.ts, home, client)
+                .proto(c.pkt.ip_proto)
+                .flow(f, c.ts)
+                .tunnel(c.pkt.tunnel.as_ref())
+                .score(clients as f64, self.cfg.inbound_min_clients as f64)
+                .evidence("service", format!("tcp/{port}"))
+                .evidence("port", port)
+                .evidence("distinct_clients", clients)
+                .evidence("inbound_min_clients", self.cfg.inbound_min_clients)
+                .evidence("window_secs", self.cfg.window.0.as_secs())
+                .evidence("protocol", f.app.name())
+                .episode(format!("{home}|proxy_port|{port}"), 1.0)
+                .finish(),
+        );
+    }
+}
+
+impl Detector for Proxyware {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        self.account(c, out);
+        let tcp = c.pkt.ip_proto == 6;
+        if c.new_flow && tcp && !self.tor_relays.is_empty() {
+            self.tor_relay_list(c, out);
+        }
+        if c.pkt.payload.is_empty() {
+            return;
+        }
+        let first_of_dir = c.flow.payload[c.dir.idx()] == u64::from(c.pkt.payload_wire_len);
+        if c.dir == Dir::ToServer && first_of_dir {
+            use crate::decode::app::AppProto;
+            match c.flow.app {
+                AppProto::Stratum | AppProto::Other => self.stratum(c, out),
+                AppProto::Socks4 | AppProto::Socks5 if tcp => self.start_socks(c),
+                _ => {}
+            }
+            return;
+        }
+        if tcp
+            && c.dir == Dir::ToClient
+            && first_of_dir
+            && c.flow.resp_home
+            && !c.flow.orig_home
+            && c.flow.payload[0] > 0
+        {
+            use crate::decode::app::AppProto;
+            let eligible = match c.flow.app {
+                AppProto::Other | AppProto::Unknown => true,
+                AppProto::Http => self.handshakes.get(&c.flow.key).is_some_and(Handshake::is_proxyish_http),
+                _ => false,
+            };
+            if eligible {
+                self.proxy_port(c, out);
+            }
+        }
+        if tcp && !self.handshakes.is_empty() {
+            self.progress(c, out);
+        }
+    }
+
+    fn on_dns(&mut self, c: &PacketCtx<'_, '_>, m: &DnsMessage, out: &mut Vec<Alert>) {
+        let (client, server, source) = if m.is_response {
+            (c.pkt.dst, c.pkt.src, NameSource::DnsAnswer)
+        } else {
+            (c.pkt.src, c.pkt.dst, NameSource::DnsQuery)
+        };
+        if self.ignore_clients.contains(&client) || is_group(&client) {
+            return;
+        }
+        self.name_hit(c, client, server, m.qname.as_bytes(), source, Some(m), None, out);
+    }
+
+    fn on_tls(&mut self, c: &PacketCtx<'_, '_>, h: &ClientHello<'_>, out: &mut Vec<Alert>) {
+        let Some(sni) = h.sni else { return };
+        self.name_hit(c, c.pkt.src, c.pkt.dst, sni, NameSource::TlsSni, None, None, out);
+        self.tor_shape(c, h, sni, out);
+    }
+
+    fn on_http(&mut self, c: &PacketCtx<'_, '_>, r: &HttpRequest<'_>, out: &mut Vec<Alert>) {
+        let connect = r.method.eq_ignore_ascii_case("CONNECT");
+        let absolute = r.target.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("http://"));
+        if let Some(host) = r.host {
+            let host = wire::host_part(host);
+            self.name_hit(c, c.pkt.src, c.pkt.dst, host, NameSource::HttpHost, None, Some(r), out);
+        }
+        if connect || absolute {
+            let t = r.target.as_bytes();
+            let t = if absolute { t.get(7..).unwrap_or_default() } else { t };
+            let t = &t[..t.iter().position(|&b| b == b'/').unwrap_or(t.len())];
+            self.name_hit(
+                c,
+                c.pkt.src,
+                c.pkt.dst,
+                wire::host_part(t),
+                NameSource::HttpTarget,
+                None,
+                Some(r),
+                out,
+            );
+            self.http_proxy_request(c, r, connect, out);
+        }
+    }
+
+    fn on_flow_end(&mut self, f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {
+        if !self.handshakes.is_empty() {
+            self.handshakes.remove(&f.key);
+        }
+        self.add_finished_session(f);
+    }
+
+    fn on_tick(&mut self, now: Timestamp, flows: &FlowTable, _env: &Env, out: &mut Vec<Alert>) {
+        if now >= self.next_eval {
+            self.next_eval = Timestamp(now.0 - now.0 % EVAL_EVERY_NS + EVAL_EVERY_NS);
+            self.eval_relay(now, flows, out);
+        }
+        if now.secs().is_multiple_of(10) {
+            let hold = self.cfg.window.nanos();
+            self.recent.retain(|_, t| now.0.saturating_sub(t.0) < hold);
+            self.handshakes.retain(|_, h| now.0.saturating_sub(h.started.0) < HANDSHAKE_TIMEOUT_NS);
+            let keep = self
+                .cfg
+                .window
+                .nanos()
+                .saturating_mul(2)
+                .max(self.cfg.baseline_window.nanos().saturating_mul(2))
+                .max(self.cfg.baseline_min_history.nanos().saturating_add(self.cfg.rate_sustain.nanos()));
+            self.hosts.retain(|_, h| now.0.saturating_sub(h.last_seen.0) < keep);
+        }
+    }
+
+    fn stats(&self) -> DetectorStats {
+        DetectorStats {
+            tracked: (self.hosts.len() + self.handshakes.len()) as u64,
+            evicted: self.evicted + self.handshakes_dropped,
+        }
+    }
+}
