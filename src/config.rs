@@ -27,6 +27,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// DNS tunneling and exfiltration.
     pub dns_tunnel: crate::detect::dns_tunnel::DnsTunnelConfig,
+    /// Scanning (horizontal, vertical, block, sweeps; from or against home).
+    pub scan: crate::detect::scan::ScanConfig,
 }
 
 /// Which addresses are "ours", and where mirrored traffic comes from.

@@ -5,6 +5,7 @@
 //! detectors is one explicit `Vec` built from the config by [`build`].
 
 pub mod dns_tunnel;
+pub mod scan;
 
 use crate::alert::Alert;
 use crate::config::Config;
@@ -107,6 +108,9 @@ pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
     let mut v: Vec<Box<dyn Detector>> = Vec::new();
     if c.dns_tunnel.enabled {
         v.push(Box::new(dns_tunnel::DnsTunnel::new(c.dns_tunnel.clone())));
+    }
+    if c.scan.enabled {
+        v.push(Box::new(scan::Scan::new(c.scan.clone())));
     }
     v
 }
