@@ -125,8 +125,10 @@ impl Scan {
             }
         }
         let mut b = Alert::build(NAME, sig, ts, src, t.host).proto(t.proto);
-        if matches!(t.proto, 6 | 17) {
-            b = b.evidence("dest_port", t.port);
+        match t.proto {
+            6 | 17 => b = b.ports(c.sport, t.port),
+            1 | 58 => b = b.icmp(u8::try_from(t.port).unwrap_or(0), 0),
+            _ => {}
         }
         let mut b = b
             .score(score, threshold)

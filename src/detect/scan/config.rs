@@ -61,12 +61,15 @@ pub struct ScanConfig {
     pub sweep_hosts: u32,
     /// Window of the echo-sweep count.
     pub sweep_window: Dur,
-    /// Most sources tracked per worker; the stalest is evicted (counted).
+    /// Most sources tracked per worker; the stalest is evicted (counted). A source costs about
+    /// 0.6 KB (sketches and counters) plus its lists: at most about 1.5 KB with the defaults.
     pub max_sources: usize,
     /// Most first contacts awaiting an answer per worker; when full the oldest is decided as
     /// unanswered early (counted).
     pub max_pending: usize,
     /// Most per-port and per-host walks kept per source (each list); the stalest is replaced.
+    /// More keeps slow interleaved scans of many hosts apart longer; the walk over all targets
+    /// catches what churns through them.
     pub max_walks_per_source: usize,
     /// Failed targets kept as a sample in the evidence.
     pub sample_size: usize,
@@ -95,7 +98,7 @@ impl Default for ScanConfig {
             sweep_window: Dur::secs(60),
             max_sources: 50_000,
             max_pending: 65_536,
-            max_walks_per_source: 16,
+            max_walks_per_source: 8,
             sample_size: 8,
             allow_sources: Vec::new(),
         }

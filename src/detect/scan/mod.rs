@@ -83,6 +83,8 @@ enum Outcome {
 #[derive(Debug, Clone, Copy)]
 struct Contact {
     prober: IpAddr,
+    /// The probe's source port (TCP/UDP), for the alert.
+    sport: u16,
     target: Target,
     kind: Kind,
     crafted: bool,
@@ -107,7 +109,6 @@ pub struct Scan {
     two_way_at: Option<Timestamp>,
     evicted_sources: u64,
     evicted_pending: u64,
-    evicted_walks: u64,
 }
 
 impl Scan {
@@ -123,7 +124,6 @@ impl Scan {
             two_way_at: None,
             evicted_sources: 0,
             evicted_pending: 0,
-            evicted_walks: 0,
         }
     }
 
@@ -176,7 +176,7 @@ impl Scan {
         }
         s.last = ts;
         s.last_probe = ts;
-        let contact = Contact { prober: d.src, target, kind: p.kind, crafted: p.crafted };
+        let contact = Contact { prober: d.src, sport: d.ports().0, target, kind: p.kind, crafted: p.crafted };
         if p.kind == Kind::IcmpEcho {
             let cell = s.sweep(&d.dst, p.crafted, ts, sweep_window);
             if cell.weight >= sweep_hosts && !s.alerted {
@@ -309,7 +309,7 @@ impl Scan {
         env: &Env,
         out: &mut Vec<Alert>,
     ) {
-        let Contact { prober, target: t, kind, crafted } = contact;
+        let Contact { prober, target: t, kind, crafted, .. } = contact;
         let window = self.cfg.window.nanos();
         let cap = self.cfg.max_walks_per_source;
         let walk = self.walk;
@@ -327,14 +327,13 @@ impl Scan {
         let sample_size = self.cfg.sample_size;
         let Some(s) = self.sources.get_mut(&prober) else { return };
         s.last = s.last.max(ts);
-        let evicted = &mut self.evicted_walks;
         match outcome {
             Outcome::Success { implied } => {
                 s.successes += 1;
                 s.answered[family(&t.host)] |= !implied;
-                s.port_walk(t.proto, t.port, cap, evicted).step(ts, walk.success, walk.lower, window);
+                s.port_walk(t.proto, t.port, cap).step(ts, walk.success, walk.lower, window);
                 if !echo {
-                    s.host_walk(t.host, cap, evicted).step(ts, walk.success, walk.lower, window);
+                    s.host_walk(t.host, cap).step(ts, walk.success, walk.lower, window);
                     s.block.step(ts, walk.success, walk.lower, window);
                 }
                 return;
@@ -366,12 +365,12 @@ impl Scan {
             s.sample.push(t);
         }
         let delta = w * walk.fail;
-        let h = s.port_walk(t.proto, t.port, cap, evicted);
+        let h = s.port_walk(t.proto, t.port, cap);
         h.step(ts, delta, walk.lower, window);
         let hv = h.value;
         let mut vv = 0.0;
         if !echo {
-            let v = s.host_walk(t.host, cap, evicted);
+            let v = s.host_walk(t.host, cap);
             v.step(ts, delta, walk.lower, window);
             vv = v.value;
         }

@@ -153,13 +153,13 @@ impl Source {
         Source { first: ts, last: ts, last_probe: ts, ..Source::default() }
     }
 
-    /// The walk of (`proto`, `port`), replacing the stalest when `cap` are kept.
-    pub fn port_walk(&mut self, proto: u8, port: u16, cap: usize, evicted: &mut u64) -> &mut WalkState {
+    /// The walk of (`proto`, `port`), replacing the stalest when `cap` are kept (a scan of many
+    /// ports churns through them; the source-wide walk keeps the total).
+    pub fn port_walk(&mut self, proto: u8, port: u16, cap: usize) -> &mut WalkState {
         let i = match self.by_port.iter().position(|(p, q, _)| *p == proto && *q == port) {
             Some(i) => i,
             None => {
                 if self.by_port.len() >= cap.max(1) {
-                    *evicted += 1;
                     let old = stalest(self.by_port.iter().map(|w| w.2.last));
                     self.by_port.swap_remove(old);
                 }
@@ -171,12 +171,11 @@ impl Source {
     }
 
     /// The walk of `host`, replacing the stalest when `cap` are kept.
-    pub fn host_walk(&mut self, host: IpAddr, cap: usize, evicted: &mut u64) -> &mut WalkState {
+    pub fn host_walk(&mut self, host: IpAddr, cap: usize) -> &mut WalkState {
         let i = match self.by_host.iter().position(|(h, _)| *h == host) {
             Some(i) => i,
             None => {
                 if self.by_host.len() >= cap.max(1) {
-                    *evicted += 1;
                     let old = stalest(self.by_host.iter().map(|w| w.1.last));
                     self.by_host.swap_remove(old);
                 }

@@ -427,3 +427,19 @@ fn ipv6_scan_is_caught() {
     assert_eq!(ev(&a[0], "failed_probes"), 3);
     assert_eq!(ev(&a[0], "sample_targets")[0], "[2001:db8::1]:22/tcp");
 }
+
+#[test]
+fn busy_mixed_network_raises_nothing() {
+    // The benchmark's synthetic network: 16k clients, TLS/HTTP/DNS/QUIC/ping sessions to 250
+    // servers and a resolver, 2000 in flight, every one answered.
+    let mut n = Net::new(config(|_| {}));
+    let mut g = crate::synth::MixedTraffic::new(7, 2000, 1_700_000_000_000_000);
+    let mut f = Vec::new();
+    for _ in 0..300_000 {
+        g.next_frame(&mut f);
+        let ts = Timestamp(g.ts_micros * 1000);
+        let alerts = &mut n.alerts;
+        n.w.process(ts, LinkType::Ethernet, &f, f.len() as u32, &mut |a| alerts.push(a));
+    }
+    assert!(n.scan_alerts().is_empty(), "{:?}", n.scan_alerts().first());
+}
