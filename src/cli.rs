@@ -48,9 +48,13 @@ pub struct Args {
     /// Home networks, comma-separated CIDRs (default: RFC 1918, 100.64.0.0/10, fc00::/7).
     #[arg(long = "home-net", value_name = "CIDR,...")]
     pub home_net: Option<String>,
-    /// Addresses that deliver mirrored traffic (GRE/ERSPAN/VXLAN), comma-separated.
+    /// Mirror sources (ERSPAN switches, ESXi hosts, VTEPs), addresses or CIDRs, comma-separated:
+    /// only what they encapsulate is analysed (see also general.mirror_auto).
     #[arg(long = "mirror-source", value_name = "ADDR,...")]
     pub mirror_source: Option<String>,
+    /// Also send each alert as RFC 5424 syslog to udp://HOST:PORT or tcp://HOST:PORT.
+    #[arg(long = "syslog", value_name = "URL")]
+    pub syslog: Option<String>,
     /// Write alerts to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -106,6 +110,8 @@ pub struct Settings {
     pub config: Config,
     /// Output file (stdout if none).
     pub output: Option<PathBuf>,
+    /// Second output: a syslog collector.
+    pub syslog: Option<crate::alert::syslog::SyslogTarget>,
     /// Worker threads.
     pub workers: usize,
     /// Live snaplen.
@@ -168,6 +174,12 @@ impl Args {
             filter,
             config,
             output: self.output,
+            syslog: self
+                .syslog
+                .as_deref()
+                .map(crate::alert::syslog::SyslogTarget::parse)
+                .transpose()
+                .map_err(UsageError::Bad)?,
             workers,
             snaplen: self.snaplen,
             buffer_size: i32::try_from(buffer_size).unwrap_or(i32::MAX),

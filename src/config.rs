@@ -27,6 +27,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// DNS tunneling and exfiltration.
     pub dns_tunnel: crate::detect::dns_tunnel::DnsTunnelConfig,
+    /// ICMP tunneling and exfiltration.
+    pub icmp_tunnel: crate::detect::icmp_tunnel::IcmpTunnelConfig,
     /// Scanning (horizontal, vertical, block, sweeps; from or against home).
     pub scan: crate::detect::scan::ScanConfig,
 }
@@ -38,12 +40,28 @@ pub struct GeneralConfig {
     /// Networks that are "home": traffic leaving them is egress. `--home-net` overrides it.
     #[serde(deserialize_with = "de_list")]
     pub home_net: Vec<IpNet>,
-    /// Addresses that deliver mirrored traffic (GRE/ERSPAN/VXLAN underlay); their transport is
-    /// never analysed as traffic of its own.
-    #[serde(deserialize_with = "de_list")]
-    pub mirror_sources: Vec<IpAddr>,
-    /// Deepest encapsulation siphon looks through (GRE, ERSPAN, VXLAN, IP-in-IP). Deeper layers
-    /// count a `tunnel_too_deep` anomaly: a nesting bomb cannot make decoding loop.
+    /// Mirror sources (ERSPAN switches, ESXi hosts, VTEPs), as addresses or CIDRs.
+    /// `--mirror-source` overrides it. What they encapsulate is analysed; every other packet from
+    /// or to them (their tunnel transport, keepalives, malformed tunnels, the sensor's ICMP
+    /// errors, their own management traffic) is counted as `mirror_transport` and never reaches
+    /// flows or detectors. Listing a host trusts it: its own traffic is no longer analysed.
+    #[serde(deserialize_with = "de_nets_or_addrs")]
+    pub mirror_sources: Vec<IpNet>,
+    /// Recognise mirror transport without configuration: ICMP errors about a tunnel packet,
+    /// GRE keepalives, and tunnel packets that do not decapsulate between an outer address pair
+    /// that already delivered a decapsulated packet or to/from the sensor's own addresses (live
+    /// capture). Off: only `mirror_sources` is excluded, and a broken mirror shows up as flows.
+    pub mirror_auto: bool,
+    /// Most mirror address pairs learned (shared by all workers, about 8 bytes each). Pairs
+    /// beyond it are not learned (counted as `pairs_full`): their malformed packets are then
+    /// analysed as ordinary traffic.
+    pub max_mirror_pairs: usize,
+    /// UDP destination ports decoded as VXLAN. 4789 is IANA's; Linux's default without
+    /// `dstport` is 8472. A port listed here is never analysed as ordinary UDP.
+    #[serde(deserialize_with = "de_ports")]
+    pub vxlan_ports: Vec<u16>,
+    /// Deepest encapsulation siphon looks through (GRE, ERSPAN, VXLAN, IP-in-IP; at most 16).
+    /// Deeper layers count a `tunnel_too_deep` anomaly: a nesting bomb cannot make decoding loop.
     pub max_tunnel_depth: u8,
 }
 
@@ -53,6 +71,9 @@ impl Default for GeneralConfig {
         GeneralConfig {
             home_net: nets.iter().filter_map(|n| n.parse().ok()).collect(),
             mirror_sources: Vec::new(),
+            mirror_auto: true,
+            max_mirror_pairs: 1024,
+            vxlan_ports: vec![4789],
             max_tunnel_depth: 4,
         }
     }
@@ -141,6 +162,39 @@ where
         .collect()
 }
 
+/// Addresses or networks: a bare address is a /32 (/128).
+fn de_nets_or_addrs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    de_list::<D, String>(d)?
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+        })
+        .collect()
+}
+
+/// UDP ports: a TOML list of integers, one integer, or `"4789,8472"`.
+fn de_ports<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(u16),
+        Many(Vec<u16>),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::One(p) => Ok(vec![p]),
+        Raw::Many(v) => Ok(v),
+        Raw::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<u16>().map_err(|e| serde::de::Error::custom(format!("port {s:?}: {e}"))))
+            .collect(),
+    }
+}
+
 /// Public so detector configs can accept `"a,b"` or `["a","b"]` for their lists too.
 pub fn de_string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     de_list::<D, String>(d)
@@ -220,6 +274,30 @@ mod tests {
         .unwrap();
         assert_eq!(c.flow.idle_timeout, Dur::secs(300));
         assert_eq!(c.general.home_net.len(), 2);
+    }
+
+    #[test]
+    fn mirror_sources_take_addresses_or_networks_and_ports_take_any_form() {
+        let c = Config::load(
+            None,
+            &[
+                "general.mirror_sources=192.0.2.7,198.51.100.0/28,2001:db8::1".into(),
+                "general.vxlan_ports=4789,8472".into(),
+            ],
+        )
+        .unwrap();
+        let want: Vec<IpNet> = ["192.0.2.7/32", "198.51.100.0/28", "2001:db8::1/128"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(c.general.mirror_sources, want);
+        assert_eq!(c.general.vxlan_ports, [4789, 8472]);
+        let c = Config::load(None, &["general.vxlan_ports=[4789, 4790]".into()]).unwrap();
+        assert_eq!(c.general.vxlan_ports, [4789, 4790]);
+        let c = Config::load(None, &["general.vxlan_ports=8472".into()]).unwrap();
+        assert_eq!(c.general.vxlan_ports, [8472]);
+        assert!(Config::load(None, &["general.vxlan_ports=70000".into()]).is_err());
+        assert!(Config::load(None, &["general.mirror_sources=not-an-address".into()]).is_err());
     }
 
     #[test]

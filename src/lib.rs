@@ -4,7 +4,7 @@
 //! The data path, one module per stage:
 //!
 //! ```text
-//! capture → (bounded channel, batches) → decode → flow / host state → detect → alert sinks
+//! capture → (bounded channel, batches) → decode → mirror filter → flow / host state → detect → alert sinks
 //! ```
 
 pub mod alert;
@@ -15,6 +15,8 @@ pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod flow;
+pub mod harness;
+pub mod mirror;
 pub mod pipeline;
 pub mod stats;
 pub mod synth;

@@ -35,19 +35,38 @@ fn main() {
 }
 
 fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
-    Ok(match &s.output {
-        Some(p) => {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("{}: cannot create output", p.display()))?;
-            Box::new(JsonLines::new(f))
-        }
+    let primary: Box<dyn AlertSink> = match &s.output {
+        Some(p) => Box::new(JsonLines::create(p)?),
         None => Box::new(JsonLines::new(std::io::stdout())),
+    };
+    Ok(match &s.syslog {
+        Some(t) => Box::new(siphon::alert::syslog::SyslogTee::new(primary, t.clone())?),
+        None => primary,
     })
 }
 
+extern "C" fn wake(_: libc::c_int) {}
+
+/// A no-op SIGUSR1 handler without SA_RESTART: signalling the capture thread makes a read
+/// blocked on a pipe (`-r -`) return EINTR, so SIGINT/SIGTERM can stop it.
+fn install_wake_handler() {
+    // SAFETY: sigaction with a plain handler that does nothing; the struct is zeroed first.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = wake as *const () as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+}
+
 fn run_main(s: Settings) -> anyhow::Result<i32> {
+    install_wake_handler();
+    // SAFETY: pthread_self has no preconditions.
+    let capture_thread = unsafe { libc::pthread_self() };
     let stop = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(LiveCounters::default());
+    let mut early_sink = None;
     let (mut source, breaker): (Box<dyn PacketSource>, Option<pcap::BreakLoop>) = match &s.input {
         Input::Files(paths) => match FileSource::new(paths.clone(), s.filter.clone()) {
             Ok(src) => (Box::new(src), None),
@@ -70,6 +89,8 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
             match LiveSource::open(&o) {
                 Ok(mut src) => {
                     let h = src.stop_handle();
+                    // Open the output while still privileged, then drop to the user.
+                    early_sink = Some(open_output(&s)?);
                     if let Some(u) = &s.user
                         && let Err(e) = drop_privileges(u)
                     {
@@ -85,9 +106,18 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
             }
         }
     };
-    let sink = open_output(&s)?;
+    let sink = match early_sink {
+        Some(sink) => sink,
+        None => open_output(&s)?,
+    };
     let live = matches!(s.input, Input::Live(_));
-    let edge = spawn_edges(stop.clone(), counters.clone(), breaker, if live { s.stats_interval } else { 0 });
+    let edge = spawn_edges(
+        stop.clone(),
+        counters.clone(),
+        breaker,
+        capture_thread,
+        if live { s.stats_interval } else { 0 },
+    );
     let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters };
     let outcome = run(&mut *source, &s.config, sink, &opts);
     stop.store(true, Ordering::Relaxed);
@@ -147,6 +177,7 @@ fn spawn_edges(
     stop: Arc<AtomicBool>,
     counters: Arc<LiveCounters>,
     breaker: Option<pcap::BreakLoop>,
+    capture_thread: libc::pthread_t,
     interval: u64,
 ) -> Edges {
     let done = Arc::new(AtomicBool::new(false));
@@ -169,7 +200,16 @@ fn spawn_edges(
                         _ = term.recv() => { stop.store(true, Ordering::Relaxed); if let Some(b) = &breaker { b.breakloop(); } }
                         _ = poll.tick() => {
                             if d.load(Ordering::Relaxed) { break; }
-                            if stop.load(Ordering::Relaxed) && let Some(b) = &breaker { b.breakloop(); }
+                            if stop.load(Ordering::Relaxed) {
+                                if let Some(b) = &breaker {
+                                    b.breakloop();
+                                }
+                                // SAFETY: the capture thread outlives this one (joined in Drop
+                                // before main returns); SIGUSR1 has a no-op handler.
+                                unsafe {
+                                    libc::pthread_kill(capture_thread, libc::SIGUSR1);
+                                }
+                            }
                             if interval > 0 && last_stats.elapsed().as_secs() >= interval {
                                 last_stats = std::time::Instant::now();
                                 eprintln!(

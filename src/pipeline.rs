@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::decode::{self, Anomalies};
 use crate::error::{CaptureError, OutputError};
 use crate::flow::HomeNet;
+use crate::mirror::MirrorShared;
 use crate::stats::{Summary, new_histogram};
 use crate::worker::{Worker, decode_options};
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -125,6 +126,7 @@ pub fn run(
     let counters = opts.counters.clone();
     let home = HomeNet::new(config.general.home_net.clone());
     let dopts = decode_options(config);
+    let mirror = Arc::new(MirrorShared::new(&config.general, source.local_addrs()));
     let sink = Mutex::new(Some(sink));
 
     std::thread::scope(|scope| {
@@ -145,7 +147,8 @@ pub fn run(
             let alert_tx = alert_tx.clone();
             let pool_tx = pool_tx.clone();
             let counters = opts.counters.clone();
-            handles.push(scope.spawn(move || work(config, rx, pool_tx, alert_tx, &counters)));
+            let mirror = mirror.clone();
+            handles.push(scope.spawn(move || work(config, mirror, rx, pool_tx, alert_tx, &counters)));
         }
         drop(alert_tx);
 
@@ -160,7 +163,9 @@ pub fn run(
                 break;
             }
             let mut full: Vec<usize> = Vec::new();
+            let mut delivered = 0usize;
             let res = source.read(crate::capture::BATCH_PACKETS, &mut |p| {
+                delivered += 1;
                 let s = shard_of(p, n, &home, &dopts, &mut scratch);
                 current[s].push(p);
                 first_ts.get_or_insert(p.ts);
@@ -178,8 +183,9 @@ pub fn run(
             }
             match res {
                 Ok(true) => {
-                    // A live read returned on its timeout: flush partial batches for low latency.
-                    if current.iter().any(|b| !b.is_empty() && b.len() < crate::capture::BATCH_PACKETS / 4) {
+                    // The source had no more packets ready (live timeout, a pipe waiting for
+                    // its writer): hand over partial batches now, for low latency.
+                    if delivered < crate::capture::BATCH_PACKETS {
                         for (s, b) in current.iter_mut().enumerate() {
                             if !b.is_empty() {
                                 send_batch(b, &senders[s], &pool_rx);
@@ -188,6 +194,8 @@ pub fn run(
                     }
                 }
                 Ok(false) => break,
+                // A read interrupted because we were asked to stop is not an input error.
+                Err(_) if opts.stop.load(Ordering::Relaxed) => break,
                 Err(e) => {
                     input_error = Some(e);
                     break;
@@ -230,12 +238,13 @@ fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
 
 fn work(
     config: &Config,
+    mirror: Arc<MirrorShared>,
     rx: Receiver<Batch>,
     pool: Sender<Batch>,
     alerts: Sender<Alert>,
     counters: &LiveCounters,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
-    let mut w = Worker::new(config);
+    let mut w = Worker::with_mirror(config, mirror);
     let mut hist = new_histogram();
     let mut emit = |a: Alert| {
         let _ = alerts.send(a);

@@ -65,6 +65,7 @@ impl Summary {
             "detectors": self.workers.detectors,
             "tls_reassembly_refused": self.workers.tls_reassembly_refused,
             "defrag": self.workers.defrag,
+            "mirror": self.workers.mirror,
             "elapsed_secs": self.elapsed_secs,
             "packets_per_sec": self.pps().round(),
             "gbit_per_sec": (self.gbps() * 1000.0).round() / 1000.0,
@@ -126,6 +127,19 @@ impl Summary {
             s += &format!(
                 "siphon: fragments: {} in, {} reassembled, {} timed out, {} evicted, {} invalid\n",
                 f.fragments, f.reassembled, f.timed_out, f.evicted, f.invalid
+            );
+        }
+        let m = &w.mirror;
+        if m.decapsulated > 0 || m.transport > 0 {
+            s += &format!(
+                "siphon: mirror: {} decapsulated, {} mirror_transport (configured={} icmp_error={} keepalive={} undecapsulated={}), {} pairs learned\n",
+                m.decapsulated,
+                m.transport,
+                m.transport_configured,
+                m.transport_icmp_error,
+                m.transport_keepalive,
+                m.transport_undecapsulated,
+                m.pairs_learned
             );
         }
         let per: Vec<String> = w.alerts.iter().map(|(k, v)| format!("{k}={v}")).collect();

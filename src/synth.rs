@@ -273,3 +273,36 @@ pub fn client_hello(sni: &str) -> Vec<u8> {
     rec.extend_from_slice(&hs);
     rec
 }
+
+/// Mutates `seed` into `out` the way hostile input does: truncations, bit flips, random bytes,
+/// forged DNS length bytes, compression-pointer loops, trailing garbage (robustness checks).
+pub fn mutate(rng: &mut Rng, seed: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(seed);
+    for _ in 0..1 + rng.below(4) {
+        if out.is_empty() {
+            out.push(0);
+        }
+        let at = rng.below(out.len() as u64) as usize;
+        match rng.below(6) {
+            0 => out.truncate(at),
+            1 => out[at] ^= 1 << rng.below(8),
+            2 => out[at] = rng.next_u64() as u8,
+            3 => {
+                // A compression pointer to itself or to an earlier pointer: a loop.
+                let target = if rng.below(2) == 0 { at } else { 12 };
+                if at + 1 < out.len() {
+                    out[at] = 0xc0 | ((target >> 8) as u8 & 0x3f);
+                    out[at + 1] = target as u8;
+                }
+            }
+            4 => out[at] = (rng.below(64) as u8) | if rng.below(4) == 0 { 0x40 } else { 0 },
+            _ => {
+                let extra = rng.below(64) as usize;
+                for _ in 0..extra {
+                    out.push(rng.next_u64() as u8);
+                }
+            }
+        }
+    }
+}

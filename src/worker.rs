@@ -1,4 +1,4 @@
-//! One worker: decode → flow state → app-layer events → detectors → suppression.
+//! One worker: decode → mirror filter → flow state → app-layer events → detectors → suppression.
 //!
 //! All state about a home host lives in one worker (the capture thread shards by home-side
 //! address), so nothing here takes a lock. Buffers are reused: after warm-up, processing a
@@ -13,6 +13,7 @@ use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls
 use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx};
 use crate::flow::defrag::{Defrag, DefragStats};
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable};
+use crate::mirror::{MirrorFilter, MirrorShared, MirrorStats};
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -43,6 +44,8 @@ pub struct WorkerStats {
     pub tls_reassembly_refused: u64,
     /// IPv4 reassembly counters.
     pub defrag: DefragStats,
+    /// Decapsulated packets and mirror transport.
+    pub mirror: MirrorStats,
 }
 
 impl WorkerStats {
@@ -73,6 +76,7 @@ impl WorkerStats {
         self.defrag.timed_out += o.defrag.timed_out;
         self.defrag.evicted += o.defrag.evicted;
         self.defrag.invalid += o.defrag.invalid;
+        self.mirror.merge(&o.mirror);
     }
 }
 
@@ -95,6 +99,7 @@ pub struct Worker {
     max_hellos: usize,
     defrag: Defrag,
     defrag_buf: Vec<u8>,
+    mirror: MirrorFilter,
     tick: u64,
     next_tick: Timestamp,
     now: Timestamp,
@@ -103,8 +108,14 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker with its own detectors built from `config`.
+    /// A worker with its own detectors built from `config`, alone (it learns mirror pairs for
+    /// itself and knows no sensor address).
     pub fn new(config: &Config) -> Worker {
+        Worker::with_mirror(config, std::sync::Arc::new(MirrorShared::new(&config.general, Vec::new())))
+    }
+
+    /// A worker sharing learned mirror pairs and the sensor's addresses with the others.
+    pub fn with_mirror(config: &Config, mirror: std::sync::Arc<MirrorShared>) -> Worker {
         Worker {
             opts: decode_options(config),
             env: Env::from_config(config),
@@ -118,6 +129,7 @@ impl Worker {
             max_hellos: config.flow.max_tls_reassembly,
             defrag: Defrag::new(config.flow.max_fragmented, config.flow.fragment_timeout.nanos()),
             defrag_buf: Vec::new(),
+            mirror: MirrorFilter::new(&config.general, mirror),
             tick: config.flow.tick_interval.nanos().max(1),
             next_tick: Timestamp(0),
             now: Timestamp(0),
@@ -146,7 +158,11 @@ impl Worker {
         if let Some(d) = decode::decode(link, frame, &self.opts, &mut self.stats.anomalies) {
             self.stats.decoded += 1;
             match d.frag {
-                None => self.analyse(ts, &d),
+                None => {
+                    if self.mirror.admit(&d) {
+                        self.analyse(ts, &d);
+                    }
+                }
                 Some(f) => {
                     // Analyse the whole packet once its last fragment arrives.
                     let mut buf = std::mem::take(&mut self.defrag_buf);
@@ -154,11 +170,10 @@ impl Worker {
                         self.defrag.stats.invalid += 1;
                     } else if self.defrag.add(ts, d.src, d.dst, d.ip_proto, &f, &mut buf) {
                         let opts = &self.opts;
-                        if let Some(mut whole) =
-                            decode::decode(LinkType::RawIp, &buf, opts, &mut self.stats.anomalies)
+                        if let Some(whole) =
+                            decode::packet::decode_reassembled(&buf, &d, opts, &mut self.stats.anomalies)
+                            && self.mirror.admit(&whole)
                         {
-                            whole.tunnel = d.tunnel;
-                            whole.vlan = d.vlan;
                             self.analyse(ts, &whole);
                         }
                     }
@@ -171,6 +186,7 @@ impl Worker {
 
     fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>) {
         let Worker { table, detectors, env, alerts, ended, hellos, hello_pool, stats, max_hellos, .. } = self;
+        let first_alert = alerts.len();
         let (flow, dir) = table.update(d, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
         // Classify each direction's first payload.
@@ -299,6 +315,12 @@ impl Worker {
         if let Some(buf) = hello_bytes {
             hello_pool.push(buf);
         }
+        // Alerts about a tunnelled packet say which mirror delivered it, whatever the detector.
+        if d.tunnel.is_some() {
+            for a in &mut alerts[first_alert..] {
+                a.default_tunnel(d.tunnel.as_ref());
+            }
+        }
         if !ended.is_empty() {
             Self::end_flows(ended, detectors, env, alerts, hellos, hello_pool);
         }
@@ -316,8 +338,14 @@ impl Worker {
             if let Some(h) = hellos.remove(&f.key) {
                 hello_pool.push(h.buf);
             }
+            let first_alert = alerts.len();
             for det in detectors.iter_mut() {
                 det.on_flow_end(&f, why, env, alerts);
+            }
+            if f.tunnel.is_some() {
+                for a in &mut alerts[first_alert..] {
+                    a.default_tunnel(f.tunnel.as_ref());
+                }
             }
         }
     }
@@ -334,8 +362,16 @@ impl Worker {
             &mut self.hellos,
             &mut self.hello_pool,
         );
+        let first_alert = self.alerts.len();
         for det in self.detectors.iter_mut() {
             det.on_tick(now, &self.table, &self.env, &mut self.alerts);
+        }
+        // Raised away from any packet: the tunnel the alert's host was last seen in.
+        for a in &mut self.alerts[first_alert..] {
+            if a.tunnel.is_none() {
+                let t = self.mirror.tunnel_of(a.src_ip).or_else(|| self.mirror.tunnel_of(a.dest_ip));
+                a.default_tunnel(t);
+            }
         }
         if now.secs().is_multiple_of(60) {
             self.suppress.expire(now);
@@ -373,6 +409,8 @@ impl Worker {
         self.stats.flows.active = self.table.len() as u64;
         self.stats.suppressed = self.suppress.stats.clone();
         self.stats.defrag = self.defrag.stats.clone();
+        self.mirror.refresh_stats();
+        self.stats.mirror = self.mirror.stats.clone();
         for d in &self.detectors {
             self.stats.detectors.insert(d.name(), d.stats());
         }
@@ -390,5 +428,8 @@ fn is_dns_port(p: u16) -> bool {
 
 /// Decode options from the config.
 pub fn decode_options(c: &Config) -> DecodeOptions {
-    DecodeOptions { vxlan_ports: vec![4789], max_tunnel_depth: c.general.max_tunnel_depth }
+    DecodeOptions { vxlan_ports: c.general.vxlan_ports.clone(), max_tunnel_depth: c.general.max_tunnel_depth }
 }
+
+#[cfg(test)]
+mod tests;

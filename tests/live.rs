@@ -62,12 +62,16 @@ fn live_capture_on_veth_catches_a_dns_tunnel_and_sigterm_flushes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eve.json");
     let mut child = siphon()
-        .args(["-i", &v.dev, "--stats-interval", "1", "-o"])
+        .args(["-i", &v.dev, "--stats-interval", "1", "-Z", "nobody", "-o"])
         .arg(&out)
         .stderr(Stdio::piped())
         .spawn()
         .expect("siphon -i starts");
     std::thread::sleep(Duration::from_millis(1500));
+    // -Z nobody: root was dropped once the capture was open.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("").to_owned();
+    assert!(uid_line.split_whitespace().skip(1).all(|u| u == "65534"), "privileges dropped: {uid_line}");
 
     let sock = std::net::UdpSocket::bind("10.99.77.1:0").expect("bind on the veth address");
     let mut x: u64 = 0x243f6a8885a308d3;

@@ -372,6 +372,18 @@ icmp_benign() {
   tsum "$OUT/icmp_benign.pcap" icmp icmp.type icmp.code ip.len
 }
 
+icmp_hping3_unreach() { # a file carried in ICMP port-unreachable errors (hping3 -C 3 --file)
+  local src=10.99.0.25 dst=203.0.113.25
+  use_src "$src"
+  head -c 12000 /dev/urandom >"$WORK/hping_unreach.bin"
+  start_cap icmp_hping3_unreach.pcap 0 host "$src"
+  # The quoted header names a UDP packet dst -> src; the file rides after it.
+  H timeout 20 hping3 --icmp -C 3 -K 3 --icmp-ipsrc "$dst" --icmp-ipdst "$src" --icmp-ipproto 17 \
+    -I "$VH" -a "$src" --file "$WORK/hping_unreach.bin" -d 1200 -c 10 -i u300000 "$dst" >>"$LOG" 2>&1 || true
+  stop_cap
+  tsum "$OUT/icmp_hping3_unreach.pcap" icmp ip.src icmp.type icmp.code ip.len
+}
+
 # ================================================================ scans
 scan_listeners() { # common open ports on a few hosts
   i_bg "$PY" "$WORK/fakesrv.py" tcp 203.0.113.10:22 203.0.113.10:80 203.0.113.10:443 \
@@ -578,14 +590,14 @@ scan_oneway() {
 }
 
 ALL=(dns_iodine_null dns_iodine_txt dns_dns2tcp dns_dig_loop dns_benign
-     icmp_ptunnel icmp_ping_p icmp_hping3 icmp_benign
+     icmp_ptunnel icmp_ping_p icmp_hping3 icmp_hping3_unreach icmp_benign
      scan_nmap_sS scan_nmap_sT scan_nmap_sn scan_nmap_p22_sweep scan_nmap_sU scan_masscan
      scan_outbound_sweep80 scan_inbound scan_benign_busy scan_benign_resolver
      scan_nmap_sF scan_nmap_sN scan_nmap_sX scan_nmap_sA scan_masscan_dark scan_nmap_unreach
      scan_benign_monitor scan_oneway)
 
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-netns_up "${NS_PREFIX:-sa}"   # NS_PREFIX=sd was used for the scan_* additions
+netns_up "${NS_PREFIX:-sa}"   # another prefix lets two runs share a machine (sd: the scan_* additions)
 trap cleanup EXIT
 # The fake internet answers every closed UDP port / traceroute probe: without this the kernel sends
 # about one port-unreachable per second per peer and drops the rest.

@@ -92,8 +92,14 @@ pub struct EveFlow {
 pub struct EveTunnel {
     /// Outer source.
     pub src_ip: String,
+    /// Outer source port (VXLAN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
     /// Outer destination.
     pub dest_ip: String,
+    /// Outer destination port (VXLAN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_port: Option<u16>,
     /// Encapsulation (`GRE`, `ERSPAN-II`, `ERSPAN-III`, `VXLAN`, `IPIP`, `GRE-TEB`).
     pub proto: String,
     /// Layers removed.
@@ -108,7 +114,9 @@ impl From<&TunnelInfo> for EveTunnel {
             .unwrap_or_default();
         EveTunnel {
             src_ip: t.outer_src.to_string(),
+            src_port: t.outer_ports.map(|p| p.0),
             dest_ip: t.outer_dst.to_string(),
+            dest_port: t.outer_ports.map(|p| p.1),
             proto,
             depth: u32::from(t.depth),
         }

@@ -3,6 +3,7 @@
 pub mod eve;
 pub mod sink;
 pub mod suppress;
+pub mod syslog;
 
 pub use eve::Alert;
 
@@ -85,6 +86,35 @@ impl Alert {
     }
 }
 
+impl Alert {
+    /// Records the encapsulation the alert's packet came in: EVE's `tunnel` object, and the
+    /// mirror's identifiers in the evidence (`erspan_session`, `erspan_vlan`, `vxlan_vni`,
+    /// `gre_key`) so an analyst knows which mirror session saw it.
+    pub fn set_tunnel(&mut self, t: &TunnelInfo) {
+        self.tunnel = Some(EveTunnel::from(t));
+        let ids = [
+            ("erspan_session", t.ids.erspan_session.map(u32::from)),
+            ("erspan_vlan", t.ids.erspan_vlan.map(u32::from)),
+            ("vxlan_vni", t.ids.vni),
+            ("gre_key", t.ids.gre_key),
+        ];
+        for (k, v) in ids {
+            if let Some(v) = v {
+                self.siphon.evidence.insert(k.to_owned(), v.into());
+            }
+        }
+    }
+
+    /// [`Alert::set_tunnel`] unless the detector already recorded one.
+    pub fn default_tunnel(&mut self, t: Option<&TunnelInfo>) {
+        if self.tunnel.is_none()
+            && let Some(t) = t
+        {
+            self.set_tunnel(t);
+        }
+    }
+}
+
 impl AlertBuilder {
     /// IP protocol number.
     pub fn proto(mut self, p: u8) -> Self {
@@ -121,23 +151,18 @@ impl AlertBuilder {
             age: now.since(f.first).as_secs(),
         });
         if let Some(t) = &f.tunnel {
-            self.alert.tunnel = Some(EveTunnel::from(t));
+            self.alert.set_tunnel(t);
         }
         if let Some(v) = f.vlan {
             self.alert.vlan = Some(vec![v]);
         }
         self
     }
-    /// The encapsulation the packet came in.
+    /// The encapsulation the packet came in. (The worker adds it to alerts raised while a
+    /// tunnelled packet or flow is handled, so detectors need not call this.)
     pub fn tunnel(mut self, t: Option<&TunnelInfo>) -> Self {
         if let Some(t) = t {
-            self.alert.tunnel = Some(EveTunnel::from(t));
-            if let Some(s) = t.ids.erspan_session {
-                self = self.evidence("erspan_session", s);
-            }
-            if let Some(v) = t.ids.vni {
-                self = self.evidence("vxlan_vni", v);
-            }
+            self.alert.set_tunnel(t);
         }
         self
     }

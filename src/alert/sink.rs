@@ -20,12 +20,52 @@ pub trait AlertSink: Send {
 pub struct JsonLines<W: Write + Send> {
     out: std::io::BufWriter<W>,
     line: Vec<u8>,
+    /// For `-o FILE`: the path and inode written to, checked at each flush so a removed or
+    /// replaced output file is an error, not alerts silently written into an unlinked inode.
+    watch: Option<(std::path::PathBuf, u64)>,
 }
 
 impl<W: Write + Send> JsonLines<W> {
     /// Wraps a writer.
     pub fn new(w: W) -> Self {
-        JsonLines { out: std::io::BufWriter::with_capacity(64 * 1024, w), line: Vec::with_capacity(2048) }
+        JsonLines {
+            out: std::io::BufWriter::with_capacity(64 * 1024, w),
+            line: Vec::with_capacity(2048),
+            watch: None,
+        }
+    }
+
+    fn check_still_there(&self) -> Result<(), OutputError> {
+        use std::os::unix::fs::MetadataExt;
+        if let Some((path, ino)) = &self.watch {
+            let same = std::fs::metadata(path).map(|m| m.ino() == *ino).unwrap_or(false);
+            if !same {
+                return Err(OutputError::Write(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "output file {} was removed or replaced while siphon was writing it",
+                        path.display()
+                    ),
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl JsonLines<std::fs::File> {
+    /// Creates (truncates) `path` and writes to it, watching that it stays in place.
+    pub fn create(path: &std::path::Path) -> Result<Self, OutputError> {
+        use std::os::unix::fs::MetadataExt;
+        let f = std::fs::File::create(path)
+            .map_err(|source| OutputError::Create { path: path.to_path_buf(), source })?;
+        let ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
+        let is_file = f.metadata().map(|m| m.is_file()).unwrap_or(false);
+        let mut s = JsonLines::new(f);
+        if is_file {
+            s.watch = Some((path.to_path_buf(), ino));
+        }
+        Ok(s)
     }
 }
 
@@ -39,7 +79,7 @@ impl<W: Write + Send> AlertSink for JsonLines<W> {
     }
     fn flush(&mut self) -> Result<(), OutputError> {
         self.out.flush()?;
-        Ok(())
+        self.check_still_there()
     }
     fn write_event(&mut self, event: &serde_json::Value) -> Result<(), OutputError> {
         self.line.clear();

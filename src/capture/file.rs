@@ -24,15 +24,20 @@ struct Open {
     packets: u64,
     /// Byte offset of the next record (exact for classic pcap, an estimate for pcapng).
     offset: u64,
+    /// Descriptor of a pipe (stdin): reads stop early when it has nothing ready, so the
+    /// pipeline hands over what it has instead of waiting for a full batch.
+    pipe_fd: Option<i32>,
 }
 
 fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> {
+    let mut pipe_fd = None;
     let res = if path.as_os_str() == "-" {
         // SAFETY: dup gives libpcap its own descriptor for stdin, which it then owns and closes.
         let fd = unsafe { libc::dup(0) };
         if fd < 0 {
             return Err(CaptureError::Open { path: path.clone(), reason: "cannot duplicate stdin".into() });
         }
+        pipe_fd = Some(fd);
         // SAFETY: `fd` is a fresh descriptor owned by nobody else.
         unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Nano) }
     } else {
@@ -58,7 +63,7 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
     if let LinkType::Unsupported(linktype) = link {
         return Err(CaptureError::LinkType { path: path.clone(), linktype });
     }
-    Ok(Open { cap, path: path.clone(), link, packets: 0, offset: 24 })
+    Ok(Open { cap, path: path.clone(), link, packets: 0, offset: 24, pipe_fd })
 }
 
 impl FileSource {
@@ -90,6 +95,9 @@ impl PacketSource for FileSource {
         let mut n = 0;
         while n < max {
             let Some(open) = self.current.as_mut() else { return Ok(false) };
+            if n > 0 && open.pipe_fd.is_some_and(|fd| !readable_now(fd)) {
+                return Ok(true);
+            }
             let failure = match open.cap.next_packet() {
                 Ok(p) => {
                     let caplen = p.header.caplen;
@@ -140,6 +148,14 @@ impl PacketSource for FileSource {
         }
         Ok(true)
     }
+}
+
+/// Does `fd` have data ready? (a zero-timeout poll)
+fn readable_now(fd: i32) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, zero timeout.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r != 0
 }
 
 /// Converts libpcap's header time (nanosecond precision requested) to a [`Timestamp`].

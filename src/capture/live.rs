@@ -6,7 +6,8 @@ use super::{CaptureStats, PacketSource, RawPacket};
 use crate::decode::LinkType;
 use crate::error::CaptureError;
 use crate::time::Timestamp;
-use pcap::{Active, Capture, Precision};
+use pcap::{Active, Capture, Device, Precision};
+use std::net::IpAddr;
 
 /// Live capture settings.
 #[derive(Debug, Clone)]
@@ -28,6 +29,7 @@ pub struct LiveSource {
     cap: Capture<Active>,
     link: LinkType,
     iface: String,
+    addrs: Vec<IpAddr>,
 }
 
 /// Handle that stops a blocked live read from another thread.
@@ -67,7 +69,7 @@ impl LiveSource {
         if let LinkType::Unsupported(linktype) = link {
             return Err(CaptureError::LinkType { path: o.iface.clone().into(), linktype });
         }
-        Ok(LiveSource { cap, link, iface: o.iface.clone() })
+        Ok(LiveSource { cap, link, iface: o.iface.clone(), addrs: device_addrs(&o.iface) })
     }
 
     /// A handle that makes a blocked read return.
@@ -103,6 +105,10 @@ impl PacketSource for LiveSource {
         Ok(true)
     }
 
+    fn local_addrs(&self) -> Vec<IpAddr> {
+        self.addrs.clone()
+    }
+
     fn stats(&mut self) -> Option<CaptureStats> {
         self.cap.stats().ok().map(|s| CaptureStats {
             received: u64::from(s.received),
@@ -110,6 +116,19 @@ impl PacketSource for LiveSource {
             if_dropped: u64::from(s.if_dropped),
         })
     }
+}
+
+/// The addresses libpcap lists for `iface` (for `any`, every interface's).
+fn device_addrs(iface: &str) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Device::list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| iface == "any" || d.name == iface)
+        .flat_map(|d| d.addresses.into_iter().map(|a| a.addr))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Drops root to `user` (tcpdump's `-Z`), after the capture is open.

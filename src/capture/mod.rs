@@ -45,6 +45,11 @@ pub trait PacketSource: Send {
     fn stats(&mut self) -> Option<CaptureStats> {
         None
     }
+    /// The capturing host's own addresses on this source (live only): tunnels addressed to
+    /// them are mirror deliveries (see [`crate::mirror`]).
+    fn local_addrs(&self) -> Vec<std::net::IpAddr> {
+        Vec::new()
+    }
 }
 
 /// Metadata of one packet in a batch.

@@ -13,7 +13,12 @@ pub mod packet;
 pub mod tls;
 pub mod tunnel;
 
-pub use packet::{Decoded, L4, LinkType, decode};
+#[cfg(test)]
+mod encap_tests;
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use packet::{Decoded, L4, LinkType, Undecapsulated, decode};
 
 use serde::Serialize;
 
@@ -35,6 +40,9 @@ pub enum Anomaly {
     IpFragment,
     /// A tunnel (GRE, ERSPAN, VXLAN) header that does not parse.
     TunnelMalformed,
+    /// A valid GRE/ERSPAN header carrying something siphon does not follow (PPTP, MPLS, GRE
+    /// source routing): the packet is analysed as it is.
+    TunnelUnsupported,
     /// More nested encapsulation than `general.max_tunnel_depth`.
     TunnelTooDeep,
     /// A message on a DNS flow that does not parse as DNS.
@@ -47,7 +55,7 @@ pub enum Anomaly {
 
 impl Anomaly {
     /// Every kind, in stats order.
-    pub const ALL: [Anomaly; 11] = [
+    pub const ALL: [Anomaly; 12] = [
         Anomaly::LinkTruncated,
         Anomaly::NotIp,
         Anomaly::IpMalformed,
@@ -55,6 +63,7 @@ impl Anomaly {
         Anomaly::TransportMalformed,
         Anomaly::IpFragment,
         Anomaly::TunnelMalformed,
+        Anomaly::TunnelUnsupported,
         Anomaly::TunnelTooDeep,
         Anomaly::DnsMalformed,
         Anomaly::TlsMalformed,
@@ -71,6 +80,7 @@ impl Anomaly {
             Anomaly::TransportMalformed => "transport_malformed",
             Anomaly::IpFragment => "ip_fragment",
             Anomaly::TunnelMalformed => "tunnel_malformed",
+            Anomaly::TunnelUnsupported => "tunnel_unsupported",
             Anomaly::TunnelTooDeep => "tunnel_too_deep",
             Anomaly::DnsMalformed => "dns_malformed",
             Anomaly::TlsMalformed => "tls_malformed",

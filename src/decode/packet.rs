@@ -1,6 +1,6 @@
 //! Link, IP and transport layers, through any encapsulation [`super::tunnel`] knows.
 
-use super::tunnel::{self, Inner, TunnelInfo};
+use super::tunnel::{self, Inner, TunnelError, TunnelIds, TunnelInfo, TunnelProto};
 use super::{Anomalies, Anomaly};
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use std::net::IpAddr;
@@ -41,7 +41,7 @@ impl LinkType {
 pub struct DecodeOptions {
     /// UDP destination ports carrying VXLAN.
     pub vxlan_ports: Vec<u16>,
-    /// Deepest encapsulation followed.
+    /// Deepest encapsulation followed (at most [`MAX_TUNNEL_DEPTH`]).
     pub max_tunnel_depth: u8,
 }
 
@@ -49,6 +49,23 @@ impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions { vxlan_ports: vec![4789], max_tunnel_depth: 4 }
     }
+}
+
+/// Hard ceiling on `general.max_tunnel_depth`: each layer is a stack frame of the recursive
+/// decoder, and no real mirror nests more than three.
+pub const MAX_TUNNEL_DEPTH: u8 = 16;
+
+/// Why the analysed packet is itself still an encapsulation: the layer siphon stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undecapsulated {
+    /// The encapsulation header is cut or impossible (`tunnel_malformed`).
+    Malformed,
+    /// A valid header carrying something siphon does not follow (`tunnel_unsupported`).
+    Unsupported,
+    /// More nesting than `general.max_tunnel_depth` (`tunnel_too_deep`).
+    TooDeep,
+    /// An empty GRE packet: a keepalive reply.
+    Keepalive,
 }
 
 /// TCP header fields siphon uses.
@@ -154,6 +171,10 @@ pub struct Decoded<'a> {
     pub vlan: Option<u16>,
     /// Encapsulation that was removed to reach this packet.
     pub tunnel: Option<TunnelInfo>,
+    /// Set when this packet is itself an encapsulation (GRE, VXLAN port, IP-in-IP) that was not
+    /// looked through. The mirror filter uses it: a mirror's undecapsulated transport is never
+    /// analysed as traffic.
+    pub undecapsulated: Option<Undecapsulated>,
     /// Set when this is an IPv4 fragment: analyse the reassembled packet instead.
     pub frag: Option<Frag<'a>>,
 }
@@ -183,7 +204,26 @@ pub fn decode<'a>(
             return None;
         }
     };
-    decode_sliced(sliced, opts, anomalies, None)
+    decode_sliced(sliced, opts, anomalies, None, None)
+}
+
+/// Decodes an IPv4 packet reassembled from fragments that decoded as `like`: the encapsulation
+/// the fragments came in carries over (the depth limit counts on from it), and so does their
+/// VLAN unless the packet is itself a tunnel with a frame of its own.
+pub fn decode_reassembled<'a>(
+    packet: &'a [u8],
+    like: &Decoded<'_>,
+    opts: &DecodeOptions,
+    anomalies: &mut Anomalies,
+) -> Option<Decoded<'a>> {
+    let sliced = match LaxSlicedPacket::from_ip(packet) {
+        Ok(s) => s,
+        Err(_) => {
+            anomalies.add(Anomaly::IpMalformed);
+            return None;
+        }
+    };
+    decode_sliced(sliced, opts, anomalies, like.tunnel, like.vlan)
 }
 
 fn slice_link(link: LinkType, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Anomaly> {
@@ -215,8 +255,10 @@ fn decode_sliced<'a>(
     opts: &DecodeOptions,
     anomalies: &mut Anomalies,
     outer: Option<TunnelInfo>,
+    vlan_hint: Option<u16>,
 ) -> Option<Decoded<'a>> {
-    let vlan = sliced.vlan_ids().first().map(|v| v.value());
+    // The frame's own outermost tag; else the VLAN an ERSPAN header recorded for it.
+    let vlan = sliced.vlan_ids().first().map(|v| v.value()).or(vlan_hint);
     let net = match &sliced.net {
         Some(LaxNetSlice::Ipv4(_)) | Some(LaxNetSlice::Ipv6(_)) => sliced.net.as_ref(),
         _ => {
@@ -284,44 +326,56 @@ fn decode_sliced<'a>(
     }
     let depth = outer.map_or(0, |t| t.depth);
 
-    // Encapsulation: look through it, keeping the outermost addresses for the alert.
+    // Encapsulation: look through it, keeping the outermost addresses for the alert. When it
+    // cannot be looked through, this packet is analysed as it is, marked `undecapsulated`.
+    let mut undecapsulated = None;
     if !pl.fragmented {
-        let udp_ports = match &sliced.transport {
+        let udp = match &sliced.transport {
             Some(TransportSlice::Udp(u)) => Some((u.source_port(), u.destination_port(), u.payload())),
             _ => None,
         };
         let inner = match ip_proto {
             47 => Some(tunnel::gre(pl.payload)),
-            4 | 41 => Some(Ok(Inner::Ip(pl.payload, tunnel::TunnelProto::IpInIp, None))),
-            _ => match udp_ports {
+            4 | 41 => Some(Ok(Inner::Ip(pl.payload, TunnelProto::IpInIp, TunnelIds::default()))),
+            _ => match udp {
                 Some((_, dport, p)) if opts.vxlan_ports.contains(&dport) => Some(tunnel::vxlan(p)),
                 _ => None,
             },
         };
-        if let Some(inner) = inner {
-            match inner {
-                Err(_) => anomalies.add(Anomaly::TunnelMalformed),
-                Ok(_) if depth >= opts.max_tunnel_depth => anomalies.add(Anomaly::TunnelTooDeep),
-                Ok(inner) => {
-                    let (proto, info) = inner.proto_and_info();
-                    let t = match outer {
-                        Some(o) => TunnelInfo { depth: o.depth + 1, ..o }.with_inner(proto, info),
-                        None => TunnelInfo::new(src, dst, ip_proto, depth + 1).with_inner(proto, info),
-                    };
-                    let inner_slice = match inner {
-                        Inner::Ether(b, ..) => LaxSlicedPacket::from_ethernet(b).ok(),
-                        Inner::Ip(b, ..) => LaxSlicedPacket::from_ip(b).ok(),
-                    };
-                    match inner_slice {
-                        Some(s) => return decode_sliced(s, opts, anomalies, Some(t)),
-                        None => {
-                            anomalies.add(Anomaly::TunnelMalformed);
-                            return None;
-                        }
-                    }
+        let why = match inner {
+            None => None,
+            Some(Err(TunnelError::Malformed)) => Some(Undecapsulated::Malformed),
+            Some(Err(TunnelError::Unsupported)) => Some(Undecapsulated::Unsupported),
+            Some(Err(TunnelError::Keepalive)) => Some(Undecapsulated::Keepalive),
+            Some(Ok(_)) if depth >= opts.max_tunnel_depth.min(MAX_TUNNEL_DEPTH) => {
+                Some(Undecapsulated::TooDeep)
+            }
+            Some(Ok(inner)) => {
+                let (proto, ids) = inner.proto_and_info();
+                let t = match outer {
+                    Some(o) => TunnelInfo { depth: o.depth + 1, ..o }.with_inner(proto, ids),
+                    None => TunnelInfo {
+                        outer_ports: udp.map(|(s, d, _)| (s, d)),
+                        ..TunnelInfo::new(src, dst, ip_proto, 1).with_inner(proto, ids)
+                    },
+                };
+                let inner_slice = match inner {
+                    Inner::Ether(b, ..) => LaxSlicedPacket::from_ethernet(b).ok(),
+                    Inner::Ip(b, ..) => LaxSlicedPacket::from_ip(b).ok(),
+                };
+                match inner_slice {
+                    Some(s) => return decode_sliced(s, opts, anomalies, Some(t), ids.erspan_vlan),
+                    None => Some(Undecapsulated::Malformed),
                 }
             }
+        };
+        match why {
+            Some(Undecapsulated::Malformed) => anomalies.add(Anomaly::TunnelMalformed),
+            Some(Undecapsulated::Unsupported) => anomalies.add(Anomaly::TunnelUnsupported),
+            Some(Undecapsulated::TooDeep) => anomalies.add(Anomaly::TunnelTooDeep),
+            Some(Undecapsulated::Keepalive) | None => {}
         }
+        undecapsulated = why;
     }
 
     // IPv4 fragments go to reassembly (the caller checks `frag`); IPv6 fragments are counted
@@ -378,6 +432,7 @@ fn decode_sliced<'a>(
         truncated,
         vlan,
         tunnel: outer,
+        undecapsulated,
         frag,
     })
 }

@@ -18,7 +18,7 @@
 use super::{Detector, DetectorStats, Env, PacketCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::de_string_list;
-use crate::decode::dns::{DnsMessage, name_is_under, qtype};
+use crate::decode::dns::{DnsMessage, DnsName, name_is_under, qtype};
 use crate::time::Timestamp;
 use crate::units::Dur;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
@@ -307,7 +307,8 @@ impl Bucket {
 }
 
 struct Group {
-    domain: String,
+    /// The registered domain (a name whose labels are the domain's).
+    domain: DnsName,
     start: Timestamp,
     last: Timestamp,
     cur: Bucket,
@@ -320,7 +321,7 @@ struct Group {
     entropy_n: u64,
     first_query: Timestamp,
     server: IpAddr,
-    example: String,
+    example: Option<DnsName>,
     example_qtype: u16,
     example_id: u16,
     example_figures: Option<SubdomainFigures>,
@@ -335,8 +336,13 @@ pub struct DnsTunnel {
     allow_clients: Vec<IpAddr>,
     resolvers: Vec<IpAddr>,
     groups: FxHashMap<(IpAddr, u64), Group>,
+    /// Name sets of expired groups, kept for reuse.
+    spare: Vec<(FxHashSet<u64>, FxHashSet<u64>)>,
     evicted: u64,
 }
+
+/// Most spare name-set pairs kept for reuse.
+const MAX_SPARE: usize = 4096;
 
 fn hash_bytes_lower(b: &[u8]) -> u64 {
     let mut h = FxHasher::default();
@@ -364,7 +370,16 @@ impl DnsTunnel {
         let ignore = cfg.ignore_suffixes.iter().map(|s| s.as_bytes().to_vec()).collect();
         let allow_clients = cfg.allow_clients.iter().filter_map(|s| s.parse().ok()).collect();
         let resolvers = cfg.resolvers.iter().filter_map(|s| s.parse().ok()).collect();
-        DnsTunnel { cfg, allow, ignore, allow_clients, resolvers, groups: FxHashMap::default(), evicted: 0 }
+        DnsTunnel {
+            cfg,
+            allow,
+            ignore,
+            allow_clients,
+            resolvers,
+            groups: FxHashMap::default(),
+            spare: Vec::new(),
+            evicted: 0,
+        }
     }
 
     fn is_suspicious(&self, f: &SubdomainFigures) -> bool {
@@ -379,7 +394,11 @@ impl DnsTunnel {
         // cannot pin one old tunnel group in place for long.
         let victim = self.groups.iter().take(8).min_by_key(|(_, g)| g.last).map(|(k, _)| *k);
         if let Some(k) = victim {
-            self.groups.remove(&k);
+            if let Some(g) = self.groups.remove(&k)
+                && self.spare.len() < MAX_SPARE
+            {
+                self.spare.push((g.names, g.prev_names));
+            }
             self.evicted += 1;
         }
     }
@@ -407,25 +426,32 @@ impl DnsTunnel {
         }
         let window = self.cfg.window.nanos();
         let ts = c.ts;
-        let g = self.groups.entry(key).or_insert_with(|| Group {
-            domain: String::from_utf8_lossy(domain).to_ascii_lowercase(),
-            start: ts,
-            last: ts,
-            cur: Bucket::default(),
-            prev: Bucket::default(),
-            names: FxHashSet::default(),
-            prev_names: FxHashSet::default(),
-            longest_label: 0,
-            longest_name: 0,
-            entropy_sum: 0.0,
-            entropy_n: 0,
-            first_query: ts,
-            server,
-            example: String::new(),
-            example_qtype: 0,
-            example_id: 0,
-            example_figures: None,
-            alerted_score: 0.0,
+        let spare = &mut self.spare;
+        let g = self.groups.entry(key).or_insert_with(|| {
+            // Reuse an expired group's sets: no allocation once the pool is warm.
+            let (mut names, mut prev_names) = spare.pop().unwrap_or_default();
+            names.clear();
+            prev_names.clear();
+            Group {
+                domain: DnsName::from_labels(domain.split(|b| *b == b'.')).unwrap_or_default(),
+                start: ts,
+                last: ts,
+                cur: Bucket::default(),
+                prev: Bucket::default(),
+                names,
+                prev_names,
+                longest_label: 0,
+                longest_name: 0,
+                entropy_sum: 0.0,
+                entropy_n: 0,
+                first_query: ts,
+                server,
+                example: None,
+                example_qtype: 0,
+                example_id: 0,
+                example_figures: None,
+                alerted_score: 0.0,
+            }
         });
         // Slide: two half-overlapping buckets; figures are the sum of both.
         if ts.0.saturating_sub(g.start.0) >= window {
@@ -474,7 +500,7 @@ impl DnsTunnel {
             }
             weight += w;
             g.cur.score += weight;
-            g.example = m.qname.to_lossy_string();
+            g.example = Some(m.qname);
             g.example_qtype = m.qtype;
             g.example_id = m.id;
             g.example_figures = Some(f);
@@ -487,8 +513,8 @@ impl DnsTunnel {
         if !(tunnel || volume) {
             return;
         }
-        if g.example.is_empty() {
-            g.example = m.qname.to_lossy_string();
+        if g.example.is_none() {
+            g.example = Some(m.qname);
             g.example_qtype = m.qtype;
             g.example_id = m.id;
             g.example_figures = Some(f);
@@ -499,14 +525,15 @@ impl DnsTunnel {
         let ef = g.example_figures.unwrap_or(f);
         let mean_entropy = if g.entropy_n > 0 { g.entropy_sum / g.entropy_n as f64 } else { 0.0 };
         let round = |x: f64| (x * 1000.0).round() / 1000.0;
+        let domain_text = g.domain.to_lossy_string().to_ascii_lowercase();
         let direct = !self.resolvers.is_empty() && !self.resolvers.contains(&server);
         let a = Alert::build(NAME, sig, ts, client, server)
             .proto(c.pkt.ip_proto)
             .flow(c.flow, ts)
             .tunnel(c.pkt.tunnel.as_ref())
-            .dns(g.example_id, g.example.clone(), g.example_qtype)
+            .dns(g.example_id, g.example.unwrap_or(m.qname).to_lossy_string(), g.example_qtype)
             .score(score, threshold)
-            .evidence("domain", &g.domain)
+            .evidence("domain", &domain_text)
             .evidence("window_secs", self.cfg.window.0.as_secs())
             .evidence("queries", t.queries)
             .evidence("distinct_subdomains", t.distinct)
@@ -536,7 +563,7 @@ impl DnsTunnel {
             .evidence("seconds_to_detect", round(ts.since(g.first_query).as_secs_f64()))
             .evidence("resolver", server.to_string())
             .evidence("direct_to_authoritative", direct)
-            .episode(format!("{client}|{}", g.domain), score)
+            .episode(format!("{client}|{domain_text}"), score)
             .finish();
         out.push(a);
     }
@@ -606,7 +633,14 @@ impl Detector for DnsTunnel {
     fn on_tick(&mut self, now: Timestamp, _f: &crate::flow::FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
         let keep = self.cfg.window.nanos().saturating_mul(2);
         if now.secs().is_multiple_of(10) {
-            self.groups.retain(|_, g| now.0.saturating_sub(g.last.0) < keep);
+            let spare = &mut self.spare;
+            self.groups.retain(|_, g| {
+                let keep_it = now.0.saturating_sub(g.last.0) < keep;
+                if !keep_it && spare.len() < MAX_SPARE {
+                    spare.push((std::mem::take(&mut g.names), std::mem::take(&mut g.prev_names)));
+                }
+                keep_it
+            });
         }
     }
 

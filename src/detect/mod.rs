@@ -3,8 +3,13 @@
 //! A detector receives decoded packets, app-layer events and flow ends, keeps its own bounded
 //! per-host state on packet time, and pushes alerts into a caller-owned buffer. The list of
 //! detectors is one explicit `Vec` built from the config by [`build`].
+//!
+//! Mirrors are handled before detectors: they see the inner packet of a GRE/ERSPAN/VXLAN
+//! mirror, never the mirror's own transport ([`crate::mirror`]), and the worker adds EVE's
+//! `tunnel` object to their alerts, so a detector needs no mirror-specific code.
 
 pub mod dns_tunnel;
+pub mod icmp_tunnel;
 pub mod scan;
 
 use crate::alert::Alert;
@@ -16,24 +21,21 @@ use crate::decode::icmp::IcmpEcho;
 use crate::decode::tls::ClientHello;
 use crate::flow::{Dir, EndReason, Flow, FlowTable, HomeNet};
 use crate::time::Timestamp;
-use std::net::IpAddr;
 
-/// What every detector may consult: the home network and mirror sources.
+/// What every detector may consult: the home network.
+///
+/// Mirror sources are not here on purpose: the worker drops a mirror's own transport before
+/// flow accounting ([`crate::mirror`]), so no detector sees it or needs to know about mirrors.
 #[derive(Debug, Clone)]
 pub struct Env {
     /// The home network.
     pub home: HomeNet,
-    /// Addresses delivering mirrored traffic.
-    pub mirror_sources: Vec<IpAddr>,
 }
 
 impl Env {
     /// From the config.
     pub fn from_config(c: &Config) -> Env {
-        Env {
-            home: HomeNet::new(c.general.home_net.clone()),
-            mirror_sources: c.general.mirror_sources.clone(),
-        }
+        Env { home: HomeNet::new(c.general.home_net.clone()) }
     }
 }
 
@@ -108,6 +110,9 @@ pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
     let mut v: Vec<Box<dyn Detector>> = Vec::new();
     if c.dns_tunnel.enabled {
         v.push(Box::new(dns_tunnel::DnsTunnel::new(c.dns_tunnel.clone())));
+    }
+    if c.icmp_tunnel.enabled {
+        v.push(Box::new(icmp_tunnel::IcmpTunnel::new(c.icmp_tunnel.clone())));
     }
     if c.scan.enabled {
         v.push(Box::new(scan::Scan::new(c.scan.clone())));

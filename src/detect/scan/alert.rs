@@ -85,7 +85,7 @@ impl Scan {
             Trigger::Sweep { .. } => Kind::IcmpEcho,
             _ => s.technique(kind),
         };
-        let (fh, fp) = (s.failed_hosts.estimate(), s.failed_ports.estimate());
+        let (fh, fp) = s.failed_counts();
         // The shape so far: the walk that decided, widened to "block" once failures span
         // three hosts and three ports (nmap's host discovery counts: ACK-80 and SYN-443).
         let shape = match trigger {

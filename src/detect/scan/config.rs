@@ -61,11 +61,14 @@ pub struct ScanConfig {
     pub sweep_hosts: u32,
     /// Window of the echo-sweep count.
     pub sweep_window: Dur,
-    /// Most sources tracked per worker; the stalest is evicted (counted). A source costs about
-    /// 0.6 KB (sketches and counters) plus its lists: at most about 1.5 KB with the defaults.
+    /// Most sources tracked per worker (active within `window`); the stalest is evicted
+    /// (counted). A source costs about 1.7 KB, allocated once and recycled. Higher remembers
+    /// more quiet scanners under a flood of one-probe sources; lower bounds memory.
     pub max_sources: usize,
-    /// Most first contacts awaiting an answer per worker; when full the oldest is decided as
-    /// unanswered early (counted).
+    /// Most first contacts awaiting an answer per worker (about 150 bytes each). When full, the
+    /// oldest is decided early (counted): as unanswered if its source holds an eighth of the
+    /// table (a fast scanner), else as no evidence. Higher waits for more slow answers under
+    /// a flood.
     pub max_pending: usize,
     /// Most per-port and per-host walks kept per source (each list); the stalest is replaced.
     /// More keeps slow interleaved scans of many hosts apart longer; the walk over all targets
@@ -96,8 +99,8 @@ impl Default for ScanConfig {
             blind_weight: 0.25,
             sweep_hosts: 20,
             sweep_window: Dur::secs(60),
-            max_sources: 50_000,
-            max_pending: 65_536,
+            max_sources: 10_000,
+            max_pending: 16_384,
             max_walks_per_source: 8,
             sample_size: 8,
             allow_sources: Vec::new(),

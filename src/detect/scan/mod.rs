@@ -102,7 +102,11 @@ pub struct Scan {
     cfg: ScanConfig,
     walk: Walk,
     allow: Vec<IpNet>,
-    sources: FxHashMap<IpAddr, Source>,
+    sources: FxHashMap<IpAddr, Box<Source>>,
+    /// Forgotten sources whose allocations the next new ones reuse. Boxed: a source moves
+    /// between the map and the pool without being copied or reallocated.
+    #[allow(clippy::vec_box)]
+    pool: Vec<Box<Source>>,
     pending: FxHashMap<FlowKey, Pending>,
     order: VecDeque<(Timestamp, FlowKey)>,
     /// Last time a flow was seen answered (both directions visible).
@@ -119,6 +123,7 @@ impl Scan {
             allow: cfg.allow_sources.clone(),
             cfg,
             sources: FxHashMap::default(),
+            pool: Vec::new(),
             pending: FxHashMap::default(),
             order: VecDeque::new(),
             two_way_at: None,
@@ -143,16 +148,36 @@ impl Scan {
             // Sample a few and drop the stalest: O(1), and a flood of one-probe sources cannot
             // pin an old scanner in place for long.
             let victim = self.sources.iter().take(8).min_by_key(|(_, s)| s.last).map(|(k, _)| *k);
-            if let Some(k) = victim {
-                self.sources.remove(&k);
+            if let Some(old) = victim.and_then(|k| self.sources.remove(&k)) {
                 self.evicted_sources += 1;
+                self.recycle(old);
             }
         }
-        let s = self.sources.entry(src).or_insert_with(|| Source::new(ts));
+        let (pool, walks, sample) = (&mut self.pool, self.cfg.max_walks_per_source, self.cfg.sample_size);
+        let s = self.sources.entry(src).or_insert_with(|| match pool.pop() {
+            Some(mut b) => {
+                b.reset(ts);
+                b.pending = 0;
+                b
+            }
+            None => Box::new(Source::new(ts, walks, sample)),
+        });
         if ts.0.saturating_sub(s.last.0) > window {
-            *s = Source::new(ts);
+            s.reset(ts);
         }
         s
+    }
+
+    /// Keeps a forgotten source's allocations for the next new one (bounded by `max_sources`):
+    /// in steady state new sources allocate nothing.
+    fn recycle(&mut self, s: Box<Source>) {
+        if self.pool.len() < self.pool_cap() {
+            self.pool.push(s);
+        }
+    }
+
+    fn pool_cap(&self) -> usize {
+        self.cfg.max_sources.min(4096)
     }
 
     /// A flow's first packet.
@@ -202,14 +227,33 @@ impl Scan {
         let cap = self.cfg.max_pending.max(1);
         while self.pending.len() >= cap || self.order.len() >= cap.saturating_mul(2) {
             let Some((t, k)) = self.order.pop_front() else { break };
-            if let Some(old) = self.pending.remove(&k).filter(|o| o.ts == t) {
-                // Decided early, as if its timeout had passed.
+            if self.pending.get(&k).is_some_and(|o| o.ts == t)
+                && let Some(old) = self.take(&k)
+            {
+                // Decided early. Silence counts only against a source that fills a good part of
+                // the table itself (a fast scanner): others' slow answers must not become
+                // failures because someone else flooded.
                 self.evicted_pending += 1;
-                self.resolve(ts, old.c, Outcome::Unanswered, env, out);
+                let flooding = self.sources.get(&old.c.prober).is_some_and(|s| s.pending as usize >= cap / 8);
+                let outcome = if flooding { Outcome::Unanswered } else { Outcome::Neutral };
+                self.resolve(ts, old.c, outcome, env, out);
             }
+        }
+        let _ = self.take(&key);
+        if let Some(s) = self.sources.get_mut(&contact.prober) {
+            s.pending += 1;
         }
         self.pending.insert(key, Pending { c: contact, ts });
         self.order.push_back((ts, key));
+    }
+
+    /// Removes a pending first contact, keeping its source's count.
+    fn take(&mut self, key: &FlowKey) -> Option<Pending> {
+        let p = self.pending.remove(key)?;
+        if let Some(s) = self.sources.get_mut(&p.c.prober) {
+            s.pending = s.pending.saturating_sub(1);
+        }
+        Some(p)
     }
 
     /// The first packet from the other side of a pending first contact.
@@ -219,7 +263,7 @@ impl Scan {
         if p.c.prober == d.src {
             return;
         }
-        self.pending.remove(&c.flow.key);
+        self.take(&c.flow.key);
         let outcome = match d.l4 {
             L4::Tcp(t) if t.flags & (SYN | ACK) == SYN | ACK => Outcome::Success { implied: false },
             L4::Tcp(t) if t.flags & RST != 0 => Outcome::Rejected,
@@ -247,7 +291,7 @@ impl Scan {
             Kind::Ack if data || c.flow.pkts[c.dir.idx()] >= 3 => Outcome::Neutral,
             _ => return,
         };
-        self.pending.remove(&c.flow.key);
+        self.take(&c.flow.key);
         self.resolve(c.ts, p.c, outcome, c.env, out);
     }
 
@@ -262,7 +306,7 @@ impl Scan {
         if p.c.prober != q.src {
             return;
         }
-        self.pending.remove(&key);
+        self.take(&key);
         let outcome = if c.pkt.src == q.dst { Outcome::Unreachable } else { Outcome::UnreachableRouter };
         self.resolve(c.ts, p.c, outcome, c.env, out);
     }
@@ -357,13 +401,7 @@ impl Scan {
             Outcome::Unanswered => s.unanswered += 1,
             _ => s.definite += 1,
         }
-        s.failed_hosts.add(sketch::hash_ip(&t.host));
-        if matches!(t.proto, 6 | 17) {
-            s.failed_ports.add(sketch::hash_port(t.proto, t.port));
-        }
-        if s.sample.len() < sample_size {
-            s.sample.push(t);
-        }
+        s.failed(&t, sample_size);
         let delta = w * walk.fail;
         let h = s.port_walk(t.proto, t.port, cap);
         h.step(ts, delta, walk.lower, window);
@@ -404,10 +442,9 @@ impl Scan {
                 break;
             }
             self.order.pop_front();
-            if let Some(p) = self.pending.get(&key).copied()
-                && p.ts == ts
+            if self.pending.get(&key).is_some_and(|p| p.ts == ts)
+                && let Some(p) = self.take(&key)
             {
-                self.pending.remove(&key);
                 self.resolve(now, p.c, Outcome::Unanswered, env, out);
             }
         }
@@ -451,7 +488,7 @@ impl Detector for Scan {
     fn on_flow_end(&mut self, f: &Flow, why: EndReason, env: &Env, out: &mut Vec<Alert>) {
         // The capture ended: an answer that never came is not coming.
         if why == EndReason::Shutdown
-            && let Some(p) = self.pending.remove(&f.key)
+            && let Some(p) = self.take(&f.key)
         {
             self.resolve(f.last, p.c, Outcome::Unanswered, env, out);
         }
@@ -461,7 +498,13 @@ impl Detector for Scan {
         self.expire(now, env, out);
         if now.secs().is_multiple_of(10) {
             let window = self.cfg.window.nanos();
-            self.sources.retain(|_, s| now.0.saturating_sub(s.last.0) <= window);
+            let cap = self.pool_cap();
+            let Scan { sources, pool, .. } = self;
+            for (_, s) in sources.extract_if(|_, s| now.0.saturating_sub(s.last.0) > window) {
+                if pool.len() < cap {
+                    pool.push(s);
+                }
+            }
         }
     }
 

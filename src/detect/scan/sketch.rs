@@ -71,6 +71,46 @@ impl Seen {
     }
 }
 
+/// Targets a source contacted: the first few exactly, inline; past them, a [`Seen`] filter
+/// (allocated with the source, so recycled sources allocate nothing).
+#[derive(Clone, Default)]
+pub struct Targets {
+    few: [u64; 4],
+    n: u8,
+    spilled: bool,
+    many: Box<Seen>,
+}
+
+impl Targets {
+    /// Forgets every target.
+    pub fn clear(&mut self) {
+        self.n = 0;
+        self.spilled = false;
+    }
+
+    /// Inserts `h`; `true` if it was not there (a new target).
+    pub fn insert(&mut self, h: u64) -> bool {
+        if self.spilled {
+            return self.many.insert(h);
+        }
+        let n = usize::from(self.n);
+        if self.few[..n].contains(&h) {
+            return false;
+        }
+        if n < self.few.len() {
+            self.few[n] = h;
+            self.n += 1;
+            return true;
+        }
+        *self.many = Seen::default();
+        for x in self.few {
+            self.many.insert(x);
+        }
+        self.spilled = true;
+        self.many.insert(h)
+    }
+}
+
 /// Registers of the HyperLogLog (2^6): ±13 % standard error, exact-ish by linear counting
 /// for the small counts that matter at detection time.
 const HLL_P: u32 = 6;
@@ -126,6 +166,17 @@ mod tests {
             s.insert(mix(i));
         }
         assert!((0..90u64).filter(|i| s.insert(mix(*i))).count() > 80);
+    }
+
+    #[test]
+    fn targets_are_exact_inline_then_spill_to_the_filter() {
+        let mut t = Targets::default();
+        for i in 0..4u64 {
+            assert!(t.insert(mix(i)) && !t.insert(mix(i)));
+        }
+        assert!(!t.spilled, "four targets are kept exactly");
+        assert!(t.insert(mix(4)));
+        assert!((0..5u64).all(|i| !t.insert(mix(i))), "spilled targets are still known");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! lists capped by `max_walks_per_source` / `sample_size`.
 
 use super::probe::{Kind, Tool};
-use super::sketch::{Distinct, Seen, hash_ip, hash_port, mix};
+use super::sketch::{Distinct, Targets, hash_ip, hash_port, mix};
 use crate::time::Timestamp;
 use std::net::IpAddr;
 
@@ -91,6 +91,27 @@ pub fn sweep_prefix(ip: &IpAddr) -> u64 {
     }
 }
 
+/// Distinct counts of what failed.
+#[derive(Clone, Default)]
+pub struct Failed {
+    /// Distinct hosts with a failed probe.
+    pub hosts: Distinct,
+    /// Distinct (protocol, port) with a failed TCP/UDP probe.
+    pub ports: Distinct,
+}
+
+/// Pushes onto a list whose capacity was reserved with the source (a longer list grows once,
+/// and recycled sources keep their lists: in steady state nothing allocates).
+fn push_capped<T>(v: &mut Vec<T>, x: T, cap: usize) {
+    if v.capacity() < cap {
+        v.reserve_exact(cap - v.len());
+    }
+    v.push(x);
+}
+
+/// Echo-sweep prefixes counted at once per source (the stalest is replaced).
+const SWEEP_CELLS: usize = 4;
+
 /// What the source has done this episode.
 #[derive(Clone, Default)]
 pub struct Source {
@@ -101,7 +122,7 @@ pub struct Source {
     /// Last new target.
     pub last_probe: Timestamp,
     /// Targets already contacted (first contacts only are counted).
-    pub seen: Seen,
+    pub seen: Targets,
     /// Walk over every target (block scans).
     pub block: WalkState,
     /// Walks per (protocol, port) over hosts (horizontal).
@@ -133,10 +154,8 @@ pub struct Source {
     pub kinds: [u32; Kind::ALL.len()],
     /// Probes carrying a tool's fingerprint.
     pub tools: [u32; Tool::ALL.len()],
-    /// Distinct hosts with a failed probe.
-    pub failed_hosts: Distinct,
-    /// Distinct (protocol, port) with a failed port probe.
-    pub failed_ports: Distinct,
+    /// Distinct failed hosts and ports.
+    pub failed: Box<Failed>,
     /// First failed targets.
     pub sample: Vec<Target>,
     /// Some target answered for real (SYN-ACK, RST, UDP/echo answer, its own ICMP refusal), per
@@ -145,12 +164,81 @@ pub struct Source {
     pub answered: [bool; 2],
     /// This episode has been alerted.
     pub alerted: bool,
+    /// First contacts of this source awaiting an answer.
+    pub pending: u32,
 }
 
 impl Source {
-    /// A fresh episode starting at `ts`.
-    pub fn new(ts: Timestamp) -> Source {
-        Source { first: ts, last: ts, last_probe: ts, ..Source::default() }
+    /// A fresh episode starting at `ts`, with room for `walks` walks per list and `sample`
+    /// sampled targets: everything a source may hold is allocated here, once, and kept when
+    /// the source is recycled.
+    pub fn new(ts: Timestamp, walks: usize, sample: usize) -> Source {
+        Source {
+            first: ts,
+            last: ts,
+            last_probe: ts,
+            by_port: Vec::with_capacity(walks),
+            by_host: Vec::with_capacity(walks),
+            sweeps: Vec::with_capacity(SWEEP_CELLS),
+            sample: Vec::with_capacity(sample),
+            ..Source::default()
+        }
+    }
+
+    /// Starts a fresh episode at `ts` in place, keeping every allocation and the count of
+    /// pending contacts. (Every field is named: a new one must be reset here.)
+    pub fn reset(&mut self, ts: Timestamp) {
+        let Source {
+            first,
+            last,
+            last_probe,
+            seen,
+            block,
+            by_port,
+            by_host,
+            sweeps,
+            probes,
+            successes,
+            failures,
+            rejected,
+            unreachable,
+            unreachable_router,
+            unanswered,
+            definite,
+            neutral,
+            kinds,
+            tools,
+            failed,
+            sample,
+            answered,
+            alerted,
+            pending: _,
+        } = self;
+        (*first, *last, *last_probe) = (ts, ts, ts);
+        seen.clear();
+        *block = WalkState::default();
+        by_port.clear();
+        by_host.clear();
+        sweeps.clear();
+        for n in [
+            probes,
+            successes,
+            failures,
+            rejected,
+            unreachable,
+            unreachable_router,
+            unanswered,
+            definite,
+            neutral,
+        ] {
+            *n = 0;
+        }
+        *kinds = [0; Kind::ALL.len()];
+        *tools = [0; Tool::ALL.len()];
+        **failed = Failed::default();
+        sample.clear();
+        *answered = [false; 2];
+        *alerted = false;
     }
 
     /// The walk of (`proto`, `port`), replacing the stalest when `cap` are kept (a scan of many
@@ -163,7 +251,7 @@ impl Source {
                     let old = stalest(self.by_port.iter().map(|w| w.2.last));
                     self.by_port.swap_remove(old);
                 }
-                self.by_port.push((proto, port, WalkState::default()));
+                push_capped(&mut self.by_port, (proto, port, WalkState::default()), cap);
                 self.by_port.len() - 1
             }
         };
@@ -179,7 +267,7 @@ impl Source {
                     let old = stalest(self.by_host.iter().map(|w| w.1.last));
                     self.by_host.swap_remove(old);
                 }
-                self.by_host.push((host, WalkState::default()));
+                push_capped(&mut self.by_host, (host, WalkState::default()), cap);
                 self.by_host.len() - 1
             }
         };
@@ -188,12 +276,11 @@ impl Source {
 
     /// Counts an echo to `host` in its prefix's sweep; returns the cell after counting.
     pub fn sweep(&mut self, host: &IpAddr, crafted: bool, ts: Timestamp, window: u64) -> Sweep {
-        const CELLS: usize = 4;
         let prefix = sweep_prefix(host);
         let i = match self.sweeps.iter().position(|s| s.prefix == prefix) {
             Some(i) => i,
             None => {
-                if self.sweeps.len() >= CELLS {
+                if self.sweeps.len() >= SWEEP_CELLS {
                     let old = stalest(self.sweeps.iter().map(|s| s.first));
                     self.sweeps.swap_remove(old);
                 }
@@ -208,6 +295,22 @@ impl Source {
         s.weight += if crafted { 2 } else { 1 };
         s.hosts += 1;
         *s
+    }
+
+    /// Records a failed target: distinct counts and the sample.
+    pub fn failed(&mut self, t: &Target, sample_size: usize) {
+        self.failed.hosts.add(hash_ip(&t.host));
+        if matches!(t.proto, 6 | 17) {
+            self.failed.ports.add(hash_port(t.proto, t.port));
+        }
+        if self.sample.len() < sample_size {
+            push_capped(&mut self.sample, *t, sample_size);
+        }
+    }
+
+    /// Estimated distinct failed hosts and ports.
+    pub fn failed_counts(&self) -> (u64, u64) {
+        (self.failed.hosts.estimate(), self.failed.ports.estimate())
     }
 
     /// The technique to report: the deciding probe's, if it scans ports; else the most used
@@ -266,7 +369,7 @@ mod tests {
 
     #[test]
     fn technique_is_the_deciding_port_probe_or_the_most_used() {
-        let mut s = Source::new(Timestamp::from_secs(1));
+        let mut s = Source::new(Timestamp::from_secs(1), 8, 8);
         s.kinds[Kind::Ack.idx()] = 3;
         s.kinds[Kind::Syn.idx()] = 2;
         s.kinds[Kind::IcmpProbe.idx()] = 9;
@@ -274,7 +377,7 @@ mod tests {
         assert_eq!(s.technique(Kind::Ack), Kind::Ack, "nmap -sA: ACKs outnumber the SYN-443 ping");
         s.kinds[Kind::Syn.idx()] = 3;
         assert_eq!(s.technique(Kind::IcmpProbe), Kind::Syn, "tie: kind order");
-        let mut e = Source::new(Timestamp::from_secs(1));
+        let mut e = Source::new(Timestamp::from_secs(1), 8, 8);
         e.kinds[Kind::IcmpEcho.idx()] = 9;
         e.kinds[Kind::Syn.idx()] = 9;
         assert_eq!(e.technique(Kind::IcmpEcho), Kind::IcmpEcho, "a ping sweep into dead hosts");

@@ -443,3 +443,24 @@ fn busy_mixed_network_raises_nothing() {
     }
     assert!(n.scan_alerts().is_empty(), "{:?}", n.scan_alerts().first());
 }
+
+#[test]
+fn a_scanner_flooding_the_pending_table_is_decided_before_its_timeouts() {
+    let mut n = Net::new(config(|c| c.scan.max_pending = 1000));
+    n.send(&syn(HOME, 1000, [198, 51, 100, 1], 443, false));
+    n.send(&tcp([198, 51, 100, 1], 443, HOME, 1000, "SA", &[]));
+    // A slow benign contact in flight from another host while the scanner floods.
+    let other = [10, 99, 0, 60];
+    n.send(&syn(other, 2000, [198, 51, 100, 2], 443, false));
+    for i in 0..1200u32 {
+        let dst = (0xc000_0200u32 + i).to_be_bytes();
+        n.send(&syn(HOME, 40000, dst, 23, true));
+    }
+    let a = n.scan_alerts();
+    assert_eq!(a.len(), 1, "decided by the flood's own evictions, not by 2 s timeouts");
+    assert_eq!(a[0]["src_ip"], "10.99.0.31");
+    assert!(n.t < 1_000_000_000_000 + 100_000_000, "within 0.1 s of packet time");
+    n.send(&tcp([198, 51, 100, 2], 443, other, 2000, "SA", &[]));
+    n.idle(3);
+    assert_eq!(n.scan_alerts().len(), 1, "the other host's contact was not made a failure");
+}

@@ -1,0 +1,435 @@
+//! ICMP tunneling and exfiltration (T1095, T1572, T1048.003).
+//!
+//! Observe → reduce → threshold, per (host, peer) over a sliding window. Every ICMP/ICMPv6 echo
+//! payload is classified ([`crate::decode::icmp::classify`]): the default fill of a known ping
+//! or traceroute implementation (iputils, BSD/macOS, Windows, tracert, busybox, Cisco, Go ping
+//! libraries) carries no data and never scores, whatever its entropy — a Linux ping payload has
+//! more byte entropy than several real tunnels, so entropy alone cannot separate them. What
+//! scores is each *distinct* non-default payload: 1, +1 if large, +1 if high-entropy, +0.5 for a
+//! `ping -p` pattern (+1 when 8-16 bytes long), +3 for a known tunnel header (ptunnel/ptunnel-ng, hans, icmptunnel, a
+//! whole IP packet), +1 for a reply that does not echo its request (real echo replies copy the
+//! request; tunnel servers answer with their own data). A repeated payload adds nothing, so a
+//! monitoring probe with a constant custom payload, or an admin's single `ping -p ff`, never
+//! accumulates a score; a file or a TCP stream pushed through echoes does within a few packets.
+//! The pair alerts once per episode: as a tunnel when replies carry their own data or a tunnel
+//! header was seen, as exfiltration otherwise. A second signature flags data carried in ICMP
+//! types that have none (errors that quote no IP header, timestamps with payload, unassigned
+//! types).
+//!
+//! Needs: echo messages and ICMP packets from the spine. Memory: one entry (about 1 KB) per
+//! (host, peer) that sent a non-default payload or a data-carrying unusual message (ordinary
+//! ping and ping sweeps create none), capped at `max_pairs` with counted eviction; distinct
+//! payloads are 64-bit hashes in a set capped at `max_payloads_per_pair`; the last 16 requests
+//! per pair sit in a fixed ring for reply matching.
+
+mod evidence;
+mod state;
+
+use super::{Detector, DetectorStats, Env, PacketCtx};
+use crate::alert::{Alert, Signature};
+use crate::config::de_string_list;
+use crate::decode::L4;
+use crate::decode::icmp::{self, IcmpEcho, PayloadKind};
+use crate::time::Timestamp;
+use crate::units::{Dur, Size};
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
+use state::{Example, KINDS, Pair, ReplyMatch, hash_bytes, kind_index};
+use std::net::IpAddr;
+
+const NAME: &str = "icmp_tunnel";
+
+/// Echo payloads carry data both ways, or a tunnel tool's header.
+pub const SIG_TUNNEL: Signature = Signature {
+    id: 9_100_100,
+    rev: 1,
+    msg: "SIPHON ICMP tunnel: data carried in echo requests and replies",
+    category: "Potentially Bad Traffic",
+    severity: 1,
+    mitre: &["T1095", "T1572"],
+};
+/// Changing non-default data pushed out in echo requests that are merely echoed back.
+pub const SIG_EXFIL: Signature = Signature {
+    id: 9_100_101,
+    rev: 1,
+    msg: "SIPHON ICMP exfiltration: changing non-default data in echo payloads",
+    category: "Potential Corporate Privacy Violation",
+    severity: 2,
+    mitre: &["T1048.003", "T1048"],
+};
+/// Data in an ICMP type that carries none.
+pub const SIG_ODD_TYPE: Signature = Signature {
+    id: 9_100_102,
+    rev: 1,
+    msg: "SIPHON ICMP data carried in an unusual ICMP type",
+    category: "Potentially Bad Traffic",
+    severity: 2,
+    mitre: &["T1095", "T1048"],
+};
+
+/// Each distinct non-default payload counts this much.
+const W_PAYLOAD: f64 = 1.0;
+/// Added when it is at least `large_payload` long.
+const W_LARGE: f64 = 1.0;
+/// Added when its normalised entropy reaches `entropy_threshold`.
+const W_ENTROPY: f64 = 1.0;
+/// Added for a repeated user pattern (`ping -p`): no implementation sends one by default.
+const W_PATTERN: f64 = 0.5;
+/// Added instead for a pattern of at least [`LONG_PATTERN`] bytes: data carried per echo
+/// (`xxd -p -c 16 | ping -p` uses all 16), where an admin's test pattern is 1-4 bytes (ff, aa55).
+const W_PATTERN_LONG: f64 = 1.0;
+/// Pattern length from which [`W_PATTERN_LONG`] applies.
+const LONG_PATTERN: u8 = 8;
+/// Added for a known tunnel tool's header: near-certain on its own, but one packet never alerts.
+const W_HEADER: f64 = 3.0;
+/// Added for a reply that does not echo its request, or comes with no request.
+const W_NOT_ECHOED: f64 = 1.0;
+/// Replies that do not echo their request before the episode counts as a two-way tunnel.
+const MIN_NOT_ECHOED_FOR_TUNNEL: u64 = 2;
+/// Requests remembered per pair for matching replies.
+const RING: usize = 16;
+
+/// `[icmp_tunnel]` config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IcmpTunnelConfig {
+    /// Run this detector.
+    pub enabled: bool,
+    /// Sliding window per (host, peer). Longer catches slower tunnels (one echo a minute) but
+    /// keeps state longer and lets unrelated odd payloads add up.
+    pub window: Dur,
+    /// Score (weighted distinct non-default payloads in the window) that raises the tunnel or
+    /// exfiltration alert. Lower detects in fewer echoes; higher is quieter on unusual but
+    /// benign ping tools whose payload changes every probe.
+    pub score_threshold: f64,
+    /// A non-default payload at least this long on the wire counts +1. Lower flags small
+    /// tunnels sooner; higher spares monitoring tools with mid-sized custom payloads.
+    pub large_payload: Size,
+    /// Non-default payloads shorter than this never score unless they carry a tunnel header:
+    /// too little room for data, and short custom probes (Go, Java) vary by timestamp alone.
+    pub min_payload: usize,
+    /// Payloads at least this long are tested for entropy (short ones always look random).
+    pub entropy_min_len: usize,
+    /// Normalised entropy (bits per byte ÷ log2(min(256, length))) at or above which a
+    /// non-default payload counts +1. Encrypted or compressed data sits near 1.0; text ~0.6.
+    pub entropy_threshold: f64,
+    /// ICMP messages of a type that carries no data (see `odd_type_data`) that raise the
+    /// unusual-type signature, together with `odd_type_min_bytes`. Lower catches a single
+    /// crafted packet; higher spares a broken stack that sends a few malformed errors.
+    pub odd_type_min_packets: u64,
+    /// Payload bytes in such messages that, with `odd_type_min_packets`, raise the signature.
+    pub odd_type_min_bytes: Size,
+    /// Most (host, peer) pairs tracked per worker; the stalest is evicted (counted). Each pair
+    /// holds ~1.5 KiB (a ring of recent requests, examples): 8192 pairs ≈ 12 MiB. Only pairs
+    /// exchanging non-default payloads get one, so ordinary ping never fills it.
+    pub max_pairs: usize,
+    /// Most distinct payloads remembered per pair (as hashes). A tunnel crosses the threshold
+    /// long before this; larger only costs memory on pairs that are already alerting.
+    pub max_payloads_per_pair: usize,
+    /// Hosts or networks (`192.0.2.10`, `10.1.0.0/24`) whose ICMP is never scored, on either
+    /// side: monitoring systems that ping with large or custom payloads, ICMP-based services.
+    #[serde(deserialize_with = "de_string_list")]
+    pub allow_hosts: Vec<String>,
+}
+
+impl Default for IcmpTunnelConfig {
+    fn default() -> Self {
+        IcmpTunnelConfig {
+            enabled: true,
+            window: Dur::secs(300),
+            score_threshold: 10.0,
+            large_payload: Size(128),
+            min_payload: 20,
+            entropy_min_len: 64,
+            entropy_threshold: 0.9,
+            odd_type_min_packets: 3,
+            odd_type_min_bytes: Size(64),
+            max_pairs: 8192,
+            max_payloads_per_pair: 1024,
+            allow_hosts: Vec::new(),
+        }
+    }
+}
+
+/// The pair's state, created (evicting the stalest when at `max`) and slid on packet time.
+fn pair_entry<'a>(
+    pairs: &'a mut FxHashMap<(IpAddr, IpAddr), Pair>,
+    evicted: &mut u64,
+    cfg: &IcmpTunnelConfig,
+    key: (IpAddr, IpAddr),
+    ts: Timestamp,
+) -> &'a mut Pair {
+    if !pairs.contains_key(&key) && pairs.len() >= cfg.max_pairs {
+        // Sample a handful and drop the stalest: O(1), and a flood of fresh pairs cannot pin
+        // one old tunnel pair in place for long.
+        let victim = pairs.iter().take(8).min_by_key(|(_, p)| p.last).map(|(k, _)| *k);
+        if let Some(k) = victim {
+            pairs.remove(&k);
+            *evicted += 1;
+        }
+    }
+    let p = pairs.entry(key).or_insert_with(|| Pair::new(ts));
+    p.slide(ts, cfg.window.nanos());
+    p
+}
+
+/// The detector.
+pub struct IcmpTunnel {
+    cfg: IcmpTunnelConfig,
+    allow: Vec<IpNet>,
+    pairs: FxHashMap<(IpAddr, IpAddr), Pair>,
+    evicted: u64,
+}
+
+/// Which side an alert is about: the home side when exactly one side is home, else `default`.
+fn host_and_peer(c: &PacketCtx<'_, '_>, default_is_src: bool) -> (IpAddr, IpAddr) {
+    let (src, dst) = (c.pkt.src, c.pkt.dst);
+    match (c.src_home(), c.dst_home()) {
+        (true, false) => (src, dst),
+        (false, true) => (dst, src),
+        _ if default_is_src => (src, dst),
+        _ => (dst, src),
+    }
+}
+
+impl IcmpTunnel {
+    /// A detector with `cfg`.
+    pub fn new(cfg: IcmpTunnelConfig) -> Self {
+        let allow = cfg
+            .allow_hosts
+            .iter()
+            .filter_map(|s| s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)))
+            .collect();
+        IcmpTunnel { cfg, allow, pairs: FxHashMap::default(), evicted: 0 }
+    }
+
+    fn allowed(&self, a: &IpAddr) -> bool {
+        self.allow.iter().any(|n| n.contains(a))
+    }
+
+    fn echo(&mut self, c: &PacketCtx<'_, '_>, e: &IcmpEcho<'_>, out: &mut Vec<Alert>) {
+        let (host, peer) = host_and_peer(c, e.is_request);
+        if self.allowed(&host) || self.allowed(&peer) {
+            return;
+        }
+        let from_host = c.pkt.src == host;
+        let kind = icmp::classify(e.payload, e.wire_len);
+        // Ordinary ping costs no state: a pair is tracked from its first non-default payload.
+        if kind.is_default() && !self.pairs.contains_key(&(host, peer)) {
+            return;
+        }
+        let IcmpTunnel { cfg, pairs, evicted, .. } = self;
+        let p = pair_entry(pairs, evicted, cfg, (host, peer), c.ts);
+        p.episode_echoes += 1;
+        if e.is_request {
+            p.cur.requests += 1;
+            p.episode_requests += 1;
+        } else {
+            p.cur.replies += 1;
+        }
+        let wire = u64::from(e.wire_len);
+        if from_host {
+            p.cur.bytes_out += wire;
+        } else {
+            p.cur.bytes_in += wire;
+        }
+        p.count_size(e.wire_len);
+        if let Some(k) = p.kinds.get_mut(kind_index(kind)) {
+            *k += 1;
+        }
+        let full = hash_bytes(e.payload);
+        let default = kind.is_default();
+        // A reply that does not echo its request: tunnel servers answer with their own data
+        // (or with nothing while they have none). Only counted when new data is involved on one
+        // side, so a ping (default or constant custom payload) answered oddly by some device
+        // never scores.
+        let mut not_echoed = false;
+        let mut slot = None;
+        if e.is_request {
+            slot = Some(p.remember(e, full));
+        } else {
+            match p.match_reply(e, full) {
+                ReplyMatch::Echoes => p.cur.echoed += 1,
+                ReplyMatch::Differs { request_scored } => {
+                    p.cur.mismatched += 1;
+                    not_echoed = request_scored || !default;
+                }
+                // A reply with no request is only odd when requests are visible at all (a
+                // one-way mirror shows replies alone).
+                ReplyMatch::NoRequest if p.cur.requests + p.prev.requests > 0 => {
+                    p.cur.unsolicited += 1;
+                    not_echoed = !default;
+                }
+                ReplyMatch::NoRequest => {}
+            }
+            if not_echoed {
+                p.cur.not_echoed += 1;
+            }
+        }
+        if default {
+            p.cur.default_payloads += 1;
+            if not_echoed {
+                // An empty or default reply to a data-carrying request.
+                p.cur.score += W_NOT_ECHOED;
+                Self::check(cfg, c, host, peer, e, p, out);
+            }
+            return;
+        }
+        p.cur.nondefault_payloads += 1;
+        let header = matches!(kind, PayloadKind::Tunnel(_));
+        if e.payload.len() < cfg.min_payload && !header {
+            return;
+        }
+        // Compare payloads past the timestamp most implementations put first; a tunnel
+        // header's own fields (sequence, length) are part of what makes it distinct.
+        let h = if header { full } else { hash_bytes(icmp::body(e.payload)) };
+        let fresh =
+            !p.prev_bodies.contains(&h) && p.bodies.len() < cfg.max_payloads_per_pair && p.bodies.insert(h);
+        if !fresh {
+            return;
+        }
+        if let Some(slot) = slot {
+            p.mark_scored(slot);
+        }
+        p.cur.distinct += 1;
+        p.cur.distinct_bytes += wire;
+        let mut w = W_PAYLOAD;
+        if wire >= cfg.large_payload.0 {
+            p.cur.large += 1;
+            w += W_LARGE;
+        }
+        let (bits, norm) = icmp::entropy(e.payload);
+        if e.payload.len() >= cfg.entropy_min_len {
+            p.entropy_sum += norm;
+            p.entropy_n += 1;
+            if norm >= cfg.entropy_threshold {
+                p.cur.high_entropy += 1;
+                w += W_ENTROPY;
+            }
+        }
+        match kind {
+            PayloadKind::Pattern { period } => {
+                p.cur.patterns += 1;
+                w += if period >= LONG_PATTERN { W_PATTERN_LONG } else { W_PATTERN };
+            }
+            PayloadKind::Tunnel(t) => {
+                p.cur.headers += 1;
+                p.tool = Some(t);
+                w += W_HEADER;
+            }
+            _ => {}
+        }
+        if not_echoed {
+            w += W_NOT_ECHOED;
+        }
+        p.cur.score += w;
+        let mut head = [0u8; 32];
+        let n = e.payload.len().min(head.len());
+        if let (Some(dst), Some(src)) = (head.get_mut(..n), e.payload.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        p.example = Example {
+            kind: Some(kind),
+            len: e.wire_len,
+            entropy: bits,
+            normalised_entropy: norm,
+            from_host,
+            head,
+            head_len: n as u8,
+            ..Example::default()
+        };
+        Self::check(cfg, c, host, peer, e, p, out);
+    }
+
+    /// Alerts when the pair's score crosses the threshold (again at each doubling; the
+    /// suppressor keeps one alert per episode plus escalations).
+    fn check(
+        cfg: &IcmpTunnelConfig,
+        c: &PacketCtx<'_, '_>,
+        host: IpAddr,
+        peer: IpAddr,
+        e: &IcmpEcho<'_>,
+        p: &mut Pair,
+        out: &mut Vec<Alert>,
+    ) {
+        let t = p.total();
+        if t.score < cfg.score_threshold || (p.alerted.is_some() && t.score < 2.0 * p.alerted_score) {
+            return;
+        }
+        let two_way = t.headers > 0 || t.not_echoed >= MIN_NOT_ECHOED_FOR_TUNNEL;
+        let sig = *p.alerted.get_or_insert(if two_way { &SIG_TUNNEL } else { &SIG_EXFIL });
+        p.alerted_score = t.score;
+        out.push(evidence::echo_alert(cfg, sig, c, host, peer, e, p));
+    }
+
+    fn odd(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let L4::Icmp(i) = c.pkt.l4 else { return };
+        let Some(reason) = icmp::odd_type_data(i.v6, i.icmp_type, c.pkt.payload, c.pkt.payload_wire_len)
+        else {
+            return;
+        };
+        let (host, peer) = host_and_peer(c, true);
+        if self.allowed(&host) || self.allowed(&peer) {
+            return;
+        }
+        let IcmpTunnel { cfg, pairs, evicted, .. } = self;
+        let p = pair_entry(pairs, evicted, cfg, (host, peer), c.ts);
+        p.cur.odd_packets += 1;
+        p.cur.odd_bytes += u64::from(c.pkt.payload_wire_len);
+        let mut head = [0u8; 32];
+        let n = c.pkt.payload.len().min(head.len());
+        if let (Some(dst), Some(src)) = (head.get_mut(..n), c.pkt.payload.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        p.odd_example = Example {
+            len: c.pkt.payload_wire_len,
+            from_host: c.pkt.src == host,
+            head,
+            head_len: n as u8,
+            icmp_type: i.icmp_type,
+            icmp_code: i.code,
+            reason,
+            ..Example::default()
+        };
+        let t = p.total();
+        if t.odd_packets < cfg.odd_type_min_packets
+            || t.odd_bytes < cfg.odd_type_min_bytes.0
+            || t.odd_bytes < 2 * p.odd_alerted_bytes
+        {
+            return;
+        }
+        p.odd_alerted_bytes = t.odd_bytes;
+        out.push(evidence::odd_alert(cfg, c, host, peer, p));
+    }
+}
+
+impl Detector for IcmpTunnel {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        if matches!(c.pkt.l4, L4::Icmp(_)) {
+            self.odd(c, out);
+        }
+    }
+
+    fn on_icmp(&mut self, c: &PacketCtx<'_, '_>, e: &IcmpEcho<'_>, out: &mut Vec<Alert>) {
+        self.echo(c, e, out);
+    }
+
+    fn on_tick(&mut self, now: Timestamp, _f: &crate::flow::FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
+        let keep = self.cfg.window.nanos().saturating_mul(2);
+        if now.secs().is_multiple_of(10) {
+            self.pairs.retain(|_, p| now.0.saturating_sub(p.last.0) < keep);
+        }
+    }
+
+    fn stats(&self) -> DetectorStats {
+        DetectorStats { tracked: self.pairs.len() as u64, evicted: self.evicted }
+    }
+}
+
+#[cfg(test)]
+mod tests;

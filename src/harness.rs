@@ -1,0 +1,194 @@
+//! Entry points for the fuzz targets in `fuzz/` (and their replay test): each takes arbitrary
+//! bytes and drives one parser, or the whole worker, the way hostile traffic would. None may
+//! panic or hang on any input.
+
+use crate::config::Config;
+use crate::decode::packet::DecodeOptions;
+use crate::decode::{self, Anomalies, LinkType, app, dns, http, tls, tunnel};
+use crate::time::Timestamp;
+use crate::worker::Worker;
+
+/// Link types in the order the first input byte selects them.
+const LINKS: [LinkType; 5] =
+    [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null];
+
+/// The whole decode path (link, IP, transport, tunnels): first byte picks the link type.
+pub fn decode_frame(data: &[u8]) {
+    let Some((&sel, frame)) = data.split_first() else { return };
+    let opts = DecodeOptions { vxlan_ports: vec![4789, 8472], max_tunnel_depth: 8 };
+    let mut an = Anomalies::default();
+    if let Some(d) = decode::decode(LINKS[usize::from(sel) % LINKS.len()], frame, &opts, &mut an) {
+        std::hint::black_box(d.ports());
+        if let Some(e) = decode::icmp::echo(&d) {
+            std::hint::black_box(e);
+        }
+    }
+}
+
+/// Encapsulation headers alone.
+pub fn tunnels(data: &[u8]) {
+    let _ = std::hint::black_box(tunnel::gre(data));
+    let _ = std::hint::black_box(tunnel::vxlan(data));
+}
+
+/// A DNS message over UDP, and the same bytes as a TCP segment of length-prefixed messages.
+pub fn dns_message(data: &[u8]) {
+    if let Ok(m) = dns::parse(data) {
+        std::hint::black_box(m.qname.registrable());
+        std::hint::black_box(m.qname.to_lossy_string());
+        std::hint::black_box(crate::detect::dns_tunnel::figures(m.qname.as_bytes()));
+    }
+    for m in dns::tcp_messages(data) {
+        let _ = std::hint::black_box(dns::parse(m));
+    }
+}
+
+/// A TLS record that may be a ClientHello.
+pub fn tls_client_hello(data: &[u8]) {
+    let _ = std::hint::black_box(tls::parse_client_hello(data));
+}
+
+/// An HTTP request line and headers, and the payload classifier.
+pub fn http_request(data: &[u8]) {
+    std::hint::black_box(http::parse_request(data));
+    std::hint::black_box(app::classify_client(data, data.first().is_some_and(|b| b & 1 == 1)));
+    std::hint::black_box(app::classify_server(data));
+}
+
+/// A packet sequence through the whole worker (flows, app layer, every detector): the input is
+/// split into frames by a 2-byte length prefix; each frame's first byte advances packet time.
+pub fn packet_sequence(data: &[u8]) {
+    let mut config = Config::default();
+    config.flow.max_flows = 64;
+    let mut w = Worker::new(&config);
+    let mut rest = data;
+    let mut t = 1_700_000_000u64 * 1_000_000_000;
+    while rest.len() >= 3 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]])) % 2048;
+        let step = u64::from(rest[2]);
+        let body = &rest[3..];
+        let frame = &body[..len.min(body.len())];
+        rest = &body[frame.len()..];
+        t += step * step * 10_000_000;
+        w.process(Timestamp(t), LinkType::Ethernet, frame, frame.len() as u32, &mut |a| {
+            std::hint::black_box(a);
+        });
+    }
+    w.finish(&mut |a| {
+        std::hint::black_box(a);
+    });
+}
+
+/// Capture records: the bytes as a capture file read through libpcap (pcap or pcapng, any
+/// record damage), each packet then decoded.
+pub fn capture_file(data: &[u8]) {
+    use crate::capture::PacketSource;
+    use std::io::Write;
+    // SAFETY: memfd_create with a valid NUL-terminated name; the fd is owned and closed below.
+    let fd = unsafe { libc::memfd_create(c"siphon-fuzz".as_ptr(), 0) };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: `fd` is a fresh descriptor we own; File takes ownership and closes it.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    if file.write_all(data).is_err() {
+        return;
+    }
+    let path = std::path::PathBuf::from(format!("/proc/self/fd/{fd}"));
+    if let Ok(mut src) = crate::capture::file::FileSource::new(vec![path], None) {
+        let opts = DecodeOptions::default();
+        let mut an = Anomalies::default();
+        let _ = src.read(100_000, &mut |p| {
+            std::hint::black_box(decode::decode(p.link, p.data, &opts, &mut an));
+        });
+    }
+    drop(file);
+}
+
+/// Seed inputs for each target, taken from real captures.
+#[derive(Debug, Default)]
+pub struct Seeds {
+    /// `decode_frame`: a link selector byte, then a frame.
+    pub decode_frame: Vec<Vec<u8>>,
+    /// `tunnels`: IP payloads of GRE packets and UDP payloads on VXLAN ports.
+    pub tunnels: Vec<Vec<u8>>,
+    /// `dns_message`: DNS payloads (UDP, and TCP segments with length prefixes).
+    pub dns_message: Vec<Vec<u8>>,
+    /// `tls_client_hello`: TCP payloads that start a TLS handshake.
+    pub tls_client_hello: Vec<Vec<u8>>,
+    /// `http_request`: TCP payloads that start an HTTP request, and other first payloads.
+    pub http_request: Vec<Vec<u8>>,
+    /// `packet_sequence`: runs of consecutive frames, length-prefixed.
+    pub packet_sequence: Vec<Vec<u8>>,
+    /// `capture_file`: whole small capture files and heads of bigger ones.
+    pub capture_file: Vec<Vec<u8>>,
+}
+
+/// Extracts seeds from every `*.pcap`/`*.pcapng` in `dir` (at most `per_file` of each kind).
+pub fn seeds(dir: &std::path::Path, per_file: usize) -> Seeds {
+    use crate::capture::PacketSource;
+    let mut s = Seeds::default();
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    paths.retain(|p: &std::path::PathBuf| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"));
+    paths.sort();
+    let opts = DecodeOptions::default();
+    for path in paths {
+        if let Ok(bytes) = std::fs::read(&path) {
+            s.capture_file.push(bytes[..bytes.len().min(8192)].to_vec());
+        }
+        let Ok(mut src) = crate::capture::file::FileSource::new(vec![path], None) else { continue };
+        let mut an = Anomalies::default();
+        let (mut frames, mut dnsn, mut tlsn, mut httpn, mut tun) = (0, 0, 0, 0, 0);
+        let mut seq = Vec::new();
+        let _ = src.read(usize::MAX, &mut |p| {
+            if frames < per_file {
+                let mut f = vec![0u8];
+                f.extend_from_slice(p.data);
+                s.decode_frame.push(f);
+                frames += 1;
+            }
+            if seq.len() < 40 * 1600 {
+                seq.extend_from_slice(&(p.data.len() as u16).to_be_bytes());
+                seq.push(1);
+                seq.extend_from_slice(p.data);
+            }
+            let Some(d) = decode::decode(p.link, p.data, &opts, &mut an) else { return };
+            if d.tunnel.is_some() && tun < per_file {
+                tun += 1;
+            }
+            let (sp, dp) = d.ports();
+            let pl = d.payload;
+            if pl.is_empty() {
+                return;
+            }
+            if (sp == 53 || dp == 53 || sp == 5353 || dp == 5353) && dnsn < per_file {
+                s.dns_message.push(pl.to_vec());
+                dnsn += 1;
+            }
+            if pl[0] == 0x16 && tlsn < per_file {
+                s.tls_client_hello.push(pl.to_vec());
+                tlsn += 1;
+            }
+            if httpn < per_file && (http::starts_like_request(pl) || pl.len() < 512) {
+                s.http_request.push(pl.to_vec());
+                httpn += 1;
+            }
+        });
+        if !seq.is_empty() {
+            s.packet_sequence.push(seq);
+        }
+    }
+    // Encapsulations are built from frames the captures carry, so seeds exist without mirrors.
+    for f in s.decode_frame.iter().take(64) {
+        let inner = &f[1..];
+        let mut gre = vec![0x10, 0x00, 0x88, 0xBE, 0, 0, 0, 1, 0x10, 0x0a, 0x01, 0x23, 0, 0, 0, 0];
+        gre.extend_from_slice(inner);
+        s.tunnels.push(gre);
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        vx.extend_from_slice(inner);
+        s.tunnels.push(vx);
+    }
+    s
+}
