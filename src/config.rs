@@ -37,6 +37,8 @@ pub struct Config {
     pub alt_protocol: crate::detect::alt_protocol::AltProtocolConfig,
     /// Proxyjacking, bandwidth hijacking, proxies, Tor and mining.
     pub proxyware: crate::detect::proxyware::ProxywareConfig,
+    /// Scanning (horizontal, vertical, block, sweeps; from or against home).
+    pub scan: crate::detect::scan::ScanConfig,
 }
 
 /// Which addresses are "ours", and where mirrored traffic comes from.

@@ -12,7 +12,8 @@ use crate::worker::Worker;
 const LINKS: [LinkType; 5] =
     [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null];
 
-/// The whole decode path (link, IP, transport, tunnels): first byte picks the link type.
+/// The whole decode path (link, IP, transport, tunnels, ICMP echo and error quotes, probe
+/// classification): first byte picks the link type.
 pub fn decode_frame(data: &[u8]) {
     let Some((&sel, frame)) = data.split_first() else { return };
     let opts = DecodeOptions { vxlan_ports: vec![4789, 8472], max_tunnel_depth: 8 };
@@ -22,6 +23,8 @@ pub fn decode_frame(data: &[u8]) {
         if let Some(e) = decode::icmp::echo(&d) {
             std::hint::black_box(e);
         }
+        std::hint::black_box(decode::icmp::error(&d));
+        std::hint::black_box(crate::detect::scan::probe::classify(&d));
     }
 }
 

@@ -507,13 +507,97 @@ scan_benign_resolver() {
   echo "queries: $(tshark -r "$OUT/scan_benign_resolver.pcap" -Y 'dns.flags.response==0' 2>/dev/null | wc -l), answers: $(tshark -r "$OUT/scan_benign_resolver.pcap" -Y 'dns.flags.response==1' 2>/dev/null | wc -l), distinct servers: $(tshark -r "$OUT/scan_benign_resolver.pcap" -Y 'dns.flags.response==0' -T fields -e ip.dst 2>/dev/null | sort -u | wc -l)"
 }
 
+# Stealth and ACK scans: the same two listeners' hosts, one technique per capture.
+scan_stealth_() { # scan_stealth_ FLAG FILE ADDR
+  use_src "$3"; scan_listeners
+  start_cap "$2" 96 host "$SRC"
+  nmap_ "$1" --top-ports 50 203.0.113.10-11
+  stop_cap
+  tsum "$OUT/$2" "ip.src==$SRC" ip.proto tcp.flags icmp.type | head -6
+  tsum "$OUT/$2" "ip.dst==$SRC" ip.proto tcp.flags icmp.type | head -6
+}
+scan_nmap_sF() { scan_stealth_ -sF scan_nmap_sF.pcap 10.99.0.44; }
+scan_nmap_sN() { scan_stealth_ -sN scan_nmap_sN.pcap 10.99.0.45; }
+scan_nmap_sX() { scan_stealth_ -sX scan_nmap_sX.pcap 10.99.0.46; }
+scan_nmap_sA() { scan_stealth_ -sA scan_nmap_sA.pcap 10.99.0.47; }
+# Dark space: 192.0.2.0/25 silently dropped (blackhole route, forwarding on), 192.0.2.128/25
+# answered by the router (10.99.0.254) with ICMP host-unreachable (unreachable route). Probes
+# to the dark half time out; probes to the other half are refused by a router, not the target.
+dark_up() {
+  ip -n "$NS_NET" route del local 192.0.2.0/24 dev lo table local 2>/dev/null || true
+  I sysctl -qw net.ipv4.ip_forward=1
+  # The router's unreachables have their own rate limit (5 in a burst, then 1/s).
+  I sysctl -qw net.ipv4.route.error_cost=0 2>/dev/null || true
+  ip -n "$NS_NET" route add blackhole 192.0.2.0/25
+  ip -n "$NS_NET" route add unreachable 192.0.2.128/25
+}
+dark_down() {
+  ip -n "$NS_NET" route del blackhole 192.0.2.0/25 2>/dev/null || true
+  ip -n "$NS_NET" route del unreachable 192.0.2.128/25 2>/dev/null || true
+  I sysctl -qw net.ipv4.ip_forward=0
+  ip -n "$NS_NET" route add local 192.0.2.0/24 dev lo table local 2>/dev/null || true
+}
+scan_masscan_dark() {
+  use_src 10.99.0.48; dark_up
+  i_bg "$PY" "$WORK/fakesrv.py" tcp 203.0.113.60:80
+  sleep 0.5
+  local mac; mac=$(ip -n "$NS_NET" -br link show "$VN" | awk '{print $3}')
+  start_cap scan_masscan_dark.pcap 96 host "$SRC"
+  # One ordinary answered connection first, so the return path is known to be visible.
+  H curl -s -m 2 -o /dev/null http://203.0.113.60/ || true
+  H timeout -s KILL 10 masscan 192.0.2.0/25 -p23,2323 --rate 50 -e "$VH" --source-ip "$SRC" \
+    --router-mac "$mac" --wait 2 >>"$LOG" 2>&1 || true
+  stop_cap; dark_down
+  echo "SYNs: $(tshark -r "$OUT/scan_masscan_dark.pcap" -Y "tcp.flags==0x002" 2>/dev/null | wc -l), answers: $(tshark -r "$OUT/scan_masscan_dark.pcap" -Y "ip.dst==$SRC" 2>/dev/null | wc -l)"
+}
+scan_nmap_unreach() {
+  use_src 10.99.0.49; dark_up
+  i_bg "$PY" "$WORK/fakesrv.py" tcp 203.0.113.60:80
+  sleep 0.5
+  start_cap scan_nmap_unreach.pcap 96 host "$SRC"
+  H curl -s -m 2 -o /dev/null http://203.0.113.60/ || true
+  nmap_ -sS -Pn -p 23,445 --max-retries 0 192.0.2.128/27
+  stop_cap; dark_down
+  tsum "$OUT/scan_nmap_unreach.pcap" "icmp" ip.src icmp.type icmp.code
+}
+# A monitoring host: every 5 s, pings 12 hosts and checks ssh/http/https on 6 servers (nc -z);
+# two of the servers are down (dark space, no answer), the rest answer. Three rounds.
+scan_benign_monitor() {
+  use_src 10.99.0.51; dark_up
+  i_bg "$PY" "$WORK/fakesrv.py" tcp 203.0.113.60:22 203.0.113.60:80 203.0.113.61:22 203.0.113.61:443 \
+    203.0.113.62:80 203.0.113.62:443 203.0.113.63:22 203.0.113.64:443
+  sleep 0.5
+  start_cap scan_benign_monitor.pcap 96 host "$SRC"
+  local r h
+  for r in 1 2 3; do
+    for h in $(seq 60 71); do H ping -n -c 1 -W 1 "203.0.113.$h" >/dev/null 2>&1 || true; done
+    for h in 203.0.113.60:22 203.0.113.60:80 203.0.113.61:22 203.0.113.61:443 203.0.113.62:80 \
+      203.0.113.62:443 203.0.113.63:22 203.0.113.64:443 192.0.2.10:443 192.0.2.11:22; do
+      H timeout 2 nc -z -w 1 "${h%:*}" "${h#*:}" >/dev/null 2>&1 || true
+    done
+    sleep 5
+  done
+  stop_cap; dark_down
+  tsum "$OUT/scan_benign_monitor.pcap" "ip.src==$SRC" ip.proto tcp.flags icmp.type | head -8
+}
+# One-way views, as a SPAN that mirrors only one direction would give: the prober's packets only.
+oneway_() { tcpdump -r "$OUT/$1" -w "$OUT/$2" "src host $3" 2>/dev/null; chmod 644 "$OUT/$2"; echo "--- $2: $(tshark -r "$OUT/$2" 2>/dev/null | wc -l) pkts"; }
+scan_oneway() {
+  oneway_ scan_masscan.pcap scan_oneway_masscan.pcap 10.99.0.36
+  oneway_ scan_nmap_p22_sweep.pcap scan_oneway_p22_sweep.pcap 10.99.0.34
+  oneway_ scan_benign_busy.pcap scan_oneway_benign_busy.pcap 10.99.0.38
+  oneway_ scan_benign_resolver.pcap scan_oneway_benign_resolver.pcap 10.99.0.39
+}
+
 ALL=(dns_iodine_null dns_iodine_txt dns_dns2tcp dns_dig_loop dns_benign
      icmp_ptunnel icmp_ping_p icmp_hping3 icmp_hping3_unreach icmp_benign
      scan_nmap_sS scan_nmap_sT scan_nmap_sn scan_nmap_p22_sweep scan_nmap_sU scan_masscan
-     scan_outbound_sweep80 scan_inbound scan_benign_busy scan_benign_resolver)
+     scan_outbound_sweep80 scan_inbound scan_benign_busy scan_benign_resolver
+     scan_nmap_sF scan_nmap_sN scan_nmap_sX scan_nmap_sA scan_masscan_dark scan_nmap_unreach
+     scan_benign_monitor scan_oneway)
 
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-netns_up "${NS_PREFIX:-sa}"   # another prefix lets two runs share a machine
+netns_up "${NS_PREFIX:-sa}"   # another prefix lets two runs share a machine (sd: the scan_* additions)
 trap cleanup EXIT
 # The fake internet answers every closed UDP port / traceroute probe: without this the kernel sends
 # about one port-unreachable per second per peer and drops the rest.
@@ -525,4 +609,7 @@ for s in "${ALL[@]}"; do
   "$s"
 done
 say "done"
-for s in "${ALL[@]}"; do ls -l "$OUT/$s.pcap" 2>/dev/null || echo "missing: $s.pcap"; done
+for s in "${ALL[@]}"; do
+  [ "$s" = scan_oneway ] && continue   # derives scan_oneway_*.pcap, listed above
+  ls -l "$OUT/$s.pcap" 2>/dev/null || echo "missing: $s.pcap"
+done

@@ -79,6 +79,10 @@ pub struct TcpInfo {
     pub flags: u8,
     /// Sequence number.
     pub seq: u32,
+    /// Window field (raw, unscaled).
+    pub window: u16,
+    /// Header length in bytes (20 without options); options are `header_len - 20` bytes.
+    pub header_len: u8,
 }
 
 /// TCP flag bits.
@@ -153,6 +157,8 @@ pub struct Decoded<'a> {
     pub ip_len: u32,
     /// TTL / hop limit.
     pub ttl: u8,
+    /// IPv4 identification (0 for IPv6): crafted-probe fingerprints live here.
+    pub ip_id: u16,
     /// Transport header.
     pub l4: L4,
     /// Transport payload as captured (may be shorter than on the wire).
@@ -267,6 +273,7 @@ fn decode_sliced<'a>(
         }
     }?;
     let mut frag = None;
+    let mut ip_id = 0;
     let (src, dst, ip_len, ttl, ip_header_len, pl) = match net {
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
@@ -285,6 +292,7 @@ fn decode_sliced<'a>(
                 });
             }
             let hl = u32::from(h.ihl()) * 4;
+            ip_id = h.identification();
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
@@ -384,6 +392,8 @@ fn decode_sliced<'a>(
                 dport: t.destination_port(),
                 flags,
                 seq: t.sequence_number(),
+                window: t.window_size(),
+                header_len: t.data_offset().saturating_mul(4),
             };
             (L4::Tcp(info), t.payload(), u32::from(t.data_offset()) * 4)
         }
@@ -415,6 +425,7 @@ fn decode_sliced<'a>(
         ip_proto,
         ip_len,
         ttl,
+        ip_id,
         l4,
         payload,
         payload_wire_len,

@@ -15,6 +15,7 @@ pub mod egress_policy;
 pub mod icmp_tunnel;
 pub mod long_session;
 pub mod proxyware;
+pub mod scan;
 
 use crate::alert::Alert;
 use crate::config::Config;
@@ -129,6 +130,9 @@ pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
     }
     if c.proxyware.enabled {
         v.push(Box::new(proxyware::Proxyware::new(c.proxyware.clone())));
+    }
+    if c.scan.enabled {
+        v.push(Box::new(scan::Scan::new(c.scan.clone())));
     }
     v
 }

@@ -34,9 +34,24 @@ impl FlowKey {
             }
             _ => (0, 0),
         };
-        let src_is_a = (d.src, sp) <= (d.dst, dp);
-        let (a, a_port, b, b_port) = if src_is_a { (d.src, sp, d.dst, dp) } else { (d.dst, dp, d.src, sp) };
-        (FlowKey { a, b, a_port, b_port, proto: d.ip_proto, vlan: d.vlan.unwrap_or(0) }, src_is_a)
+        FlowKey::from_tuple(d.src, sp, d.dst, dp, d.ip_proto, d.vlan.unwrap_or(0))
+    }
+
+    /// The key of a packet from `(src, sport)` to `(dst, dport)`, and whether `src` is endpoint
+    /// `a`. For ICMP echo pass the identifier as both ports (as [`FlowKey::of`] does). Used to
+    /// find the flow an ICMP error quotes.
+    pub fn from_tuple(
+        src: IpAddr,
+        sport: u16,
+        dst: IpAddr,
+        dport: u16,
+        proto: u8,
+        vlan: u16,
+    ) -> (FlowKey, bool) {
+        let src_is_a = (src, sport) <= (dst, dport);
+        let (a, a_port, b, b_port) =
+            if src_is_a { (src, sport, dst, dport) } else { (dst, dport, src, sport) };
+        (FlowKey { a, b, a_port, b_port, proto, vlan }, src_is_a)
     }
 }
 

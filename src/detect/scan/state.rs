@@ -1,0 +1,385 @@
+//! Per-source state: the random walks (per port, per host, over everything), the echo-sweep
+//! counters, tallies, sketches and samples. Everything here is bounded: fixed-size sketches and
+//! lists capped by `max_walks_per_source` / `sample_size`.
+
+use super::probe::{Kind, Tool};
+use super::sketch::{Distinct, Targets, hash_ip, hash_port, mix};
+use crate::time::Timestamp;
+use std::net::IpAddr;
+
+/// One target: a host and a port (or ICMP request type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// Host probed.
+    pub host: IpAddr,
+    /// IP protocol.
+    pub proto: u8,
+    /// Port, or ICMP request type.
+    pub port: u16,
+}
+
+impl Target {
+    /// Hash for the seen-filter.
+    pub fn hash(&self) -> u64 {
+        mix(hash_ip(&self.host) ^ hash_port(self.proto, self.port))
+    }
+    /// `203.0.113.11:443/tcp`, `203.0.113.11/icmp`.
+    pub fn label(&self) -> String {
+        match self.proto {
+            6 => format!("{}/tcp", sock(self.host, self.port)),
+            17 => format!("{}/udp", sock(self.host, self.port)),
+            1 | 58 => format!("{}/icmp", self.host),
+            p => format!("{}/proto{p}", self.host),
+        }
+    }
+}
+
+fn sock(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+/// A log-likelihood random walk, held at its lower threshold and reset when idle.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WalkState {
+    /// Current log-likelihood ratio.
+    pub value: f64,
+    /// Last step.
+    pub last: Timestamp,
+    /// Failures stepped in.
+    pub fails: u32,
+    /// Successes stepped in.
+    pub succ: u32,
+}
+
+impl WalkState {
+    /// Adds `delta` at `ts`, first forgetting a walk idle for `window` nanoseconds.
+    pub fn step(&mut self, ts: Timestamp, delta: f64, lower: f64, window: u64) {
+        if ts.0.saturating_sub(self.last.0) > window {
+            *self = WalkState::default();
+        }
+        self.value = (self.value + delta).max(lower);
+        self.last = ts;
+        if delta > 0.0 {
+            self.fails += 1;
+        } else {
+            self.succ += 1;
+        }
+    }
+}
+
+/// Echo-sweep counter for one /24 (IPv6 /64).
+#[derive(Debug, Clone, Copy)]
+pub struct Sweep {
+    /// Hash of the prefix.
+    pub prefix: u64,
+    /// First echo counted.
+    pub first: Timestamp,
+    /// Weighted distinct hosts (crafted echoes count twice).
+    pub weight: u32,
+    /// Distinct hosts.
+    pub hosts: u32,
+}
+
+/// The prefix an echo sweep is counted in.
+pub fn sweep_prefix(ip: &IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => mix(u64::from(u32::from(*v4) >> 8)),
+        IpAddr::V6(v6) => mix((u128::from(*v6) >> 64) as u64 ^ 0x66),
+    }
+}
+
+/// Distinct counts of what failed.
+#[derive(Clone, Default)]
+pub struct Failed {
+    /// Distinct hosts with a failed probe.
+    pub hosts: Distinct,
+    /// Distinct (protocol, port) with a failed TCP/UDP probe.
+    pub ports: Distinct,
+}
+
+/// Pushes onto a list whose capacity was reserved with the source (a longer list grows once,
+/// and recycled sources keep their lists: in steady state nothing allocates).
+fn push_capped<T>(v: &mut Vec<T>, x: T, cap: usize) {
+    if v.capacity() < cap {
+        v.reserve_exact(cap - v.len());
+    }
+    v.push(x);
+}
+
+/// Echo-sweep prefixes counted at once per source (the stalest is replaced).
+const SWEEP_CELLS: usize = 4;
+
+/// What the source has done this episode.
+#[derive(Clone, Default)]
+pub struct Source {
+    /// First new target of the episode.
+    pub first: Timestamp,
+    /// Last new target or outcome.
+    pub last: Timestamp,
+    /// Last new target.
+    pub last_probe: Timestamp,
+    /// Targets already contacted (first contacts only are counted).
+    pub seen: Targets,
+    /// Walk over every target (block scans).
+    pub block: WalkState,
+    /// Walks per (protocol, port) over hosts (horizontal).
+    pub by_port: Vec<(u8, u16, WalkState)>,
+    /// Walks per host over ports (vertical).
+    pub by_host: Vec<(IpAddr, WalkState)>,
+    /// Echo-sweep counters.
+    pub sweeps: Vec<Sweep>,
+    /// First contacts (distinct targets).
+    pub probes: u32,
+    /// Answered with success (SYN-ACK, any UDP/echo answer, or a handshake implied by the
+    /// prober's own ACK).
+    pub successes: u32,
+    /// Failed: sum of the four below.
+    pub failures: u32,
+    /// Refused with RST.
+    pub rejected: u32,
+    /// Refused with ICMP unreachable by the target itself.
+    pub unreachable: u32,
+    /// ICMP unreachable from a router on the way (the path, not the target, failed).
+    pub unreachable_router: u32,
+    /// No answer within the probe timeout.
+    pub unanswered: u32,
+    /// Stealth probes, failed by construction.
+    pub definite: u32,
+    /// Outcomes that were no evidence (mid-stream ACKs, silence on one-way UDP ports).
+    pub neutral: u32,
+    /// First contacts by technique ([`Kind::idx`]).
+    pub kinds: [u32; Kind::ALL.len()],
+    /// Probes carrying a tool's fingerprint.
+    pub tools: [u32; Tool::ALL.len()],
+    /// Distinct failed hosts and ports.
+    pub failed: Box<Failed>,
+    /// First failed targets.
+    pub sample: Vec<Target>,
+    /// Some target answered for real (SYN-ACK, RST, UDP/echo answer, its own ICMP refusal), per
+    /// address family ([`family`]): the return path is visible for this source. Successes only
+    /// implied by the prober's ACK, and routers' unreachables, do not count.
+    pub answered: [bool; 2],
+    /// This episode has been alerted.
+    pub alerted: bool,
+    /// First contacts of this source awaiting an answer.
+    pub pending: u32,
+}
+
+impl Source {
+    /// A fresh episode starting at `ts`, with room for `walks` walks per list and `sample`
+    /// sampled targets: everything a source may hold is allocated here, once, and kept when
+    /// the source is recycled.
+    pub fn new(ts: Timestamp, walks: usize, sample: usize) -> Source {
+        Source {
+            first: ts,
+            last: ts,
+            last_probe: ts,
+            by_port: Vec::with_capacity(walks),
+            by_host: Vec::with_capacity(walks),
+            sweeps: Vec::with_capacity(SWEEP_CELLS),
+            sample: Vec::with_capacity(sample),
+            ..Source::default()
+        }
+    }
+
+    /// Starts a fresh episode at `ts` in place, keeping every allocation and the count of
+    /// pending contacts. (Every field is named: a new one must be reset here.)
+    pub fn reset(&mut self, ts: Timestamp) {
+        let Source {
+            first,
+            last,
+            last_probe,
+            seen,
+            block,
+            by_port,
+            by_host,
+            sweeps,
+            probes,
+            successes,
+            failures,
+            rejected,
+            unreachable,
+            unreachable_router,
+            unanswered,
+            definite,
+            neutral,
+            kinds,
+            tools,
+            failed,
+            sample,
+            answered,
+            alerted,
+            pending: _,
+        } = self;
+        (*first, *last, *last_probe) = (ts, ts, ts);
+        seen.clear();
+        *block = WalkState::default();
+        by_port.clear();
+        by_host.clear();
+        sweeps.clear();
+        for n in [
+            probes,
+            successes,
+            failures,
+            rejected,
+            unreachable,
+            unreachable_router,
+            unanswered,
+            definite,
+            neutral,
+        ] {
+            *n = 0;
+        }
+        *kinds = [0; Kind::ALL.len()];
+        *tools = [0; Tool::ALL.len()];
+        **failed = Failed::default();
+        sample.clear();
+        *answered = [false; 2];
+        *alerted = false;
+    }
+
+    /// The walk of (`proto`, `port`), replacing the stalest when `cap` are kept (a scan of many
+    /// ports churns through them; the source-wide walk keeps the total).
+    pub fn port_walk(&mut self, proto: u8, port: u16, cap: usize) -> &mut WalkState {
+        let i = match self.by_port.iter().position(|(p, q, _)| *p == proto && *q == port) {
+            Some(i) => i,
+            None => {
+                if self.by_port.len() >= cap.max(1) {
+                    let old = stalest(self.by_port.iter().map(|w| w.2.last));
+                    self.by_port.swap_remove(old);
+                }
+                push_capped(&mut self.by_port, (proto, port, WalkState::default()), cap);
+                self.by_port.len() - 1
+            }
+        };
+        &mut self.by_port[i].2
+    }
+
+    /// The walk of `host`, replacing the stalest when `cap` are kept.
+    pub fn host_walk(&mut self, host: IpAddr, cap: usize) -> &mut WalkState {
+        let i = match self.by_host.iter().position(|(h, _)| *h == host) {
+            Some(i) => i,
+            None => {
+                if self.by_host.len() >= cap.max(1) {
+                    let old = stalest(self.by_host.iter().map(|w| w.1.last));
+                    self.by_host.swap_remove(old);
+                }
+                push_capped(&mut self.by_host, (host, WalkState::default()), cap);
+                self.by_host.len() - 1
+            }
+        };
+        &mut self.by_host[i].1
+    }
+
+    /// Counts an echo to `host` in its prefix's sweep; returns the cell after counting.
+    pub fn sweep(&mut self, host: &IpAddr, crafted: bool, ts: Timestamp, window: u64) -> Sweep {
+        let prefix = sweep_prefix(host);
+        let i = match self.sweeps.iter().position(|s| s.prefix == prefix) {
+            Some(i) => i,
+            None => {
+                if self.sweeps.len() >= SWEEP_CELLS {
+                    let old = stalest(self.sweeps.iter().map(|s| s.first));
+                    self.sweeps.swap_remove(old);
+                }
+                self.sweeps.push(Sweep { prefix, first: ts, weight: 0, hosts: 0 });
+                self.sweeps.len() - 1
+            }
+        };
+        let s = &mut self.sweeps[i];
+        if ts.0.saturating_sub(s.first.0) > window {
+            *s = Sweep { prefix, first: ts, weight: 0, hosts: 0 };
+        }
+        s.weight += if crafted { 2 } else { 1 };
+        s.hosts += 1;
+        *s
+    }
+
+    /// Records a failed target: distinct counts and the sample.
+    pub fn failed(&mut self, t: &Target, sample_size: usize) {
+        self.failed.hosts.add(hash_ip(&t.host));
+        if matches!(t.proto, 6 | 17) {
+            self.failed.ports.add(hash_port(t.proto, t.port));
+        }
+        if self.sample.len() < sample_size {
+            push_capped(&mut self.sample, *t, sample_size);
+        }
+    }
+
+    /// Estimated distinct failed hosts and ports.
+    pub fn failed_counts(&self) -> (u64, u64) {
+        (self.failed.hosts.estimate(), self.failed.ports.estimate())
+    }
+
+    /// The technique to report: the deciding probe's, if it scans ports; else the most used
+    /// technique other than echo/timestamp discovery (an ACK scan decides with ACKs, but so
+    /// does nmap's ACK ping before a SYN scan), ties going to the deciding probe's.
+    pub fn technique(&self, deciding: Kind) -> Kind {
+        // Echo failures only feed the echo walk: an echo decided a sweep.
+        if deciding.port_scan() || deciding == Kind::IcmpEcho {
+            return deciding;
+        }
+        let mut best: Option<(Kind, u32)> = None;
+        for k in Kind::ALL.iter().copied().filter(|k| !matches!(k, Kind::IcmpEcho | Kind::IcmpProbe)) {
+            let n = self.kinds[k.idx()];
+            let better = match best {
+                None => n > 0,
+                Some((b, bn)) => n > bn || (n == bn && k == deciding && b != deciding),
+            };
+            if better {
+                best = Some((k, n));
+            }
+        }
+        best.map_or(deciding, |b| b.0)
+    }
+
+    /// The tool whose fingerprint most first contacts carried, if at least half did.
+    pub fn tool(&self) -> Option<Tool> {
+        let (t, n) = Tool::ALL.iter().map(|t| (*t, self.tools[*t as usize])).max_by_key(|x| x.1)?;
+        (n > 0 && n * 2 >= self.probes).then_some(t)
+    }
+}
+
+/// 0 for IPv4, 1 for IPv6.
+pub fn family(ip: &IpAddr) -> usize {
+    usize::from(ip.is_ipv6())
+}
+
+fn stalest(it: impl Iterator<Item = Timestamp>) -> usize {
+    it.enumerate().min_by_key(|(_, t)| *t).map_or(0, |(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_is_held_at_its_lower_threshold_and_forgets_when_idle() {
+        let mut w = WalkState::default();
+        let t = |s| Timestamp::from_secs(s);
+        for _ in 0..50 {
+            w.step(t(1), -1.386, -4.6, 300_000_000_000);
+        }
+        assert_eq!(w.value, -4.6, "fifty successes cannot excuse a later scan for ever");
+        w.step(t(1000), 1.386, -4.6, 300_000_000_000);
+        assert!((w.value - 1.386).abs() < 1e-9 && w.fails == 1, "an idle walk starts over");
+    }
+
+    #[test]
+    fn technique_is_the_deciding_port_probe_or_the_most_used() {
+        let mut s = Source::new(Timestamp::from_secs(1), 8, 8);
+        s.kinds[Kind::Ack.idx()] = 3;
+        s.kinds[Kind::Syn.idx()] = 2;
+        s.kinds[Kind::IcmpProbe.idx()] = 9;
+        assert_eq!(s.technique(Kind::Connect), Kind::Connect, "the probe that decided");
+        assert_eq!(s.technique(Kind::Ack), Kind::Ack, "nmap -sA: ACKs outnumber the SYN-443 ping");
+        s.kinds[Kind::Syn.idx()] = 3;
+        assert_eq!(s.technique(Kind::IcmpProbe), Kind::Syn, "tie: kind order");
+        let mut e = Source::new(Timestamp::from_secs(1), 8, 8);
+        e.kinds[Kind::IcmpEcho.idx()] = 9;
+        e.kinds[Kind::Syn.idx()] = 9;
+        assert_eq!(e.technique(Kind::IcmpEcho), Kind::IcmpEcho, "a ping sweep into dead hosts");
+    }
+}
