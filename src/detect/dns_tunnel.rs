@@ -513,6 +513,13 @@ impl DnsTunnel {
         if !(tunnel || volume) {
             return;
         }
+        // Inside an episode, only a doubled figure can become an escalation: skip building an
+        // alert the suppressor would drop (keeps the hot path cheap during a tunnel).
+        let magnitude = if tunnel { t.score } else { t.distinct as f64 };
+        if g.alerted_score > 0.0 && magnitude < g.alerted_score * 2.0 {
+            return;
+        }
+        g.alerted_score = magnitude;
         if g.example.is_none() {
             g.example = Some(m.qname);
             g.example_qtype = m.qtype;
