@@ -54,3 +54,41 @@ fn window_and_threshold_are_configurable() {
     let alerts = run("dns_dig_loop.pcap", &["-q", "--set", "dns_tunnel.score_threshold=100000"]);
     assert!(of(&alerts, "dns_tunnel").iter().all(|a| a["alert"]["signature_id"] != 9_100_001));
 }
+
+#[test]
+fn dns_on_a_non_standard_port_is_flagged() {
+    use siphon::capture::write::PcapWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("dns5300.pcap");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = PcapWriter::new(std::io::BufWriter::new(f)).unwrap();
+    for i in 0..5u16 {
+        let q = siphon::synth::dns_message(i, &format!("host{i}.example.com"), false);
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 99, 0, 40], [198, 51, 100, 53], 64)
+            .udp(40000, 5300)
+            .write(&mut frame, &q)
+            .unwrap();
+        w.write(1_700_000_000_000_000 + u64::from(i) * 1000, &frame, usize::MAX).unwrap();
+    }
+    w.finish().unwrap();
+    let out = siphon().args(["-q", "-r"]).arg(&p).output().unwrap();
+    let alerts = parse_alerts(&out.stdout);
+    let port = of(&alerts, "dns_tunnel");
+    assert_eq!(port.len(), 1, "one alert per episode:\n{}", describe(&alerts));
+    assert_eq!(port[0]["alert"]["signature_id"], 9_100_003);
+    assert_eq!(port[0]["src_ip"], "10.99.0.40");
+    assert_eq!(port[0]["dest_port"], 5300);
+}
+
+#[test]
+fn direct_to_authoritative_when_resolvers_are_configured() {
+    let alerts = run("dns_dig_loop.pcap", &["-q", "--set", "dns_tunnel.resolvers=10.99.0.1"]);
+    let direct: Vec<_> =
+        of(&alerts, "dns_tunnel").into_iter().filter(|a| a["alert"]["signature_id"] == 9_100_004).collect();
+    assert_eq!(direct.len(), 1, "{}", describe(&alerts));
+    assert_eq!(direct[0]["src_ip"], "10.99.0.14");
+    let none = run("dns_dig_loop.pcap", &["-q"]);
+    assert!(of(&none, "dns_tunnel").iter().all(|a| a["alert"]["signature_id"] != 9_100_004));
+}
