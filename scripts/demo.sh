@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs siphon on a bundled capture, printing its EVE alerts.
+# Sets up, builds, and runs siphon on bundled captures made by real tools (iodine, ptunnel-ng,
+# nmap, curl to proxyware names, SSH on port 443), read in order as one timeline, printing its
+# EVE alerts on stdout and its summary on stderr. Give capture files as arguments to use others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release --quiet
-./target/release/siphon -r "${1:-pcaps/dns_iodine_null.pcap}"
+if [ $# -eq 0 ]; then
+  set -- pcaps/dns_iodine_null.pcap pcaps/icmp_ptunnel.pcap pcaps/scan_nmap_sS.pcap \
+         pcaps/proxy_tls_sni.pcap pcaps/egress_ssh_443.pcap
+fi
+args=()
+for f in "$@"; do args+=(-r "$f"); done
+./target/release/siphon "${args[@]}"
