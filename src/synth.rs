@@ -253,7 +253,11 @@ pub fn dns_message(id: u16, name: &str, response: bool) -> Vec<u8> {
 
 /// A TLS 1.2/1.3 ClientHello record with `sni`.
 pub fn client_hello(sni: &str) -> Vec<u8> {
-    let sni = sni.as_bytes();
+    client_hello_with(sni.as_bytes(), None)
+}
+
+/// A ClientHello record with `sni` and, if given, one ALPN protocol.
+pub fn client_hello_with(sni: &[u8], alpn: Option<&[u8]>) -> Vec<u8> {
     let mut list = vec![0u8];
     list.extend_from_slice(&(sni.len() as u16).to_be_bytes());
     list.extend_from_slice(sni);
@@ -261,6 +265,14 @@ pub fn client_hello(sni: &str) -> Vec<u8> {
     exts.extend_from_slice(&((list.len() + 2) as u16).to_be_bytes());
     exts.extend_from_slice(&(list.len() as u16).to_be_bytes());
     exts.extend_from_slice(&list);
+    if let Some(proto) = alpn {
+        let n = proto.len();
+        exts.extend_from_slice(&[0, 16]);
+        exts.extend_from_slice(&((n + 3) as u16).to_be_bytes());
+        exts.extend_from_slice(&((n + 1) as u16).to_be_bytes());
+        exts.push(n as u8);
+        exts.extend_from_slice(proto);
+    }
     let mut body = vec![3, 3];
     body.extend_from_slice(&[7u8; 32]);
     body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);

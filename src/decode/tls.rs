@@ -119,30 +119,8 @@ pub fn parse_client_hello(b: &[u8]) -> Result<ClientHello<'_>, TlsError> {
 mod tests {
     use super::*;
 
-    /// A minimal ClientHello for `honeygain.com` with ALPN h2, built field by field.
-    pub(crate) fn hello(sni: &[u8]) -> Vec<u8> {
-        let mut sni_ext = Vec::new();
-        let mut list = vec![0u8];
-        list.extend_from_slice(&(sni.len() as u16).to_be_bytes());
-        list.extend_from_slice(sni);
-        sni_ext.extend_from_slice(&0u16.to_be_bytes());
-        sni_ext.extend_from_slice(&((list.len() + 2) as u16).to_be_bytes());
-        sni_ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
-        sni_ext.extend_from_slice(&list);
-        let alpn = [0u8, 16, 0, 5, 0, 3, 2, b'h', b'2'];
-        let mut exts = sni_ext;
-        exts.extend_from_slice(&alpn);
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[0u8; 32]);
-        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
-        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-        body.extend_from_slice(&exts);
-        let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
-        hs.extend_from_slice(&body);
-        let mut rec = vec![0x16, 3, 1];
-        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        rec.extend_from_slice(&hs);
-        rec
+    fn hello(sni: &[u8]) -> Vec<u8> {
+        crate::synth::client_hello_with(sni, Some(b"h2"))
     }
 
     #[test]
