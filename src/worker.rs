@@ -344,7 +344,7 @@ impl Worker {
             }
             if f.tunnel.is_some() {
                 for a in &mut alerts[first_alert..] {
-                    a.default_tunnel(f.tunnel.as_ref());
+                    a.default_tunnel(f.tunnel.as_deref());
                 }
             }
         }

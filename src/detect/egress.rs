@@ -264,10 +264,21 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         }
     }
 
-    /// The tally of `k`, created (evicting the stalest of a sample if full); `true` if new.
-    fn get(&mut self, k: K, ts: Timestamp) -> (&mut Tally, bool) {
-        let fresh = !self.map.contains_key(&k);
-        if fresh && self.map.len() >= self.cap {
+    /// Accounts one packet to `k`'s windows (creating its tally, and evicting the stalest of a
+    /// sample first if the table is full), after `touch` has updated the tally's counters.
+    /// Returns the window that fired, if any, and whether the tally is new. One hash lookup.
+    #[allow(clippy::too_many_arguments)]
+    fn account(
+        &mut self,
+        k: K,
+        ts: Timestamp,
+        out: u64,
+        inb: u64,
+        ratio: f64,
+        escalation: f64,
+        touch: impl FnOnce(&mut Tally),
+    ) -> (Option<Fired>, bool) {
+        if self.map.len() >= self.cap && !self.map.contains_key(&k) {
             // A handful of entries is a fair sample: O(1), and a flood of new keys cannot pin
             // one old tally in place for long. Light tallies go first: a flood of new pairs
             // does not push out the few that carry volume.
@@ -279,22 +290,30 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
                 self.evicted += 1;
             }
         }
-        (self.map.entry(k).or_insert_with(|| Tally::new(ts)), fresh)
+        let Tallies { map, limits, promote_at, longest, pool, .. } = self;
+        let mut fresh = false;
+        let t = map.entry(k).or_insert_with(|| {
+            fresh = true;
+            Tally::new(ts)
+        });
+        touch(t);
+        (Self::slide(t, limits, *promote_at, *longest, pool, ts, out, inb, ratio, escalation), fresh)
     }
 
-    /// Accounts one packet to `k`'s windows; returns the window that fired, if any.
-    fn account(
-        &mut self,
-        k: K,
+    #[allow(clippy::too_many_arguments)]
+    fn slide(
+        t: &mut Tally,
+        limits: &[WindowLimit],
+        promote_at: u64,
+        longest: u64,
+        pool: &mut Vec<Box<[Ring]>>,
         ts: Timestamp,
         out: u64,
         inb: u64,
         ratio: f64,
         escalation: f64,
     ) -> Option<Fired> {
-        let Tallies { map, limits, promote_at, longest, pool, .. } = self;
-        let t = map.get_mut(&k)?;
-        if ts.0.saturating_sub(t.last.0) >= *longest {
+        if ts.0.saturating_sub(t.last.0) >= longest {
             // Quiet for longer than the longest window: a new episode.
             Self::recycle(pool, t);
             *t = Tally { dests: t.dests, flows: t.flows, ..Tally::new(ts) };
@@ -304,7 +323,7 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         t.total_in += inb;
         let (add_out, add_in) = match t.rings {
             Some(_) => (out, inb),
-            None if t.total_out >= *promote_at => {
+            None if t.total_out >= promote_at => {
                 let mut r =
                     pool.pop().unwrap_or_else(|| vec![Ring::default(); limits.len()].into_boxed_slice());
                 r.iter_mut().for_each(|x| *x = Ring::default());
@@ -433,19 +452,20 @@ impl Detector for EgressVolume {
         let (o, i) = if Policy::outbound(c, &s) { (bytes, 0) } else { (0, bytes) };
         let ts = c.ts;
         let ratio = self.cfg.min_out_in_ratio;
+        let (new_flow, app) = (c.new_flow, c.flow.app);
+        let mut pair_fresh = false;
         if !self.cfg.volume.is_empty() {
             let key = (s.home, s.remote);
-            let (t, fresh) = self.pairs.get(key, ts);
-            if c.new_flow {
-                t.flows += 1;
-            }
-            if c.flow.app != AppProto::Unknown {
-                t.app = c.flow.app;
-            }
-            if fresh && !self.cfg.host_volume.is_empty() {
-                self.hosts.get(s.home, ts).0.dests += 1;
-            }
-            if let Some(f) = self.pairs.account(key, ts, o, i, ratio, self.escalation)
+            let (fired, fresh) = self.pairs.account(key, ts, o, i, ratio, self.escalation, |t| {
+                if new_flow {
+                    t.flows += 1;
+                }
+                if app != AppProto::Unknown {
+                    t.app = app;
+                }
+            });
+            pair_fresh = fresh;
+            if let Some(f) = fired
                 && let Some(t) = self.pairs.map.get(&key)
                 && let Some(&l) = self.cfg.volume.get(f.i)
             {
@@ -462,11 +482,15 @@ impl Detector for EgressVolume {
             }
         }
         if !self.cfg.host_volume.is_empty() {
-            let (t, _) = self.hosts.get(s.home, ts);
-            if c.new_flow {
-                t.flows += 1;
-            }
-            if let Some(f) = self.hosts.account(s.home, ts, o, i, ratio, self.escalation)
+            let (fired, _) = self.hosts.account(s.home, ts, o, i, ratio, self.escalation, |t| {
+                if new_flow {
+                    t.flows += 1;
+                }
+                if pair_fresh {
+                    t.dests += 1;
+                }
+            });
+            if let Some(f) = fired
                 && let Some(t) = self.hosts.map.get(&s.home)
                 && let Some(&l) = self.cfg.host_volume.get(f.i)
             {
@@ -545,10 +569,9 @@ mod tests {
     fn fires_on_the_crossing_packet_once_then_escalates() {
         let limits = [lim("1m:1000B"), lim("1h:5000B")];
         let mut t: Tallies<u8> = Tallies::new(&limits, 10);
-        t.get(0, Timestamp::from_secs(0));
         let mut fired = Vec::new();
         for k in 0..100u64 {
-            if let Some(f) = t.account(0, Timestamp::from_secs(k), 100, 10, 0.0, 10.0) {
+            if let (Some(f), _) = t.account(0, Timestamp::from_secs(k), 100, 10, 0.0, 10.0, |_| {}) {
                 fired.push((k, f.i, f.out));
             }
         }
@@ -557,8 +580,10 @@ mod tests {
         assert_eq!(fired, [(9, 0, 1000), (99, 1, 10_000)]);
         // The ratio knob: inbound matching outbound keeps it quiet.
         let mut t: Tallies<u8> = Tallies::new(&limits[..1], 10);
-        t.get(0, Timestamp::from_secs(0));
-        assert!((0..100u64).all(|k| t.account(0, Timestamp::from_secs(k), 100, 100, 2.0, 10.0).is_none()));
+        assert!(
+            (0..100u64)
+                .all(|k| t.account(0, Timestamp::from_secs(k), 100, 100, 2.0, 10.0, |_| {}).0.is_none())
+        );
     }
 
     #[test]
@@ -566,13 +591,12 @@ mod tests {
         // 64 000 B threshold: rings from 1000 B on; the first 900 B stay light.
         let limits = [lim("1m:64000B")];
         let mut t: Tallies<u8> = Tallies::new(&limits, 2);
-        t.get(0, Timestamp::from_secs(0));
-        t.account(0, Timestamp::from_secs(0), 900, 0, 0.0, 10.0);
+        t.account(0, Timestamp::from_secs(0), 900, 0, 0.0, 10.0, |_| {});
         assert!(t.map[&0].rings.is_none());
-        t.account(0, Timestamp::from_secs(1), 100, 0, 0.0, 10.0);
+        t.account(0, Timestamp::from_secs(1), 100, 0, 0.0, 10.0, |_| {});
         assert_eq!(t.map[&0].rings.as_ref().map(|r| r[0].out), Some(1000));
-        t.get(1, Timestamp::from_secs(2));
-        t.get(2, Timestamp::from_secs(3));
+        t.account(1, Timestamp::from_secs(2), 0, 0, 0.0, 10.0, |_| {});
+        t.account(2, Timestamp::from_secs(3), 0, 0, 0.0, 10.0, |_| {});
         assert_eq!((t.map.len(), t.evicted), (2, 1));
     }
 }

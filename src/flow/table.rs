@@ -65,8 +65,9 @@ pub struct Flow {
     pub classified: [bool; 2],
     /// The TLS ClientHello was handled (parsed, or given up on).
     pub tls_done: bool,
-    /// Encapsulation of the first packet.
-    pub tunnel: Option<TunnelInfo>,
+    /// Encapsulation of the first packet (boxed: most flows have none, and the table stays
+    /// smaller and denser in cache without the inline space).
+    pub tunnel: Option<Box<TunnelInfo>>,
     /// VLAN of the first packet.
     pub vlan: Option<u16>,
 }
@@ -164,7 +165,7 @@ impl FlowTable {
         ended: &mut Vec<(Flow, EndReason)>,
     ) -> (&mut Flow, Dir) {
         let (key, _) = FlowKey::of(d);
-        if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
+        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
             self.evict_one(ended);
         }
         let created = &mut self.stats.created;
@@ -194,7 +195,7 @@ impl FlowTable {
                 app: AppProto::Unknown,
                 classified: [false; 2],
                 tls_done: false,
-                tunnel: d.tunnel,
+                tunnel: d.tunnel.map(Box::new),
                 vlan: d.vlan,
             }
         });
