@@ -13,12 +13,20 @@ const LINKS: [LinkType; 5] =
     [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null];
 
 /// The whole decode path (link, IP, transport, tunnels, ICMP echo and error quotes, probe
-/// classification): first byte picks the link type.
+/// classification): first byte picks the link type. Also checks that the decode fast path
+/// changes nothing: the lax slow path alone must give the same packet and the same anomalies
+/// (the one deliberate panic here, so the fuzzer reports any difference as a crash).
 pub fn decode_frame(data: &[u8]) {
     let Some((&sel, frame)) = data.split_first() else { return };
     let opts = DecodeOptions { vxlan_ports: vec![4789, 8472], max_tunnel_depth: 8 };
+    let link = LINKS[usize::from(sel) % LINKS.len()];
     let mut an = Anomalies::default();
-    if let Some(d) = decode::decode(LINKS[usize::from(sel) % LINKS.len()], frame, &opts, &mut an) {
+    let decoded = decode::decode(link, frame, &opts, &mut an);
+    let mut an_slow = Anomalies::default();
+    let slow = decode::packet::decode_slow(link, frame, &opts, &mut an_slow);
+    assert_eq!(decoded, slow, "fast and slow decode differ on {link:?} {frame:02x?}");
+    assert_eq!(an, an_slow, "fast and slow decode count different anomalies on {link:?} {frame:02x?}");
+    if let Some(d) = decoded {
         std::hint::black_box(d.ports());
         if let Some(e) = decode::icmp::echo(&d) {
             std::hint::black_box(e);

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod dns;
+mod fast;
 pub mod http;
 pub mod icmp;
 pub mod packet;
@@ -15,6 +16,8 @@ pub mod tunnel;
 
 #[cfg(test)]
 mod encap_tests;
+#[cfg(test)]
+mod fast_tests;
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -90,7 +93,7 @@ impl Anomaly {
 }
 
 /// Counters of decode anomalies, one per [`Anomaly`] kind.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Anomalies {
     counts: [u64; Anomaly::ALL.len()],
 }

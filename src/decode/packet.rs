@@ -128,7 +128,7 @@ pub enum L4 {
 }
 
 /// An IPv4 fragment, for the reassembly stage (`flow::defrag`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frag<'a> {
     /// IP identification.
     pub id: u16,
@@ -145,7 +145,7 @@ pub struct Frag<'a> {
 }
 
 /// One decoded packet: borrowed views into the frame, plus the figures detectors need.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decoded<'a> {
     /// Source address of the innermost IP header.
     pub src: IpAddr,
@@ -191,7 +191,29 @@ impl Decoded<'_> {
 }
 
 /// Decodes one frame. Returns `None` (after counting why) when there is no IP packet to analyse.
+///
+/// The common case (no or one VLAN tag, an unfragmented IPv4 or extension-free IPv6 packet,
+/// TCP/UDP/ICMP, possibly cut by the snaplen) takes a hand-written fast path (`fast.rs`);
+/// everything else, and every anomaly but `ip_truncated`, goes through [`decode_slow`], whose
+/// result the fast path is tested to reproduce exactly.
+#[inline]
 pub fn decode<'a>(
+    link: LinkType,
+    frame: &'a [u8],
+    opts: &DecodeOptions,
+    anomalies: &mut Anomalies,
+) -> Option<Decoded<'a>> {
+    match super::fast::decode(link, frame, opts, anomalies) {
+        Some(d) => Some(d),
+        None => decode_slow(link, frame, opts, anomalies),
+    }
+}
+
+/// [`decode`] without its fast path: etherparse's lax slicer for every frame. Public only so the
+/// differential tests and the `decode_frame` fuzz target can compare the two.
+#[doc(hidden)]
+#[inline(never)]
+pub fn decode_slow<'a>(
     link: LinkType,
     frame: &'a [u8],
     opts: &DecodeOptions,
