@@ -108,10 +108,10 @@ pub fn packet_sequence(data: &[u8]) {
     });
 }
 
-/// Capture records: the bytes as a capture file (pcap or pcapng, any record damage), each
-/// packet then decoded. Classic pcap is read both from a memory map and through libpcap, and
-/// the two readers must deliver the same packets.
+/// Capture records: the bytes as a capture file read through libpcap (pcap or pcapng, any
+/// record damage), each packet then decoded.
 pub fn capture_file(data: &[u8]) {
+    use crate::capture::PacketSource;
     use std::io::Write;
     // SAFETY: memfd_create with a valid NUL-terminated name; the fd is owned and closed below.
     let fd = unsafe { libc::memfd_create(c"siphon-fuzz".as_ptr(), 0) };
@@ -124,42 +124,14 @@ pub fn capture_file(data: &[u8]) {
         return;
     }
     let path = std::path::PathBuf::from(format!("/proc/self/fd/{fd}"));
-    let mapped = read_capture(crate::capture::file::FileSource::new(vec![path.clone()], None));
-    let reference = read_capture(crate::capture::file::FileSource::through_libpcap(vec![path], None));
-    if mapped != reference {
-        let brief = |d: &Option<CaptureDigest>| {
-            d.as_ref()
-                .map(|(p, failed)| (p.iter().map(|x| (x.0, x.1, x.2.len())).collect::<Vec<_>>(), *failed))
-        };
-        panic!("mapped and libpcap readers disagree: {:?} vs {:?}", brief(&mapped), brief(&reference));
+    if let Ok(mut src) = crate::capture::file::FileSource::new(vec![path], None) {
+        let opts = DecodeOptions::default();
+        let mut an = Anomalies::default();
+        let _ = src.read(100_000, &mut |p| {
+            std::hint::black_box(decode::decode(p.link, p.data, &opts, &mut an));
+        });
     }
     drop(file);
-}
-
-/// What a capture reader delivered: each packet's (time, wire length, bytes), and whether it
-/// ended with an error.
-pub type CaptureDigest = (Vec<(u64, u32, Vec<u8>)>, bool);
-
-/// Reads a whole capture source, decoding each packet on the way.
-pub fn read_capture(
-    src: Result<crate::capture::file::FileSource, crate::error::CaptureError>,
-) -> Option<CaptureDigest> {
-    use crate::capture::PacketSource;
-    let mut src = src.ok()?;
-    let opts = DecodeOptions::default();
-    let mut an = Anomalies::default();
-    let mut packets = Vec::new();
-    let failed = loop {
-        match src.read(1024, &mut |p| {
-            std::hint::black_box(decode::decode(p.link, p.data, &opts, &mut an));
-            packets.push((p.ts.0, p.wire_len, p.data.to_vec()));
-        }) {
-            Ok(true) => continue,
-            Ok(false) => break false,
-            Err(_) => break true,
-        }
-    };
-    Some((packets, failed))
 }
 
 /// Seed inputs for each target, taken from real captures.

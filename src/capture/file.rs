@@ -1,8 +1,6 @@
-//! Capture files: classic pcap (µs and ns) and pcapng, several files read in order as one
-//! timeline, `-` for stdin. Classic pcap files are read in place from a memory map
-//! ([`super::mapped`]); pcapng, stdin and filtered reads go through libpcap.
+//! Capture files: classic pcap (µs and ns) and pcapng through libpcap, several files read in
+//! order as one timeline, `-` for stdin.
 
-use super::mapped::{MappedPcap, Next};
 use super::{PacketSource, RawPacket};
 use crate::decode::LinkType;
 use crate::error::CaptureError;
@@ -15,20 +13,12 @@ pub struct FileSource {
     paths: Vec<PathBuf>,
     next_index: usize,
     filter: Option<String>,
-    /// Never map files; read everything through libpcap (differential tests, fuzzing).
-    libpcap_only: bool,
     current: Option<Open>,
     deferred: Option<CaptureError>,
 }
 
-/// How an open file is read.
-enum Reader {
-    Libpcap(Box<Capture<Offline>>),
-    Mapped(MappedPcap),
-}
-
 struct Open {
-    reader: Reader,
+    cap: Capture<Offline>,
     path: PathBuf,
     link: LinkType,
     packets: u64,
@@ -39,7 +29,7 @@ struct Open {
     pipe_fd: Option<i32>,
 }
 
-fn open_one(path: &PathBuf, filter: Option<&str>, map: bool) -> Result<Open, CaptureError> {
+fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> {
     let mut pipe_fd = None;
     let res = if path.as_os_str() == "-" {
         // SAFETY: dup gives libpcap its own descriptor for stdin, which it then owns and closes.
@@ -51,21 +41,8 @@ fn open_one(path: &PathBuf, filter: Option<&str>, map: bool) -> Result<Open, Cap
         // SAFETY: `fd` is a fresh descriptor owned by nobody else.
         unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Nano) }
     } else {
-        let file = std::fs::File::open(path)
-            .map_err(|e| CaptureError::Open { path: path.clone(), reason: e.to_string() })?;
-        if filter.is_none()
-            && map
-            && let Ok(Some(m)) = MappedPcap::open(&file)
-        {
-            let link = m.link();
-            return Ok(Open {
-                reader: Reader::Mapped(m),
-                path: path.clone(),
-                link,
-                packets: 0,
-                offset: 24,
-                pipe_fd,
-            });
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(CaptureError::Open { path: path.clone(), reason: e.to_string() });
         }
         Capture::from_file_with_precision(path, Precision::Nano)
     };
@@ -86,35 +63,14 @@ fn open_one(path: &PathBuf, filter: Option<&str>, map: bool) -> Result<Open, Cap
     if let LinkType::Unsupported(linktype) = link {
         return Err(CaptureError::LinkType { path: path.clone(), linktype });
     }
-    Ok(Open {
-        reader: Reader::Libpcap(Box::new(cap)),
-        path: path.clone(),
-        link,
-        packets: 0,
-        offset: 24,
-        pipe_fd,
-    })
+    Ok(Open { cap, path: path.clone(), link, packets: 0, offset: 24, pipe_fd })
 }
 
 impl FileSource {
     /// Files to read in order; each is opened when the previous one ends, so a bad later file
     /// is reported after the earlier ones were analysed. The first is opened now to fail fast.
     pub fn new(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
-        Self::open(paths, filter, false)
-    }
-
-    /// The same, reading classic pcap through libpcap too instead of mapping it: the reference
-    /// the mapped reader is checked against.
-    pub fn through_libpcap(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
-        Self::open(paths, filter, true)
-    }
-
-    fn open(
-        paths: Vec<PathBuf>,
-        filter: Option<String>,
-        libpcap_only: bool,
-    ) -> Result<FileSource, CaptureError> {
-        let mut s = FileSource { paths, next_index: 0, filter, libpcap_only, current: None, deferred: None };
+        let mut s = FileSource { paths, next_index: 0, filter, current: None, deferred: None };
         s.open_next()?;
         Ok(s)
     }
@@ -123,7 +79,7 @@ impl FileSource {
         match self.paths.get(self.next_index) {
             Some(p) => {
                 self.next_index += 1;
-                self.current = Some(open_one(p, self.filter.as_deref(), !self.libpcap_only)?);
+                self.current = Some(open_one(p, self.filter.as_deref())?);
                 Ok(true)
             }
             None => {
@@ -142,36 +98,22 @@ impl PacketSource for FileSource {
             if n > 0 && open.pipe_fd.is_some_and(|fd| !readable_now(fd)) {
                 return Ok(true);
             }
-            let failure = match &mut open.reader {
-                Reader::Mapped(m) => match m.next_packet() {
-                    Next::Packet(p) => {
-                        f(&p);
-                        open.packets += 1;
-                        open.offset = m.offset();
-                        n += 1;
-                        continue;
-                    }
-                    Next::End => None,
-                    Next::Truncated(reason) | Next::Invalid(reason) => Some(reason),
-                },
-                Reader::Libpcap(cap) => match cap.next_packet() {
-                    Ok(p) => {
-                        let caplen = p.header.caplen;
-                        f(&RawPacket {
-                            ts: header_ts(p.header),
-                            data: p.data,
-                            wire_len: p.header.len,
-                            link: open.link,
-                            mapped: None,
-                        });
-                        open.packets += 1;
-                        open.offset += 16 + u64::from(caplen);
-                        n += 1;
-                        continue;
-                    }
-                    Err(pcap::Error::NoMorePackets) => None,
-                    Err(e) => Some(e.to_string()),
-                },
+            let failure = match open.cap.next_packet() {
+                Ok(p) => {
+                    let caplen = p.header.caplen;
+                    f(&RawPacket {
+                        ts: header_ts(p.header),
+                        data: p.data,
+                        wire_len: p.header.len,
+                        link: open.link,
+                    });
+                    open.packets += 1;
+                    open.offset += 16 + u64::from(caplen);
+                    n += 1;
+                    continue;
+                }
+                Err(pcap::Error::NoMorePackets) => None,
+                Err(e) => Some(e.to_string()),
             };
             match failure {
                 None => {

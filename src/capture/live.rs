@@ -90,7 +90,6 @@ impl PacketSource for LiveSource {
                         data: p.data,
                         wire_len: p.header.len,
                         link: self.link,
-                        mapped: None,
                     });
                 }
                 // Returned to let the caller check its stop flag and flush a partial batch.

@@ -1,19 +1,15 @@
 //! Packet sources: capture files and live interfaces. The only place libpcap is touched.
 //!
 //! A source hands out one borrowed packet at a time; the capture thread copies it once into a
-//! recycled [`Batch`] and the rest of the pipeline borrows from there. Packets of a memory-mapped
-//! file ([`mapped`]) are not copied at all: the batch keeps a reference to the mapping.
+//! recycled [`Batch`] and the rest of the pipeline borrows from there.
 
 pub mod file;
 pub mod live;
-pub mod mapped;
 pub mod write;
 
 use crate::decode::LinkType;
 use crate::error::CaptureError;
 use crate::time::Timestamp;
-use memmap2::Mmap;
-use std::sync::Arc;
 
 /// One packet borrowed from the source's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -26,17 +22,6 @@ pub struct RawPacket<'a> {
     pub wire_len: u32,
     /// Link type of the frame.
     pub link: LinkType,
-    /// Set when `data` lies in a shared memory map: batches then reference it, uncopied.
-    pub mapped: Option<Mapped<'a>>,
-}
-
-/// Where a packet's bytes lie in a shared file mapping.
-#[derive(Debug, Clone, Copy)]
-pub struct Mapped<'a> {
-    /// The mapping.
-    pub map: &'a Arc<Mmap>,
-    /// Offset of the frame in it.
-    pub offset: usize,
 }
 
 /// Drop figures from the kernel (`pcap_stats`), live capture only.
@@ -72,10 +57,8 @@ pub trait PacketSource: Send {
 pub struct PacketMeta {
     /// Capture time.
     pub ts: Timestamp,
-    /// Offset of the frame in the batch's data, or in its mapping when `in_map`.
-    pub offset: usize,
-    /// The frame lies in the batch's file mapping rather than its own buffer.
-    pub in_map: bool,
+    /// Offset of the frame in the batch's data.
+    pub offset: u32,
     /// Captured length.
     pub caplen: u32,
     /// Wire length.
@@ -87,7 +70,6 @@ pub struct PacketMeta {
 /// A batch of packets in one contiguous, reusable buffer.
 pub struct Batch {
     data: Vec<u8>,
-    map: Option<Arc<Mmap>>,
     /// The packets.
     pub meta: Vec<PacketMeta>,
     /// When the capture thread sent it (latency measurement only).
@@ -103,7 +85,6 @@ impl Default for Batch {
     fn default() -> Self {
         Batch {
             data: Vec::with_capacity(BATCH_BYTES + 65_536),
-            map: None,
             meta: Vec::with_capacity(BATCH_PACKETS),
             sent_at: None,
         }
@@ -111,29 +92,13 @@ impl Default for Batch {
 }
 
 impl Batch {
-    /// Adds one packet: a reference when it lies in a mapping (the batch holds one mapping at a
-    /// time), else a copy.
+    /// Copies one packet in.
     pub fn push(&mut self, p: &RawPacket<'_>) {
-        let shared = match (&p.mapped, &self.map) {
-            (Some(m), Some(own)) if Arc::ptr_eq(m.map, own) => Some(m.offset),
-            (Some(m), None) => {
-                self.map = Some(Arc::clone(m.map));
-                Some(m.offset)
-            }
-            _ => None,
-        };
-        let (offset, in_map) = match shared {
-            Some(o) => (o, true),
-            None => {
-                let o = self.data.len();
-                self.data.extend_from_slice(p.data);
-                (o, false)
-            }
-        };
+        let offset = self.data.len() as u32;
+        self.data.extend_from_slice(p.data);
         self.meta.push(PacketMeta {
             ts: p.ts,
             offset,
-            in_map,
             caplen: p.data.len() as u32,
             wire_len: p.wire_len,
             link: p.link,
@@ -141,12 +106,8 @@ impl Batch {
     }
     /// The frame of `m`.
     pub fn frame(&self, m: &PacketMeta) -> &[u8] {
-        let buf: &[u8] = match (&self.map, m.in_map) {
-            (Some(map), true) => map,
-            (None, true) => &[],
-            (_, false) => &self.data,
-        };
-        buf.get(m.offset..m.offset + m.caplen as usize).unwrap_or(&[])
+        let start = m.offset as usize;
+        self.data.get(start..start + m.caplen as usize).unwrap_or(&[])
     }
     /// Full enough to send?
     pub fn is_full(&self) -> bool {
@@ -155,7 +116,6 @@ impl Batch {
     /// Empties it for reuse, keeping the allocations.
     pub fn clear(&mut self) {
         self.data.clear();
-        self.map = None;
         self.meta.clear();
         self.sent_at = None;
     }

@@ -421,7 +421,7 @@ impl DnsTunnel {
         let f = figures(sub);
         let suspicious = !sub.is_empty() && self.is_suspicious(&f);
         let key = (client, hash_bytes_lower(domain));
-        if !self.groups.contains_key(&key) && self.groups.len() >= self.cfg.max_groups {
+        if self.groups.len() >= self.cfg.max_groups && !self.groups.contains_key(&key) {
             self.evict_stalest();
         }
         let window = self.cfg.window.nanos();

@@ -171,7 +171,7 @@ impl LongSession {
         }
         let idx = c.ts.0 / self.slot;
         let key = (s.home, s.remote);
-        if !self.rates.contains_key(&key) && self.rates.len() >= self.cfg.max_pairs.max(1) {
+        if self.rates.len() >= self.cfg.max_pairs.max(1) && !self.rates.contains_key(&key) {
             let victim = self.rates.iter().take(8).min_by_key(|(_, r)| r.last).map(|(k, _)| *k);
             if let Some(k) = victim {
                 self.rates.remove(&k);

@@ -84,7 +84,7 @@ impl Defrag {
             self.stats.invalid += 1;
             return false;
         }
-        if !self.slots.contains_key(&key) && self.slots.len() >= self.max_slots {
+        if self.slots.len() >= self.max_slots && !self.slots.contains_key(&key) {
             let victim = self.slots.iter().min_by_key(|(_, s)| s.first).map(|(k, _)| *k);
             if let Some(k) = victim {
                 if let Some(s) = self.slots.remove(&k) {

@@ -144,7 +144,7 @@ impl Scan {
     /// The source's state, starting a new episode if it was quiet for `window`.
     fn source(&mut self, src: IpAddr, ts: Timestamp) -> &mut Source {
         let window = self.cfg.window.nanos();
-        if !self.sources.contains_key(&src) && self.sources.len() >= self.cfg.max_sources.max(1) {
+        if self.sources.len() >= self.cfg.max_sources.max(1) && !self.sources.contains_key(&src) {
             // Sample a few and drop the stalest: O(1), and a flood of one-probe sources cannot
             // pin an old scanner in place for long.
             let victim = self.sources.iter().take(8).min_by_key(|(_, s)| s.last).map(|(k, _)| *k);
