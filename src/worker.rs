@@ -10,9 +10,9 @@ use crate::config::Config;
 use crate::decode::app::{AppProto, classify_client, classify_server};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
-use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx};
+use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::flow::defrag::{Defrag, DefragStats};
-use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable};
+use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable, Volume};
 use crate::mirror::{MirrorFilter, MirrorShared, MirrorStats};
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
@@ -20,6 +20,10 @@ use std::collections::BTreeMap;
 
 /// Largest TLS ClientHello reassembled (bigger hellos are given up on and counted).
 const MAX_HELLO: usize = 16 * 1024;
+
+/// Most IP bytes a flow accumulates before its traffic is handed to the volume hook, whatever
+/// the detectors' headroom (see [`VolumeCtx`]).
+const MAX_UNFLUSHED: u64 = 256 * 1024;
 
 /// What a worker counted.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -96,6 +100,8 @@ pub struct Worker {
     ended: Vec<(Flow, EndReason)>,
     hellos: FxHashMap<FlowKey, Hello>,
     hello_pool: Vec<Vec<u8>>,
+    /// Flows with traffic to hand over at a tick (reused).
+    pending: Vec<(Timestamp, FlowKey)>,
     max_hellos: usize,
     defrag: Defrag,
     defrag_buf: Vec<u8>,
@@ -126,6 +132,7 @@ impl Worker {
             ended: Vec::with_capacity(1024),
             hellos: FxHashMap::default(),
             hello_pool: Vec::new(),
+            pending: Vec::new(),
             max_hellos: config.flow.max_tls_reassembly,
             defrag: Defrag::new(config.flow.max_fragmented, config.flow.fragment_timeout.nanos()),
             defrag_buf: Vec::new(),
@@ -189,6 +196,16 @@ impl Worker {
         let first_alert = alerts.len();
         let (flow, dir) = table.update(d, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
+        // Volume accounting, per flow: what came before this second goes with its own time.
+        if !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
+            let last = flow.unflushed_last;
+            Self::hand_over(flow, last, detectors, env, alerts);
+        }
+        flow.unflushed.add(dir.idx(), d.ip_len, d.payload_wire_len);
+        flow.unflushed_last = ts;
+        if !flow.flushed_once || flow.unflushed.total_bytes() >= u64::from(flow.flush_budget) {
+            Self::hand_over(flow, ts, detectors, env, alerts);
+        }
         // Classify each direction's first payload.
         let payload = d.payload;
         let udp = matches!(d.l4, L4::Udp { .. });
@@ -326,6 +343,24 @@ impl Worker {
         }
     }
 
+    /// Hands a flow's unflushed traffic to every detector's volume hook.
+    fn hand_over(
+        flow: &mut Flow,
+        ts: Timestamp,
+        detectors: &mut [Box<dyn Detector>],
+        env: &Env,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let v = VolumeCtx { ts, flow, delta: flow.unflushed, first: !flow.flushed_once, env };
+        let mut budget = MAX_UNFLUSHED;
+        for det in detectors.iter_mut() {
+            budget = budget.min(det.on_flow_volume(&v, alerts));
+        }
+        flow.unflushed = Volume::default();
+        flow.flushed_once = true;
+        flow.flush_budget = budget.clamp(1, MAX_UNFLUSHED) as u32;
+    }
+
     fn end_flows(
         ended: &mut Vec<(Flow, EndReason)>,
         detectors: &mut [Box<dyn Detector>],
@@ -334,11 +369,17 @@ impl Worker {
         hellos: &mut FxHashMap<FlowKey, Hello>,
         hello_pool: &mut Vec<Vec<u8>>,
     ) {
-        for (f, why) in ended.drain(..) {
+        // In packet-time order, so volume hand-overs reach shared tallies as the traffic did.
+        ended.sort_unstable_by_key(|(f, _)| f.unflushed_last);
+        for (mut f, why) in ended.drain(..) {
             if let Some(h) = hellos.remove(&f.key) {
                 hello_pool.push(h.buf);
             }
             let first_alert = alerts.len();
+            if !f.unflushed.is_empty() {
+                let last = f.unflushed_last;
+                Self::hand_over(&mut f, last, detectors, env, alerts);
+            }
             for det in detectors.iter_mut() {
                 det.on_flow_end(&f, why, env, alerts);
             }
@@ -352,6 +393,16 @@ impl Worker {
 
     fn run_tick(&mut self) {
         let now = self.now;
+        // Traffic of flows that went quiet is handed over at least once a tick, oldest first.
+        let mut pending = std::mem::take(&mut self.pending);
+        self.table.unflushed(&mut pending);
+        pending.sort_unstable_by_key(|(t, _)| *t);
+        for (last, key) in pending.drain(..) {
+            if let Some(f) = self.table.get_mut(&key) {
+                Self::hand_over(f, last, &mut self.detectors, &self.env, &mut self.alerts);
+            }
+        }
+        self.pending = pending;
         self.table.expire(now, &mut self.ended);
         self.defrag.expire(now);
         Self::end_flows(

@@ -9,12 +9,13 @@
 //! per source and destination in 8 hours). One alert per episode; it re-fires only when the
 //! volume has grown by `alerts.escalation_factor`.
 //!
-//! Needs: every packet (`on_packet`). Memory: one tally per (home host, destination) and per
+//! Needs: every flow's traffic (`on_flow_volume`, handed over per flow about once a second,
+//! and exactly when a flow's bytes could cross a threshold). Memory: one tally per (home host, destination) and per
 //! home host, each a ring of 8 slots per window (about 150 bytes per window), capped at
 //! `max_pairs` / `max_hosts` with counted eviction of the stalest.
 
 use super::egress_policy::{self as policy, HourRange, Policy, TimeZoneName, Weekdays, WindowLimit};
-use super::{Detector, DetectorStats, Env, PacketCtx};
+use super::{Detector, DetectorStats, Env, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::Config;
 use crate::decode::app::AppProto;
@@ -360,6 +361,27 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         Some(f)
     }
 
+    /// Bytes out `k` may still send before a window could fire (or escalate): how long the
+    /// worker may accumulate a flow of `k` before handing its traffic over.
+    fn headroom(&self, k: &K, escalation: f64) -> u64 {
+        let Some(t) = self.map.get(k) else { return 0 };
+        let Some(rings) = &t.rings else {
+            return self.promote_at.saturating_sub(t.total_out).max(1);
+        };
+        let again =
+            if t.alerted > 0 && escalation > 0.0 { (t.alerted as f64 * escalation) as u64 } else { 0 };
+        rings
+            .iter()
+            .zip(&self.limits)
+            .map(|(r, l)| {
+                let target = if r.out < l.bytes.0 { l.bytes.0 } else { again };
+                target.saturating_sub(r.out)
+            })
+            .filter(|&h| h > 0)
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// Drops keys quiet for longer than the longest window.
     fn expire(&mut self, now: Timestamp) {
         let Tallies { map, longest, pool, .. } = self;
@@ -446,13 +468,12 @@ impl Detector for EgressVolume {
         NAME
     }
 
-    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let Some(s) = self.policy.sides(c.flow) else { return };
-        let bytes = u64::from(c.pkt.ip_len);
-        let (o, i) = if Policy::outbound(c, &s) { (bytes, 0) } else { (0, bytes) };
-        let ts = c.ts;
+    fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
+        let Some(s) = self.policy.sides(v.flow) else { return u64::MAX };
+        let (o, i) = (v.delta.bytes(s.home_dir), v.delta.bytes(1 - s.home_dir));
+        let ts = v.ts;
         let ratio = self.cfg.min_out_in_ratio;
-        let (new_flow, app) = (c.new_flow, c.flow.app);
+        let (new_flow, app) = (v.first, v.flow.app);
         let mut pair_fresh = false;
         if !self.cfg.volume.is_empty() {
             let key = (s.home, s.remote);
@@ -470,8 +491,7 @@ impl Detector for EgressVolume {
                 && let Some(&l) = self.cfg.volume.get(f.i)
             {
                 let b = Alert::build(NAME, &SIG_PAIR, ts, s.home, s.remote)
-                    .flow(c.flow, ts)
-                    .tunnel(c.pkt.tunnel.as_ref())
+                    .flow(v.flow, ts)
                     .evidence("destination", s.remote.to_string())
                     .evidence("service_port", s.service_port)
                     .evidence("app_proto", t.app.name())
@@ -495,8 +515,7 @@ impl Detector for EgressVolume {
                 && let Some(&l) = self.cfg.host_volume.get(f.i)
             {
                 let b = Alert::build(NAME, &SIG_HOST, ts, s.home, s.remote)
-                    .flow(c.flow, ts)
-                    .tunnel(c.pkt.tunnel.as_ref())
+                    .flow(v.flow, ts)
                     .evidence("last_destination", s.remote.to_string())
                     .evidence("destinations", t.dests)
                     .evidence("windows", self.hosts.windows(t))
@@ -505,6 +524,14 @@ impl Detector for EgressVolume {
                 out.push(self.policy.stamp(b, ts, SIG_HOST.severity).finish());
             }
         }
+        let mut room = u64::MAX;
+        if !self.cfg.volume.is_empty() {
+            room = room.min(self.pairs.headroom(&(s.home, s.remote), self.escalation));
+        }
+        if !self.cfg.host_volume.is_empty() {
+            room = room.min(self.hosts.headroom(&s.home, self.escalation));
+        }
+        room
     }
 
     fn on_tick(&mut self, now: Timestamp, _f: &FlowTable, _e: &Env, _o: &mut Vec<Alert>) {

@@ -11,11 +11,11 @@
 //! Payload bytes (true wire lengths, not captured lengths) decide both signals, so a long
 //! download's stream of bare ACKs does not look like an upload; evidence gives IP bytes too.
 //!
-//! Needs: every packet. Memory: the set of flows already reported (capped at `max_flows`) and
+//! Needs: every packet (session age) and flow volumes (sustained rate). Memory: the set of flows already reported (capped at `max_flows`) and
 //! one small rate state per pair (capped at `max_pairs`), both with counted eviction.
 
 use super::egress_policy::{self as policy, Policy};
-use super::{Detector, DetectorStats, Env, PacketCtx};
+use super::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::Config;
 use crate::flow::{EndReason, Flow, FlowTable};
@@ -164,8 +164,8 @@ impl LongSession {
         out.push(self.policy.stamp(b, c.ts, SIG_LONG.severity).finish());
     }
 
-    fn sustained(&mut self, c: &PacketCtx<'_, '_>, s: &policy::Sides, out: &mut Vec<Alert>) {
-        let bytes = u64::from(c.pkt.payload_wire_len);
+    fn sustained(&mut self, c: &VolumeCtx<'_>, s: &policy::Sides, out: &mut Vec<Alert>) {
+        let bytes = c.delta.payload(s.home_dir);
         if bytes == 0 {
             return;
         }
@@ -217,7 +217,6 @@ impl LongSession {
         let start_ts = Timestamp(start * self.slot);
         let b = Alert::build(NAME, &SIG_SUSTAINED, c.ts, s.home, s.remote)
             .flow(c.flow, c.ts)
-            .tunnel(c.pkt.tunnel.as_ref())
             .score(policy::rate(run_bytes, secs) as f64, self.cfg.sustained_rate.0 as f64)
             .evidence("destination", s.remote.to_string())
             .evidence("service_port", s.service_port)
@@ -245,9 +244,15 @@ impl Detector for LongSession {
             return;
         }
         self.long_session(c, &s, out);
-        if Policy::outbound(c, &s) {
-            self.sustained(c, &s, out);
+    }
+
+    fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
+        if let Some(s) = self.policy.sides(v.flow)
+            && (s.home_dir == 0 || self.cfg.include_inbound)
+        {
+            self.sustained(v, &s, out);
         }
+        u64::MAX
     }
 
     fn on_flow_end(&mut self, f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {

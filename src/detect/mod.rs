@@ -24,7 +24,7 @@ use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
 use crate::decode::icmp::IcmpEcho;
 use crate::decode::tls::ClientHello;
-use crate::flow::{Dir, EndReason, Flow, FlowTable, HomeNet};
+use crate::flow::{Dir, EndReason, Flow, FlowTable, HomeNet, Volume};
 use crate::time::Timestamp;
 
 /// What every detector may consult: the home network.
@@ -77,6 +77,25 @@ impl PacketCtx<'_, '_> {
     }
 }
 
+/// A flow's traffic since the previous hand-over, for volume accounting (egress windows,
+/// rates). The worker accumulates every packet into the flow record and hands the sum over on
+/// the flow's first packet, whenever it crosses the least headroom a detector asked for, at the
+/// first packet of each new second of capture time, and when the flow ends — so per-host
+/// tables are touched about once per flow per second instead of once per packet, and a
+/// threshold a single flow crosses still fires on the crossing packet.
+pub struct VolumeCtx<'a> {
+    /// Time of the last packet in `delta`.
+    pub ts: Timestamp,
+    /// The flow (its totals include `delta`).
+    pub flow: &'a Flow,
+    /// Traffic since the previous hand-over.
+    pub delta: Volume,
+    /// The flow's first hand-over (count the flow).
+    pub first: bool,
+    /// Shared environment.
+    pub env: &'a Env,
+}
+
 /// Memory accounting a detector reports in the stats.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct DetectorStats {
@@ -100,6 +119,12 @@ pub trait Detector: Send {
     fn on_tls(&mut self, _c: &PacketCtx<'_, '_>, _h: &ClientHello<'_>, _out: &mut Vec<Alert>) {}
     /// An HTTP request line with its headers.
     fn on_http(&mut self, _c: &PacketCtx<'_, '_>, _r: &HttpRequest<'_>, _out: &mut Vec<Alert>) {}
+    /// A flow's traffic since the previous call ([`VolumeCtx`]), always before its flow end.
+    /// Returns the IP bytes the flow may carry before a threshold could be crossed (the worker
+    /// calls again by then); `u64::MAX` when no threshold is near.
+    fn on_flow_volume(&mut self, _v: &VolumeCtx<'_>, _out: &mut Vec<Alert>) -> u64 {
+        u64::MAX
+    }
     /// A flow left the table.
     fn on_flow_end(&mut self, _f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {}
     /// Periodic tick on packet time (`flow.tick_interval`), with the open flows.

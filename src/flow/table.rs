@@ -70,6 +70,56 @@ pub struct Flow {
     pub tunnel: Option<Box<TunnelInfo>>,
     /// VLAN of the first packet.
     pub vlan: Option<u16>,
+    /// Traffic not yet handed to the detectors' volume hook (see [`Volume`]).
+    pub unflushed: Volume,
+    /// Time of the last packet in `unflushed`.
+    pub unflushed_last: Timestamp,
+    /// IP bytes `unflushed` may hold before the next hand-over (the detectors' least headroom).
+    pub flush_budget: u32,
+    /// Has any hand-over happened? (the first one counts the flow)
+    pub flushed_once: bool,
+}
+
+/// Traffic of one flow between two volume hand-overs, per direction ([`Dir::idx`]). 32-bit
+/// counters keep the flow record small: a hand-over happens long before they could wrap (at
+/// most `MAX_UNFLUSHED` bytes plus one packet, or one second, or one tick).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Volume {
+    /// IP bytes (total lengths).
+    pub bytes: [u32; 2],
+    /// Transport payload bytes (wire lengths).
+    pub payload: [u32; 2],
+    /// Packets.
+    pub pkts: [u32; 2],
+}
+
+impl Volume {
+    /// Nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.pkts == [0, 0]
+    }
+    /// IP bytes both ways.
+    pub fn total_bytes(&self) -> u64 {
+        u64::from(self.bytes[0]) + u64::from(self.bytes[1])
+    }
+    /// IP bytes in direction `i`.
+    pub fn bytes(&self, i: usize) -> u64 {
+        self.bytes.get(i).map_or(0, |&b| u64::from(b))
+    }
+    /// Payload bytes in direction `i`.
+    pub fn payload(&self, i: usize) -> u64 {
+        self.payload.get(i).map_or(0, |&b| u64::from(b))
+    }
+    /// Adds one packet in direction `i`.
+    pub fn add(&mut self, i: usize, ip_len: u32, payload_len: u32) {
+        if let (Some(b), Some(p), Some(n)) =
+            (self.bytes.get_mut(i), self.payload.get_mut(i), self.pkts.get_mut(i))
+        {
+            *b = b.saturating_add(ip_len);
+            *p = p.saturating_add(payload_len);
+            *n = n.saturating_add(1);
+        }
+    }
 }
 
 impl Flow {
@@ -197,6 +247,10 @@ impl FlowTable {
                 tls_done: false,
                 tunnel: d.tunnel.map(Box::new),
                 vlan: d.vlan,
+                unflushed: Volume::default(),
+                unflushed_last: ts,
+                flush_budget: 0,
+                flushed_once: false,
             }
         });
         let (sp, _) = d.ports();
@@ -258,6 +312,17 @@ impl FlowTable {
     /// Open flows.
     pub fn iter(&self) -> impl Iterator<Item = &Flow> {
         self.map.values()
+    }
+
+    /// The open flow of `key`, to change.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
+        self.map.get_mut(key)
+    }
+
+    /// Appends (time of the last unflushed packet, key) of every open flow holding traffic not
+    /// yet handed to the volume hook.
+    pub fn unflushed(&self, out: &mut Vec<(Timestamp, FlowKey)>) {
+        out.extend(self.map.values().filter(|f| !f.unflushed.is_empty()).map(|f| (f.unflushed_last, f.key)));
     }
 
     /// Number of open flows.

@@ -89,3 +89,59 @@ fn alerts_from_packets_and_ticks_carry_the_tunnel_and_transport_is_never_seen() 
         assert_eq!(a.siphon.evidence["vxlan_vni"], 42);
     }
 }
+
+/// Records every volume hand-over, and asks for one every `budget` bytes.
+struct VolumeLog {
+    log: std::sync::Arc<std::sync::Mutex<Vec<(Timestamp, Volume, bool)>>>,
+    budget: u64,
+}
+
+impl Detector for VolumeLog {
+    fn name(&self) -> &'static str {
+        "volume_log"
+    }
+    fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, _out: &mut Vec<Alert>) -> u64 {
+        if let Ok(mut l) = self.log.lock() {
+            l.push((v.ts, v.delta, v.first));
+        }
+        self.budget
+    }
+}
+
+#[test]
+fn flow_traffic_reaches_the_volume_hook_first_at_budget_per_second_and_at_the_end() {
+    let mut w = Worker::new(&Config::default());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    w.detectors = vec![Box::new(VolumeLog { log: log.clone(), budget: 1000 })];
+    let out = |n: usize| {
+        eth(&[], 0x0800, &ipv4([10, 99, 0, 5], [203, 0, 113, 9], 17, &udp(40000, 9999, &vec![7; n])))
+    };
+    let back = eth(&[], 0x0800, &ipv4([203, 0, 113, 9], [10, 99, 0, 5], 17, &udp(9999, 40000, b"ok")));
+    let feed = |w: &mut Worker, secs: u64, nanos: u64, f: &[u8]| {
+        w.process(Timestamp::from_parts(secs, nanos), LinkType::Ethernet, f, f.len() as u32, &mut |_| {})
+    };
+    let big = out(472); // 500 IP bytes
+    feed(&mut w, 100, 0, &big); // first packet: handed over at once
+    feed(&mut w, 100, 1, &back); // 30 bytes in, under the budget
+    feed(&mut w, 100, 2, &big); // 530 unflushed
+    feed(&mut w, 100, 3, &big); // 1030 ≥ 1000: handed over
+    feed(&mut w, 100, 4, &back); // pending...
+    feed(&mut w, 101, 0, &back); // new second: the pending packet goes first, with its own time
+    w.finish(&mut |_| {}); // the rest at the end
+    let l = log.lock().map(|l| l.clone()).unwrap_or_default();
+    let got: Vec<(u64, [u32; 2], [u32; 2], bool)> =
+        l.iter().map(|(ts, v, first)| (ts.0, v.bytes, v.pkts, *first)).collect();
+    let t = |s: u64, n: u64| Timestamp::from_parts(s, n).0;
+    assert_eq!(
+        got,
+        vec![
+            (t(100, 0), [500, 0], [1, 0], true),
+            (t(100, 3), [1000, 30], [2, 1], false),
+            (t(100, 4), [0, 30], [0, 1], false),
+            (t(101, 0), [0, 30], [0, 1], false),
+        ]
+    );
+    // Nothing lost or counted twice.
+    let total: u64 = l.iter().map(|(_, v, _)| v.total_bytes()).sum();
+    assert_eq!(total, 3 * 500 + 3 * 30);
+}

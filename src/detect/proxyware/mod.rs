@@ -15,7 +15,7 @@
 //!   ([`shape`], [`relay`]).
 //!
 //! One alert per host and service (or protocol, or figure) per episode. Needs: DNS, TLS and
-//! HTTP events and packets from the spine. Memory: home hosts capped at `max_hosts`, proxy
+//! HTTP events, packets and flow volumes from the spine. Memory: home hosts capped at `max_hosts`, proxy
 //! handshakes in flight at `max_handshakes`, each counting what it drops; distinct peers are
 //! fixed 64-byte sketches per host ([`shape::Distinct`]).
 
@@ -34,7 +34,7 @@ mod tests;
 pub use config::ProxywareConfig;
 pub use signatures::*;
 
-use super::{Detector, DetectorStats, Env, PacketCtx};
+use super::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
@@ -148,6 +148,14 @@ pub struct Proxyware {
     handshakes_dropped: u64,
 }
 
+/// Where a rate alert comes from.
+struct RateCtx {
+    ts: Timestamp,
+    home: IpAddr,
+    remote: IpAddr,
+    proto: u8,
+}
+
 impl Proxyware {
     /// A detector with `cfg`.
     pub fn new(cfg: ProxywareConfig) -> Self {
@@ -206,33 +214,37 @@ impl Proxyware {
         self.hosts.entry(ip).or_insert_with(|| Host::new(ts))
     }
 
-    /// Throughput accounting for a packet between a home host and an outside peer.
-    fn account(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let (home, outbound) = match (c.src_home(), c.dst_home()) {
-            (true, false) if !is_group(&c.pkt.dst) => (c.pkt.src, true),
-            (false, true) if !is_group(&c.pkt.src) => (c.pkt.dst, false),
+    /// Throughput accounting for a flow between a home host and an outside peer.
+    fn account(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) {
+        let f = v.flow;
+        let (home, remote, home_dir) = match (f.orig_home, f.resp_home) {
+            (true, false) if !is_group(&f.resp_addr) => (f.orig_addr, f.resp_addr, 0),
+            (false, true) if !is_group(&f.orig_addr) => (f.resp_addr, f.orig_addr, 1),
             _ => return,
         };
         let limits = self.limits;
-        let h = self.host_mut(home, c.ts);
-        h.last_seen = h.last_seen.max(c.ts);
-        if !outbound {
+        let h = self.host_mut(home, v.ts);
+        h.last_seen = h.last_seen.max(v.ts);
+        let sent = v.delta.bytes(home_dir);
+        if sent == 0 {
             return;
         }
         let first = h.first_seen;
-        if let Some(run) = h.rate.add_out(c.ts, u64::from(c.pkt.ip_len), first, &limits) {
-            self.rate_alert(c, home, run, out);
+        if let Some(run) = h.rate.add_out(v.ts, sent, first, &limits) {
+            let c = RateCtx { ts: v.ts, home, remote, proto: f.key.proto };
+            self.rate_alert(&c, run, out);
         }
     }
 
-    fn rate_alert(&mut self, c: &PacketCtx<'_, '_>, home: IpAddr, run: RateRun, out: &mut Vec<Alert>) {
+    fn rate_alert(&mut self, c: &RateCtx, run: RateRun, out: &mut Vec<Alert>) {
+        let home = c.home;
         if !self.fresh(home, &SIG_RATE, 0, c.ts) {
             return;
         }
         let round = |x: f64| (x * 1000.0).round() / 1000.0;
         out.push(
-            Alert::build(NAME, &SIG_RATE, c.ts, home, c.pkt.dst)
-                .proto(c.pkt.ip_proto)
+            Alert::build(NAME, &SIG_RATE, c.ts, home, c.remote)
+                .proto(c.proto)
                 .score(run.rate / 1e6, self.cfg.rate_threshold.0 as f64 / 1e6)
                 .evidence("rate_mb_per_s", round(run.rate / 1e6))
                 .evidence("rate_threshold_mb_per_s", self.cfg.rate_threshold.0 as f64 / 1e6)
@@ -290,8 +302,12 @@ impl Detector for Proxyware {
         NAME
     }
 
+    fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
+        self.account(v, out);
+        u64::MAX
+    }
+
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        self.account(c, out);
         let tcp = c.pkt.ip_proto == 6;
         if c.new_flow && tcp && !self.tor_relays.is_empty() {
             self.tor_relay_list(c, out);
