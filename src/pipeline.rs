@@ -6,6 +6,7 @@
 
 use crate::alert::Alert;
 use crate::alert::sink::{AlertSink, VecSink};
+use crate::alert::suppress::Suppressor;
 use crate::capture::file::FileSource;
 use crate::capture::{Batch, PacketSource, RawPacket};
 use crate::config::Config;
@@ -73,6 +74,10 @@ struct WriterResult {
     written: u64,
     error: Option<OutputError>,
     broken_pipe: bool,
+    /// Alerts the cross-worker suppression dropped, per detector.
+    dropped: std::collections::BTreeMap<&'static str, u64>,
+    /// What the cross-worker suppression counted.
+    suppressed: crate::alert::suppress::SuppressStats,
 }
 
 /// The result of a run: the summary, and whether the output pipe was closed by the reader.
@@ -128,6 +133,10 @@ pub fn run(
     let dopts = decode_options(config);
     let mirror = Arc::new(MirrorShared::new(&config.general, source.local_addrs()));
     let sink = Mutex::new(Some(sink));
+    // Each worker suppresses its own repeats. With several workers, an alert whose subject is
+    // not the home host packets are sharded by (an outside scanner probing many home hosts)
+    // can be raised by each of them: the writer suppresses once more across workers.
+    let across = (n > 1).then(|| Suppressor::new(config.alerts.clone()));
 
     std::thread::scope(|scope| {
         // Writer.
@@ -136,7 +145,7 @@ pub fn run(
                 Some(s) => s,
                 None => return WriterResult::default(),
             };
-            write_alerts(&mut *sink, &alert_rx, &writer_stop, &counters)
+            write_alerts(&mut *sink, &alert_rx, &writer_stop, &counters, across)
         });
         // Workers.
         let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(n);
@@ -217,6 +226,14 @@ pub fn run(
             }
         }
         let w = writer.join().unwrap_or_default();
+        for (det, k) in &w.dropped {
+            if let Some(v) = summary.workers.alerts.get_mut(det) {
+                *v = v.saturating_sub(*k);
+            }
+        }
+        summary.workers.suppressed.repeats += w.suppressed.repeats;
+        summary.workers.suppressed.rate_limited += w.suppressed.rate_limited;
+        summary.workers.suppressed.episodes_evicted += w.suppressed.episodes_evicted;
         summary.alerts_written = w.written;
         summary.capture = kernel;
         summary.elapsed_secs = started.elapsed().as_secs_f64();
@@ -300,12 +317,22 @@ fn write_alerts(
     rx: &Receiver<Alert>,
     stop: &AtomicBool,
     counters: &LiveCounters,
+    mut across: Option<Suppressor>,
 ) -> WriterResult {
     let mut r = WriterResult::default();
     let mut failed = false;
     while let Ok(a) = rx.recv() {
         if failed {
             continue; // keep draining so workers never block on a dead output
+        }
+        if let Some(s) = across.as_mut() {
+            if !s.admit(&a) {
+                *r.dropped.entry(a.siphon.detector).or_insert(0) += 1;
+                continue;
+            }
+            if a.ts.secs().is_multiple_of(60) {
+                s.expire(a.ts);
+            }
         }
         let mut res = sink.write(&a);
         if res.is_ok() && rx.is_empty() {
@@ -327,6 +354,9 @@ fn write_alerts(
                 }
             }
         }
+    }
+    if let Some(s) = across {
+        r.suppressed = s.stats;
     }
     if !failed && let Err(e) = sink.flush() {
         match &e {
