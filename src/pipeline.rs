@@ -231,9 +231,7 @@ pub fn run(
                 *v = v.saturating_sub(*k);
             }
         }
-        summary.workers.suppressed.repeats += w.suppressed.repeats;
-        summary.workers.suppressed.rate_limited += w.suppressed.rate_limited;
-        summary.workers.suppressed.episodes_evicted += w.suppressed.episodes_evicted;
+        summary.workers.suppressed.merge(&w.suppressed);
         summary.alerts_written = w.written;
         summary.capture = kernel;
         summary.elapsed_secs = started.elapsed().as_secs_f64();
@@ -325,14 +323,11 @@ fn write_alerts(
         if failed {
             continue; // keep draining so workers never block on a dead output
         }
-        if let Some(s) = across.as_mut() {
-            if !s.admit(&a) {
-                *r.dropped.entry(a.siphon.detector).or_insert(0) += 1;
-                continue;
-            }
-            if a.ts.secs().is_multiple_of(60) {
-                s.expire(a.ts);
-            }
+        if let Some(s) = across.as_mut()
+            && !s.admit(&a)
+        {
+            *r.dropped.entry(a.siphon.detector).or_insert(0) += 1;
+            continue;
         }
         let mut res = sink.write(&a);
         if res.is_ok() && rx.is_empty() {

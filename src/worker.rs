@@ -66,9 +66,7 @@ impl WorkerStats {
         for (k, v) in &o.alerts {
             *self.alerts.entry(k).or_insert(0) += v;
         }
-        self.suppressed.repeats += o.suppressed.repeats;
-        self.suppressed.rate_limited += o.suppressed.rate_limited;
-        self.suppressed.episodes_evicted += o.suppressed.episodes_evicted;
+        self.suppressed.merge(&o.suppressed);
         for (k, v) in &o.detectors {
             let e = self.detectors.entry(k).or_default();
             e.tracked += v.tracked;

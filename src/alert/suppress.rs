@@ -26,6 +26,15 @@ pub struct SuppressStats {
     pub episodes_evicted: u64,
 }
 
+impl SuppressStats {
+    /// Adds another suppressor's figures.
+    pub fn merge(&mut self, o: &SuppressStats) {
+        self.repeats += o.repeats;
+        self.rate_limited += o.rate_limited;
+        self.episodes_evicted += o.episodes_evicted;
+    }
+}
+
 /// Per-worker suppression state.
 pub struct Suppressor {
     cfg: AlertConfig,
@@ -84,6 +93,7 @@ impl Suppressor {
         if minute != self.minute {
             self.minute = minute;
             self.per_detector.clear();
+            self.expire(a.ts);
         }
         let n = self.per_detector.entry(a.siphon.detector).or_insert(0);
         if *n >= self.cfg.max_per_minute {

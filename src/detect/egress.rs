@@ -237,6 +237,16 @@ struct Tallies<K> {
     evicted: u64,
 }
 
+/// What accounting one packet or flow volume to a tally gave.
+struct Accounted {
+    /// The window that fired, if any.
+    fired: Option<Fired>,
+    /// The tally was created.
+    fresh: bool,
+    /// Its headroom after the accounting ([`Tallies::headroom`]).
+    room: u64,
+}
+
 /// What fired, for the alert.
 struct Fired {
     i: usize,
@@ -267,7 +277,7 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
 
     /// Accounts one packet to `k`'s windows (creating its tally, and evicting the stalest of a
     /// sample first if the table is full), after `touch` has updated the tally's counters.
-    /// Returns the window that fired, if any, and whether the tally is new. One hash lookup.
+    /// One hash lookup.
     #[allow(clippy::too_many_arguments)]
     fn account(
         &mut self,
@@ -278,7 +288,7 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         ratio: f64,
         escalation: f64,
         touch: impl FnOnce(&mut Tally),
-    ) -> (Option<Fired>, bool) {
+    ) -> Accounted {
         if self.map.len() >= self.cap && !self.map.contains_key(&k) {
             // A handful of entries is a fair sample: O(1), and a flood of new keys cannot pin
             // one old tally in place for long. Light tallies go first: a flood of new pairs
@@ -298,7 +308,8 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
             Tally::new(ts)
         });
         touch(t);
-        (Self::slide(t, limits, *promote_at, *longest, pool, ts, out, inb, ratio, escalation), fresh)
+        let fired = Self::slide(t, limits, *promote_at, *longest, pool, ts, out, inb, ratio, escalation);
+        Accounted { fired, fresh, room: Self::headroom(t, limits, *promote_at, escalation) }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -361,18 +372,17 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         Some(f)
     }
 
-    /// Bytes out `k` may still send before a window could fire (or escalate): how long the
-    /// worker may accumulate a flow of `k` before handing its traffic over.
-    fn headroom(&self, k: &K, escalation: f64) -> u64 {
-        let Some(t) = self.map.get(k) else { return 0 };
+    /// Bytes out `t` may still send before a window could fire (or escalate): how long the
+    /// worker may accumulate a flow of its key before handing its traffic over.
+    fn headroom(t: &Tally, limits: &[WindowLimit], promote_at: u64, escalation: f64) -> u64 {
         let Some(rings) = &t.rings else {
-            return self.promote_at.saturating_sub(t.total_out).max(1);
+            return promote_at.saturating_sub(t.total_out).max(1);
         };
         let again =
             if t.alerted > 0 && escalation > 0.0 { (t.alerted as f64 * escalation) as u64 } else { 0 };
         rings
             .iter()
-            .zip(&self.limits)
+            .zip(limits)
             .map(|(r, l)| {
                 let target = if r.out < l.bytes.0 { l.bytes.0 } else { again };
                 target.saturating_sub(r.out)
@@ -475,17 +485,20 @@ impl Detector for EgressVolume {
         let ratio = self.cfg.min_out_in_ratio;
         let (new_flow, app) = (v.first, v.flow.app);
         let mut pair_fresh = false;
+        let mut room = u64::MAX;
         if !self.cfg.volume.is_empty() {
             let key = (s.home, s.remote);
-            let (fired, fresh) = self.pairs.account(key, ts, o, i, ratio, self.escalation, |t| {
-                if new_flow {
-                    t.flows += 1;
-                }
-                if app != AppProto::Unknown {
-                    t.app = app;
-                }
-            });
+            let Accounted { fired, fresh, room: r } =
+                self.pairs.account(key, ts, o, i, ratio, self.escalation, |t| {
+                    if new_flow {
+                        t.flows += 1;
+                    }
+                    if app != AppProto::Unknown {
+                        t.app = app;
+                    }
+                });
             pair_fresh = fresh;
+            room = room.min(r);
             if let Some(f) = fired
                 && let Some(t) = self.pairs.map.get(&key)
                 && let Some(&l) = self.cfg.volume.get(f.i)
@@ -502,14 +515,16 @@ impl Detector for EgressVolume {
             }
         }
         if !self.cfg.host_volume.is_empty() {
-            let (fired, _) = self.hosts.account(s.home, ts, o, i, ratio, self.escalation, |t| {
-                if new_flow {
-                    t.flows += 1;
-                }
-                if pair_fresh {
-                    t.dests += 1;
-                }
-            });
+            let Accounted { fired, room: r, .. } =
+                self.hosts.account(s.home, ts, o, i, ratio, self.escalation, |t| {
+                    if new_flow {
+                        t.flows += 1;
+                    }
+                    if pair_fresh {
+                        t.dests += 1;
+                    }
+                });
+            room = room.min(r);
             if let Some(f) = fired
                 && let Some(t) = self.hosts.map.get(&s.home)
                 && let Some(&l) = self.cfg.host_volume.get(f.i)
@@ -523,13 +538,6 @@ impl Detector for EgressVolume {
                 let b = volume_evidence(b, t, &f, l, ratio, ts);
                 out.push(self.policy.stamp(b, ts, SIG_HOST.severity).finish());
             }
-        }
-        let mut room = u64::MAX;
-        if !self.cfg.volume.is_empty() {
-            room = room.min(self.pairs.headroom(&(s.home, s.remote), self.escalation));
-        }
-        if !self.cfg.host_volume.is_empty() {
-            room = room.min(self.hosts.headroom(&s.home, self.escalation));
         }
         room
     }
@@ -598,7 +606,7 @@ mod tests {
         let mut t: Tallies<u8> = Tallies::new(&limits, 10);
         let mut fired = Vec::new();
         for k in 0..100u64 {
-            if let (Some(f), _) = t.account(0, Timestamp::from_secs(k), 100, 10, 0.0, 10.0, |_| {}) {
+            if let Some(f) = t.account(0, Timestamp::from_secs(k), 100, 10, 0.0, 10.0, |_| {}).fired {
                 fired.push((k, f.i, f.out));
             }
         }
@@ -609,7 +617,7 @@ mod tests {
         let mut t: Tallies<u8> = Tallies::new(&limits[..1], 10);
         assert!(
             (0..100u64)
-                .all(|k| t.account(0, Timestamp::from_secs(k), 100, 100, 2.0, 10.0, |_| {}).0.is_none())
+                .all(|k| t.account(0, Timestamp::from_secs(k), 100, 100, 2.0, 10.0, |_| {}).fired.is_none())
         );
     }
 
