@@ -160,13 +160,16 @@ fn open_stats_sink(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
 
 /// Signals and periodic stats, on a small tokio runtime off the packet path.
 struct Edges {
-    done: Arc<AtomicBool>,
+    /// Wakes the edge thread to end at once (a flag polled on the timer would hold every
+    /// run's exit up to one tick).
+    done: Arc<tokio::sync::Notify>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Edges {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
+        // A stored permit: the edge thread sees it even if it is not waiting yet.
+        self.done.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -180,7 +183,7 @@ fn spawn_edges(
     capture_thread: libc::pthread_t,
     interval: u64,
 ) -> Edges {
-    let done = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(tokio::sync::Notify::new());
     let d = done.clone();
     let thread = std::thread::Builder::new()
         .name("siphon-edges".into())
@@ -196,10 +199,10 @@ fn spawn_edges(
                 let mut last_stats = std::time::Instant::now();
                 loop {
                     tokio::select! {
+                        () = d.notified() => break,
                         _ = int.recv() => { stop.store(true, Ordering::Relaxed); if let Some(b) = &breaker { b.breakloop(); } }
                         _ = term.recv() => { stop.store(true, Ordering::Relaxed); if let Some(b) = &breaker { b.breakloop(); } }
                         _ = poll.tick() => {
-                            if d.load(Ordering::Relaxed) { break; }
                             if stop.load(Ordering::Relaxed) {
                                 if let Some(b) = &breaker {
                                     b.breakloop();

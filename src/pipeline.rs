@@ -171,6 +171,28 @@ pub fn run(
             if opts.stop.load(Ordering::Relaxed) {
                 break;
             }
+            // One worker and a source that reads straight into batches: no copy at all.
+            if n == 1
+                && let Some(res) = source.fill_batch(&mut current[0])
+            {
+                let b = &mut current[0];
+                for m in &b.meta {
+                    first_ts.get_or_insert(m.ts);
+                    last_ts = last_ts.max(m.ts);
+                }
+                if !b.is_empty() {
+                    send_batch(b, &senders[0], &pool_rx);
+                }
+                match res {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(_) if opts.stop.load(Ordering::Relaxed) => break,
+                    Err(e) => {
+                        input_error = Some(e);
+                        break;
+                    }
+                }
+            }
             let mut full: Vec<usize> = Vec::new();
             let mut delivered = 0usize;
             let res = source.read(crate::capture::BATCH_PACKETS, &mut |p| {

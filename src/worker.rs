@@ -99,7 +99,7 @@ pub struct Worker {
     hellos: FxHashMap<FlowKey, Hello>,
     hello_pool: Vec<Vec<u8>>,
     /// Flows with traffic to hand over at a tick (reused).
-    pending: Vec<(Timestamp, FlowKey)>,
+    pending: Vec<(Timestamp, u32)>,
     max_hellos: usize,
     defrag: Defrag,
     defrag_buf: Vec<u8>,
@@ -393,10 +393,10 @@ impl Worker {
         let now = self.now;
         // Traffic of flows that went quiet is handed over at least once a tick, oldest first.
         let mut pending = std::mem::take(&mut self.pending);
-        self.table.unflushed(&mut pending);
+        self.table.take_unflushed(&mut pending);
         pending.sort_unstable_by_key(|(t, _)| *t);
-        for (last, key) in pending.drain(..) {
-            if let Some(f) = self.table.get_mut(&key) {
+        for (last, slot) in pending.drain(..) {
+            if let Some(f) = self.table.slot_mut(slot) {
                 Self::hand_over(f, last, &mut self.detectors, &self.env, &mut self.alerts);
             }
         }

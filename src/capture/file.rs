@@ -1,7 +1,9 @@
-//! Capture files: classic pcap (µs and ns) and pcapng through libpcap, several files read in
-//! order as one timeline, `-` for stdin.
+//! Capture files: classic pcap (µs and ns) and pcapng, several files read in order as one
+//! timeline, `-` for stdin. Classic pcap files without a filter are read in blocks straight into
+//! the batches ([`super::blocks`]); everything else through libpcap.
 
-use super::{PacketSource, RawPacket};
+use super::blocks::BlockReader;
+use super::{Batch, PacketSource, RawPacket};
 use crate::decode::LinkType;
 use crate::error::CaptureError;
 use crate::time::Timestamp;
@@ -18,7 +20,7 @@ pub struct FileSource {
 }
 
 struct Open {
-    cap: Capture<Offline>,
+    reader: Reader,
     path: PathBuf,
     link: LinkType,
     packets: u64,
@@ -29,7 +31,27 @@ struct Open {
     pipe_fd: Option<i32>,
 }
 
+/// Who reads the file.
+enum Reader {
+    Libpcap(Capture<Offline>),
+    Blocks(Box<BlockReader>),
+}
+
 fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> {
+    if filter.is_none()
+        && path.as_os_str() != "-"
+        && let Some(b) = BlockReader::open(path)?
+    {
+        let link = b.link();
+        return Ok(Open {
+            reader: Reader::Blocks(Box::new(b)),
+            path: path.clone(),
+            link,
+            packets: 0,
+            offset: 24,
+            pipe_fd: None,
+        });
+    }
     let mut pipe_fd = None;
     let res = if path.as_os_str() == "-" {
         // SAFETY: dup gives libpcap its own descriptor for stdin, which it then owns and closes.
@@ -63,7 +85,7 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
     if let LinkType::Unsupported(linktype) = link {
         return Err(CaptureError::LinkType { path: path.clone(), linktype });
     }
-    Ok(Open { cap, path: path.clone(), link, packets: 0, offset: 24, pipe_fd })
+    Ok(Open { reader: Reader::Libpcap(cap), path: path.clone(), link, packets: 0, offset: 24, pipe_fd })
 }
 
 impl FileSource {
@@ -98,7 +120,30 @@ impl PacketSource for FileSource {
             if n > 0 && open.pipe_fd.is_some_and(|fd| !readable_now(fd)) {
                 return Ok(true);
             }
-            let failure = match open.cap.next_packet() {
+            let cap = match &mut open.reader {
+                Reader::Libpcap(cap) => cap,
+                Reader::Blocks(b) => {
+                    match b.read(max - n, &mut |p| {
+                        n += 1;
+                        f(p);
+                    }) {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            if !self.open_next()? {
+                                return self.finish();
+                            }
+                        }
+                        Err(e) => {
+                            self.deferred.get_or_insert(e);
+                            if !self.open_next()? {
+                                return self.finish();
+                            }
+                        }
+                    }
+                    continue;
+                }
+            };
+            let failure = match cap.next_packet() {
                 Ok(p) => {
                     let caplen = p.header.caplen;
                     f(&RawPacket {
@@ -118,10 +163,7 @@ impl PacketSource for FileSource {
             match failure {
                 None => {
                     if !self.open_next()? {
-                        return match self.deferred.take() {
-                            Some(e) => Err(e),
-                            None => Ok(false),
-                        };
+                        return self.finish();
                     }
                 }
                 Some(reason) => {
@@ -138,15 +180,45 @@ impl PacketSource for FileSource {
                     // Keep going with the next file; report the first failure at the end.
                     self.deferred.get_or_insert(err);
                     if !self.open_next()? {
-                        return match self.deferred.take() {
-                            Some(e) => Err(e),
-                            None => Ok(false),
-                        };
+                        return self.finish();
                     }
                 }
             }
         }
         Ok(true)
+    }
+
+    fn fill_batch(&mut self, batch: &mut Batch) -> Option<Result<bool, CaptureError>> {
+        loop {
+            let Some(Open { reader: Reader::Blocks(b), .. }) = self.current.as_mut() else {
+                // libpcap's files (and the end of the last file) go through `read`.
+                return None;
+            };
+            let res = b.fill(batch);
+            match res {
+                Ok(true) => return Some(Ok(true)),
+                Ok(false) => {}
+                Err(e) => {
+                    // Keep going with the next file; report the first failure at the end.
+                    self.deferred.get_or_insert(e);
+                }
+            }
+            match self.open_next() {
+                Ok(true) => {}
+                Ok(false) => return Some(self.finish()),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl FileSource {
+    /// Every file was read: the first failure, if any.
+    fn finish(&mut self) -> Result<bool, CaptureError> {
+        match self.deferred.take() {
+            Some(e) => Err(e),
+            None => Ok(false),
+        }
     }
 }
 

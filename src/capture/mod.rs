@@ -3,6 +3,7 @@
 //! A source hands out one borrowed packet at a time; the capture thread copies it once into a
 //! recycled [`Batch`] and the rest of the pipeline borrows from there.
 
+pub mod blocks;
 pub mod file;
 pub mod live;
 pub mod write;
@@ -41,6 +42,11 @@ pub trait PacketSource: Send {
     /// exhausted. A truncated file delivers every packet before the cut, then the error naming
     /// how far it got.
     fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError>;
+    /// Fills `batch` (cleared first) straight from the source's reads, when the source can (a
+    /// capture file read in blocks): `None` when it cannot, and `read` is to be used.
+    fn fill_batch(&mut self, _batch: &mut Batch) -> Option<Result<bool, CaptureError>> {
+        None
+    }
     /// Kernel drop counters (live only).
     fn stats(&mut self) -> Option<CaptureStats> {
         None
@@ -92,6 +98,10 @@ impl Default for Batch {
 }
 
 impl Batch {
+    /// A batch with no buffers yet (allocates nothing).
+    pub const fn empty() -> Batch {
+        Batch { data: Vec::new(), meta: Vec::new(), sent_at: None }
+    }
     /// Copies one packet in.
     pub fn push(&mut self, p: &RawPacket<'_>) {
         let offset = self.data.len() as u32;

@@ -65,10 +65,11 @@ fn fold(ip: &IpAddr) -> u64 {
     }
 }
 
-impl Hash for FlowKey {
-    /// One well-mixed word: the table's probe sequences stay short under floods of near-identical
-    /// tuples (sequential addresses and ports), which a byte-wise hash of the enum fields is not.
-    fn hash<H: Hasher>(&self, state: &mut H) {
+impl FlowKey {
+    /// One well-mixed word: the table's probe sequences stay short under floods of
+    /// near-identical tuples (sequential addresses and ports), which a byte-wise hash of the enum
+    /// fields is not.
+    pub fn hash64(&self) -> u64 {
         let addrs = fold(&self.a).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ fold(&self.b).rotate_left(32);
         let rest = (u64::from(self.a_port) << 48)
             | (u64::from(self.b_port) << 32)
@@ -78,7 +79,14 @@ impl Hash for FlowKey {
         h ^= h >> 33;
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 33;
-        state.write_u64(h);
+        h
+    }
+}
+
+impl Hash for FlowKey {
+    /// [`FlowKey::hash64`] as one word.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash64());
     }
 }
 

@@ -10,7 +10,7 @@ use crate::decode::packet::tcp_flags;
 use crate::decode::tunnel::TunnelInfo;
 use crate::decode::{Decoded, L4};
 use crate::time::Timestamp;
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
@@ -78,6 +78,8 @@ pub struct Flow {
     pub flush_budget: u32,
     /// Has any hand-over happened? (the first one counts the flow)
     pub flushed_once: bool,
+    /// Listed for the next [`FlowTable::take_unflushed`].
+    pub queued: bool,
 }
 
 /// Traffic of one flow between two volume hand-overs, per direction ([`Dir::idx`]). 32-bit
@@ -166,9 +168,17 @@ pub struct FlowStats {
     pub active: u64,
 }
 
-/// The table.
+/// The table: flows packed densely in slots (a flow keeps its slot for life; freed slots are
+/// reused first, so the open flows stay in few pages), found through a small index of slot
+/// numbers by key hash. The index is a few bytes per flow and stays in cache; a lookup touches
+/// the flow's own slot and nothing else.
 pub struct FlowTable {
-    map: FxHashMap<FlowKey, Flow>,
+    slots: Vec<Option<Flow>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    /// Slots of flows given traffic since the last [`FlowTable::take_unflushed`] (a flow at
+    /// most once: [`Flow::queued`]).
+    dirty: Vec<u32>,
     cfg: FlowConfig,
     /// Counters.
     pub stats: FlowStats,
@@ -199,10 +209,31 @@ impl FlowTable {
     pub fn new(cfg: FlowConfig) -> Self {
         let cap = cfg.max_flows.min(65_536);
         FlowTable {
-            map: FxHashMap::with_capacity_and_hasher(cap, Default::default()),
+            // Address space only: pages are touched as flows arrive.
+            slots: Vec::with_capacity(cap),
+            free: Vec::new(),
+            index: HashTable::with_capacity(cap),
+            dirty: Vec::with_capacity(1024),
             cfg,
             stats: FlowStats::default(),
         }
+    }
+
+    fn find(&self, key: &FlowKey, hash: u64) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&s| slots.get(s as usize).is_some_and(|f| f.as_ref().is_some_and(|f| f.key == *key)))
+            .copied()
+    }
+
+    /// Takes the flow out of `slot`, freeing it.
+    fn remove_slot(&mut self, slot: u32) -> Option<Flow> {
+        let f = self.slots.get_mut(slot as usize)?.take()?;
+        if let Ok(e) = self.index.find_entry(f.key.hash64(), |&s| s == slot) {
+            e.remove();
+        }
+        self.free.push(slot);
+        Some(f)
     }
 
     /// Accounts `d` to its flow (creating it), returning the flow and the packet's direction.
@@ -215,44 +246,23 @@ impl FlowTable {
         ended: &mut Vec<(Flow, EndReason)>,
     ) -> (&mut Flow, Dir) {
         let (key, _) = FlowKey::of(d);
-        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
-            self.evict_one(ended);
-        }
-        let created = &mut self.stats.created;
-        let flow = self.map.entry(key).or_insert_with(|| {
-            *created += 1;
-            let (sp, dp) = d.ports();
-            let (o, op, r, rp) =
-                if src_is_initiator(d) { (d.src, sp, d.dst, dp) } else { (d.dst, dp, d.src, sp) };
-            let mut h = rustc_hash::FxHasher::default();
-            key.hash(&mut h);
-            ts.0.hash(&mut h);
-            Flow {
-                key,
-                id: h.finish() & 0x7fff_ffff_ffff_ffff,
-                orig_addr: o,
-                orig_port: op,
-                resp_addr: r,
-                resp_port: rp,
-                orig_home: home.contains(&o),
-                resp_home: home.contains(&r),
-                first: ts,
-                last: ts,
-                pkts: [0; 2],
-                bytes: [0; 2],
-                payload: [0; 2],
-                flags: [0; 2],
-                app: AppProto::Unknown,
-                classified: [false; 2],
-                tls_done: false,
-                tunnel: d.tunnel.map(Box::new),
-                vlan: d.vlan,
-                unflushed: Volume::default(),
-                unflushed_last: ts,
-                flush_budget: 0,
-                flushed_once: false,
+        let hash = key.hash64();
+        let slot = match self.find(&key, hash) {
+            Some(slot) => slot,
+            None => {
+                if self.index.len() >= self.cfg.max_flows {
+                    self.evict_one(ended);
+                }
+                self.insert(Self::open(d, key, ts, home), hash)
             }
-        });
+        };
+        let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
+            unreachable!("the index names only occupied slots")
+        };
+        if !flow.queued {
+            flow.queued = true;
+            self.dirty.push(slot);
+        }
         let (sp, _) = d.ports();
         let dir = if (d.src, sp) == (flow.orig_addr, flow.orig_port) { Dir::ToServer } else { Dir::ToClient };
         let i = dir.idx();
@@ -266,11 +276,67 @@ impl FlowTable {
         (flow, dir)
     }
 
+    fn insert(&mut self, flow: Flow, hash: u64) -> u32 {
+        self.stats.created += 1;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                if let Some(x) = self.slots.get_mut(s as usize) {
+                    *x = Some(flow);
+                }
+                s
+            }
+            None => {
+                self.slots.push(Some(flow));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        let rehash = |&s: &u32| slots.get(s as usize).and_then(|f| f.as_ref()).map_or(0, |f| f.key.hash64());
+        self.index.insert_unique(hash, slot, rehash);
+        slot
+    }
+
+    /// A new flow for the packet `d`.
+    fn open(d: &Decoded<'_>, key: FlowKey, ts: Timestamp, home: &HomeNet) -> Flow {
+        let (sp, dp) = d.ports();
+        let (o, op, r, rp) =
+            if src_is_initiator(d) { (d.src, sp, d.dst, dp) } else { (d.dst, dp, d.src, sp) };
+        let mut h = rustc_hash::FxHasher::default();
+        key.hash(&mut h);
+        ts.0.hash(&mut h);
+        Flow {
+            key,
+            id: h.finish() & 0x7fff_ffff_ffff_ffff,
+            orig_addr: o,
+            orig_port: op,
+            resp_addr: r,
+            resp_port: rp,
+            orig_home: home.contains(&o),
+            resp_home: home.contains(&r),
+            first: ts,
+            last: ts,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            payload: [0; 2],
+            flags: [0; 2],
+            app: AppProto::Unknown,
+            classified: [false; 2],
+            tls_done: false,
+            tunnel: d.tunnel.map(Box::new),
+            vlan: d.vlan,
+            unflushed: Volume::default(),
+            unflushed_last: ts,
+            flush_budget: 0,
+            flushed_once: false,
+            queued: false,
+        }
+    }
+
     fn evict_one(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        // The first bucket in iteration order is effectively random under the hasher: cheap and
+        // The first bucket in iteration order is effectively random under the hash: cheap and
         // not steerable by one attacker-chosen tuple.
-        if let Some(k) = self.map.keys().next().copied()
-            && let Some(f) = self.map.remove(&k)
+        if let Some(&slot) = self.index.iter().next()
+            && let Some(f) = self.remove_slot(slot)
         {
             self.stats.evicted += 1;
             ended.push((f, EndReason::Evicted));
@@ -282,57 +348,73 @@ impl FlowTable {
         let idle = self.cfg.idle_timeout.nanos();
         let closed = self.cfg.closed_timeout.nanos();
         let before = ended.len();
-        self.map.retain(|_, f| {
+        for slot in 0..self.slots.len() {
+            let Some(Some(f)) = self.slots.get(slot) else { continue };
             let quiet = now.0.saturating_sub(f.last.0);
             let reason = if f.key.proto == 6 && f.is_closed() && quiet >= closed {
-                Some(EndReason::Closed)
+                EndReason::Closed
             } else if quiet >= idle {
-                Some(EndReason::Idle)
+                EndReason::Idle
             } else {
-                None
+                continue;
             };
-            match reason {
-                Some(r) => {
-                    ended.push((f.clone(), r));
-                    false
-                }
-                None => true,
+            if let Some(f) = self.remove_slot(slot as u32) {
+                ended.push((f, reason));
             }
-        });
+        }
         self.stats.expired += (ended.len() - before) as u64;
-        self.stats.active = self.map.len() as u64;
+        self.stats.active = self.index.len() as u64;
     }
 
     /// Ends every flow (end of capture).
     pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        ended.extend(self.map.drain().map(|(_, f)| (f, EndReason::Shutdown)));
+        ended.extend(self.slots.drain(..).flatten().map(|f| (f, EndReason::Shutdown)));
+        self.index.clear();
+        self.free.clear();
+        self.dirty.clear();
         self.stats.active = 0;
     }
 
     /// Open flows.
     pub fn iter(&self) -> impl Iterator<Item = &Flow> {
-        self.map.values()
+        self.slots.iter().flatten()
     }
 
     /// The open flow of `key`, to change.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
-        self.map.get_mut(key)
+        let slot = self.find(key, key.hash64())?;
+        self.slots.get_mut(slot as usize)?.as_mut()
     }
 
-    /// Appends (time of the last unflushed packet, key) of every open flow holding traffic not
-    /// yet handed to the volume hook.
-    pub fn unflushed(&self, out: &mut Vec<(Timestamp, FlowKey)>) {
-        out.extend(self.map.values().filter(|f| !f.unflushed.is_empty()).map(|f| (f.unflushed_last, f.key)));
+    /// Appends (time of the last unflushed packet, slot) of every open flow holding traffic not
+    /// yet handed to the volume hook, for [`FlowTable::slot_mut`]. Only flows given packets since
+    /// the last call are looked at.
+    pub fn take_unflushed(&mut self, out: &mut Vec<(Timestamp, u32)>) {
+        for slot in self.dirty.drain(..) {
+            if let Some(Some(f)) = self.slots.get_mut(slot as usize)
+                && f.queued
+            {
+                f.queued = false;
+                if !f.unflushed.is_empty() {
+                    out.push((f.unflushed_last, slot));
+                }
+            }
+        }
+    }
+
+    /// The open flow in `slot` (from [`FlowTable::take_unflushed`], with no update since).
+    pub fn slot_mut(&mut self, slot: u32) -> Option<&mut Flow> {
+        self.slots.get_mut(slot as usize)?.as_mut()
     }
 
     /// Number of open flows.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     /// No open flows.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 }
 
