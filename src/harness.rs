@@ -108,8 +108,9 @@ pub fn packet_sequence(data: &[u8]) {
     });
 }
 
-/// Capture records: the bytes as a capture file read through libpcap (pcap or pcapng, any
-/// record damage), each packet then decoded.
+/// Capture records: the bytes as a capture file (pcap or pcapng, any record damage), each
+/// packet then decoded. Where siphon reads the file in blocks (classic pcap), it must deliver
+/// exactly the packets libpcap delivers, and end cleanly exactly when libpcap does.
 pub fn capture_file(data: &[u8]) {
     use crate::capture::PacketSource;
     use std::io::Write;
@@ -124,12 +125,47 @@ pub fn capture_file(data: &[u8]) {
         return;
     }
     let path = std::path::PathBuf::from(format!("/proc/self/fd/{fd}"));
-    if let Ok(mut src) = crate::capture::file::FileSource::new(vec![path], None) {
+    let blocks = matches!(crate::capture::blocks::BlockReader::open(&path), Ok(Some(_)));
+    let mut ours = Vec::new();
+    let mut ours_clean = false;
+    if let Ok(mut src) = crate::capture::file::FileSource::new(vec![path.clone()], None) {
         let opts = DecodeOptions::default();
         let mut an = Anomalies::default();
-        let _ = src.read(100_000, &mut |p| {
+        let res = src.read(100_000, &mut |p| {
             std::hint::black_box(decode::decode(p.link, p.data, &opts, &mut an));
+            if blocks {
+                ours.push((p.ts, p.data.to_vec(), p.wire_len));
+            }
         });
+        ours_clean = matches!(res, Ok(false));
+    }
+    if blocks && let Ok(mut cap) = pcap::Capture::from_file_with_precision(&path, pcap::Precision::Nano) {
+        let mut theirs = Vec::new();
+        let theirs_clean = loop {
+            match cap.next_packet() {
+                Ok(p) if theirs.len() < 100_000 => {
+                    theirs.push((crate::capture::file::header_ts(p.header), p.data.to_vec(), p.header.len));
+                }
+                Ok(_) => break false,
+                Err(pcap::Error::NoMorePackets) => break true,
+                Err(_) => break false,
+            }
+        };
+        if let Some(k) = (0..ours.len().max(theirs.len())).find(|&k| ours.get(k) != theirs.get(k)) {
+            let brief = |p: Option<&(crate::time::Timestamp, Vec<u8>, u32)>| {
+                p.map(|(ts, d, w)| format!("ts {} caplen {} wire {w}", ts.0, d.len()))
+            };
+            panic!(
+                "block reader and libpcap disagree at packet {k}: {:?} vs {:?} ({} vs {} packets)",
+                brief(ours.get(k)),
+                brief(theirs.get(k)),
+                ours.len(),
+                theirs.len()
+            );
+        }
+        if ours.len() < 100_000 {
+            assert_eq!(ours_clean, theirs_clean, "one reader ended cleanly, the other did not");
+        }
     }
     drop(file);
 }

@@ -273,30 +273,6 @@ fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
     let _ = tx.send(full);
 }
 
-/// Frames ahead of the one being analysed whose headers are fetched into cache: a frame's
-/// first touch is a cache miss that costs more than decoding it.
-const PREFETCH_AHEAD: usize = 3;
-
-/// Starts loading the first two cache lines of `frame` (its link, IP and transport headers).
-#[inline]
-fn prefetch(frame: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let p = frame.as_ptr().cast::<i8>();
-        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch is a hint that never
-        // faults, whatever the address.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            if frame.len() > 64 {
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = frame;
-}
-
 fn work(
     config: &Config,
     mirror: Arc<MirrorShared>,
@@ -311,15 +287,7 @@ fn work(
         let _ = alerts.send(a);
     };
     for mut batch in rx {
-        let mut bytes = 0u64;
-        for (k, m) in batch.meta.iter().enumerate() {
-            if let Some(next) = batch.meta.get(k + PREFETCH_AHEAD) {
-                prefetch(batch.frame(next));
-            }
-            let frame = batch.frame(m);
-            bytes += u64::from(m.wire_len);
-            w.process(m.ts, m.link, frame, m.wire_len, &mut emit);
-        }
+        let bytes = w.process_batch(&batch, &mut emit);
         if let Some(t) = batch.sent_at {
             let _ = hist.record_n(t.elapsed().as_nanos() as u64, batch.len() as u64);
         }

@@ -237,7 +237,11 @@ impl BlockReader {
             if end > len {
                 return (pos, RECORD_HEADER + caplen as usize);
             }
-            let nanos = if self.nanos { u64::from(frac) } else { u64::from(frac) * 1000 };
+            // libpcap reads the fraction as signed 32 bits; siphon's reading of libpcap's
+            // header takes a negative one as 0 (`file::header_ts`). The same here, so both
+            // readers give the same times even for damaged records.
+            let frac = u64::try_from(frac.cast_signed()).unwrap_or(0);
+            let nanos = if self.nanos { frac } else { frac * 1000 };
             batch.meta.push(PacketMeta {
                 ts: Timestamp::from_parts(u64::from(secs), nanos),
                 offset: (pos + RECORD_HEADER) as u32,

@@ -226,3 +226,21 @@ fn pcapng_stdin_and_other_variants_are_left_to_libpcap() {
     assert!(BlockReader::open(Path::new("/dev/null")).expect("opens").is_none());
     assert!(matches!(BlockReader::open(Path::new("/nonexistent/x.pcap")), Err(CaptureError::Open { .. })));
 }
+
+#[test]
+fn out_of_range_time_fractions_read_as_libpcap_reads_them() {
+    for nanos in [false, true] {
+        let mut f = synthetic(0, nanos, false);
+        for frac in [999_999u32, 1_000_000, 5_000_000, i32::MAX as u32, 1 << 31, 4_000_000_000, u32::MAX] {
+            f.extend_from_slice(&1000u32.to_le_bytes());
+            f.extend_from_slice(&frac.to_le_bytes());
+            f.extend_from_slice(&14u32.to_le_bytes());
+            f.extend_from_slice(&14u32.to_le_bytes());
+            f.extend_from_slice(&[0; 14]);
+        }
+        let p = scratch(&format!("frac-{nanos}.pcap"), &f);
+        let (want, _) = by_libpcap(&p);
+        assert_eq!(want.len(), 7);
+        assert_eq!(by_blocks(&p).0, want, "nanos={nanos}");
+    }
+}

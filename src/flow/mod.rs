@@ -3,6 +3,7 @@
 
 pub mod defrag;
 pub mod host;
+pub mod index;
 pub mod key;
 pub mod table;
 

@@ -3,6 +3,7 @@
 
 use super::Dir;
 use super::host::HomeNet;
+use super::index::{FlowIndex, prefetch_line};
 use super::key::FlowKey;
 use crate::config::FlowConfig;
 use crate::decode::app::AppProto;
@@ -10,7 +11,6 @@ use crate::decode::packet::tcp_flags;
 use crate::decode::tunnel::TunnelInfo;
 use crate::decode::{Decoded, L4};
 use crate::time::Timestamp;
-use hashbrown::HashTable;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
@@ -170,12 +170,14 @@ pub struct FlowStats {
 
 /// The table: flows packed densely in slots (a flow keeps its slot for life; freed slots are
 /// reused first, so the open flows stay in few pages), found through a small index of slot
-/// numbers by key hash. The index is a few bytes per flow and stays in cache; a lookup touches
-/// the flow's own slot and nothing else.
+/// numbers by key hash ([`FlowIndex`], 16 bytes per flow). Both lookups can be prefetched
+/// packets ahead ([`FlowTable::prefetch_index`], [`FlowTable::prefetch_flow`]).
 pub struct FlowTable {
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
-    index: HashTable<u32>,
+    index: FlowIndex,
+    /// State of the generator choosing eviction victims (fixed seed: offline runs repeat).
+    evict_rng: u64,
     /// Slots of flows given traffic since the last [`FlowTable::take_unflushed`] (a flow at
     /// most once: [`Flow::queued`]).
     dirty: Vec<u32>,
@@ -212,7 +214,8 @@ impl FlowTable {
             // Address space only: pages are touched as flows arrive.
             slots: Vec::with_capacity(cap),
             free: Vec::new(),
-            index: HashTable::with_capacity(cap),
+            index: FlowIndex::with_capacity(cap),
+            evict_rng: 0x9e37_79b9_7f4a_7c15,
             dirty: Vec::with_capacity(1024),
             cfg,
             stats: FlowStats::default(),
@@ -222,16 +225,33 @@ impl FlowTable {
     fn find(&self, key: &FlowKey, hash: u64) -> Option<u32> {
         let slots = &self.slots;
         self.index
-            .find(hash, |&s| slots.get(s as usize).is_some_and(|f| f.as_ref().is_some_and(|f| f.key == *key)))
-            .copied()
+            .find(hash, |s| slots.get(s as usize).is_some_and(|f| f.as_ref().is_some_and(|f| f.key == *key)))
+    }
+
+    /// Starts loading the index entry of the flow of `hash` ([`FlowKey::hash64`]): a few packets
+    /// before its turn, then [`FlowTable::prefetch_flow`] a few packets later.
+    #[inline]
+    pub fn prefetch_index(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
+    /// Starts loading the flow record the index entry of `hash` most likely names.
+    #[inline]
+    pub fn prefetch_flow(&self, hash: u64) {
+        if let Some(slot) = self.index.candidate(hash)
+            && let Some(f) = self.slots.get(slot as usize)
+        {
+            let p: *const u8 = std::ptr::from_ref(f).cast();
+            for off in (0..std::mem::size_of::<Option<Flow>>()).step_by(64) {
+                prefetch_line(p.wrapping_add(off));
+            }
+        }
     }
 
     /// Takes the flow out of `slot`, freeing it.
     fn remove_slot(&mut self, slot: u32) -> Option<Flow> {
         let f = self.slots.get_mut(slot as usize)?.take()?;
-        if let Ok(e) = self.index.find_entry(f.key.hash64(), |&s| s == slot) {
-            e.remove();
-        }
+        self.index.remove(f.key.hash64(), slot);
         self.free.push(slot);
         Some(f)
     }
@@ -290,9 +310,7 @@ impl FlowTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        let slots = &self.slots;
-        let rehash = |&s: &u32| slots.get(s as usize).and_then(|f| f.as_ref()).map_or(0, |f| f.key.hash64());
-        self.index.insert_unique(hash, slot, rehash);
+        self.index.insert(hash, slot);
         slot
     }
 
@@ -333,9 +351,12 @@ impl FlowTable {
     }
 
     fn evict_one(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        // The first bucket in iteration order is effectively random under the hash: cheap and
-        // not steerable by one attacker-chosen tuple.
-        if let Some(&slot) = self.index.iter().next()
+        // A pseudo-random victim: cheap, and not steerable by one attacker-chosen tuple.
+        let r = &mut self.evict_rng;
+        *r ^= *r << 13;
+        *r ^= *r >> 7;
+        *r ^= *r << 17;
+        if let Some(slot) = self.index.any(*r)
             && let Some(f) = self.remove_slot(slot)
         {
             self.stats.evicted += 1;

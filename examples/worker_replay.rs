@@ -1,0 +1,55 @@
+//! Replays a capture through one worker, from memory, to measure the worker alone (no capture
+//! thread, no channels): `cargo run --release --example worker_replay -- FILE [PACKETS]`.
+//! `SIPHON_OFF=scan,egress` disables detectors; prints the best of three runs.
+
+use siphon::capture::file::FileSource;
+use siphon::capture::{Batch, PacketSource};
+use siphon::config::Config;
+use siphon::worker::Worker;
+use std::time::Instant;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).ok_or_else(|| anyhow::anyhow!("usage: worker_replay FILE [PACKETS]"))?;
+    let limit: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let mut src = FileSource::new(vec![path.into()], None)?;
+    let mut batches = Vec::new();
+    let mut packets = 0;
+    while packets < limit {
+        let mut b = Batch::default();
+        match src.fill_batch(&mut b) {
+            Some(Ok(more)) => {
+                packets += b.len();
+                batches.push(b);
+                if !more {
+                    break;
+                }
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => anyhow::bail!("{path}: not a classic pcap file"),
+        }
+    }
+    let off: Vec<String> = std::env::var("SIPHON_OFF")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("{d}.enabled=false"))
+        .collect();
+    let config = Config::load(None, &off)?;
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let mut w = Worker::new(&config);
+        let t = Instant::now();
+        for b in &batches {
+            w.process_batch(b, &mut |a| {
+                std::hint::black_box(a);
+            });
+        }
+        w.finish(&mut |a| {
+            std::hint::black_box(a);
+        });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!("{packets} packets: best {best:.3} s, {:.0} ns/packet", best * 1e9 / packets as f64);
+    Ok(())
+}
