@@ -5,15 +5,15 @@
 //! packet allocates nothing unless an alert fires or a TLS hello must be reassembled.
 
 use crate::alert::Alert;
-use crate::capture::Batch;
-use crate::flow::index::prefetch_line;
 use crate::alert::suppress::{SuppressStats, Suppressor};
+use crate::capture::Batch;
 use crate::config::Config;
 use crate::decode::app::{AppProto, classify_client, classify_server};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::flow::defrag::{Defrag, DefragStats};
+use crate::flow::index::prefetch_line;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable, Volume};
 use crate::mirror::{MirrorFilter, MirrorShared, MirrorStats};
 use crate::time::Timestamp;
