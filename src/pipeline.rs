@@ -91,18 +91,20 @@ pub struct RunOutcome {
 }
 
 /// Which worker owns a packet: the home-side address (so all state about one internal host
-/// lives in one worker); the lower address if neither or both sides are home.
+/// lives in one worker); the lower address if neither or both sides are home. With it, the
+/// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same decode.
 fn shard_of(
     p: &RawPacket<'_>,
     n: usize,
     home: &HomeNet,
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
-) -> usize {
+) -> (usize, u64) {
+    let Some(d) = decode::decode(p.link, p.data, opts, scratch) else { return (0, 0) };
+    let hint = if d.frag.is_none() { crate::flow::FlowKey::of(&d).0.hash64() } else { 0 };
     if n <= 1 {
-        return 0;
+        return (0, hint);
     }
-    let Some(d) = decode::decode(p.link, p.data, opts, scratch) else { return 0 };
     let key = match (home.contains(&d.src), home.contains(&d.dst)) {
         (true, false) => d.src,
         (false, true) => d.dst,
@@ -110,7 +112,7 @@ fn shard_of(
     };
     let mut h = rustc_hash::FxHasher::default();
     key.hash(&mut h);
-    (h.finish() % n as u64) as usize
+    ((h.finish() % n as u64) as usize, hint)
 }
 
 /// Runs the pipeline over `source` until it ends or `opts.stop` is set.
@@ -176,6 +178,9 @@ pub fn run(
                 && let Some(res) = source.fill_batch(&mut current[0])
             {
                 let b = &mut current[0];
+                // The flow hints are worked out here, where the frames were just read and are
+                // in cache: the capture thread has time to spare, the worker has not.
+                b.set_flow_hints(|link, frame| crate::worker::flow_hint(link, frame, &dopts, &mut scratch));
                 for m in &b.meta {
                     first_ts.get_or_insert(m.ts);
                     last_ts = last_ts.max(m.ts);
@@ -197,8 +202,8 @@ pub fn run(
             let mut delivered = 0usize;
             let res = source.read(crate::capture::BATCH_PACKETS, &mut |p| {
                 delivered += 1;
-                let s = shard_of(p, n, &home, &dopts, &mut scratch);
-                current[s].push(p);
+                let (s, hint) = shard_of(p, n, &home, &dopts, &mut scratch);
+                current[s].push(p, hint);
                 first_ts.get_or_insert(p.ts);
                 last_ts = last_ts.max(p.ts);
                 if current[s].is_full() && !full.contains(&s) {

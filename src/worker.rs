@@ -6,7 +6,7 @@
 
 use crate::alert::Alert;
 use crate::alert::suppress::{SuppressStats, Suppressor};
-use crate::capture::Batch;
+use crate::capture::{Batch, PacketMeta};
 use crate::config::Config;
 use crate::decode::app::{AppProto, classify_client, classify_server};
 use crate::decode::packet::DecodeOptions;
@@ -108,8 +108,8 @@ pub struct Worker {
     mirror: MirrorFilter,
     /// Anomalies of look-ahead decodes, never reported (the real decode counts them).
     scratch_anomalies: Anomalies,
-    /// Flow hashes of the packets ahead, by packet number modulo [`RING`].
-    ahead: [Option<u64>; RING],
+    /// Flow hints of the packets ahead, by packet number modulo [`RING`].
+    ahead: [u64; RING],
     tick: u64,
     next_tick: Timestamp,
     now: Timestamp,
@@ -133,6 +133,16 @@ fn prefetch_frame(frame: &[u8]) {
     prefetch_line(p);
     if frame.len() > 64 {
         prefetch_line(p.wrapping_add(64));
+    }
+}
+
+/// The hash of the flow key of `frame` ([`FlowKey::hash64`]; 0 if it does not decode, or is a
+/// fragment): a hint to prefetch the flow's state with. Decodes without reporting anything.
+#[inline]
+pub fn flow_hint(link: LinkType, frame: &[u8], opts: &DecodeOptions, scratch: &mut Anomalies) -> u64 {
+    match decode::decode(link, frame, opts, scratch) {
+        Some(d) if d.frag.is_none() => FlowKey::of(&d).0.hash64(),
+        _ => 0,
     }
 }
 
@@ -161,7 +171,7 @@ impl Worker {
             defrag_buf: Vec::new(),
             mirror: MirrorFilter::new(&config.general, mirror),
             scratch_anomalies: Anomalies::default(),
-            ahead: [None; RING],
+            ahead: [0; RING],
             tick: config.flow.tick_interval.nanos().max(1),
             next_tick: Timestamp(0),
             now: Timestamp(0),
@@ -169,15 +179,13 @@ impl Worker {
         }
     }
 
-    /// The hash of the flow `frame` belongs to, to prefetch its state packets ahead; decodes
-    /// without counting anything.
+    /// The hint to prefetch `m`'s flow state with: the capture thread's, or worked out here.
     #[inline]
-    fn flow_hash(&mut self, link: LinkType, frame: &[u8]) -> Option<u64> {
-        let d = decode::decode(link, frame, &self.opts, &mut self.scratch_anomalies)?;
-        if d.frag.is_some() {
-            return None;
+    fn hint_of(&mut self, m: &PacketMeta, frame: &[u8]) -> u64 {
+        if m.flow_hint != 0 {
+            return m.flow_hint;
         }
-        Some(FlowKey::of(&d).0.hash64())
+        flow_hint(m.link, frame, &self.opts, &mut self.scratch_anomalies)
     }
 
     /// Processes a batch of frames in order, with the prefetches that hide its cache misses;
@@ -186,21 +194,22 @@ impl Worker {
         let mut bytes = 0u64;
         let n = batch.meta.len();
         for (k, m) in batch.meta.iter().enumerate().take(INDEX_AHEAD) {
-            self.ahead[k % RING] = self.flow_hash(m.link, batch.frame(m));
+            self.ahead[k % RING] = self.hint_of(m, batch.frame(m));
         }
         for (k, m) in batch.meta.iter().enumerate() {
             if let Some(next) = batch.meta.get(k + FRAME_AHEAD) {
                 prefetch_frame(batch.frame(next));
             }
             if let Some(next) = batch.meta.get(k + INDEX_AHEAD) {
-                let h = self.flow_hash(next.link, batch.frame(next));
-                if let Some(h) = h {
+                let h = self.hint_of(next, batch.frame(next));
+                if h != 0 {
                     self.table.prefetch_index(h);
                 }
                 self.ahead[(k + INDEX_AHEAD) % RING] = h;
             }
             if k + FLOW_AHEAD < n
-                && let Some(h) = self.ahead[(k + FLOW_AHEAD) % RING]
+                && let Some(&h) = self.ahead.get((k + FLOW_AHEAD) % RING)
+                && h != 0
             {
                 self.table.prefetch_flow(h);
             }

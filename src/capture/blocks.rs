@@ -249,6 +249,7 @@ impl BlockReader {
                 caplen: caplen.min(self.snapshot),
                 wire_len,
                 link: self.link,
+                flow_hint: 0,
             });
             self.packets += 1;
             pos = end;

@@ -71,6 +71,9 @@ pub struct PacketMeta {
     pub wire_len: u32,
     /// Link type.
     pub link: LinkType,
+    /// Hash of the packet's flow key, when the capture thread worked it out (0: not known): the
+    /// worker prefetches that flow's state with it, packets ahead.
+    pub flow_hint: u64,
 }
 
 /// A batch of packets in one contiguous, reusable buffer.
@@ -102,8 +105,8 @@ impl Batch {
     pub const fn empty() -> Batch {
         Batch { data: Vec::new(), meta: Vec::new(), sent_at: None }
     }
-    /// Copies one packet in.
-    pub fn push(&mut self, p: &RawPacket<'_>) {
+    /// Copies one packet in, with its flow hint ([`PacketMeta::flow_hint`]).
+    pub fn push(&mut self, p: &RawPacket<'_>, flow_hint: u64) {
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(p.data);
         self.meta.push(PacketMeta {
@@ -112,6 +115,7 @@ impl Batch {
             caplen: p.data.len() as u32,
             wire_len: p.wire_len,
             link: p.link,
+            flow_hint,
         });
     }
     /// The frame of `m`.
@@ -122,6 +126,16 @@ impl Batch {
     /// Full enough to send?
     pub fn is_full(&self) -> bool {
         self.meta.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+    /// Works out every packet's flow hint with `hint` (given the link type and frame).
+    pub fn set_flow_hints(&mut self, mut hint: impl FnMut(LinkType, &[u8]) -> u64) {
+        for k in 0..self.meta.len() {
+            let Some(&m) = self.meta.get(k) else { break };
+            let h = hint(m.link, self.frame(&m));
+            if let Some(x) = self.meta.get_mut(k) {
+                x.flow_hint = h;
+            }
+        }
     }
     /// Empties it for reuse, keeping the allocations.
     pub fn clear(&mut self) {
