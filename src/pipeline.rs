@@ -101,7 +101,7 @@ fn shard_of(
     scratch: &mut Anomalies,
 ) -> (usize, u64) {
     let Some(d) = decode::decode(p.link, p.data, opts, scratch) else { return (0, 0) };
-    let hint = if d.frag.is_none() { crate::flow::FlowKey::of(&d).0.hash64() } else { 0 };
+    let hint = crate::worker::flow_hint_of(&d);
     if n <= 1 {
         return (0, hint);
     }

@@ -140,10 +140,13 @@ fn prefetch_frame(frame: &[u8]) {
 /// fragment): a hint to prefetch the flow's state with. Decodes without reporting anything.
 #[inline]
 pub fn flow_hint(link: LinkType, frame: &[u8], opts: &DecodeOptions, scratch: &mut Anomalies) -> u64 {
-    match decode::decode(link, frame, opts, scratch) {
-        Some(d) if d.frag.is_none() => FlowKey::of(&d).0.hash64(),
-        _ => 0,
-    }
+    decode::decode(link, frame, opts, scratch).map_or(0, |d| flow_hint_of(&d))
+}
+
+/// [`flow_hint`] of a packet already decoded.
+#[inline]
+pub fn flow_hint_of(d: &decode::Decoded<'_>) -> u64 {
+    if d.frag.is_some() { 0 } else { FlowKey::of(d).0.hash64() }
 }
 
 impl Worker {
