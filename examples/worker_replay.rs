@@ -1,6 +1,6 @@
 //! Replays a capture through one worker, from memory, to measure the worker alone (no capture
 //! thread, no channels): `cargo run --release --example worker_replay -- FILE [PACKETS]`.
-//! `SIPHON_OFF=scan,egress` disables detectors; prints the best of three runs.
+//! `SIPHON_OFF=scan,egress` disables detectors; prints the best of `SIPHON_ROUNDS` runs (3).
 
 use siphon::capture::file::FileSource;
 use siphon::capture::{Batch, PacketSource};
@@ -29,6 +29,12 @@ fn main() -> anyhow::Result<()> {
             None => anyhow::bail!("{path}: not a classic pcap file"),
         }
     }
+    // As the capture thread does: each packet's flow hint, worked out before the worker's turn.
+    let opts = siphon::worker::decode_options(&Config::default());
+    let mut scratch = siphon::decode::Anomalies::default();
+    for b in &mut batches {
+        b.set_flow_hints(|link, frame| siphon::worker::flow_hint(link, frame, &opts, &mut scratch));
+    }
     let off: Vec<String> = std::env::var("SIPHON_OFF")
         .unwrap_or_default()
         .split(',')
@@ -36,8 +42,9 @@ fn main() -> anyhow::Result<()> {
         .map(|d| format!("{d}.enabled=false"))
         .collect();
     let config = Config::load(None, &off)?;
+    let rounds: usize = std::env::var("SIPHON_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let mut best = f64::MAX;
-    for _ in 0..3 {
+    for _ in 0..rounds {
         let mut w = Worker::new(&config);
         let t = Instant::now();
         for b in &batches {

@@ -274,6 +274,9 @@ impl Worker {
         let first_alert = alerts.len();
         let (flow, dir) = table.update(d, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
+        if new_flow {
+            flow.egress = env.egress.side(flow);
+        }
         // Volume accounting, per flow: what came before this second goes with its own time.
         if !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
             let last = flow.unflushed_last;

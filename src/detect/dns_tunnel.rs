@@ -307,8 +307,6 @@ impl Bucket {
 }
 
 struct Group {
-    /// The registered domain (a name whose labels are the domain's).
-    domain: DnsName,
     start: Timestamp,
     last: Timestamp,
     cur: Bucket,
@@ -321,11 +319,29 @@ struct Group {
     entropy_n: u64,
     first_query: Timestamp,
     server: IpAddr,
-    example: Option<DnsName>,
-    example_qtype: u16,
-    example_id: u16,
-    example_figures: Option<SubdomainFigures>,
+    /// The latest suspicious query, kept for the alert (boxed: groups are many, examples
+    /// few, and a small entry keeps the table dense).
+    example: Option<Box<Example>>,
     alerted_score: f64,
+}
+
+/// A query an alert shows as its example.
+struct Example {
+    name: DnsName,
+    qtype: u16,
+    id: u16,
+    figures: SubdomainFigures,
+}
+
+impl Example {
+    /// Keeps `m` (reusing the allocation already there).
+    fn keep(slot: &mut Option<Box<Example>>, m: &DnsMessage, figures: SubdomainFigures) {
+        let e = Example { name: m.qname, qtype: m.qtype, id: m.id, figures };
+        match slot {
+            Some(b) => **b = e,
+            None => *slot = Some(Box::new(e)),
+        }
+    }
 }
 
 /// The detector.
@@ -433,7 +449,6 @@ impl DnsTunnel {
             names.clear();
             prev_names.clear();
             Group {
-                domain: DnsName::from_labels(domain.split(|b| *b == b'.')).unwrap_or_default(),
                 start: ts,
                 last: ts,
                 cur: Bucket::default(),
@@ -447,9 +462,6 @@ impl DnsTunnel {
                 first_query: ts,
                 server,
                 example: None,
-                example_qtype: 0,
-                example_id: 0,
-                example_figures: None,
                 alerted_score: 0.0,
             }
         });
@@ -500,10 +512,7 @@ impl DnsTunnel {
             }
             weight += w;
             g.cur.score += weight;
-            g.example = Some(m.qname);
-            g.example_qtype = m.qtype;
-            g.example_id = m.id;
-            g.example_figures = Some(f);
+            Example::keep(&mut g.example, m, f);
         }
         let mut t = g.cur;
         t.add(&g.prev);
@@ -521,24 +530,28 @@ impl DnsTunnel {
         }
         g.alerted_score = magnitude;
         if g.example.is_none() {
-            g.example = Some(m.qname);
-            g.example_qtype = m.qtype;
-            g.example_id = m.id;
-            g.example_figures = Some(f);
+            Example::keep(&mut g.example, m, f);
         }
         let sig = if tunnel { &SIG_TUNNEL } else { &SIG_VOLUME };
         let score = if tunnel { t.score } else { t.distinct as f64 };
         let threshold = if tunnel { self.cfg.score_threshold } else { self.cfg.unique_subdomains as f64 };
-        let ef = g.example_figures.unwrap_or(f);
+        let (ef, example_name, example_qtype, example_id) = match g.example.as_deref() {
+            Some(e) => (e.figures, &e.name, e.qtype, e.id),
+            None => (f, &m.qname, m.qtype, m.id),
+        };
         let mean_entropy = if g.entropy_n > 0 { g.entropy_sum / g.entropy_n as f64 } else { 0.0 };
         let round = |x: f64| (x * 1000.0).round() / 1000.0;
-        let domain_text = g.domain.to_lossy_string().to_ascii_lowercase();
+        // The group's domain is this query's (the group is keyed by it).
+        let domain_text = DnsName::from_labels(domain.split(|b| *b == b'.'))
+            .unwrap_or_default()
+            .to_lossy_string()
+            .to_ascii_lowercase();
         let direct = !self.resolvers.is_empty() && !self.resolvers.contains(&server);
         let a = Alert::build(NAME, sig, ts, client, server)
             .proto(c.pkt.ip_proto)
             .flow(c.flow, ts)
             .tunnel(c.pkt.tunnel.as_ref())
-            .dns(g.example_id, g.example.unwrap_or(m.qname).to_lossy_string(), g.example_qtype)
+            .dns(example_id, example_name.to_lossy_string(), example_qtype)
             .score(score, threshold)
             .evidence("domain", &domain_text)
             .evidence("window_secs", self.cfg.window.0.as_secs())

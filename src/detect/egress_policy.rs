@@ -9,7 +9,7 @@
 
 use super::PacketCtx;
 use crate::alert::AlertBuilder;
-use crate::flow::{Dir, Flow};
+use crate::flow::{Dir, EgressSide, Flow};
 use crate::time::Timestamp;
 use crate::units::{Dur, Size};
 use ipnet::IpNet;
@@ -280,7 +280,8 @@ pub struct OffHours {
     pub local: String,
 }
 
-/// The shared policy, built once per detector from `[egress]`.
+/// The shared policy, built from `[egress]` once per detector and once for the worker
+/// ([`super::Env::egress`]), which stores each flow's verdict in the flow.
 #[derive(Debug, Clone)]
 pub struct Policy {
     exclude: RangeSet,
@@ -325,22 +326,37 @@ impl Policy {
     }
 
     /// Home host and external peer of a flow, or `None` if the flow is not home ↔ external
-    /// or its home host is allow-listed.
+    /// or its home host is allow-listed. Reads the verdict the worker stored in the flow when
+    /// it opened ([`Flow::egress`]), and works it out only for a flow without one.
     #[inline]
     pub fn sides(&self, f: &Flow) -> Option<Sides> {
-        let s = match (f.orig_home, f.resp_home) {
-            (true, false) if self.external(&f.resp_addr, false) => {
-                Sides { home: f.orig_addr, remote: f.resp_addr, service_port: f.resp_port, home_dir: 0 }
-            }
-            (false, true) if self.external(&f.orig_addr, false) => {
-                Sides { home: f.resp_addr, remote: f.orig_addr, service_port: f.resp_port, home_dir: 1 }
-            }
-            _ => return None,
+        let side = match f.egress {
+            EgressSide::Unknown => self.side(f),
+            s => s,
         };
-        if self.allow_hosts.contains(&s.home) {
-            return None;
+        match side {
+            EgressSide::HomeOrig => {
+                Some(Sides { home: f.orig_addr, remote: f.resp_addr, service_port: f.resp_port, home_dir: 0 })
+            }
+            EgressSide::HomeResp => {
+                Some(Sides { home: f.resp_addr, remote: f.orig_addr, service_port: f.resp_port, home_dir: 1 })
+            }
+            EgressSide::None | EgressSide::Unknown => None,
         }
-        Some(s)
+    }
+
+    /// Works out which side of `f` is the home host talking to an external one (ignoring any
+    /// verdict already stored in the flow).
+    pub fn side(&self, f: &Flow) -> EgressSide {
+        let (side, home) = match (f.orig_home, f.resp_home) {
+            (true, false) if self.external(&f.resp_addr, false) => (EgressSide::HomeOrig, &f.orig_addr),
+            (false, true) if self.external(&f.orig_addr, false) => (EgressSide::HomeResp, &f.resp_addr),
+            _ => return EgressSide::None,
+        };
+        if self.allow_hosts.contains(home) {
+            return EgressSide::None;
+        }
+        side
     }
 
     /// Does this packet go from the home host out (`true`) or in (`false`)?

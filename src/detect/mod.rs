@@ -27,7 +27,7 @@ use crate::decode::tls::ClientHello;
 use crate::flow::{Dir, EndReason, Flow, FlowTable, HomeNet, Volume};
 use crate::time::Timestamp;
 
-/// What every detector may consult: the home network.
+/// What every detector may consult: the home network and the egress policy.
 ///
 /// Mirror sources are not here on purpose: the worker drops a mirror's own transport before
 /// flow accounting ([`crate::mirror`]), so no detector sees it or needs to know about mirrors.
@@ -35,12 +35,15 @@ use crate::time::Timestamp;
 pub struct Env {
     /// The home network.
     pub home: HomeNet,
+    /// The egress family's policy (`[egress]`): the worker stores its verdict on each new flow
+    /// ([`crate::flow::Flow::egress`]).
+    pub egress: egress_policy::Policy,
 }
 
 impl Env {
     /// From the config.
     pub fn from_config(c: &Config) -> Env {
-        Env { home: HomeNet::new(c.general.home_net.clone()) }
+        Env { home: HomeNet::new(c.general.home_net.clone()), egress: egress_policy::Policy::new(&c.egress) }
     }
 }
 

@@ -80,6 +80,25 @@ pub struct Flow {
     pub flushed_once: bool,
     /// Listed for the next [`FlowTable::take_unflushed`].
     pub queued: bool,
+    /// The egress policy's verdict, worked out once when the flow opens (the worker sets it;
+    /// [`crate::detect::egress_policy::Policy::sides`] reads it instead of searching ranges on
+    /// every packet).
+    pub egress: EgressSide,
+}
+
+/// Which side of a flow is the home host talking to an external one, by the egress policy
+/// ([`crate::detect::egress_policy::Policy::side`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EgressSide {
+    /// Not worked out yet.
+    #[default]
+    Unknown,
+    /// Not home ↔ external, or the home host is allow-listed.
+    None,
+    /// The originator is the home host.
+    HomeOrig,
+    /// The responder is the home host.
+    HomeResp,
 }
 
 /// Traffic of one flow between two volume hand-overs, per direction ([`Dir::idx`]). 32-bit
@@ -347,6 +366,7 @@ impl FlowTable {
             flush_budget: 0,
             flushed_once: false,
             queued: false,
+            egress: EgressSide::Unknown,
         }
     }
 
