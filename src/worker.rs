@@ -98,6 +98,8 @@ pub struct Worker {
     suppress: Suppressor,
     alerts: Vec<Alert>,
     ended: Vec<(Flow, EndReason)>,
+    /// Positions in `ended` by packet time (reused).
+    end_order: Vec<(Timestamp, u32)>,
     hellos: FxHashMap<FlowKey, Hello>,
     hello_pool: Vec<Vec<u8>>,
     /// Flows with traffic to hand over at a tick (reused).
@@ -166,6 +168,7 @@ impl Worker {
             suppress: Suppressor::new(config.alerts.clone()),
             alerts: Vec::with_capacity(16),
             ended: Vec::with_capacity(1024),
+            end_order: Vec::with_capacity(1024),
             hellos: FxHashMap::default(),
             hello_pool: Vec::new(),
             pending: Vec::new(),
@@ -270,7 +273,19 @@ impl Worker {
     }
 
     fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>) {
-        let Worker { table, detectors, env, alerts, ended, hellos, hello_pool, stats, max_hellos, .. } = self;
+        let Worker {
+            table,
+            detectors,
+            env,
+            alerts,
+            ended,
+            end_order,
+            hellos,
+            hello_pool,
+            stats,
+            max_hellos,
+            ..
+        } = self;
         let first_alert = alerts.len();
         let (flow, dir) = table.update(d, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
@@ -420,7 +435,7 @@ impl Worker {
             }
         }
         if !ended.is_empty() {
-            Self::end_flows(ended, detectors, env, alerts, hellos, hello_pool);
+            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool);
         }
     }
 
@@ -444,25 +459,31 @@ impl Worker {
 
     fn end_flows(
         ended: &mut Vec<(Flow, EndReason)>,
+        order: &mut Vec<(Timestamp, u32)>,
         detectors: &mut [Box<dyn Detector>],
         env: &Env,
         alerts: &mut Vec<Alert>,
         hellos: &mut FxHashMap<FlowKey, Hello>,
         hello_pool: &mut Vec<Vec<u8>>,
     ) {
-        // In packet-time order, so volume hand-overs reach shared tallies as the traffic did.
-        ended.sort_unstable_by_key(|(f, _)| f.unflushed_last);
-        for (mut f, why) in ended.drain(..) {
+        // In packet-time order, so volume hand-overs reach shared tallies as the traffic did
+        // (sorting positions, not the flow records themselves).
+        order.clear();
+        order.extend(ended.iter().enumerate().map(|(i, (f, _))| (f.unflushed_last, i as u32)));
+        order.sort_unstable();
+        for &(_, i) in order.iter() {
+            let Some((f, why)) = ended.get_mut(i as usize) else { continue };
+            let why = *why;
             if let Some(h) = hellos.remove(&f.key) {
                 hello_pool.push(h.buf);
             }
             let first_alert = alerts.len();
             if !f.unflushed.is_empty() {
                 let last = f.unflushed_last;
-                Self::hand_over(&mut f, last, detectors, env, alerts);
+                Self::hand_over(f, last, detectors, env, alerts);
             }
             for det in detectors.iter_mut() {
-                det.on_flow_end(&f, why, env, alerts);
+                det.on_flow_end(f, why, env, alerts);
             }
             if f.tunnel.is_some() {
                 for a in &mut alerts[first_alert..] {
@@ -470,6 +491,7 @@ impl Worker {
                 }
             }
         }
+        ended.clear();
     }
 
     fn run_tick(&mut self) {
@@ -488,6 +510,7 @@ impl Worker {
         self.defrag.expire(now);
         Self::end_flows(
             &mut self.ended,
+            &mut self.end_order,
             &mut self.detectors,
             &self.env,
             &mut self.alerts,
@@ -525,6 +548,7 @@ impl Worker {
         self.table.drain(&mut self.ended);
         Self::end_flows(
             &mut self.ended,
+            &mut self.end_order,
             &mut self.detectors,
             &self.env,
             &mut self.alerts,

@@ -409,6 +409,7 @@ impl FlowTable {
 
     /// Ends every flow (end of capture).
     pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        ended.reserve(self.index.len());
         ended.extend(self.slots.drain(..).flatten().map(|f| (f, EndReason::Shutdown)));
         self.index.clear();
         self.free.clear();
