@@ -13,8 +13,7 @@ use std::time::Instant;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    // SAFETY: before any thread exists; 15 is mimalloc 3's purge delay, as src/main.rs sets it.
-    unsafe { libmimalloc_sys::mi_option_set(15, 0) };
+    siphon::alloc::tune_mimalloc();
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).ok_or_else(|| anyhow::anyhow!("usage: worker_replay FILE [PACKETS]"))?;
     let limit: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);

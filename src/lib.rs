@@ -8,6 +8,7 @@
 //! ```
 
 pub mod alert;
+pub mod alloc;
 pub mod capture;
 pub mod cli;
 pub mod config;

@@ -12,28 +12,12 @@ use siphon::pipeline::{LiveCounters, RunOptions, run};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// mimalloc: its arenas are committed at once and backed by transparent huge pages, so the
-/// detectors' tables (tens of MiB touched at random) cost a fraction of the page faults and TLB
-/// misses glibc's 4 KiB pages do — the single largest gain of the whole pipeline (README,
-/// Performance). Freed memory goes back to the system at once ([`tune_allocator`]).
+/// mimalloc, tuned by [`siphon::alloc::tune_mimalloc`] (why: the README's Performance section).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc 3's `mi_option_t` (libmimalloc-sys 0.1.49 names no
-/// constant for it; a test below checks the index against the option's default).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Returns freed memory to the system immediately (mimalloc's default waits 1 s, ten times
-/// longer for arenas): a table that doubled leaves its old half behind otherwise, and peak
-/// RSS rises by a quarter (137 vs 112 MiB on the pipeline benchmark, same speed).
-fn tune_allocator() {
-    // SAFETY: `mi_option_set` is not thread safe; this runs first in `main`, before any thread
-    // is spawned.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
-}
-
 fn main() {
-    tune_allocator();
+    siphon::alloc::tune_mimalloc();
     let args = Args::parse();
     if args.print_config {
         print!("{}", siphon::config::EXAMPLE_CONFIG);
@@ -253,16 +237,4 @@ fn spawn_edges(
         })
         .ok();
     Edges { done, thread }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn purge_delay_index_names_mimallocs_option() {
-        // SAFETY: reads a global option; no test here sets it.
-        let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        assert_eq!(default, 1000, "mimalloc 3's purge delay defaults to 1000 ms");
-    }
 }
