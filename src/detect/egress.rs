@@ -14,7 +14,7 @@
 //! home host, each a ring of 8 slots per window (about 150 bytes per window), capped at
 //! `max_pairs` / `max_hosts` with counted eviction of the stalest.
 
-use super::egress_policy::{self as policy, HourRange, Policy, TimeZoneName, Weekdays, WindowLimit};
+use super::egress_policy::{self as policy, HourRange, TimeZoneName, Weekdays, WindowLimit};
 use super::{Detector, DetectorStats, Env, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::Config;
@@ -426,7 +426,6 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
 /// The detector.
 pub struct EgressVolume {
     cfg: EgressConfig,
-    policy: Policy,
     escalation: f64,
     pairs: Tallies<(IpAddr, IpAddr)>,
     hosts: Tallies<IpAddr>,
@@ -437,7 +436,6 @@ impl EgressVolume {
     pub fn new(c: &Config) -> Self {
         let cfg = c.egress.clone();
         EgressVolume {
-            policy: Policy::new(&cfg),
             escalation: c.alerts.escalation_factor,
             pairs: Tallies::new(&cfg.volume, cfg.max_pairs),
             hosts: Tallies::new(&cfg.host_volume, cfg.max_hosts),
@@ -479,7 +477,7 @@ impl Detector for EgressVolume {
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
-        let Some(s) = self.policy.sides(v.flow) else { return u64::MAX };
+        let Some(s) = v.env.egress.sides(v.flow) else { return u64::MAX };
         let (o, i) = (v.delta.bytes(s.home_dir), v.delta.bytes(1 - s.home_dir));
         let ts = v.ts;
         let ratio = self.cfg.min_out_in_ratio;
@@ -511,7 +509,7 @@ impl Detector for EgressVolume {
                     .evidence("windows", self.pairs.windows(t))
                     .episode(format!("{}|{}", s.home, s.remote), f.out as f64);
                 let b = volume_evidence(b, t, &f, l, ratio, ts);
-                out.push(self.policy.stamp(b, ts, SIG_PAIR.severity).finish());
+                out.push(v.env.egress.stamp(b, ts, SIG_PAIR.severity).finish());
             }
         }
         if !self.cfg.host_volume.is_empty() {
@@ -536,7 +534,7 @@ impl Detector for EgressVolume {
                     .evidence("windows", self.hosts.windows(t))
                     .episode(s.home.to_string(), f.out as f64);
                 let b = volume_evidence(b, t, &f, l, ratio, ts);
-                out.push(self.policy.stamp(b, ts, SIG_HOST.severity).finish());
+                out.push(v.env.egress.stamp(b, ts, SIG_HOST.severity).finish());
             }
         }
         room

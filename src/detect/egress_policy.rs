@@ -280,8 +280,8 @@ pub struct OffHours {
     pub local: String,
 }
 
-/// The shared policy, built from `[egress]` once per detector and once for the worker
-/// ([`super::Env::egress`]), which stores each flow's verdict in the flow.
+/// The shared policy, built from `[egress]` once per worker ([`super::Env::egress`]): the
+/// worker stores each flow's verdict in the flow, and the egress family reads it from there.
 #[derive(Debug, Clone)]
 pub struct Policy {
     exclude: RangeSet,

@@ -14,7 +14,7 @@
 //! Needs: every packet (session age) and flow volumes (sustained rate). Memory: the set of flows already reported (capped at `max_flows`) and
 //! one small rate state per pair (capped at `max_pairs`), both with counted eviction.
 
-use super::egress_policy::{self as policy, Policy};
+use super::egress_policy as policy;
 use super::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::Config;
@@ -99,7 +99,6 @@ struct Rate {
 /// The detector.
 pub struct LongSession {
     cfg: LongSessionConfig,
-    policy: Policy,
     long: Dur,
     slot: u64,
     reported: FxHashSet<u64>,
@@ -114,7 +113,6 @@ impl LongSession {
         // A tenth of the duration, between 1 s and 60 s.
         let slot = (cfg.sustained_for.nanos() / 10).clamp(1_000_000_000, 60_000_000_000);
         LongSession {
-            policy: Policy::new(&c.egress),
             long: c.egress.long_session,
             slot,
             reported: FxHashSet::default(),
@@ -161,7 +159,7 @@ impl LongSession {
             .evidence("rate_in_bytes_per_sec", policy::rate(f.bytes[i], secs))
             .evidence("first_seen", f.first.to_eve())
             .episode(format!("{}|{}|{}", s.home, s.remote, s.service_port), secs);
-        out.push(self.policy.stamp(b, c.ts, SIG_LONG.severity).finish());
+        out.push(c.env.egress.stamp(b, c.ts, SIG_LONG.severity).finish());
     }
 
     fn sustained(&mut self, c: &VolumeCtx<'_>, s: &policy::Sides, out: &mut Vec<Alert>) {
@@ -229,7 +227,7 @@ impl LongSession {
             .evidence("slot_secs", self.slot as f64 / 1e9)
             .evidence("run_start", start_ts.to_eve())
             .episode(format!("{}|{}", s.home, s.remote), 1.0);
-        out.push(self.policy.stamp(b, c.ts, SIG_SUSTAINED.severity).finish());
+        out.push(c.env.egress.stamp(b, c.ts, SIG_SUSTAINED.severity).finish());
     }
 }
 
@@ -239,7 +237,7 @@ impl Detector for LongSession {
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let Some(s) = self.policy.sides(c.flow) else { return };
+        let Some(s) = c.env.egress.sides(c.flow) else { return };
         if s.home_dir != 0 && !self.cfg.include_inbound {
             return;
         }
@@ -247,7 +245,7 @@ impl Detector for LongSession {
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
-        if let Some(s) = self.policy.sides(v.flow)
+        if let Some(s) = v.env.egress.sides(v.flow)
             && (s.home_dir == 0 || self.cfg.include_inbound)
         {
             self.sustained(v, &s, out);

@@ -35,8 +35,9 @@ use crate::time::Timestamp;
 pub struct Env {
     /// The home network.
     pub home: HomeNet,
-    /// The egress family's policy (`[egress]`): the worker stores its verdict on each new flow
-    /// ([`crate::flow::Flow::egress`]).
+    /// The egress family's one policy (`[egress]`): the worker stores its verdict on each new
+    /// flow ([`crate::flow::Flow::egress`]), and `egress_volume`, `long_session` and
+    /// `alt_protocol` judge and stamp their alerts with it.
     pub egress: egress_policy::Policy,
 }
 

@@ -171,7 +171,6 @@ fn insert_capped<K: std::hash::Hash + Eq + Copy, V>(
 /// The detector.
 pub struct AltProtocol {
     cfg: AltProtocolConfig,
-    policy: Policy,
     uploads: FxHashMap<FlowKey, Upload>,
     ftp: FxHashMap<FlowKey, FtpCtl>,
     expect: FxHashMap<(IpAddr, u16), Expect>,
@@ -187,7 +186,6 @@ impl AltProtocol {
     pub fn new(c: &Config) -> Self {
         AltProtocol {
             cfg: c.alt_protocol.clone(),
-            policy: Policy::new(&c.egress),
             uploads: FxHashMap::default(),
             ftp: FxHashMap::default(),
             expect: FxHashMap::default(),
@@ -288,7 +286,7 @@ impl AltProtocol {
             .evidence("client_packet", f.pkts[0])
             .evidence("ssh_ports", &self.cfg.ssh_ports)
             .episode(format!("{}|{}|{}|{}", s.home, s.remote, port, seen), 1.0);
-        out.push(self.policy.stamp(b, c.ts, sig.severity).finish());
+        out.push(c.env.egress.stamp(b, c.ts, sig.severity).finish());
         if udp {
             let cap = self.cfg.max_tracked;
             insert_capped(&mut self.flagged, f.key, c.ts, cap, |t| *t, &mut self.evicted);
@@ -451,7 +449,7 @@ impl AltProtocol {
                 episode = format!("{}|{}|http", s.home, s.remote);
             }
         }
-        let a = self.policy.stamp(b.episode(episode, sent as f64), c.ts, sig.severity).finish();
+        let a = c.env.egress.stamp(b.episode(episode, sent as f64), c.ts, sig.severity).finish();
         out.push(a);
     }
 }
@@ -466,7 +464,7 @@ impl Detector for AltProtocol {
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let Some(s) = self.policy.sides(c.flow) else { return };
+        let Some(s) = c.env.egress.sides(c.flow) else { return };
         if c.new_flow && !self.expect.is_empty() {
             self.ftp_data_open(c);
         }
@@ -495,7 +493,7 @@ impl Detector for AltProtocol {
         if c.dir != Dir::ToServer {
             return;
         }
-        let Some(s) = self.policy.sides(c.flow) else { return };
+        let Some(s) = c.env.egress.sides(c.flow) else { return };
         if s.home_dir != 0 {
             return;
         }
