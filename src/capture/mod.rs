@@ -100,6 +100,12 @@ impl Default for Batch {
     }
 }
 
+/// The frame `m` names in a batch's `data` (empty if out of range).
+fn frame_in<'d>(data: &'d [u8], m: &PacketMeta) -> &'d [u8] {
+    let start = m.offset as usize;
+    data.get(start..start + m.caplen as usize).unwrap_or(&[])
+}
+
 impl Batch {
     /// A batch with no buffers yet (allocates nothing).
     pub const fn empty() -> Batch {
@@ -120,8 +126,7 @@ impl Batch {
     }
     /// The frame of `m`.
     pub fn frame(&self, m: &PacketMeta) -> &[u8] {
-        let start = m.offset as usize;
-        self.data.get(start..start + m.caplen as usize).unwrap_or(&[])
+        frame_in(&self.data, m)
     }
     /// Full enough to send?
     pub fn is_full(&self) -> bool {
@@ -129,12 +134,9 @@ impl Batch {
     }
     /// Works out every packet's flow hint with `hint` (given the link type and frame).
     pub fn set_flow_hints(&mut self, mut hint: impl FnMut(LinkType, &[u8]) -> u64) {
-        for k in 0..self.meta.len() {
-            let Some(&m) = self.meta.get(k) else { break };
-            let h = hint(m.link, self.frame(&m));
-            if let Some(x) = self.meta.get_mut(k) {
-                x.flow_hint = h;
-            }
+        let Batch { data, meta, .. } = self;
+        for m in meta.iter_mut() {
+            m.flow_hint = hint(m.link, frame_in(data, m));
         }
     }
     /// Empties it for reuse, keeping the allocations.
