@@ -8,7 +8,6 @@
 //! ```
 
 pub mod alert;
-pub mod alloc;
 pub mod capture;
 pub mod cli;
 pub mod config;

@@ -12,12 +12,11 @@ use siphon::pipeline::{LiveCounters, RunOptions, run};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// mimalloc, tuned by [`siphon::alloc::tune_mimalloc`] (why: the README's Performance section).
+/// mimalloc, with its defaults (why: the README's Performance section).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    siphon::alloc::tune_mimalloc();
     let args = Args::parse();
     if args.print_config {
         print!("{}", siphon::config::EXAMPLE_CONFIG);

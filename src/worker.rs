@@ -472,26 +472,39 @@ impl Worker {
         order.extend(ended.iter().enumerate().map(|(i, (f, _))| (f.unflushed_last, i as u32)));
         order.sort_unstable();
         for &(_, i) in order.iter() {
-            let Some((f, why)) = ended.get_mut(i as usize) else { continue };
-            let why = *why;
-            if let Some(h) = hellos.remove(&f.key) {
-                hello_pool.push(h.buf);
-            }
-            let first_alert = alerts.len();
-            if !f.unflushed.is_empty() {
-                let last = f.unflushed_last;
-                Self::hand_over(f, last, detectors, env, alerts);
-            }
-            for det in detectors.iter_mut() {
-                det.on_flow_end(f, why, env, alerts);
-            }
-            if f.tunnel.is_some() {
-                for a in &mut alerts[first_alert..] {
-                    a.default_tunnel(f.tunnel.as_deref());
-                }
+            if let Some((f, why)) = ended.get_mut(i as usize) {
+                Self::end_flow(f, *why, detectors, env, alerts, hellos, hello_pool);
             }
         }
         ended.clear();
+    }
+
+    /// Hands a flow's last traffic over and tells every detector it ended.
+    fn end_flow(
+        f: &mut Flow,
+        why: EndReason,
+        detectors: &mut [Box<dyn Detector>],
+        env: &Env,
+        alerts: &mut Vec<Alert>,
+        hellos: &mut FxHashMap<FlowKey, Hello>,
+        hello_pool: &mut Vec<Vec<u8>>,
+    ) {
+        if let Some(h) = hellos.remove(&f.key) {
+            hello_pool.push(h.buf);
+        }
+        let first_alert = alerts.len();
+        if !f.unflushed.is_empty() {
+            let last = f.unflushed_last;
+            Self::hand_over(f, last, detectors, env, alerts);
+        }
+        for det in detectors.iter_mut() {
+            det.on_flow_end(f, why, env, alerts);
+        }
+        if f.tunnel.is_some() {
+            for a in &mut alerts[first_alert..] {
+                a.default_tunnel(f.tunnel.as_deref());
+            }
+        }
     }
 
     fn run_tick(&mut self) {
@@ -545,16 +558,20 @@ impl Worker {
     /// End of input: a last tick, every open flow ended, remaining alerts emitted.
     pub fn finish(&mut self, emit: &mut dyn FnMut(Alert)) {
         self.run_tick();
-        self.table.drain(&mut self.ended);
-        Self::end_flows(
-            &mut self.ended,
-            &mut self.end_order,
-            &mut self.detectors,
-            &self.env,
-            &mut self.alerts,
-            &mut self.hellos,
-            &mut self.hello_pool,
-        );
+        // Every open flow, in packet-time order as in `end_flows`, taken out of the table one
+        // at a time (moving them all out at once would double the table's memory at the end).
+        let mut order = std::mem::take(&mut self.end_order);
+        order.clear();
+        self.table.open_slots(&mut order);
+        order.sort_unstable();
+        for &(_, slot) in &order {
+            if let Some(mut f) = self.table.end(slot) {
+                let Worker { detectors, env, alerts, hellos, hello_pool, .. } = self;
+                Self::end_flow(&mut f, EndReason::Shutdown, detectors, env, alerts, hellos, hello_pool);
+            }
+            self.flush_alerts(emit);
+        }
+        self.end_order = order;
         self.flush_alerts(emit);
         self.refresh_stats();
     }

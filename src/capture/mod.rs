@@ -88,7 +88,7 @@ pub struct Batch {
 /// Packets per batch: enough to amortise the channel, few enough to keep latency low.
 pub const BATCH_PACKETS: usize = 256;
 /// Bytes per batch before it is sent even if not full.
-pub const BATCH_BYTES: usize = 512 * 1024;
+pub const BATCH_BYTES: usize = 256 * 1024;
 
 impl Default for Batch {
     fn default() -> Self {

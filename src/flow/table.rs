@@ -407,14 +407,20 @@ impl FlowTable {
         self.stats.active = self.index.len() as u64;
     }
 
-    /// Ends every flow (end of capture).
-    pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        ended.reserve(self.index.len());
-        ended.extend(self.slots.drain(..).flatten().map(|f| (f, EndReason::Shutdown)));
-        self.index.clear();
-        self.free.clear();
-        self.dirty.clear();
-        self.stats.active = 0;
+    /// Every open flow's slot with the time of its last packet not yet handed over, for ending
+    /// them one by one at the end of capture ([`FlowTable::end`]) without moving them all out
+    /// at once.
+    pub fn open_slots(&self, out: &mut Vec<(Timestamp, u32)>) {
+        out.reserve(self.index.len());
+        let open = self.slots.iter().enumerate();
+        out.extend(open.filter_map(|(i, f)| f.as_ref().map(|f| (f.unflushed_last, i as u32))));
+    }
+
+    /// Ends the flow in `slot` (end of capture: see [`FlowTable::open_slots`]).
+    pub fn end(&mut self, slot: u32) -> Option<Flow> {
+        let f = self.remove_slot(slot)?;
+        self.stats.active = self.index.len() as u64;
+        Some(f)
     }
 
     /// Open flows.

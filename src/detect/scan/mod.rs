@@ -153,14 +153,14 @@ impl Scan {
                 self.recycle(old);
             }
         }
-        let (pool, walks, sample) = (&mut self.pool, self.cfg.max_walks_per_source, self.cfg.sample_size);
+        let (pool, sample) = (&mut self.pool, self.cfg.sample_size);
         let s = self.sources.entry(src).or_insert_with(|| match pool.pop() {
             Some(mut b) => {
                 b.reset(ts);
                 b.pending = 0;
                 b
             }
-            None => Box::new(Source::new(ts, walks, sample)),
+            None => Box::new(Source::new(ts, sample)),
         });
         if ts.0.saturating_sub(s.last.0) > window {
             s.reset(ts);

@@ -72,13 +72,14 @@ impl Seen {
 }
 
 /// Targets a source contacted: the first few exactly, inline; past them, a [`Seen`] filter
-/// (allocated with the source, so recycled sources allocate nothing).
+/// (allocated at the first spill and kept when the source is recycled: most sources never
+/// contact more than a few targets, and in steady state nothing allocates).
 #[derive(Clone, Default)]
 pub struct Targets {
     few: [u64; 4],
     n: u8,
     spilled: bool,
-    many: Box<Seen>,
+    many: Option<Box<Seen>>,
 }
 
 impl Targets {
@@ -90,8 +91,10 @@ impl Targets {
 
     /// Inserts `h`; `true` if it was not there (a new target).
     pub fn insert(&mut self, h: u64) -> bool {
-        if self.spilled {
-            return self.many.insert(h);
+        if self.spilled
+            && let Some(many) = &mut self.many
+        {
+            return many.insert(h);
         }
         let n = usize::from(self.n);
         if self.few[..n].contains(&h) {
@@ -102,12 +105,13 @@ impl Targets {
             self.n += 1;
             return true;
         }
-        *self.many = Seen::default();
+        let many = self.many.get_or_insert_with(Box::default);
+        **many = Seen::default();
         for x in self.few {
-            self.many.insert(x);
+            many.insert(x);
         }
         self.spilled = true;
-        self.many.insert(h)
+        many.insert(h)
     }
 }
 

@@ -169,16 +169,15 @@ pub struct Source {
 }
 
 impl Source {
-    /// A fresh episode starting at `ts`, with room for `walks` walks per list and `sample`
-    /// sampled targets: everything a source may hold is allocated here, once, and kept when
-    /// the source is recycled.
-    pub fn new(ts: Timestamp, walks: usize, sample: usize) -> Source {
+    /// A fresh episode starting at `ts`, with room for `sample` sampled targets. Everything a
+    /// source may hold is allocated once and kept when the source is recycled: the failure
+    /// records here, the walk lists at their first walk (each at its cap at once), the
+    /// targets filter when it spills ([`Targets`]).
+    pub fn new(ts: Timestamp, sample: usize) -> Source {
         Source {
             first: ts,
             last: ts,
             last_probe: ts,
-            by_port: Vec::with_capacity(walks),
-            by_host: Vec::with_capacity(walks),
             sweeps: Vec::with_capacity(SWEEP_CELLS),
             sample: Vec::with_capacity(sample),
             ..Source::default()
@@ -369,7 +368,7 @@ mod tests {
 
     #[test]
     fn technique_is_the_deciding_port_probe_or_the_most_used() {
-        let mut s = Source::new(Timestamp::from_secs(1), 8, 8);
+        let mut s = Source::new(Timestamp::from_secs(1), 8);
         s.kinds[Kind::Ack.idx()] = 3;
         s.kinds[Kind::Syn.idx()] = 2;
         s.kinds[Kind::IcmpProbe.idx()] = 9;
@@ -377,7 +376,7 @@ mod tests {
         assert_eq!(s.technique(Kind::Ack), Kind::Ack, "nmap -sA: ACKs outnumber the SYN-443 ping");
         s.kinds[Kind::Syn.idx()] = 3;
         assert_eq!(s.technique(Kind::IcmpProbe), Kind::Syn, "tie: kind order");
-        let mut e = Source::new(Timestamp::from_secs(1), 8, 8);
+        let mut e = Source::new(Timestamp::from_secs(1), 8);
         e.kinds[Kind::IcmpEcho.idx()] = 9;
         e.kinds[Kind::Syn.idx()] = 9;
         assert_eq!(e.technique(Kind::IcmpEcho), Kind::IcmpEcho, "a ping sweep into dead hosts");
