@@ -216,8 +216,9 @@ pub struct Host {
     prev: Sessions,
     peers: Distinct,
     prev_peers: Distinct,
-    port_clients: Distinct,
-    prev_port_clients: Distinct,
+    /// Outside clients of the host's proxy ports, this window and the previous one: boxed at
+    /// the first such client, as few hosts serve outside clients.
+    port_clients: Option<Box<[Distinct; 2]>>,
     /// Outbound throughput.
     pub rate: Rate,
 }
@@ -233,8 +234,7 @@ impl Host {
             prev: Sessions::default(),
             peers: Distinct::default(),
             prev_peers: Distinct::default(),
-            port_clients: Distinct::default(),
-            prev_port_clients: Distinct::default(),
+            port_clients: None,
             rate: Rate::new(ts),
         }
     }
@@ -248,9 +248,11 @@ impl Host {
         self.prev = if idle { Sessions::default() } else { self.cur };
         self.cur = Sessions::default();
         self.prev_peers = if idle { Distinct::default() } else { self.peers };
-        self.prev_port_clients = if idle { Distinct::default() } else { self.port_clients };
+        if let Some(pc) = &mut self.port_clients {
+            pc[1] = if idle { Distinct::default() } else { pc[0] };
+            pc[0] = Distinct::default();
+        }
         self.peers = Distinct::default();
-        self.port_clients = Distinct::default();
         self.win_start = ts;
     }
 
@@ -278,8 +280,9 @@ impl Host {
     /// A two-way session from outside `client` to a proxy port; returns the distinct clients
     /// of the window (estimated).
     pub fn add_port_client(&mut self, client: &IpAddr) -> u64 {
-        self.port_clients.insert(addr_hash(client));
-        self.port_clients.union(&self.prev_port_clients).estimate()
+        let pc = self.port_clients.get_or_insert_with(Box::default);
+        pc[0].insert(addr_hash(client));
+        pc[0].union(&pc[1]).estimate()
     }
 }
 
