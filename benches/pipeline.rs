@@ -89,6 +89,7 @@ fn main() {
     let (mut n, mut b) = (0, 0);
     let (mut bare_best, mut siphon_best, mut rss_max) = (f64::MAX, f64::MAX, 0u64);
     let mut ratios = Vec::new();
+    let mut times = Vec::new();
     let mut err = String::new();
     for _ in 0..rounds {
         let (pn, pb, bare_secs) = bare_loop(&path);
@@ -98,6 +99,7 @@ fn main() {
         siphon_best = siphon_best.min(secs);
         rss_max = rss_max.max(rss);
         ratios.push(bare_secs / secs);
+        times.push(format!("{bare_secs:.3}/{secs:.3}"));
         err = e;
     }
     ratios.sort_by(f64::total_cmp);
@@ -125,5 +127,6 @@ fn main() {
         100.0 * median,
         ratios.iter().map(|r| format!("{:.1}%", 100.0 * r)).collect::<Vec<_>>().join(" ")
     );
+    println!("rounds in order, bare/siphon seconds: {}", times.join(" "));
     eprintln!("{err}");
 }
