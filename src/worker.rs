@@ -558,19 +558,12 @@ impl Worker {
     /// End of input: a last tick, every open flow ended, remaining alerts emitted.
     pub fn finish(&mut self, emit: &mut dyn FnMut(Alert)) {
         self.run_tick();
-        // Every open flow, in packet-time order as in `end_flows`, taken out of the table one
-        // at a time (moving them all out at once would double the table's memory at the end).
+        // Every open flow, in packet-time order as in `end_flows`.
         let mut order = std::mem::take(&mut self.end_order);
-        order.clear();
-        self.table.open_slots(&mut order);
-        order.sort_unstable();
-        for &(_, slot) in &order {
-            if let Some(mut f) = self.table.end(slot) {
-                let Worker { detectors, env, alerts, hellos, hello_pool, .. } = self;
-                Self::end_flow(&mut f, EndReason::Shutdown, detectors, env, alerts, hellos, hello_pool);
-            }
-            self.flush_alerts(emit);
-        }
+        let Worker { table, detectors, env, alerts, hellos, hello_pool, .. } = self;
+        table.end_all(&mut order, |mut f| {
+            Self::end_flow(&mut f, EndReason::Shutdown, detectors, env, alerts, hellos, hello_pool);
+        });
         self.end_order = order;
         self.flush_alerts(emit);
         self.refresh_stats();

@@ -407,20 +407,26 @@ impl FlowTable {
         self.stats.active = self.index.len() as u64;
     }
 
-    /// Every open flow's slot with the time of its last packet not yet handed over, for ending
-    /// them one by one at the end of capture ([`FlowTable::end`]) without moving them all out
-    /// at once.
-    pub fn open_slots(&self, out: &mut Vec<(Timestamp, u32)>) {
-        out.reserve(self.index.len());
+    /// Ends every flow (end of capture), one at a time in the order of the last packet not yet
+    /// handed over (then slot): each is taken out of its slot and given to `end`, so the records
+    /// are never all moved out at once, and the index is cleared once at the end rather than
+    /// entry by entry. `order` is scratch space.
+    pub fn end_all(&mut self, order: &mut Vec<(Timestamp, u32)>, mut end: impl FnMut(Flow)) {
+        order.clear();
+        order.reserve(self.index.len());
         let open = self.slots.iter().enumerate();
-        out.extend(open.filter_map(|(i, f)| f.as_ref().map(|f| (f.unflushed_last, i as u32))));
-    }
-
-    /// Ends the flow in `slot` (end of capture: see [`FlowTable::open_slots`]).
-    pub fn end(&mut self, slot: u32) -> Option<Flow> {
-        let f = self.remove_slot(slot)?;
-        self.stats.active = self.index.len() as u64;
-        Some(f)
+        order.extend(open.filter_map(|(i, f)| f.as_ref().map(|f| (f.unflushed_last, i as u32))));
+        order.sort_unstable();
+        for &(_, slot) in order.iter() {
+            if let Some(f) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+                end(f);
+            }
+        }
+        self.slots.clear();
+        self.index.clear();
+        self.free.clear();
+        self.dirty.clear();
+        self.stats.active = 0;
     }
 
     /// Open flows.

@@ -390,11 +390,14 @@ impl Detector for Proxyware {
         }
     }
 
-    fn on_flow_end(&mut self, f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {
+    fn on_flow_end(&mut self, f: &Flow, why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {
         if !self.handshakes.is_empty() {
             self.handshakes.remove(&f.key);
         }
-        self.add_finished_session(f);
+        // At the end of the capture no relay evaluation follows: the window is not fed.
+        if why != EndReason::Shutdown {
+            self.add_finished_session(f);
+        }
     }
 
     fn on_tick(&mut self, now: Timestamp, flows: &FlowTable, _env: &Env, out: &mut Vec<Alert>) {
