@@ -243,12 +243,14 @@ impl Worker {
             self.run_tick();
             self.next_tick = Timestamp(self.now.0 - self.now.0 % self.tick + self.tick);
         }
-        if let Some(d) = decode::decode(link, frame, &self.opts, &mut self.stats.anomalies) {
+        // Borrowed where it lies: binding the 240-byte `Decoded` by value copies it.
+        let decoded = decode::decode(link, frame, &self.opts, &mut self.stats.anomalies);
+        if let Some(d) = &decoded {
             self.stats.decoded += 1;
-            match d.frag {
+            match &d.frag {
                 None => {
-                    if self.mirror.admit(&d) {
-                        self.analyse(ts, &d);
+                    if self.mirror.admit(d) {
+                        self.analyse(ts, d);
                     }
                 }
                 Some(f) => {
@@ -256,10 +258,10 @@ impl Worker {
                     let mut buf = std::mem::take(&mut self.defrag_buf);
                     if d.truncated {
                         self.defrag.stats.invalid += 1;
-                    } else if self.defrag.add(ts, d.src, d.dst, d.ip_proto, &f, &mut buf) {
+                    } else if self.defrag.add(ts, d.src, d.dst, d.ip_proto, f, &mut buf) {
                         let opts = &self.opts;
                         if let Some(whole) =
-                            decode::packet::decode_reassembled(&buf, &d, opts, &mut self.stats.anomalies)
+                            decode::packet::decode_reassembled(&buf, d, opts, &mut self.stats.anomalies)
                             && self.mirror.admit(&whole)
                         {
                             self.analyse(ts, &whole);

@@ -40,11 +40,12 @@ pub(crate) fn decode<'a>(
     opts: &DecodeOptions,
     anomalies: &mut Anomalies,
 ) -> Option<Decoded<'a>> {
-    let d = link_layer(link, frame, opts)?;
-    if d.truncated {
+    // Returned as it is (a re-wrapped `Decoded`, 240 bytes, would be copied).
+    let d = link_layer(link, frame, opts);
+    if d.as_ref().is_some_and(|d| d.truncated) {
         anomalies.add(Anomaly::IpTruncated);
     }
-    Some(d)
+    d
 }
 
 #[inline]

@@ -203,10 +203,13 @@ pub fn decode<'a>(
     opts: &DecodeOptions,
     anomalies: &mut Anomalies,
 ) -> Option<Decoded<'a>> {
-    match super::fast::decode(link, frame, opts, anomalies) {
-        Some(d) => Some(d),
-        None => decode_slow(link, frame, opts, anomalies),
+    // Returned as it is, not unwrapped and wrapped again: a `Decoded` is 240 bytes, and a
+    // re-wrapped one is copied.
+    let fast = super::fast::decode(link, frame, opts, anomalies);
+    if fast.is_some() {
+        return fast;
     }
+    decode_slow(link, frame, opts, anomalies)
 }
 
 /// [`decode`] without its fast path: etherparse's lax slicer for every frame. Public only so the
