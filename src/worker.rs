@@ -142,7 +142,7 @@ fn prefetch_frame(frame: &[u8]) {
 /// fragment): a hint to prefetch the flow's state with. Decodes without reporting anything.
 #[inline]
 pub fn flow_hint(link: LinkType, frame: &[u8], opts: &DecodeOptions, scratch: &mut Anomalies) -> u64 {
-    decode::decode(link, frame, opts, scratch).map_or(0, |d| flow_hint_of(&d))
+    decode::decode(link, frame, opts, scratch).as_ref().map_or(0, flow_hint_of)
 }
 
 /// [`flow_hint`] of a packet already decoded.
