@@ -25,8 +25,9 @@ use std::time::Instant;
 
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
-/// Alerts in flight to the writer.
-const ALERT_QUEUE: usize = 4096;
+/// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
+/// to a trickle). The channel's slots are allocated and touched up front, 640 bytes each.
+const ALERT_QUEUE: usize = 512;
 
 /// Counters readable while the pipeline runs (periodic stats, signals).
 #[derive(Debug, Default)]
