@@ -1,6 +1,7 @@
 //! Replays a capture through one worker, from memory, to measure the worker alone (no capture
 //! thread, no channels): `cargo run --release --example worker_replay -- FILE [PACKETS]`.
-//! `SIPHON_OFF=scan,egress` disables detectors; prints the best of `SIPHON_ROUNDS` runs (3).
+//! `SIPHON_OFF=scan,egress` disables detectors; prints the best of `SIPHON_ROUNDS` runs (3) and
+//! the worker's peak heap.
 
 use siphon::capture::file::FileSource;
 use siphon::capture::{Batch, PacketSource};
@@ -25,6 +26,11 @@ unsafe impl GlobalAlloc for Counting {
         let now = LIVE.fetch_add(l.size(), Relaxed) + l.size();
         PEAK.fetch_max(now, Relaxed);
         unsafe { mimalloc::MiMalloc.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(l.size(), Relaxed) + l.size();
+        PEAK.fetch_max(now, Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(l.size(), Relaxed);
