@@ -101,8 +101,10 @@ fn shard_of(
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
 ) -> (usize, u64) {
-    let Some(d) = decode::decode(p.link, p.data, opts, scratch) else { return (0, 0) };
-    let hint = crate::worker::flow_hint_of(&d);
+    // Borrowed where it lies (a `Decoded` is 240 bytes).
+    let decoded = decode::decode(p.link, p.data, opts, scratch);
+    let Some(d) = &decoded else { return (0, 0) };
+    let hint = crate::worker::flow_hint_of(d);
     if n <= 1 {
         return (0, hint);
     }

@@ -6,7 +6,7 @@
 
 use crate::alert::Alert;
 use crate::alert::suppress::{SuppressStats, Suppressor};
-use crate::capture::{Batch, PacketMeta};
+use crate::capture::Batch;
 use crate::config::Config;
 use crate::decode::app::{AppProto, classify_client, classify_server};
 use crate::decode::packet::DecodeOptions;
@@ -108,8 +108,6 @@ pub struct Worker {
     defrag: Defrag,
     defrag_buf: Vec<u8>,
     mirror: MirrorFilter,
-    /// Anomalies of look-ahead decodes, never reported (the real decode counts them).
-    scratch_anomalies: Anomalies,
     /// Flow hints of the packets ahead, by packet number modulo [`RING`].
     ahead: [u64; RING],
     tick: u64,
@@ -176,7 +174,6 @@ impl Worker {
             defrag: Defrag::new(config.flow.max_fragmented, config.flow.fragment_timeout.nanos()),
             defrag_buf: Vec::new(),
             mirror: MirrorFilter::new(&config.general, mirror),
-            scratch_anomalies: Anomalies::default(),
             ahead: [0; RING],
             tick: config.flow.tick_interval.nanos().max(1),
             next_tick: Timestamp(0),
@@ -185,29 +182,22 @@ impl Worker {
         }
     }
 
-    /// The hint to prefetch `m`'s flow state with: the capture thread's, or worked out here.
-    #[inline]
-    fn hint_of(&mut self, m: &PacketMeta, frame: &[u8]) -> u64 {
-        if m.flow_hint != 0 {
-            return m.flow_hint;
-        }
-        flow_hint(m.link, frame, &self.opts, &mut self.scratch_anomalies)
-    }
-
-    /// Processes a batch of frames in order, with the prefetches that hide its cache misses;
-    /// admitted alerts go to `emit`. Returns the batch's wire bytes.
+    /// Processes a batch of frames in order, with the prefetches that hide its cache misses
+    /// (guided by the flow hints the capture thread set, [`Batch::set_flow_hints`]; a packet
+    /// without one is not prefetched, never decoded twice); admitted alerts go to `emit`.
+    /// Returns the batch's wire bytes.
     pub fn process_batch(&mut self, batch: &Batch, emit: &mut dyn FnMut(Alert)) -> u64 {
         let mut bytes = 0u64;
         let n = batch.meta.len();
         for (k, m) in batch.meta.iter().enumerate().take(INDEX_AHEAD) {
-            self.ahead[k % RING] = self.hint_of(m, batch.frame(m));
+            self.ahead[k % RING] = m.flow_hint;
         }
         for (k, m) in batch.meta.iter().enumerate() {
             if let Some(next) = batch.meta.get(k + FRAME_AHEAD) {
                 prefetch_frame(batch.frame(next));
             }
             if let Some(next) = batch.meta.get(k + INDEX_AHEAD) {
-                let h = self.hint_of(next, batch.frame(next));
+                let h = next.flow_hint;
                 if h != 0 {
                     self.table.prefetch_index(h);
                 }
