@@ -15,6 +15,7 @@
 //! one small rate state per pair (capped at `max_pairs`), both with counted eviction.
 
 use super::egress_policy as policy;
+use super::scan::sketch::{hash_ip, mix};
 use super::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::Config;
@@ -85,15 +86,26 @@ impl Default for LongSessionConfig {
     }
 }
 
-/// Outbound rate of one pair, in slots.
+/// Outbound rate of one pair, in slots (48 bytes with its key: every pair that sends payload
+/// has one, so it is kept small).
 #[derive(Debug, Clone, Copy)]
 struct Rate {
+    /// The newest slot seen (packet time ÷ slot width).
     slot: u64,
     slot_bytes: u64,
-    run_start: Option<u64>,
+    /// First slot of the current run at the rate, [`NO_RUN`] when none.
+    run_start: u64,
     run_bytes: u64,
     alerted: bool,
-    last: Timestamp,
+}
+
+const NO_RUN: u64 = u64::MAX;
+
+/// A pair's key: a 64-bit hash of (home, remote). The addresses are not stored (the alert takes
+/// them from the flow that closes the slot); two pairs share a rate only if their hashes
+/// collide, about 1 in 10^10 with a full table.
+fn pair_key(home: &IpAddr, remote: &IpAddr) -> u64 {
+    mix(hash_ip(home) ^ hash_ip(remote).rotate_left(29))
 }
 
 /// The detector.
@@ -102,7 +114,7 @@ pub struct LongSession {
     long: Dur,
     slot: u64,
     reported: FxHashSet<u64>,
-    rates: FxHashMap<(IpAddr, IpAddr), Rate>,
+    rates: FxHashMap<u64, Rate>,
     evicted: u64,
 }
 
@@ -168,9 +180,9 @@ impl LongSession {
             return;
         }
         let idx = c.ts.0 / self.slot;
-        let key = (s.home, s.remote);
+        let key = pair_key(&s.home, &s.remote);
         if self.rates.len() >= self.cfg.max_pairs.max(1) && !self.rates.contains_key(&key) {
-            let victim = self.rates.iter().take(8).min_by_key(|(_, r)| r.last).map(|(k, _)| *k);
+            let victim = self.rates.iter().take(8).min_by_key(|(_, r)| r.slot).map(|(k, _)| *k);
             if let Some(k) = victim {
                 self.rates.remove(&k);
                 self.evicted += 1;
@@ -179,12 +191,10 @@ impl LongSession {
         let r = self.rates.entry(key).or_insert(Rate {
             slot: idx,
             slot_bytes: 0,
-            run_start: None,
+            run_start: NO_RUN,
             run_bytes: 0,
             alerted: false,
-            last: c.ts,
         });
-        r.last = r.last.max(c.ts);
         if idx <= r.slot {
             r.slot_bytes += bytes;
             return;
@@ -194,7 +204,10 @@ impl LongSession {
         let met = r.slot_bytes >= need.max(1);
         let mut fire = None;
         if met {
-            let start = *r.run_start.get_or_insert(r.slot);
+            if r.run_start == NO_RUN {
+                r.run_start = r.slot;
+            }
+            let start = r.run_start;
             r.run_bytes += r.slot_bytes;
             let run = (r.slot + 1 - start) * self.slot;
             if run >= self.cfg.sustained_for.nanos() && !r.alerted {
@@ -204,7 +217,7 @@ impl LongSession {
         }
         if !met || idx > r.slot + 1 {
             // A slot below the rate, or empty slots in between, ends the run.
-            r.run_start = None;
+            r.run_start = NO_RUN;
             r.run_bytes = 0;
             r.alerted = false;
         }
@@ -261,8 +274,11 @@ impl Detector for LongSession {
 
     fn on_tick(&mut self, now: Timestamp, _f: &FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
         if now.secs().is_multiple_of(60) {
-            let keep = self.slot.saturating_mul(2).max(60_000_000_000);
-            self.rates.retain(|_, r| now.0.saturating_sub(r.last.0) < keep);
+            // Kept two slots past the end of its newest slot (at least a minute): by then the
+            // run has ended anyway.
+            let (slot, keep) = (self.slot, self.slot.saturating_mul(2).max(60_000_000_000));
+            self.rates
+                .retain(|_, r| now.0.saturating_sub(r.slot.saturating_add(1).saturating_mul(slot)) < keep);
         }
     }
 
