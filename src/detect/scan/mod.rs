@@ -405,12 +405,12 @@ impl Scan {
         let delta = w * walk.fail;
         let h = s.port_walk(t.proto, t.port, cap);
         h.step(ts, delta, walk.lower, window);
-        let hv = h.value;
+        let hv = f64::from(h.value);
         let mut vv = 0.0;
         if !echo {
             let v = s.host_walk(t.host, cap);
             v.step(ts, delta, walk.lower, window);
-            vv = v.value;
+            vv = f64::from(v.value);
         }
         if blockable {
             s.block.step(ts, delta, walk.lower, window);
@@ -424,8 +424,8 @@ impl Scan {
             Trigger::Horizontal { value: hv, threshold: hu }
         } else if vv >= vu {
             Trigger::Vertical { value: vv, threshold: vu }
-        } else if s.block.value >= bu {
-            Trigger::Block { value: s.block.value, threshold: bu }
+        } else if f64::from(s.block.value) >= bu {
+            Trigger::Block { value: f64::from(s.block.value), threshold: bu }
         } else {
             return;
         };
