@@ -351,13 +351,16 @@ pub struct DnsTunnel {
     ignore: Vec<Vec<u8>>,
     allow_clients: Vec<IpAddr>,
     resolvers: Vec<IpAddr>,
-    groups: FxHashMap<(IpAddr, u64), Group>,
+    /// Boxed: a group is ~330 bytes, and a table of pointers grows without moving (or leaving
+    /// behind, as a hole the next, bigger table does not fit) the groups themselves.
+    groups: FxHashMap<(IpAddr, u64), Box<Group>>,
     /// Name sets of expired groups, kept for reuse.
-    spare: Vec<(FxHashSet<u64>, FxHashSet<u64>)>,
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Group>>,
     evicted: u64,
 }
 
-/// Most spare name-set pairs kept for reuse.
+/// Most forgotten groups kept for reuse (with their name sets' allocations).
 const MAX_SPARE: usize = 4096;
 
 fn hash_bytes_lower(b: &[u8]) -> u64 {
@@ -413,7 +416,7 @@ impl DnsTunnel {
             if let Some(g) = self.groups.remove(&k)
                 && self.spare.len() < MAX_SPARE
             {
-                self.spare.push((g.names, g.prev_names));
+                self.spare.push(g);
             }
             self.evicted += 1;
         }
@@ -444,11 +447,14 @@ impl DnsTunnel {
         let ts = c.ts;
         let spare = &mut self.spare;
         let g = self.groups.entry(key).or_insert_with(|| {
-            // Reuse an expired group's sets: no allocation once the pool is warm.
-            let (mut names, mut prev_names) = spare.pop().unwrap_or_default();
+            // Reuse an expired group and its sets: no allocation once the pool is warm.
+            let (mut names, mut prev_names, mut slot) = match spare.pop() {
+                Some(mut b) => (std::mem::take(&mut b.names), std::mem::take(&mut b.prev_names), Some(b)),
+                None => Default::default(),
+            };
             names.clear();
             prev_names.clear();
-            Group {
+            let g = Group {
                 start: ts,
                 last: ts,
                 cur: Bucket::default(),
@@ -463,6 +469,13 @@ impl DnsTunnel {
                 server,
                 example: None,
                 alerted_score: 0.0,
+            };
+            match slot.take() {
+                Some(mut b) => {
+                    *b = g;
+                    b
+                }
+                None => Box::new(g),
             }
         });
         // Slide: two half-overlapping buckets; figures are the sum of both.
@@ -653,14 +666,12 @@ impl Detector for DnsTunnel {
     fn on_tick(&mut self, now: Timestamp, _f: &crate::flow::FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
         let keep = self.cfg.window.nanos().saturating_mul(2);
         if now.secs().is_multiple_of(10) {
-            let spare = &mut self.spare;
-            self.groups.retain(|_, g| {
-                let keep_it = now.0.saturating_sub(g.last.0) < keep;
-                if !keep_it && spare.len() < MAX_SPARE {
-                    spare.push((std::mem::take(&mut g.names), std::mem::take(&mut g.prev_names)));
+            let DnsTunnel { groups, spare, .. } = self;
+            for (_, g) in groups.extract_if(|_, g| now.0.saturating_sub(g.last.0) >= keep) {
+                if spare.len() < MAX_SPARE {
+                    spare.push(g);
                 }
-                keep_it
-            });
+            }
         }
     }
 
