@@ -107,8 +107,11 @@ pub struct Scan {
     /// between the map and the pool without being copied or reallocated.
     #[allow(clippy::vec_box)]
     pool: Vec<Box<Source>>,
-    pending: FxHashMap<FlowKey, Pending>,
-    order: VecDeque<(Timestamp, FlowKey)>,
+    /// First contacts awaiting an answer, by their flow key's hash ([`FlowKey::hash64`]; two
+    /// open flows share one about once in 2^64): 8-byte keys, and 16-byte entries in `order`,
+    /// which every new flow appends to.
+    pending: FxHashMap<u64, Pending>,
+    order: VecDeque<(Timestamp, u64)>,
     /// Last time a flow was seen answered (both directions visible).
     two_way_at: Option<Timestamp>,
     evicted_sources: u64,
@@ -213,17 +216,10 @@ impl Scan {
             self.resolve(ts, contact, Outcome::Definite, c.env, out);
             return;
         }
-        self.await_answer(c.flow.key, contact, ts, c.env, out);
+        self.await_answer(c.flow.key.hash64(), contact, ts, c.env, out);
     }
 
-    fn await_answer(
-        &mut self,
-        key: FlowKey,
-        contact: Contact,
-        ts: Timestamp,
-        env: &Env,
-        out: &mut Vec<Alert>,
-    ) {
+    fn await_answer(&mut self, key: u64, contact: Contact, ts: Timestamp, env: &Env, out: &mut Vec<Alert>) {
         let cap = self.cfg.max_pending.max(1);
         while self.pending.len() >= cap || self.order.len() >= cap.saturating_mul(2) {
             let Some((t, k)) = self.order.pop_front() else { break };
@@ -248,7 +244,7 @@ impl Scan {
     }
 
     /// Removes a pending first contact, keeping its source's count.
-    fn take(&mut self, key: &FlowKey) -> Option<Pending> {
+    fn take(&mut self, key: &u64) -> Option<Pending> {
         let p = self.pending.remove(key)?;
         if let Some(s) = self.sources.get_mut(&p.c.prober) {
             s.pending = s.pending.saturating_sub(1);
@@ -259,11 +255,12 @@ impl Scan {
     /// The first packet from the other side of a pending first contact.
     fn answered(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
         let d = c.pkt;
-        let Some(p) = self.pending.get(&c.flow.key).copied() else { return };
+        let key = c.flow.key.hash64();
+        let Some(p) = self.pending.get(&key).copied() else { return };
         if p.c.prober == d.src {
             return;
         }
-        self.take(&c.flow.key);
+        self.take(&key);
         let outcome = match d.l4 {
             L4::Tcp(t) if t.flags & (SYN | ACK) == SYN | ACK => Outcome::Success { implied: false },
             L4::Tcp(t) if t.flags & RST != 0 => Outcome::Rejected,
@@ -279,7 +276,8 @@ impl Scan {
     fn followed_up(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
         let d = c.pkt;
         let L4::Tcp(t) = d.l4 else { return };
-        let Some(p) = self.pending.get(&c.flow.key).copied() else { return };
+        let key = c.flow.key.hash64();
+        let Some(p) = self.pending.get(&key).copied() else { return };
         if p.c.prober != d.src {
             return;
         }
@@ -291,7 +289,7 @@ impl Scan {
             Kind::Ack if data || c.flow.pkts[c.dir.idx()] >= 3 => Outcome::Neutral,
             _ => return,
         };
-        self.take(&c.flow.key);
+        self.take(&key);
         self.resolve(c.ts, p.c, outcome, c.env, out);
     }
 
@@ -302,6 +300,7 @@ impl Scan {
             return;
         }
         let (key, _) = FlowKey::from_tuple(q.src, q.sport, q.dst, q.dport, q.proto, c.pkt.vlan.unwrap_or(0));
+        let key = key.hash64();
         let Some(p) = self.pending.get(&key).copied() else { return };
         if p.c.prober != q.src {
             return;
@@ -488,7 +487,7 @@ impl Detector for Scan {
     fn on_flow_end(&mut self, f: &Flow, why: EndReason, env: &Env, out: &mut Vec<Alert>) {
         // The capture ended: an answer that never came is not coming.
         if why == EndReason::Shutdown
-            && let Some(p) = self.take(&f.key)
+            && let Some(p) = self.take(&f.key.hash64())
         {
             self.resolve(f.last, p.c, Outcome::Unanswered, env, out);
         }
