@@ -48,7 +48,16 @@ impl FlowKey {
         proto: u8,
         vlan: u16,
     ) -> (FlowKey, bool) {
-        let src_is_a = (src, sport) <= (dst, dport);
+        // IpAddr's order, as integers (the derived tuple comparison was 2 % of the worker).
+        let src_is_a = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let key =
+                    |ip: std::net::Ipv4Addr, port: u16| u64::from(u32::from(ip)) << 16 | u64::from(port);
+                key(s, sport) <= key(d, dport)
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => (u128::from(s), sport) <= (u128::from(d), dport),
+            _ => (src, sport) <= (dst, dport),
+        };
         let (a, a_port, b, b_port) =
             if src_is_a { (src, sport, dst, dport) } else { (dst, dport, src, sport) };
         (FlowKey { a, b, a_port, b_port, proto, vlan }, src_is_a)
@@ -96,4 +105,34 @@ pub fn stable_id(addrs: &[IpAddr], salt: u32) -> u64 {
     addrs.hash(&mut h);
     salt.hash(&mut h);
     h.finish() & 0x7fff_ffff_ffff_ffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_ordered_as_ip_addr_orders_them() {
+        let ips: Vec<IpAddr> = [
+            "10.0.0.1",
+            "10.0.0.2",
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "fe80::1",
+            "2001:db8::9",
+        ]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+        for &s in &ips {
+            for &d in &ips {
+                for (sp, dp) in [(1, 2), (2, 1), (7, 7), (0, 65535)] {
+                    let (_, src_is_a) = FlowKey::from_tuple(s, sp, d, dp, 6, 0);
+                    assert_eq!(src_is_a, (s, sp) <= (d, dp), "{s}:{sp} {d}:{dp}");
+                }
+            }
+        }
+    }
 }
