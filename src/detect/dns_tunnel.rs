@@ -354,7 +354,8 @@ pub struct DnsTunnel {
     /// Boxed: a group is ~330 bytes, and a table of pointers grows without moving (or leaving
     /// behind, as a hole the next, bigger table does not fit) the groups themselves.
     groups: FxHashMap<(IpAddr, u64), Box<Group>>,
-    /// Name sets of expired groups, kept for reuse.
+    /// Forgotten groups, with their name sets' allocations, kept for reuse (boxed: they move
+    /// between the table and the pool without being copied).
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Group>>,
     evicted: u64,
@@ -448,7 +449,7 @@ impl DnsTunnel {
         let spare = &mut self.spare;
         let g = self.groups.entry(key).or_insert_with(|| {
             // Reuse an expired group and its sets: no allocation once the pool is warm.
-            let (mut names, mut prev_names, mut slot) = match spare.pop() {
+            let (mut names, mut prev_names, slot) = match spare.pop() {
                 Some(mut b) => (std::mem::take(&mut b.names), std::mem::take(&mut b.prev_names), Some(b)),
                 None => Default::default(),
             };
@@ -470,7 +471,7 @@ impl DnsTunnel {
                 example: None,
                 alerted_score: 0.0,
             };
-            match slot.take() {
+            match slot {
                 Some(mut b) => {
                     *b = g;
                     b
