@@ -134,10 +134,10 @@ impl AlertBuilder {
             self.alert.proto = eve::proto_name(f.key.proto);
         }
         if self.alert.src_port.is_none() && matches!(f.key.proto, 6 | 17) {
-            let (sp, dp) = if f.orig_addr == self.alert.src_ip {
-                (f.orig_port, f.resp_port)
+            let (sp, dp) = if f.orig_addr() == self.alert.src_ip {
+                (f.orig_port(), f.resp_port())
             } else {
-                (f.resp_port, f.orig_port)
+                (f.resp_port(), f.orig_port())
             };
             self.alert.src_port = Some(sp);
             self.alert.dest_port = Some(dp);

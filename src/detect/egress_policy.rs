@@ -335,12 +335,18 @@ impl Policy {
             s => s,
         };
         match side {
-            EgressSide::HomeOrig => {
-                Some(Sides { home: f.orig_addr, remote: f.resp_addr, service_port: f.resp_port, home_dir: 0 })
-            }
-            EgressSide::HomeResp => {
-                Some(Sides { home: f.resp_addr, remote: f.orig_addr, service_port: f.resp_port, home_dir: 1 })
-            }
+            EgressSide::HomeOrig => Some(Sides {
+                home: f.orig_addr(),
+                remote: f.resp_addr(),
+                service_port: f.resp_port(),
+                home_dir: 0,
+            }),
+            EgressSide::HomeResp => Some(Sides {
+                home: f.resp_addr(),
+                remote: f.orig_addr(),
+                service_port: f.resp_port(),
+                home_dir: 1,
+            }),
             EgressSide::None | EgressSide::Unknown => None,
         }
     }
@@ -349,11 +355,11 @@ impl Policy {
     /// verdict already stored in the flow).
     pub fn side(&self, f: &Flow) -> EgressSide {
         let (side, home) = match (f.orig_home, f.resp_home) {
-            (true, false) if self.external(&f.resp_addr, false) => (EgressSide::HomeOrig, &f.orig_addr),
-            (false, true) if self.external(&f.orig_addr, false) => (EgressSide::HomeResp, &f.resp_addr),
+            (true, false) if self.external(&f.resp_addr(), false) => (EgressSide::HomeOrig, f.orig_addr()),
+            (false, true) if self.external(&f.orig_addr(), false) => (EgressSide::HomeResp, f.resp_addr()),
             _ => return EgressSide::None,
         };
-        if self.allow_hosts.contains(home) {
+        if self.allow_hosts.contains(&home) {
             return EgressSide::None;
         }
         side

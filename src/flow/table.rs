@@ -35,14 +35,9 @@ pub struct Flow {
     pub key: FlowKey,
     /// EVE `flow_id`.
     pub id: u64,
-    /// Initiator address (sent the SYN, or the first packet).
-    pub orig_addr: IpAddr,
-    /// Initiator port.
-    pub orig_port: u16,
-    /// Responder address.
-    pub resp_addr: IpAddr,
-    /// Responder port.
-    pub resp_port: u16,
+    /// The initiator (sent the SYN, or the first packet) is the key's endpoint `a`: its
+    /// address and port are the key's, not stored twice ([`Flow::orig_addr`]).
+    pub orig_is_a: bool,
     /// Is the initiator inside the home network?
     pub orig_home: bool,
     /// Is the responder inside the home network?
@@ -165,11 +160,36 @@ impl Flow {
                 && self.pkts[1] > 0
                 && self.flags[1] & tcp_flags::RST == 0)
     }
-    /// Address and home flag of one side.
+    /// Address and port of one side.
     pub fn side(&self, d: Dir) -> (IpAddr, u16) {
         match d {
-            Dir::ToServer => (self.orig_addr, self.orig_port),
-            Dir::ToClient => (self.resp_addr, self.resp_port),
+            Dir::ToServer => (self.orig_addr(), self.orig_port()),
+            Dir::ToClient => (self.resp_addr(), self.resp_port()),
+        }
+    }
+    /// Initiator address.
+    pub fn orig_addr(&self) -> IpAddr {
+        if self.orig_is_a { self.key.a } else { self.key.b }
+    }
+    /// Responder address.
+    pub fn resp_addr(&self) -> IpAddr {
+        if self.orig_is_a { self.key.b } else { self.key.a }
+    }
+    /// Initiator port (TCP and UDP; 0 for other protocols, whose key may hold an ICMP echo
+    /// identifier instead).
+    pub fn orig_port(&self) -> u16 {
+        match (self.key.proto, self.orig_is_a) {
+            (6 | 17, true) => self.key.a_port,
+            (6 | 17, false) => self.key.b_port,
+            _ => 0,
+        }
+    }
+    /// Responder port (TCP and UDP; 0 for other protocols).
+    pub fn resp_port(&self) -> u16 {
+        match (self.key.proto, self.orig_is_a) {
+            (6 | 17, true) => self.key.b_port,
+            (6 | 17, false) => self.key.a_port,
+            _ => 0,
         }
     }
 }
@@ -284,7 +304,7 @@ impl FlowTable {
         home: &HomeNet,
         ended: &mut Vec<(Flow, EndReason)>,
     ) -> (&mut Flow, Dir) {
-        let (key, _) = FlowKey::of(d);
+        let (key, src_is_a) = FlowKey::of(d);
         let hash = key.hash64();
         let slot = match self.find(&key, hash) {
             Some(slot) => slot,
@@ -292,7 +312,7 @@ impl FlowTable {
                 if self.index.len() >= self.cfg.max_flows {
                     self.evict_one(ended);
                 }
-                self.insert(Self::open(d, key, ts, home), hash)
+                self.insert(Self::open(d, key, src_is_a, ts, home), hash)
             }
         };
         let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
@@ -302,8 +322,7 @@ impl FlowTable {
             flow.queued = true;
             self.dirty.push(slot);
         }
-        let (sp, _) = d.ports();
-        let dir = if (d.src, sp) == (flow.orig_addr, flow.orig_port) { Dir::ToServer } else { Dir::ToClient };
+        let dir = if src_is_a == flow.orig_is_a { Dir::ToServer } else { Dir::ToClient };
         let i = dir.idx();
         flow.pkts[i] += 1;
         flow.bytes[i] += u64::from(d.ip_len);
@@ -334,20 +353,16 @@ impl FlowTable {
     }
 
     /// A new flow for the packet `d`.
-    fn open(d: &Decoded<'_>, key: FlowKey, ts: Timestamp, home: &HomeNet) -> Flow {
-        let (sp, dp) = d.ports();
-        let (o, op, r, rp) =
-            if src_is_initiator(d) { (d.src, sp, d.dst, dp) } else { (d.dst, dp, d.src, sp) };
+    fn open(d: &Decoded<'_>, key: FlowKey, src_is_a: bool, ts: Timestamp, home: &HomeNet) -> Flow {
+        let src_orig = src_is_initiator(d);
+        let (o, r) = if src_orig { (d.src, d.dst) } else { (d.dst, d.src) };
         let mut h = rustc_hash::FxHasher::default();
         key.hash(&mut h);
         ts.0.hash(&mut h);
         Flow {
             key,
             id: h.finish() & 0x7fff_ffff_ffff_ffff,
-            orig_addr: o,
-            orig_port: op,
-            resp_addr: r,
-            resp_port: rp,
+            orig_is_a: src_orig == src_is_a,
             orig_home: home.contains(&o),
             resp_home: home.contains(&r),
             first: ts,
@@ -475,6 +490,11 @@ impl FlowTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flow_record_spans_at_most_three_cache_lines() {
+        assert!(std::mem::size_of::<Flow>() <= 192, "{} bytes", std::mem::size_of::<Flow>());
+    }
     use crate::decode::{Anomalies, LinkType, decode, packet::DecodeOptions};
     use etherparse::PacketBuilder;
 

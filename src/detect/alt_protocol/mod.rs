@@ -240,7 +240,7 @@ impl AltProtocol {
             return;
         }
         let first = c.pkt.payload;
-        let port = f.resp_port;
+        let port = f.resp_port();
         let (sig, kind, expected) = if f.app == AppProto::Ssh {
             if self.cfg.ssh_ports.contains(&port) {
                 // Declared an SSH port: the port's other expectation yields.
@@ -274,7 +274,7 @@ impl AltProtocol {
     ) {
         let f = c.flow;
         let udp = matches!(c.pkt.l4, L4::Udp { .. });
-        let port = f.resp_port;
+        let port = f.resp_port();
         let b = self
             .alert_base(c, sig, s)
             .score(1.0, 1.0)
@@ -340,11 +340,11 @@ impl AltProtocol {
 
     fn ftp_data_open(&mut self, c: &PacketCtx<'_, '_>) {
         let f = c.flow;
-        let Some(e) = self.expect.get(&(f.resp_addr, f.resp_port)).copied() else { return };
-        if e.from != f.orig_addr {
+        let Some(e) = self.expect.get(&(f.resp_addr(), f.resp_port())).copied() else { return };
+        if e.from != f.orig_addr() {
             return;
         }
-        self.expect.remove(&(f.resp_addr, f.resp_port));
+        self.expect.remove(&(f.resp_addr(), f.resp_port()));
         let mut u = Upload::new(Kind::Ftp, Some(0), c.ts);
         u.ctl = Some(e.ctl);
         insert_capped(&mut self.uploads, f.key, u, self.cfg.max_tracked, |v| v.last, &mut self.evicted);
@@ -426,9 +426,9 @@ impl AltProtocol {
                     .evidence("file", ctl.map(|c| c.file.clone()))
                     .evidence(
                         "data_connection",
-                        format!("{}:{} -> {}:{}", f.orig_addr, f.orig_port, f.resp_addr, f.resp_port),
+                        format!("{}:{} -> {}:{}", f.orig_addr(), f.orig_port(), f.resp_addr(), f.resp_port()),
                     )
-                    .evidence("passive", f.orig_addr == s.home);
+                    .evidence("passive", f.orig_addr() == s.home);
                 episode = format!("{}|{}|ftp", s.home, s.remote);
             }
             Kind::Smtp => {
@@ -475,7 +475,7 @@ impl Detector for AltProtocol {
         if outbound && s.home_dir == 0 {
             if c.flow.payload[0] == u64::from(c.pkt.payload_wire_len) {
                 self.check_port(c, &s, out);
-            } else if matches!(c.pkt.l4, L4::Udp { .. }) && self.dns_udp_ports.contains(&c.flow.resp_port) {
+            } else if matches!(c.pkt.l4, L4::Udp { .. }) && self.dns_udp_ports.contains(&c.flow.resp_port()) {
                 self.check_datagram(c, &s, out);
             }
         }

@@ -58,9 +58,9 @@ enum Role {
 
 fn role(f: &Flow) -> Option<Role> {
     match (f.orig_home, f.resp_home) {
-        (false, true) => Some(Role::Served { home: f.resp_addr, client: f.orig_addr }),
+        (false, true) => Some(Role::Served { home: f.resp_addr(), client: f.orig_addr() }),
         (true, true) => None,
-        _ => Some(Role::Used { home: f.orig_addr, proxy: f.resp_addr, port: f.resp_port }),
+        _ => Some(Role::Used { home: f.orig_addr(), proxy: f.resp_addr(), port: f.resp_port() }),
     }
 }
 
@@ -202,7 +202,7 @@ impl Proxyware {
         let Some(role) = role(f) else { return };
         let (sig, subject, other, sub, episode) = match role {
             Role::Served { home, client } => {
-                if self.allowed_proxy(client, f.orig_port) {
+                if self.allowed_proxy(client, f.orig_port()) {
                     return;
                 }
                 let family = if proto == "http_connect" { "http" } else { "socks" };
@@ -210,8 +210,8 @@ impl Proxyware {
                     &SIG_PROXY_SERVED,
                     home,
                     client,
-                    hash_of((family, f.resp_port)),
-                    format!("{home}|served|{family}|{}", f.resp_port),
+                    hash_of((family, f.resp_port())),
+                    format!("{home}|served|{family}|{}", f.resp_port()),
                 )
             }
             Role::Used { home, proxy, port } => {
@@ -239,8 +239,8 @@ impl Proxyware {
                 .score(1.0, 1.0)
                 .evidence("service", proto)
                 .evidence("role", role_name)
-                .evidence("proxy", SocketAddr::new(f.resp_addr, f.resp_port).to_string())
-                .evidence("client", f.orig_addr.to_string())
+                .evidence("proxy", SocketAddr::new(f.resp_addr(), f.resp_port()).to_string())
+                .evidence("client", f.orig_addr().to_string())
                 .evidence("target", target)
                 .evidence("handshake", detail)
                 .evidence("handshake_secs", (c.ts.since(f.first).as_secs_f64() * 1000.0).round() / 1000.0)

@@ -127,7 +127,7 @@ impl Proxyware {
         }
         let agent = wire::stratum_agent(c.pkt.payload).map(lossy);
         let line_end = c.pkt.payload.iter().position(|&b| b == b'\n').unwrap_or(c.pkt.payload.len()).min(200);
-        let pool = SocketAddr::new(c.flow.resp_addr, c.flow.resp_port).to_string();
+        let pool = SocketAddr::new(c.flow.resp_addr(), c.flow.resp_port()).to_string();
         out.push(
             Alert::build(NAME, &SIG_STRATUM, c.ts, subject, other)
                 .proto(c.pkt.ip_proto)

@@ -101,9 +101,9 @@ fn lossy(b: &[u8]) -> String {
 /// exactly one side is home, else the initiator. Returns (subject, other, subject initiated).
 fn subject_of(f: &Flow) -> (IpAddr, IpAddr, bool) {
     if f.resp_home && !f.orig_home {
-        (f.resp_addr, f.orig_addr, false)
+        (f.resp_addr(), f.orig_addr(), false)
     } else {
-        (f.orig_addr, f.resp_addr, true)
+        (f.orig_addr(), f.resp_addr(), true)
     }
 }
 
@@ -218,8 +218,8 @@ impl Proxyware {
     fn account(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) {
         let f = v.flow;
         let (home, remote, home_dir) = match (f.orig_home, f.resp_home) {
-            (true, false) if !is_group(&f.resp_addr) => (f.orig_addr, f.resp_addr, 0),
-            (false, true) if !is_group(&f.orig_addr) => (f.resp_addr, f.orig_addr, 1),
+            (true, false) if !is_group(&f.resp_addr()) => (f.orig_addr(), f.resp_addr(), 0),
+            (false, true) if !is_group(&f.orig_addr()) => (f.resp_addr(), f.orig_addr(), 1),
             _ => return,
         };
         let limits = self.limits;
@@ -264,10 +264,10 @@ impl Proxyware {
     /// A two-way inbound session on a proxy port, at the server's first payload.
     fn proxy_port(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
         let f = c.flow;
-        let (home, client, port) = (f.resp_addr, f.orig_addr, f.resp_port);
+        let (home, client, port) = (f.resp_addr(), f.orig_addr(), f.resp_port());
         if !self.cfg.proxy_ports.contains(&port)
             || is_group(&client)
-            || self.allowed_proxy(client, f.orig_port)
+            || self.allowed_proxy(client, f.orig_port())
         {
             return;
         }

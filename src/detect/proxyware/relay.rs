@@ -20,8 +20,8 @@ fn relay_session(f: &Flow) -> Option<(IpAddr, IpAddr, u64, u64, bool)> {
         return None;
     }
     let (home, peer, inn, out, inbound) = match (f.orig_home, f.resp_home) {
-        (true, false) => (f.orig_addr, f.resp_addr, f.bytes[1], f.bytes[0], false),
-        (false, true) => (f.resp_addr, f.orig_addr, f.bytes[0], f.bytes[1], true),
+        (true, false) => (f.orig_addr(), f.resp_addr(), f.bytes[1], f.bytes[0], false),
+        (false, true) => (f.resp_addr(), f.orig_addr(), f.bytes[0], f.bytes[1], true),
         _ => return None,
     };
     (!is_group(&peer) && !is_group(&home)).then_some((home, peer, inn, out, inbound))
