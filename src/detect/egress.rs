@@ -15,12 +15,12 @@
 //! `max_pairs` / `max_hosts` with counted eviction of the stalest.
 
 use super::egress_policy::{self as policy, HourRange, TimeZoneName, Weekdays, WindowLimit};
-use super::scan::sketch::hash_ip;
 use super::{Detector, DetectorStats, Env, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::Config;
 use crate::decode::app::AppProto;
 use crate::flow::FlowTable;
+use crate::flow::host::hash_ip;
 use crate::time::Timestamp;
 use crate::units::Dur;
 use ipnet::IpNet;

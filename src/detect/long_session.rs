@@ -15,10 +15,10 @@
 //! one small rate state per pair (capped at `max_pairs`), both with counted eviction.
 
 use super::egress_policy as policy;
-use super::scan::sketch::{hash_ip, mix};
 use super::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::config::Config;
+use crate::flow::host::{hash_ip, mix};
 use crate::flow::{EndReason, Flow, FlowTable};
 use crate::time::Timestamp;
 use crate::units::{Dur, Size};

@@ -490,13 +490,13 @@ impl FlowTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::{Anomalies, LinkType, decode, packet::DecodeOptions};
+    use etherparse::PacketBuilder;
 
     #[test]
     fn a_flow_record_spans_at_most_three_cache_lines() {
         assert!(std::mem::size_of::<Flow>() <= 192, "{} bytes", std::mem::size_of::<Flow>());
     }
-    use crate::decode::{Anomalies, LinkType, decode, packet::DecodeOptions};
-    use etherparse::PacketBuilder;
 
     fn syn(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags_synack: bool) -> Vec<u8> {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64);

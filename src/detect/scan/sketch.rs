@@ -2,26 +2,7 @@
 //! Bloom filter (which targets were already contacted) and a small HyperLogLog (how many
 //! distinct hosts and ports failed). Both cost the same bytes for ten targets or a /8.
 
-use std::net::IpAddr;
-
-/// SplitMix64 finaliser: a well-mixed 64-bit hash of `x`.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// A hash of an address.
-pub fn hash_ip(ip: &IpAddr) -> u64 {
-    match ip {
-        IpAddr::V4(v4) => mix(u64::from(u32::from(*v4))),
-        IpAddr::V6(v6) => {
-            let x = u128::from(*v6);
-            mix((x as u64) ^ mix((x >> 64) as u64))
-        }
-    }
-}
+use crate::flow::host::mix;
 
 /// A hash of a (protocol, port) pair.
 pub fn hash_port(proto: u8, port: u16) -> u64 {

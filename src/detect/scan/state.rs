@@ -3,7 +3,8 @@
 //! lists capped by `max_walks_per_source` / `sample_size`.
 
 use super::probe::{Kind, Tool};
-use super::sketch::{Distinct, Targets, hash_ip, hash_port, mix};
+use super::sketch::{Distinct, Targets, hash_port};
+use crate::flow::host::{hash_ip, mix};
 use crate::time::Timestamp;
 use std::net::IpAddr;
 
@@ -357,7 +358,7 @@ mod tests {
         }
         assert_eq!(w.value, -4.6, "fifty successes cannot excuse a later scan for ever");
         w.step(t(1000), 1.386, -4.6, 300_000_000_000);
-        assert!((w.value - 1.386).abs() < 1e-6, "an idle walk starts over");
+        assert!((w.value - 1.386).abs() < 1e-6 && w.last_secs == 1000, "an idle walk starts over");
     }
 
     #[test]
