@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI's fuzz smoke: every libFuzzer target in fuzz/ runs coverage-guided for a few seconds,
-# seeded from pcaps/; a crash, a hang (>5 s per input) or a leak past 2 GiB fails the run.
+# seeded from pcaps/ and fuzz/regressions/; a crash, a hang (>5 s per input) or a leak past
+# 2 GiB fails the run. The last line is always "FUZZ SMOKE: PASS" or "FUZZ SMOKE: FAIL (...)".
 #   scripts/fuzz-smoke.sh [SECONDS_PER_TARGET]     default 15
 # Builds the targets with the flags `cargo fuzz build -s none -O` uses, so CI needs no
 # cargo-fuzz; scripts/fuzz.sh runs the long campaigns (10M inputs per target) with cargo-fuzz.
@@ -9,8 +10,14 @@ cd "$(dirname "$0")/.."
 secs=${1:-15}
 triple=$(rustc -vV | sed -n 's/^host: //p')
 
-# Seeds first, with the normal build (fuzz/corpus/<target>/seed-N).
+# Seeds first, with the normal build (fuzz/corpus/<target>/seed-N), then every input that once
+# failed a target, so libFuzzer replays it before mutating.
 cargo run --release --quiet --example fuzz_seeds
+for d in fuzz/regressions/*/; do
+  t=$(basename "$d")
+  mkdir -p "fuzz/corpus/$t"
+  find "$d" -type f ! -name '*.md' -exec cp {} "fuzz/corpus/$t/" \;
+done
 
 # `--target` keeps the coverage flags off build scripts and proc macros, as cargo-fuzz does.
 export RUSTC_BOOTSTRAP=1
@@ -19,7 +26,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
 cargo build --quiet --release --manifest-path fuzz/Cargo.toml --target "$triple" --bins
 
-status=0
+failed=()
 for t in dns_message tls_client_hello http_request tunnels decode_frame capture_file packet_sequence; do
   extra=()
   [ "$t" = packet_sequence ] && extra=(-max_len=4096)
@@ -31,10 +38,18 @@ for t in dns_message tls_client_hello http_request tunnels decode_frame capture_
     n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     echo "fuzz smoke $t: $n inputs in ${secs}s, no crash"
   else
-    tail -30 "$log"
-    echo "FUZZ SMOKE FAILURE: $t (reproducer in fuzz/artifacts/$t/)"
-    status=1
+    echo "---- fuzz smoke $t FAILED; the panic and libFuzzer's report:"
+    grep -m5 -E "panicked at|^thread '|ERROR: libFuzzer|SUMMARY" "$log" || true
+    grep -m1 -A3 "panicked at" "$log" || true
+    tail -15 "$log"
+    echo "FUZZ SMOKE FAILURE: $t (reproducer in fuzz/artifacts/$t/; add it to fuzz/regressions/$t/ once fixed)"
+    failed+=("$t")
   fi
   rm -f "$log"
 done
-exit $status
+if [ ${#failed[@]} -eq 0 ]; then
+  echo "FUZZ SMOKE: PASS (7 targets, ${secs}s each)"
+else
+  echo "FUZZ SMOKE: FAIL (${failed[*]})"
+  exit 1
+fi

@@ -29,3 +29,28 @@ fn every_fuzz_entry_point_survives_seeds_and_mutations() {
     smoke("packet_sequence", &s.packet_sequence, 300, harness::packet_sequence);
     smoke("capture_file", &s.capture_file, 2_000, harness::capture_file);
 }
+
+/// Every input in `fuzz/regressions/<target>/` once failed that target; each must pass now.
+#[test]
+fn every_fuzz_regression_input_passes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let targets: [(&str, fn(&[u8])); 7] = [
+        ("decode_frame", harness::decode_frame),
+        ("tunnels", harness::tunnels),
+        ("dns_message", harness::dns_message),
+        ("tls_client_hello", harness::tls_client_hello),
+        ("http_request", harness::http_request),
+        ("packet_sequence", harness::packet_sequence),
+        ("capture_file", harness::capture_file),
+    ];
+    let mut replayed = 0;
+    for (name, f) in targets {
+        let Ok(dir) = std::fs::read_dir(root.join(name)) else { continue };
+        for entry in dir.flatten() {
+            let data = std::fs::read(entry.path()).expect("regression input readable");
+            f(&data);
+            replayed += 1;
+        }
+    }
+    assert!(replayed >= 2, "fuzz/regressions holds the capture_file reproducers");
+}

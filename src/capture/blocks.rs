@@ -237,10 +237,14 @@ impl BlockReader {
             if end > len {
                 return (pos, RECORD_HEADER + caplen as usize);
             }
-            // libpcap reads the fraction as signed 32 bits; siphon's reading of libpcap's
-            // header takes a negative one as 0 (`file::header_ts`). The same here, so both
-            // readers give the same times even for damaged records.
-            let frac = u64::try_from(frac.cast_signed()).unwrap_or(0);
+            // libpcap (1.10.3, `sf-pcap.c`) copies the fraction through a signed 32-bit field
+            // when the file is in the host's byte order (so 2^31 and above is negative, which
+            // `file::header_ts` takes as 0) but through its unsigned byte-swap macro when it is
+            // not (so the value stays as written, even past a whole second). The same here, so
+            // both readers give the same times even for damaged records.
+            let host_order = self.swapped == cfg!(target_endian = "big");
+            let frac =
+                if host_order { u64::try_from(frac.cast_signed()).unwrap_or(0) } else { u64::from(frac) };
             let nanos = if self.nanos { frac } else { frac * 1000 };
             batch.meta.push(PacketMeta {
                 ts: Timestamp::from_parts(u64::from(secs), nanos),
