@@ -30,11 +30,14 @@ fn every_fuzz_entry_point_survives_seeds_and_mutations() {
     smoke("capture_file", &s.capture_file, 2_000, harness::capture_file);
 }
 
+/// A fuzz entry point.
+type Target = fn(&[u8]);
+
 /// Every input in `fuzz/regressions/<target>/` once failed that target; each must pass now.
 #[test]
 fn every_fuzz_regression_input_passes() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 7] = [
+    let targets: [(&str, Target); 7] = [
         ("decode_frame", harness::decode_frame),
         ("tunnels", harness::tunnels),
         ("dns_message", harness::dns_message),
