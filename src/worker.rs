@@ -211,7 +211,7 @@ impl Worker {
                 self.table.prefetch_flow(h);
             }
             bytes += u64::from(m.wire_len);
-            self.process(m.ts, m.link, batch.frame(m), m.wire_len, emit);
+            self.process_hinted(m.ts, m.link, batch.frame(m), m.wire_len, m.flow_hint, emit);
         }
         bytes
     }
@@ -223,6 +223,20 @@ impl Worker {
         link: LinkType,
         frame: &[u8],
         wire_len: u32,
+        emit: &mut dyn FnMut(Alert),
+    ) {
+        self.process_hinted(ts, link, frame, wire_len, 0, emit);
+    }
+
+    /// [`Worker::process`] with the flow key's hash the capture thread worked out for this
+    /// frame (`0`: none), handed to the flow table so the key is hashed once per packet.
+    fn process_hinted(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        frame: &[u8],
+        wire_len: u32,
+        hint: u64,
         emit: &mut dyn FnMut(Alert),
     ) {
         self.stats.packets += 1;
@@ -241,7 +255,7 @@ impl Worker {
             match &d.frag {
                 None => {
                     if self.mirror.admit(d) {
-                        self.analyse(ts, d);
+                        self.analyse(ts, d, hint);
                     }
                 }
                 Some(f) => {
@@ -255,7 +269,7 @@ impl Worker {
                             decode::packet::decode_reassembled(&buf, d, opts, &mut self.stats.anomalies)
                             && self.mirror.admit(&whole)
                         {
-                            self.analyse(ts, &whole);
+                            self.analyse(ts, &whole, 0);
                         }
                     }
                     self.defrag_buf = buf;
@@ -265,7 +279,7 @@ impl Worker {
         self.flush_alerts(emit);
     }
 
-    fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>) {
+    fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>, hint: u64) {
         let Worker {
             table,
             detectors,
@@ -280,7 +294,7 @@ impl Worker {
             ..
         } = self;
         let first_alert = alerts.len();
-        let (flow, dir) = table.update(d, ts, &env.home, ended);
+        let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
         if new_flow {
             flow.egress = env.egress.side(flow);
@@ -421,10 +435,11 @@ impl Worker {
         if let Some(buf) = hello_bytes {
             hello_pool.push(buf);
         }
-        // Alerts about a tunnelled packet say which mirror delivered it, whatever the detector.
-        if d.tunnel.is_some() {
+        // The one place a packet's encapsulation reaches alerts: those raised on a tunnelled
+        // packet say which mirror delivered it, whatever the detector (over the flow's).
+        if let Some(t) = &d.tunnel {
             for a in &mut alerts[first_alert..] {
-                a.default_tunnel(d.tunnel.as_ref());
+                a.set_tunnel(t);
             }
         }
         if !ended.is_empty() {

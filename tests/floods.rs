@@ -102,7 +102,9 @@ fn a_million_random_subdomains_under_one_domain_stay_bounded() {
     let dns: Vec<_> = alerts.iter().filter(|a| a["siphon"]["detector"] == "dns_tunnel").collect();
     assert!(!dns.is_empty() && dns.len() <= 4, "one episode, escalations only: {}", dns.len());
     assert!(rss < 192 * MIB, "peak RSS {rss}");
-    assert!(s["suppressed"]["repeats"].as_u64().unwrap() > 0);
+    // The detector asks the suppressor's own escalation rule before building an alert, so
+    // it builds none the suppressor would drop as a repeat (the count is still reported).
+    assert_eq!(s["suppressed"]["repeats"].as_u64(), Some(0));
 }
 
 #[test]

@@ -158,14 +158,6 @@ impl AlertBuilder {
         }
         self
     }
-    /// The encapsulation the packet came in. (The worker adds it to alerts raised while a
-    /// tunnelled packet or flow is handled, so detectors need not call this.)
-    pub fn tunnel(mut self, t: Option<&TunnelInfo>) -> Self {
-        if let Some(t) = t {
-            self.alert.set_tunnel(t);
-        }
-        self
-    }
     /// ICMP type and code.
     pub fn icmp(mut self, ty: u8, code: u8) -> Self {
         self.alert.icmp_type = Some(ty);

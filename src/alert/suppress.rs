@@ -6,6 +6,21 @@ use crate::config::AlertConfig;
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
 
+/// The escalation rule, one for the whole sensor: an episode re-alerts when its main figure
+/// has grown by `alerts.escalation_factor` since it last alerted (0 never re-alerts). The
+/// suppressor applies it to every alert; a detector may ask it too, to skip building an alert
+/// the suppressor would drop ([`crate::detect::Env::escalation`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Escalation(pub f64);
+
+impl Escalation {
+    /// Does `magnitude` re-alert an episode that last alerted at `alerted`?
+    #[inline]
+    pub fn due(self, alerted: f64, magnitude: f64) -> bool {
+        self.0 > 0.0 && magnitude >= alerted * self.0
+    }
+}
+
 /// Most episodes remembered; the oldest are forgotten first when full (counted).
 const MAX_EPISODES: usize = 65_536;
 
@@ -64,8 +79,7 @@ impl Suppressor {
         let fresh = match self.episodes.get_mut(&key) {
             Some(ep) if a.ts.0.saturating_sub(ep.last_seen.0) < timeout => {
                 ep.last_seen = ep.last_seen.max(a.ts);
-                let f = self.cfg.escalation_factor;
-                if f > 0.0 && a.magnitude >= ep.alerted_magnitude * f {
+                if Escalation(self.cfg.escalation_factor).due(ep.alerted_magnitude, a.magnitude) {
                     ep.alerted_magnitude = a.magnitude;
                     true
                 } else {

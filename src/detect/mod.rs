@@ -60,8 +60,9 @@ pub struct Env {
     /// flow ([`crate::flow::Flow::egress`]), and `egress_volume`, `long_session` and
     /// `alt_protocol` judge and stamp their alerts with it.
     pub egress: crate::policy::Policy,
-    /// `alerts.escalation_factor`, for detectors that skip work between escalations.
-    pub escalation_factor: f64,
+    /// The escalation rule (`alerts.escalation_factor`) the suppressor applies, for detectors
+    /// that skip building alerts it would drop.
+    pub escalation: crate::alert::suppress::Escalation,
 }
 
 impl Env {
@@ -70,7 +71,7 @@ impl Env {
         Env {
             home: HomeNet::new(c.general.home_net.clone()),
             egress: crate::policy::Policy::new(&c.egress),
-            escalation_factor: c.alerts.escalation_factor,
+            escalation: crate::alert::suppress::Escalation(c.alerts.escalation_factor),
         }
     }
 }

@@ -304,8 +304,23 @@ impl FlowTable {
         home: &HomeNet,
         ended: &mut Vec<(Flow, EndReason)>,
     ) -> (&mut Flow, Dir) {
+        self.update_hashed(d, 0, ts, home, ended)
+    }
+
+    /// [`FlowTable::update`] with the key's hash already worked out by the capture thread
+    /// ([`crate::capture::PacketMeta::flow_hint`], the same [`FlowKey::hash64`] of the same
+    /// decode); 0 when there is none, and the table hashes the key itself.
+    pub fn update_hashed(
+        &mut self,
+        d: &Decoded<'_>,
+        hash: u64,
+        ts: Timestamp,
+        home: &HomeNet,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> (&mut Flow, Dir) {
         let (key, src_is_a) = FlowKey::of(d);
-        let hash = key.hash64();
+        debug_assert!(hash == 0 || hash == key.hash64(), "a flow hint from another decode");
+        let hash = if hash != 0 { hash } else { key.hash64() };
         let slot = match self.find(&key, hash) {
             Some(slot) => slot,
             None => {

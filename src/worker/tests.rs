@@ -17,7 +17,7 @@ const SIG: Signature = Signature {
     mitre: &[],
 };
 
-/// Raises one alert per packet and, once it has seen one, one per tick about 10.99.0.14, never calling `.tunnel()`;
+/// Raises one alert per packet and, once it has seen one, one per tick about 10.99.0.14, never touching the tunnel;
 /// counts the packets it was shown.
 struct Probe {
     packets: std::sync::Arc<std::sync::atomic::AtomicU64>,

@@ -105,7 +105,6 @@ impl AltProtocol {
     fn alert_base(&self, c: &PacketCtx<'_, '_>, sig: &Signature, s: &Sides) -> crate::alert::AlertBuilder {
         Alert::build(NAME, sig, c.ts, s.home, s.remote)
             .flow(c.flow, c.ts)
-            .tunnel(c.pkt.tunnel.as_ref())
             .evidence("destination", s.remote.to_string())
             .evidence("service_port", s.service_port)
     }

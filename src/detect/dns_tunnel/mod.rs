@@ -28,6 +28,7 @@ pub use signatures::{SIG_DIRECT, SIG_PORT, SIG_TUNNEL, SIG_VOLUME};
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::Alert;
+use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName, name_is_under};
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
@@ -47,14 +48,15 @@ pub const SPEC: Spec = Spec::of::<DnsTunnel>(
 
 impl Build for DnsTunnel {
     type Config = DnsTunnelConfig;
-    fn build(config: &DnsTunnelConfig, _env: &Env) -> Self {
-        DnsTunnel::new(config.clone())
+    fn build(config: &DnsTunnelConfig, env: &Env) -> Self {
+        DnsTunnel::new(config.clone(), env.escalation)
     }
 }
 
 /// The detector.
 pub struct DnsTunnel {
     cfg: DnsTunnelConfig,
+    escalation: Escalation,
     allow: Vec<Vec<u8>>,
     ignore: Vec<Vec<u8>>,
     allow_clients: Vec<IpAddr>,
@@ -70,8 +72,8 @@ pub struct DnsTunnel {
 }
 
 impl DnsTunnel {
-    /// A detector with `cfg`.
-    pub fn new(cfg: DnsTunnelConfig) -> Self {
+    /// A detector with `cfg`, re-alerting inside an episode by `escalation`.
+    pub fn new(cfg: DnsTunnelConfig, escalation: Escalation) -> Self {
         let allow =
             cfg.allow_domains.iter().chain(&cfg.allow_domains_extra).map(|s| s.as_bytes().to_vec()).collect();
         let ignore = cfg.ignore_suffixes.iter().map(|s| s.as_bytes().to_vec()).collect();
@@ -79,6 +81,7 @@ impl DnsTunnel {
         let resolvers = cfg.resolvers.iter().filter_map(|s| s.parse().ok()).collect();
         DnsTunnel {
             cfg,
+            escalation,
             allow,
             ignore,
             allow_clients,
@@ -223,10 +226,10 @@ impl DnsTunnel {
         if !(tunnel || volume) {
             return;
         }
-        // Inside an episode, only a doubled figure can become an escalation: skip building an
-        // alert the suppressor would drop (keeps the hot path cheap during a tunnel).
+        // Inside an episode, only an escalation can pass the suppressor: skip building an alert
+        // it would drop (keeps the hot path cheap during a tunnel).
         let magnitude = if tunnel { t.score } else { t.distinct as f64 };
-        if g.alerted_score > 0.0 && magnitude < g.alerted_score * 2.0 {
+        if g.alerted_score > 0.0 && !self.escalation.due(g.alerted_score, magnitude) {
             return;
         }
         g.alerted_score = magnitude;
@@ -251,7 +254,6 @@ impl DnsTunnel {
         let a = Alert::build(NAME, sig, ts, client, server)
             .proto(c.pkt.ip_proto)
             .flow(c.flow, ts)
-            .tunnel(c.pkt.tunnel.as_ref())
             .dns(example_id, example_name.to_lossy_string(), example_qtype)
             .score(score, threshold)
             .evidence("domain", &domain_text)
@@ -320,7 +322,6 @@ impl Detector for DnsTunnel {
                 .proto(c.pkt.ip_proto)
                 .ports(sport, dport)
                 .flow(c.flow, c.ts)
-                .tunnel(c.pkt.tunnel.as_ref())
                 .dns(m.id, m.qname.to_lossy_string(), m.qtype)
                 .score(1.0, 1.0)
                 .evidence("port", dport)

@@ -16,7 +16,7 @@ fn hex_is_normalised_by_its_alphabet() {
 
 #[test]
 fn ordinary_names_are_not_suspicious() {
-    let d = DnsTunnel::new(DnsTunnelConfig::default());
+    let d = DnsTunnel::new(DnsTunnelConfig::default(), Escalation(10.0));
     for s in [&b"www"[..], b"mail", b"login.accounts", b"fonts", b"clients6", b"r3---sn-4g5e6nzz"] {
         assert!(!d.is_suspicious(&figures(s)), "{}", String::from_utf8_lossy(s));
     }

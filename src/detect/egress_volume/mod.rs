@@ -47,7 +47,7 @@ pub const SPEC: Spec = Spec::of::<EgressVolume>(
 impl Build for EgressVolume {
     type Config = EgressVolumeConfig;
     fn build(config: &EgressVolumeConfig, env: &Env) -> Self {
-        EgressVolume::new(config.clone(), env.escalation_factor)
+        EgressVolume::new(config.clone(), env.escalation.0)
     }
 }
 

@@ -33,6 +33,7 @@ pub use signatures::{SIG_EXFIL, SIG_ODD_TYPE, SIG_TUNNEL};
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::Alert;
+use crate::alert::suppress::Escalation;
 use crate::decode::L4;
 use crate::decode::icmp::{self, IcmpEcho, PayloadKind};
 use crate::time::Timestamp;
@@ -54,8 +55,8 @@ pub const SPEC: Spec = Spec::of::<IcmpTunnel>(
 
 impl Build for IcmpTunnel {
     type Config = IcmpTunnelConfig;
-    fn build(config: &IcmpTunnelConfig, _env: &Env) -> Self {
-        IcmpTunnel::new(config.clone())
+    fn build(config: &IcmpTunnelConfig, env: &Env) -> Self {
+        IcmpTunnel::new(config.clone(), env.escalation)
     }
 }
 
@@ -106,6 +107,7 @@ fn pair_entry<'a>(
 /// The detector.
 pub struct IcmpTunnel {
     cfg: IcmpTunnelConfig,
+    escalation: Escalation,
     allow: Vec<IpNet>,
     pairs: FxHashMap<(IpAddr, IpAddr), Pair>,
     evicted: u64,
@@ -123,14 +125,14 @@ fn host_and_peer(c: &PacketCtx<'_, '_>, default_is_src: bool) -> (IpAddr, IpAddr
 }
 
 impl IcmpTunnel {
-    /// A detector with `cfg`.
-    pub fn new(cfg: IcmpTunnelConfig) -> Self {
+    /// A detector with `cfg`, re-alerting inside an episode by `escalation`.
+    pub fn new(cfg: IcmpTunnelConfig, escalation: Escalation) -> Self {
         let allow = cfg
             .allow_hosts
             .iter()
             .filter_map(|s| s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)))
             .collect();
-        IcmpTunnel { cfg, allow, pairs: FxHashMap::default(), evicted: 0 }
+        IcmpTunnel { cfg, escalation, allow, pairs: FxHashMap::default(), evicted: 0 }
     }
 
     fn allowed(&self, a: &IpAddr) -> bool {
@@ -148,7 +150,8 @@ impl IcmpTunnel {
         if kind.is_default() && !self.pairs.contains_key(&(host, peer)) {
             return;
         }
-        let IcmpTunnel { cfg, pairs, evicted, .. } = self;
+        let IcmpTunnel { cfg, pairs, evicted, escalation: esc, .. } = self;
+        let esc = *esc;
         let p = pair_entry(pairs, evicted, cfg, (host, peer), c.ts);
         p.episode_echoes += 1;
         if e.is_request {
@@ -201,7 +204,7 @@ impl IcmpTunnel {
             if not_echoed {
                 // An empty or default reply to a data-carrying request.
                 p.cur.score += W_NOT_ECHOED;
-                Self::check(cfg, c, host, peer, e, p, out);
+                Self::check(cfg, esc, c, host, peer, e, p, out);
             }
             return;
         }
@@ -268,13 +271,15 @@ impl IcmpTunnel {
             head_len: n as u8,
             ..Example::default()
         };
-        Self::check(cfg, c, host, peer, e, p, out);
+        Self::check(cfg, esc, c, host, peer, e, p, out);
     }
 
-    /// Alerts when the pair's score crosses the threshold (again at each doubling; the
-    /// suppressor keeps one alert per episode plus escalations).
+    /// Alerts when the pair's score crosses the threshold (again when it escalates, by the
+    /// suppressor's own rule).
+    #[allow(clippy::too_many_arguments)]
     fn check(
         cfg: &IcmpTunnelConfig,
+        esc: Escalation,
         c: &PacketCtx<'_, '_>,
         host: IpAddr,
         peer: IpAddr,
@@ -283,7 +288,7 @@ impl IcmpTunnel {
         out: &mut Vec<Alert>,
     ) {
         let t = p.total();
-        if t.score < cfg.score_threshold || (p.alerted.is_some() && t.score < 2.0 * p.alerted_score) {
+        if t.score < cfg.score_threshold || (p.alerted.is_some() && !esc.due(p.alerted_score, t.score)) {
             return;
         }
         let two_way = t.headers > 0 || t.not_echoed >= MIN_NOT_ECHOED_FOR_TUNNEL;
@@ -302,7 +307,8 @@ impl IcmpTunnel {
         if self.allowed(&host) || self.allowed(&peer) {
             return;
         }
-        let IcmpTunnel { cfg, pairs, evicted, .. } = self;
+        let IcmpTunnel { cfg, pairs, evicted, escalation: esc, .. } = self;
+        let esc = *esc;
         let p = pair_entry(pairs, evicted, cfg, (host, peer), c.ts);
         p.cur.odd_packets += 1;
         p.cur.odd_bytes += u64::from(c.pkt.payload_wire_len);
@@ -324,7 +330,7 @@ impl IcmpTunnel {
         let t = p.total();
         if t.odd_packets < cfg.odd_type_min_packets
             || t.odd_bytes < cfg.odd_type_min_bytes.0
-            || t.odd_bytes < 2 * p.odd_alerted_bytes
+            || (p.odd_alerted_bytes > 0 && !esc.due(p.odd_alerted_bytes as f64, t.odd_bytes as f64))
         {
             return;
         }

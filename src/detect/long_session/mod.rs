@@ -92,7 +92,6 @@ impl LongSession {
         let secs = age.as_secs_f64();
         let b = Alert::build(NAME, &SIG_LONG, c.ts, s.home, s.remote)
             .flow(f, c.ts)
-            .tunnel(c.pkt.tunnel.as_ref())
             .score(secs, self.long.0.as_secs_f64())
             .evidence("destination", s.remote.to_string())
             .evidence("service_port", s.service_port)

@@ -235,7 +235,6 @@ impl Proxyware {
             Alert::build(super::NAME, sig, c.ts, subject, other)
                 .proto(c.pkt.ip_proto)
                 .flow(f, c.ts)
-                .tunnel(c.pkt.tunnel.as_ref())
                 .score(1.0, 1.0)
                 .evidence("service", proto)
                 .evidence("role", role_name)

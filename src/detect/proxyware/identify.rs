@@ -62,8 +62,7 @@ impl Proxyware {
         let mut a = Alert::build(NAME, &SIG_NAME, c.ts, client, server)
             .proto(c.pkt.ip_proto)
             .ports(cport, sport_)
-            .flow(c.flow, c.ts)
-            .tunnel(c.pkt.tunnel.as_ref());
+            .flow(c.flow, c.ts);
         if let Some(m) = dns {
             a = a.dns(m.id, m.qname.to_lossy_string(), m.qtype);
         }
@@ -107,7 +106,6 @@ impl Proxyware {
             Alert::build(NAME, &SIG_TOR, c.ts, subject, relay)
                 .proto(c.pkt.ip_proto)
                 .flow(c.flow, c.ts)
-                .tunnel(c.pkt.tunnel.as_ref())
                 .score(1.0, 1.0)
                 .evidence("service", "Tor")
                 .evidence("via", "relay_list")
@@ -132,7 +130,6 @@ impl Proxyware {
             Alert::build(NAME, &SIG_STRATUM, c.ts, subject, other)
                 .proto(c.pkt.ip_proto)
                 .flow(c.flow, c.ts)
-                .tunnel(c.pkt.tunnel.as_ref())
                 .score(1.0, 1.0)
                 .evidence("service", "stratum")
                 .evidence("method", lossy(method))
@@ -165,7 +162,6 @@ impl Proxyware {
                 Alert::build(NAME, &SIG_TOR, c.ts, subject, other)
                     .proto(c.pkt.ip_proto)
                     .flow(c.flow, c.ts)
-                    .tunnel(c.pkt.tunnel.as_ref())
                     .tls_sni(lossy(sni))
                     .score(1.0, 1.0)
                     .evidence("service", "Tor")

@@ -301,7 +301,6 @@ impl Proxyware {
             Alert::build(NAME, &SIG_PROXY_PORT, c.ts, home, client)
                 .proto(c.pkt.ip_proto)
                 .flow(f, c.ts)
-                .tunnel(c.pkt.tunnel.as_ref())
                 .score(clients as f64, self.cfg.inbound_min_clients as f64)
                 .evidence("service", format!("tcp/{port}"))
                 .evidence("port", port)
