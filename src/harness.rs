@@ -71,7 +71,7 @@ pub fn http_request(data: &[u8]) {
     std::hint::black_box(wire::socks5_request(data).map(|(c, t)| (c, t.to_string())));
     std::hint::black_box(wire::socks4_request(data).map(|(c, t)| (c, t.to_string())));
     std::hint::black_box(wire::socks4_reply(data));
-    std::hint::black_box(wire::http_status(data));
+    std::hint::black_box(crate::decode::app::http_status(data));
     std::hint::black_box(wire::stratum_method(data));
     std::hint::black_box(wire::stratum_agent(data));
     std::hint::black_box(wire::tor_like_sni(data));

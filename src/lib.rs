@@ -15,11 +15,13 @@ pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod flow;
+#[cfg(feature = "testing")]
 pub mod harness;
 pub mod mirror;
 pub mod pipeline;
 pub mod policy;
 pub mod stats;
+#[cfg(any(test, feature = "testing"))]
 pub mod synth;
 pub mod time;
 pub mod units;

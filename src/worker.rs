@@ -8,7 +8,7 @@ use crate::alert::Alert;
 use crate::alert::suppress::{SuppressStats, Suppressor};
 use crate::capture::Batch;
 use crate::config::Config;
-use crate::decode::app::{AppProto, classify_client, classify_server};
+use crate::decode::app::{AppProto, classify_server, sniff_client};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
@@ -309,14 +309,16 @@ impl Worker {
         if !flow.flushed_once || flow.unflushed.total_bytes() >= u64::from(flow.flush_budget) {
             Self::hand_over(flow, ts, detectors, env, alerts);
         }
-        // Classify each direction's first payload.
+        // Classify each direction's first payload (keeping the DNS message the sniffer parsed,
+        // so it is not parsed twice).
         let payload = d.payload;
         let udp = matches!(d.l4, L4::Udp { .. });
+        let mut sniffed_dns: Option<dns::DnsMessage> = None;
         if !payload.is_empty() && !flow.classified[dir.idx()] {
             flow.classified[dir.idx()] = true;
             match dir {
                 Dir::ToServer if matches!(flow.app, AppProto::Unknown | AppProto::Other) => {
-                    flow.app = classify_client(payload, udp);
+                    (flow.app, sniffed_dns) = sniff_client(payload, udp);
                 }
                 Dir::ToClient if flow.app == AppProto::Unknown => {
                     let a = classify_server(payload);
@@ -385,7 +387,7 @@ impl Worker {
             L4::Udp { sport, dport } if !payload.is_empty() => {
                 let dns_port = is_dns_port(sport) || is_dns_port(dport);
                 if dns_port || flow.app == AppProto::Dns {
-                    match dns::parse(payload) {
+                    match sniffed_dns.map_or_else(|| dns::parse(payload), Ok) {
                         Ok(m) => {
                             for det in detectors.iter_mut() {
                                 det.on_dns(&c, &m, alerts);
@@ -398,8 +400,12 @@ impl Worker {
             }
             L4::Tcp(t) if !payload.is_empty() => {
                 if t.sport == 53 || t.dport == 53 || flow.app == AppProto::Dns {
-                    for m in dns::tcp_messages(payload) {
-                        match dns::parse(m) {
+                    for (i, m) in dns::tcp_messages(payload).enumerate() {
+                        let parsed = match (i, sniffed_dns) {
+                            (0, Some(first)) => Ok(first),
+                            _ => dns::parse(m),
+                        };
+                        match parsed {
                             Ok(m) => {
                                 for det in detectors.iter_mut() {
                                     det.on_dns(&c, &m, alerts);

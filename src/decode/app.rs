@@ -1,6 +1,11 @@
-//! What a flow's payload speaks, from its first bytes in each direction, whatever the port.
+//! The one payload sniffer: what a flow's payload speaks, from its first bytes in each
+//! direction, whatever the port — and the prefix checks detectors ask about a payload
+//! (`looks_like_*`, [`http_status`]), so every part of siphon agrees on what HTTP, TLS, DNS
+//! and QUIC look like.
 //!
-//! Cheap prefix checks only; the full parsers run later on flows classified here.
+//! Cheap prefix checks only; the full parsers (`dns`, `tls`, `http`) run later on flows
+//! classified here. The DNS message a client's first payload parsed into is handed back
+//! ([`sniff_client`]) so the worker does not parse it twice.
 
 use super::{dns, http, tls};
 
@@ -58,41 +63,48 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Classifies the first payload a client (flow initiator) sent. `udp` picks DNS over UDP.
 pub fn classify_client(b: &[u8], udp: bool) -> AppProto {
+    sniff_client(b, udp).0
+}
+
+/// [`classify_client`], with the first DNS message the payload parsed into (whatever the
+/// verdict), for the worker to hand to detectors without parsing it again.
+pub fn sniff_client(b: &[u8], udp: bool) -> (AppProto, Option<dns::DnsMessage>) {
+    let app = |a| (a, None);
     if b.is_empty() {
-        return AppProto::Unknown;
+        return app(AppProto::Unknown);
     }
     if tls::record_len(b).is_some() && b.get(5) == Some(&1) {
-        return AppProto::Tls;
+        return app(AppProto::Tls);
     }
-    if http::starts_like_request(b) {
-        return AppProto::Http;
+    if looks_like_http(b) {
+        return app(AppProto::Http);
     }
     if b.starts_with(b"SSH-") {
-        return AppProto::Ssh;
+        return app(AppProto::Ssh);
     }
     if b.starts_with(b"EHLO ") || b.starts_with(b"HELO ") || b.starts_with(b"ehlo ") {
-        return AppProto::Smtp;
+        return app(AppProto::Smtp);
     }
     if b.starts_with(b"USER ") || b.starts_with(b"AUTH TLS") {
-        return AppProto::Ftp;
+        return app(AppProto::Ftp);
     }
     if b[0] == b'{' && contains(&b[..b.len().min(512)], b"\"mining.") {
-        return AppProto::Stratum;
+        return app(AppProto::Stratum);
     }
     // SOCKS5 greeting: version 5, n methods, exactly n method bytes.
     if b.len() >= 3 && b[0] == 5 && (1..=9).contains(&b[1]) && b.len() == 2 + usize::from(b[1]) {
-        return AppProto::Socks5;
+        return app(AppProto::Socks5);
     }
     // SOCKS4 request: version 4, CONNECT/BIND, port, IPv4, user id, NUL.
     if b.len() >= 9 && b[0] == 4 && (b[1] == 1 || b[1] == 2) && b.last() == Some(&0) {
-        return AppProto::Socks4;
+        return app(AppProto::Socks4);
     }
     let dns_msg =
         if udp { dns::parse(b).ok() } else { dns::tcp_messages(b).next().and_then(|m| dns::parse(m).ok()) };
     if dns_msg.is_some_and(|m| !m.is_response && dns::looks_like_dns(&m)) {
-        return AppProto::Dns;
+        return (AppProto::Dns, dns_msg);
     }
-    AppProto::Other
+    (AppProto::Other, dns_msg)
 }
 
 /// Classifies the first payload a server sent, for protocols where the server speaks first.
@@ -112,6 +124,61 @@ pub fn classify_server(b: &[u8]) -> AppProto {
     AppProto::Unknown
 }
 
+fn first_line(b: &[u8]) -> &[u8] {
+    let end = b.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(b.len());
+    &b[..end]
+}
+
+/// An HTTP/1.x request line, or HTTP/2's cleartext preface, with any method token (`GET`,
+/// `PROPFIND`, `PRI * HTTP/2.0`); the common methods are recognised before the line is whole.
+pub fn looks_like_http(b: &[u8]) -> bool {
+    if http::starts_like_request(b) {
+        return true;
+    }
+    let line = first_line(b);
+    let Some(sp) = line.iter().position(|&c| c == b' ') else { return false };
+    let method = &line[..sp];
+    !method.is_empty()
+        && method.len() <= 16
+        && method.iter().all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
+        && line.windows(6).any(|w| w == b" HTTP/")
+}
+
+/// The status code of an HTTP/1.x response line.
+pub fn http_status(b: &[u8]) -> Option<u16> {
+    let rest = b.strip_prefix(b"HTTP/1.")?;
+    let code = rest.get(2..5)?;
+    if rest.get(1) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')))
+}
+
+/// A TLS handshake record header, even when the ClientHello is split over segments.
+pub fn looks_like_tls(b: &[u8]) -> bool {
+    b.len() >= 3 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4
+}
+
+/// A plausible DNS query header, for what [`classify_client`] leaves unclassified: a
+/// header-only status request (nmap's UDP probe), an unusual opcode. Over TCP, after the length
+/// prefix. Random bytes pass with odds of about 2^-35 (four counts whose high bytes are zero).
+pub fn looks_like_dns_header(b: &[u8], udp: bool) -> bool {
+    let m = if udp { b } else { b.get(2..).unwrap_or(&[]) };
+    let Some(h) = m.get(..12) else { return false };
+    let opcode = (h[2] >> 3) & 0x0f;
+    let count = |i: usize| u32::from(u16::from_be_bytes([h[i], h[i + 1]]));
+    let records = count(4) + count(6) + count(8) + count(10);
+    h[2] & 0x80 == 0
+        && matches!(opcode, 0 | 1 | 2 | 4 | 5 | 6)
+        && records <= 64
+        && (records > 0 || m.len() == 12)
+}
+
+/// A QUIC long-header packet (a client's first datagram is always one).
+pub fn looks_like_quic(b: &[u8]) -> bool {
+    b.len() >= 20 && b[0] & 0xc0 == 0xc0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +195,38 @@ mod tests {
         assert_eq!(classify_client(b"random bytes", false), AppProto::Other);
         assert_eq!(classify_server(b"220 mail ESMTP Postfix\r\n"), AppProto::Smtp);
         assert_eq!(classify_server(b"220 (vsFTPd 3.0.3)\r\n"), AppProto::Ftp);
+    }
+
+    #[test]
+    fn http_status_lines() {
+        // tinyproxy's answer in pcaps/proxy_http_connect.pcap.
+        assert_eq!(
+            http_status(b"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n"),
+            Some(200)
+        );
+        assert_eq!(http_status(b"HTTP/1.1 407 Proxy Authentication Required\r\n"), Some(407));
+        assert_eq!(http_status(b"HTTP/2 200"), None);
+        assert_eq!(http_status(b"HTTP/1.1 2"), None);
+    }
+
+    #[test]
+    fn first_payload_shapes() {
+        assert!(looks_like_http(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+        assert!(looks_like_http(b"PROPFIND /dav HTTP/1.1\r\n"));
+        assert!(looks_like_http(b"POST /up"), "a common method before the line is whole");
+        assert!(!looks_like_http(b"SSH-2.0-OpenSSH_9.2\r\n"));
+        assert!(!looks_like_http(b"{\"id\":1,\"method\":\"mining.subscribe\"} HTTP/"));
+        assert!(looks_like_tls(&[0x16, 3, 1, 0, 0xc8]));
+        // nmap -sU's DNS status request (pcaps/scan_nmap_sU.pcap) is DNS; iodine's raw-mode
+        // header (0x10 0xd1 0x9e ...) has the response bit set and is not.
+        assert!(looks_like_dns_header(b"\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00", true));
+        assert!(!looks_like_dns_header(b"\x10\xd1\x9e\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", true));
+        assert!(!looks_like_dns_header(b"GET / HTTP/1.1\r\n", true));
+        assert!(!looks_like_tls(b"GET"));
+        // The sniffer hands back the DNS message it parsed, for the worker to reuse.
+        let q = crate::synth::dns_message(7, "www.example.com", false);
+        let (app, m) = sniff_client(&q, true);
+        assert_eq!(app, AppProto::Dns);
+        assert_eq!(m.map(|m| m.id), Some(7));
     }
 }

@@ -1,8 +1,7 @@
 //! `[alt_protocol]`: thresholds, the expected protocol of well-known ports, and the protocol
 //! allow-list, each parsed and checked when the config loads.
 
-use super::parse;
-use crate::decode::app::AppProto;
+use crate::decode::app::{self, AppProto};
 use crate::units::{Size, de_ports, de_string_list, parse_net};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
@@ -55,13 +54,13 @@ impl AppName {
     /// Does the flow's classification or its first payload say this protocol?
     pub(super) fn matches(self, app: AppProto, first: &[u8], udp: bool) -> bool {
         match self {
-            AppName::Http => app == AppProto::Http || parse::looks_like_http(first),
-            AppName::Tls => app == AppProto::Tls || parse::looks_like_tls(first),
-            AppName::Dns => app == AppProto::Dns || parse::looks_like_dns_header(first, udp),
+            AppName::Http => app == AppProto::Http || app::looks_like_http(first),
+            AppName::Tls => app == AppProto::Tls || app::looks_like_tls(first),
+            AppName::Dns => app == AppProto::Dns || app::looks_like_dns_header(first, udp),
             AppName::Ssh => app == AppProto::Ssh,
             AppName::Ftp => app == AppProto::Ftp,
             AppName::Smtp => app == AppProto::Smtp,
-            AppName::Quic => parse::looks_like_quic(first),
+            AppName::Quic => app::looks_like_quic(first),
         }
     }
 }

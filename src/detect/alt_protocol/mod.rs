@@ -32,7 +32,7 @@ pub use signatures::{SIG_FTP, SIG_HTTP, SIG_MISMATCH, SIG_SMTP, SIG_SSH};
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::{Alert, Signature};
 use crate::decode::L4;
-use crate::decode::app::AppProto;
+use crate::decode::app::{self, AppProto};
 use crate::decode::http::HttpRequest;
 use crate::decode::packet::tcp_flags;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowTable};
@@ -114,7 +114,7 @@ impl AltProtocol {
     fn check_datagram(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
         let p = c.pkt.payload;
         if (c.pkt.truncated && p.len() < 12)
-            || parse::looks_like_dns_header(p, true)
+            || app::looks_like_dns_header(p, true)
             || self.flagged.contains_key(&c.flow.key)
             || self.allowed(&s.home, Kind::Mismatch)
         {

@@ -1,5 +1,6 @@
-//! Pure, allocation-free readers of the few FTP and SMTP lines `alt_protocol` needs, and of
-//! what a first payload looks like. Byte slices in, borrowed views out; nothing panics.
+//! Pure, allocation-free readers of the few FTP and SMTP lines `alt_protocol` needs (what a
+//! first payload looks like is [`crate::decode::app`]'s to say). Byte slices in, borrowed views
+//! out; nothing panics.
 
 /// An FTP client command that matters for uploads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,42 +138,6 @@ pub fn smtp_commands(b: &[u8]) -> impl Iterator<Item = SmtpCmd<'_>> {
     })
 }
 
-/// An HTTP/1.x or HTTP/2 cleartext request line with any method token (`PROPFIND`, `PRI * HTTP/2.0`).
-pub fn looks_like_http(b: &[u8]) -> bool {
-    let line = first_line(b);
-    let Some(sp) = line.iter().position(|&c| c == b' ') else { return false };
-    let method = &line[..sp];
-    !method.is_empty()
-        && method.len() <= 16
-        && method.iter().all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
-        && line.windows(6).any(|w| w == b" HTTP/")
-}
-
-/// A TLS handshake record header, even when the ClientHello is split over segments.
-pub fn looks_like_tls(b: &[u8]) -> bool {
-    b.len() >= 3 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4
-}
-
-/// A plausible DNS query header, for what [`crate::decode::app`] leaves unclassified: a
-/// header-only status request (nmap's UDP probe), an unusual opcode. Over TCP, after the length
-/// prefix. Random bytes pass with odds of about 2^-35 (four counts whose high bytes are zero).
-pub fn looks_like_dns_header(b: &[u8], udp: bool) -> bool {
-    let m = if udp { b } else { b.get(2..).unwrap_or(&[]) };
-    let Some(h) = m.get(..12) else { return false };
-    let opcode = (h[2] >> 3) & 0x0f;
-    let count = |i: usize| u32::from(u16::from_be_bytes([h[i], h[i + 1]]));
-    let records = count(4) + count(6) + count(8) + count(10);
-    h[2] & 0x80 == 0
-        && matches!(opcode, 0 | 1 | 2 | 4 | 5 | 6)
-        && records <= 64
-        && (records > 0 || m.len() == 12)
-}
-
-/// A QUIC long-header packet (a client's first datagram is always one).
-pub fn looks_like_quic(b: &[u8]) -> bool {
-    b.len() >= 20 && b[0] & 0xc0 == 0xc0
-}
-
 /// Up to 16 leading bytes, printable ASCII kept and the rest as `\xNN`, for evidence.
 pub fn prefix(b: &[u8]) -> String {
     b.iter().take(16).flat_map(|&c| std::ascii::escape_default(c)).map(char::from).collect()
@@ -217,18 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn first_payload_shapes() {
-        assert!(looks_like_http(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-        assert!(looks_like_http(b"PROPFIND /dav HTTP/1.1\r\n"));
-        assert!(!looks_like_http(b"SSH-2.0-OpenSSH_9.2\r\n"));
-        assert!(!looks_like_http(b"{\"id\":1,\"method\":\"mining.subscribe\"} HTTP/"));
-        assert!(looks_like_tls(&[0x16, 3, 1, 0, 0xc8]));
-        // nmap -sU's DNS status request (pcaps/scan_nmap_sU.pcap) is DNS; iodine's raw-mode
-        // header (0x10 0xd1 0x9e ...) has the response bit set and is not.
-        assert!(looks_like_dns_header(b"\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00", true));
-        assert!(!looks_like_dns_header(b"\x10\xd1\x9e\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", true));
-        assert!(!looks_like_dns_header(b"GET / HTTP/1.1\r\n", true));
-        assert!(!looks_like_tls(b"GET"));
+    fn evidence_prefix_escapes() {
         assert_eq!(prefix(b"SSH-2.0\r\n\x00"), "SSH-2.0\\r\\n\\x00");
     }
 }

@@ -134,7 +134,7 @@ impl Proxyware {
                 },
                 _ => Next::Drop,
             },
-            (Stage::HttpConnect { target }, Dir::ToClient) => match wire::http_status(p) {
+            (Stage::HttpConnect { target }, Dir::ToClient) => match crate::decode::app::http_status(p) {
                 Some(s @ 200..=299) => Next::Fire {
                     proto: "http_connect",
                     target: Some(std::mem::take(target)),

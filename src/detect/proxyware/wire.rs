@@ -109,16 +109,6 @@ pub fn socks4_reply(b: &[u8]) -> Option<u8> {
     }
 }
 
-/// The status code of an HTTP/1.x response line.
-pub fn http_status(b: &[u8]) -> Option<u16> {
-    let rest = b.strip_prefix(b"HTTP/1.")?;
-    let code = rest.get(2..5)?;
-    if rest.get(1) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')))
-}
-
 /// Most bytes of a JSON-RPC line searched for a Stratum method.
 const STRATUM_SCAN: usize = 1024;
 
@@ -249,18 +239,6 @@ mod tests {
         assert_eq!(socks4_reply(&[0, 0x5a, 0, 0, 0, 0, 0, 0]), Some(0x5a));
         assert_eq!(socks4_reply(&[0, 0x10, 0, 0, 0, 0, 0, 0]), None);
         assert_eq!(socks4_request(&[4, 1, 0, 80, 1, 2, 3, 4]), None, "no user id terminator");
-    }
-
-    #[test]
-    fn http_status_lines() {
-        // tinyproxy's answer in pcaps/proxy_http_connect.pcap.
-        assert_eq!(
-            http_status(b"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n"),
-            Some(200)
-        );
-        assert_eq!(http_status(b"HTTP/1.1 407 Proxy Authentication Required\r\n"), Some(407));
-        assert_eq!(http_status(b"HTTP/2 200"), None);
-        assert_eq!(http_status(b"HTTP/1.1 2"), None);
     }
 
     #[test]
