@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 /// Opening or reading a packet source.
+// Variant fields are documented by the variant and its message.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// The capture file does not exist or cannot be opened.
@@ -42,6 +44,8 @@ pub enum CaptureError {
 }
 
 /// Loading or overriding the configuration.
+// Variant fields are documented by the variant and its message.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file cannot be read.
@@ -56,6 +60,8 @@ pub enum ConfigError {
 }
 
 /// Writing alerts or stats.
+// Variant fields are documented by the variant and its message.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// The output file cannot be created.

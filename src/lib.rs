@@ -7,6 +7,8 @@
 //! capture → (bounded channel, batches) → decode → mirror filter → flow / host state → detect → alert sinks
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod alert;
 pub mod capture;
 pub mod cli;

@@ -12,7 +12,7 @@ use siphon::pipeline::{LiveCounters, RunOptions, run};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// mimalloc 2 (the `v2` feature), with its defaults (why: the README's Performance section).
+/// mimalloc 2 (the `v2` feature), with its defaults (why: docs/performance.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -168,8 +168,9 @@ impl MirrorPairs {
         false
     }
 
-    /// Learns the pair; `true` if it was new.
-    pub fn learn(&self, a: IpAddr, b: IpAddr) -> bool {
+    /// Learns the pair; `true` if it was new (the worker learns fingerprints it already has).
+    #[cfg(test)]
+    pub(crate) fn learn(&self, a: IpAddr, b: IpAddr) -> bool {
         self.learn_fp(Self::fingerprint(a, b))
     }
 

@@ -1,6 +1,6 @@
 //! The fuzz smoke CI runs without a fuzzer: every fuzz entry point (`siphon::harness`) gets its
 //! seeds from the real captures plus seeded mutations of them. `fuzz/` runs the same entry
-//! points coverage-guided with libFuzzer (see the README).
+//! points coverage-guided with libFuzzer (see docs/robustness.md).
 
 use siphon::harness;
 use siphon::synth::{Rng, mutate};

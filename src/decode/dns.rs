@@ -2,7 +2,7 @@
 //!
 //! Parsing is done by NLnet Labs' `domain` crate: lazy, zero-copy, and it hands over raw label
 //! bytes, which iodine's base128 and raw codecs need (the requested `dns-parser` 0.8 rejects
-//! non-ASCII labels with `LabelIsNotAscii` and exposes no raw bytes; see the README). The query
+//! non-ASCII labels with `LabelIsNotAscii` and exposes no raw bytes; see docs/architecture.md). The query
 //! name is copied once into a fixed-size [`DnsName`] on the stack: no allocation per message.
 
 use domain::base::Message;
@@ -47,11 +47,6 @@ impl DnsName {
             n.push_label(l)?;
         }
         Some(n)
-    }
-
-    /// Parses a dotted text name (for tests and config).
-    pub fn from_dotted(s: &str) -> Option<DnsName> {
-        DnsName::from_labels(s.trim_end_matches('.').split('.').map(str::as_bytes))
     }
 
     fn push_label(&mut self, l: &[u8]) -> Option<()> {
@@ -128,11 +123,6 @@ impl DnsName {
             }
             None => bytes,
         }
-    }
-
-    /// True if this name is `suffix` or ends with `.suffix` (label-aware, never a substring).
-    pub fn is_under(&self, suffix: &[u8]) -> bool {
-        name_is_under(self.as_bytes(), suffix)
     }
 }
 

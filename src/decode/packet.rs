@@ -120,6 +120,7 @@ pub enum L4 {
     /// TCP.
     Tcp(TcpInfo),
     /// UDP with source and destination ports.
+    #[allow(missing_docs)]
     Udp { sport: u16, dport: u16 },
     /// ICMP or ICMPv6.
     Icmp(IcmpInfo),

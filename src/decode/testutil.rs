@@ -2,7 +2,7 @@
 //! can build what no library would (cut headers, impossible versions, nesting bombs).
 
 /// IPv4 header (20 bytes, valid checksum) + payload.
-pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
     let len = (20 + payload.len()) as u16;
     let mut h = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
     h[2..4].copy_from_slice(&len.to_be_bytes());
@@ -16,7 +16,7 @@ pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// IPv6 header from 2001:db8::`src_last` to 2001:db8::`dst_last` + payload.
-pub fn ipv6(src_last: u8, dst_last: u8, next: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ipv6(src_last: u8, dst_last: u8, next: u8, payload: &[u8]) -> Vec<u8> {
     let mut h = vec![0x60, 0, 0, 0];
     h.extend_from_slice(&(payload.len() as u16).to_be_bytes());
     h.extend_from_slice(&[next, 64]);
@@ -31,7 +31,7 @@ pub fn ipv6(src_last: u8, dst_last: u8, next: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// UDP header (checksum 0) + payload.
-pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let mut u = Vec::new();
     u.extend_from_slice(&sport.to_be_bytes());
     u.extend_from_slice(&dport.to_be_bytes());
@@ -42,7 +42,7 @@ pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Ethernet with the given tags: (TPID, VLAN id) outermost first.
-pub fn eth(tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn eth(tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
     for (tpid, id) in tags {
         f.extend_from_slice(&tpid.to_be_bytes());
@@ -54,7 +54,7 @@ pub fn eth(tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// VXLAN header with the I flag + frame.
-pub fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
+pub(crate) fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
     let mut v = vec![0x08, 0, 0, 0];
     v.extend_from_slice(&(vni << 8).to_be_bytes());
     v.extend_from_slice(frame);

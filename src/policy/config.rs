@@ -109,7 +109,7 @@ impl HourRange {
 }
 
 /// Deserializes allowed hours (`08:00-18:00`, list or comma-separated).
-pub fn de_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HourRange>, D::Error> {
+fn de_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HourRange>, D::Error> {
     let v = de_string_list(d)?;
     v.iter().map(|s| HourRange::parse(s).map_err(serde::de::Error::custom)).collect()
 }
@@ -154,7 +154,7 @@ impl Weekdays {
 }
 
 /// Deserializes weekdays (`mon-fri`, list or comma-separated).
-pub fn de_days<'de, D: Deserializer<'de>>(d: D) -> Result<Weekdays, D::Error> {
+fn de_days<'de, D: Deserializer<'de>>(d: D) -> Result<Weekdays, D::Error> {
     let v = de_string_list(d)?;
     Weekdays::parse(&v).map_err(serde::de::Error::custom)
 }

@@ -4,7 +4,7 @@
 //!
 //! "External" is: not in the home network and not in `egress.exclude_nets` (Elastic's list of
 //! private and reserved ranges from its "Egress Network Connections with Total Bytes Greater
-//! than Threshold" hunt, minus the three documentation ranges — see the README). Address lists
+//! than Threshold" hunt, minus the three documentation ranges — see docs/detectors.md). Address lists
 //! are merged into sorted ranges once, so a lookup is a binary search, not a scan of CIDRs.
 
 mod config;

@@ -4,7 +4,7 @@
 
 /// An FTP client command that matters for uploads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FtpCmd<'a> {
+pub(super) enum FtpCmd<'a> {
     /// `STOR`, `APPE`, `STOU` (and `PUT` of some clients): the verb and the file name.
     Store(&'static str, &'a [u8]),
     /// `PORT h1,h2,h3,h4,p1,p2` or `EPRT |1|addr|port|`: the client's data port (active mode).
@@ -54,7 +54,7 @@ fn extended_port(b: &[u8]) -> Option<u16> {
 }
 
 /// Reads one FTP client command.
-pub fn ftp_command(b: &[u8]) -> Option<FtpCmd<'_>> {
+pub(super) fn ftp_command(b: &[u8]) -> Option<FtpCmd<'_>> {
     let line = first_line(b);
     for verb in ["STOR", "APPE", "STOU", "PUT"] {
         if verb_is(line, verb.as_bytes()) {
@@ -73,7 +73,7 @@ pub fn ftp_command(b: &[u8]) -> Option<FtpCmd<'_>> {
 
 /// The data port a server opened: `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)` or
 /// `229 Entering Extended Passive Mode (|||port|)`.
-pub fn ftp_passive_port(b: &[u8]) -> Option<u16> {
+pub(super) fn ftp_passive_port(b: &[u8]) -> Option<u16> {
     let line = first_line(b);
     let open = line.iter().position(|&c| c == b'(');
     if line.starts_with(b"227") {
@@ -96,7 +96,7 @@ pub fn ftp_passive_port(b: &[u8]) -> Option<u16> {
 
 /// An SMTP client command that matters for message size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpCmd<'a> {
+pub(super) enum SmtpCmd<'a> {
     /// `MAIL FROM:<addr>`.
     MailFrom(&'a [u8]),
     /// `RCPT TO:<addr>`.
@@ -118,7 +118,7 @@ fn addr_of(arg: &[u8]) -> &[u8] {
 
 /// Iterates over the SMTP commands at the start of lines in a client segment (pipelining puts
 /// several in one segment).
-pub fn smtp_commands(b: &[u8]) -> impl Iterator<Item = SmtpCmd<'_>> {
+pub(super) fn smtp_commands(b: &[u8]) -> impl Iterator<Item = SmtpCmd<'_>> {
     b.split(|&c| c == b'\n').filter_map(|l| {
         let l = l.strip_suffix(b"\r").unwrap_or(l);
         let upper = |n: usize| l.get(..n).map(<[u8]>::to_ascii_uppercase);
@@ -139,7 +139,7 @@ pub fn smtp_commands(b: &[u8]) -> impl Iterator<Item = SmtpCmd<'_>> {
 }
 
 /// Up to 16 leading bytes, printable ASCII kept and the rest as `\xNN`, for evidence.
-pub fn prefix(b: &[u8]) -> String {
+pub(super) fn prefix(b: &[u8]) -> String {
     b.iter().take(16).flat_map(|&c| std::ascii::escape_default(c)).map(char::from).collect()
 }
 

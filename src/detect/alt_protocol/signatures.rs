@@ -49,4 +49,4 @@ pub const SIG_SSH: Signature = Signature {
 };
 
 /// Every signature of the detector, for the table.
-pub const ALL: &[Signature] = &[SIG_FTP, SIG_SMTP, SIG_HTTP, SIG_MISMATCH, SIG_SSH];
+pub(super) const ALL: &[Signature] = &[SIG_FTP, SIG_SMTP, SIG_HTTP, SIG_MISMATCH, SIG_SSH];

@@ -40,4 +40,4 @@ pub const SIG_DIRECT: Signature = Signature {
 };
 
 /// Every signature of the detector, for the table.
-pub const ALL: &[Signature] = &[SIG_TUNNEL, SIG_VOLUME, SIG_PORT, SIG_DIRECT];
+pub(super) const ALL: &[Signature] = &[SIG_TUNNEL, SIG_VOLUME, SIG_PORT, SIG_DIRECT];

@@ -22,4 +22,4 @@ pub const SIG_HOST: Signature = Signature {
 };
 
 /// Every signature of the detector, for the table.
-pub const ALL: &[Signature] = &[SIG_PAIR, SIG_HOST];
+pub(super) const ALL: &[Signature] = &[SIG_PAIR, SIG_HOST];

@@ -31,4 +31,4 @@ pub const SIG_ODD_TYPE: Signature = Signature {
 };
 
 /// Every signature of the detector, for the table.
-pub const ALL: &[Signature] = &[SIG_TUNNEL, SIG_EXFIL, SIG_ODD_TYPE];
+pub(super) const ALL: &[Signature] = &[SIG_TUNNEL, SIG_EXFIL, SIG_ODD_TYPE];

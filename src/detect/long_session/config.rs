@@ -4,6 +4,7 @@
 use crate::units::{Dur, Size};
 use serde::Deserialize;
 
+/// `[long_session]` config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LongSessionConfig {

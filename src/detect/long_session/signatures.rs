@@ -22,4 +22,4 @@ pub const SIG_SUSTAINED: Signature = Signature {
 };
 
 /// Every signature of the detector, for the table.
-pub const ALL: &[Signature] = &[SIG_LONG, SIG_SUSTAINED];
+pub(super) const ALL: &[Signature] = &[SIG_LONG, SIG_SUSTAINED];

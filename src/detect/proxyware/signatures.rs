@@ -76,5 +76,5 @@ pub const SIG_RATE: Signature = Signature {
 };
 
 /// Every signature of the detector, for the table.
-pub const ALL: &[Signature] =
+pub(super) const ALL: &[Signature] =
     &[SIG_NAME, SIG_PROXY_SERVED, SIG_PROXY_USED, SIG_TOR, SIG_STRATUM, SIG_RELAY, SIG_PROXY_PORT, SIG_RATE];

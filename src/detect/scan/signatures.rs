@@ -31,4 +31,4 @@ pub const SIG_INBOUND: Signature = Signature {
 };
 
 /// Every signature of the detector, for the table.
-pub const ALL: &[Signature] = &[SIG_OUTBOUND, SIG_INTERNAL, SIG_INBOUND];
+pub(super) const ALL: &[Signature] = &[SIG_OUTBOUND, SIG_INTERNAL, SIG_INBOUND];
