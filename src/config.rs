@@ -21,6 +21,8 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../config/siphon.toml");
 pub struct Config {
     /// Home network, mirror sources.
     pub general: GeneralConfig,
+    /// Live capture: how soon packets reach the workers.
+    pub capture: CaptureConfig,
     /// Flow table limits and timeouts.
     pub flow: FlowConfig,
     /// Alert suppression and rate limits.
@@ -84,6 +86,22 @@ impl Default for GeneralConfig {
             vxlan_ports: vec![4789],
             max_tunnel_depth: 4,
         }
+    }
+}
+
+/// Live capture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Longest a captured packet waits (wall time) before its partly filled batch goes to the
+    /// workers; a full batch (256 packets) goes at once. Shorter lowers alert latency on a quiet
+    /// link; longer makes fewer, fuller batches (1ms..10s).
+    pub flush_interval: Dur,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig { flush_interval: Dur(std::time::Duration::from_millis(100)) }
     }
 }
 
@@ -239,6 +257,39 @@ impl Config {
             message: e.message().to_owned(),
         })
     }
+}
+
+/// The effective configuration as TOML: each section's defaults (the example config), with the
+/// keys the file and the `--set` overrides give replacing them, as [`Config::load`] reads them
+/// (which checks it first).
+pub fn effective_toml(path: Option<&Path>, overrides: &[String]) -> Result<String, ConfigError> {
+    Config::load(path, overrides)?;
+    let bad = |origin: &str, e: toml::de::Error| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: e.to_string().trim().to_owned(),
+    };
+    let mut user = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|source| ConfigError::Read { path: p.to_path_buf(), source })?;
+            text.parse::<toml::Table>().map_err(|e| bad(&p.display().to_string(), e))?
+        }
+        None => toml::Table::new(),
+    };
+    for o in overrides {
+        apply_override(&mut user, o)?;
+    }
+    let mut merged: toml::Table = EXAMPLE_CONFIG.parse().map_err(|e| bad("example config", e))?;
+    for (section, v) in user {
+        match (merged.get_mut(&section), v) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(keys)) => base.extend(keys),
+            (_, v) => {
+                merged.insert(section, v);
+            }
+        }
+    }
+    toml::to_string(&merged)
+        .map_err(|e| ConfigError::Parse { origin: "config".to_owned(), message: e.to_string() })
 }
 
 /// Sets `a.b.c=value` in a TOML table; the value is read as TOML if it parses, else as a string.
