@@ -243,20 +243,63 @@ impl Config {
             message: e.to_string().trim().to_owned(),
         };
         let config: Config = toml::from_str(&text).map_err(|e| parse_err(&origin, e))?;
-        if overrides.is_empty() {
+        let config = if overrides.is_empty() {
+            config
+        } else {
+            let mut table: toml::Table = text.parse().map_err(|e| parse_err(&origin, e))?;
+            for o in overrides {
+                apply_override(&mut table, o)?;
+            }
+            let merged = toml::to_string(&table)
+                .map_err(|e| ConfigError::Parse { origin: "--set".to_owned(), message: e.to_string() })?;
+            toml::from_str(&merged).map_err(|e| ConfigError::Parse {
+                origin: format!("--set {}", overrides.join(" --set ")),
+                message: e.message().to_owned(),
+            })?
+        };
+        let problems = config.problems();
+        if problems.is_empty() {
             return Ok(config);
         }
-        let mut table: toml::Table = text.parse().map_err(|e| parse_err(&origin, e))?;
-        for o in overrides {
-            apply_override(&mut table, o)?;
-        }
-        let merged = toml::to_string(&table)
-            .map_err(|e| ConfigError::Parse { origin: "--set".to_owned(), message: e.to_string() })?;
-        toml::from_str(&merged).map_err(|e| ConfigError::Parse {
-            origin: format!("--set {}", overrides.join(" --set ")),
-            message: e.message().to_owned(),
-        })
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                let at = where_set(&p.key, path.map(|_| (origin.as_str(), text.as_str())), overrides);
+                format!("{at}: {} = {}: {}", p.key, p.value, p.reason)
+            })
+            .collect();
+        Err(ConfigError::Invalid(lines.join("\nsiphon: ")))
     }
+}
+
+/// Where `key` got its value: the last `--set` naming it, else the config file's line, else the
+/// defaults.
+fn where_set(key: &str, file: Option<(&str, &str)>, overrides: &[String]) -> String {
+    let named = |o: &&String| {
+        let k = o.split_once('=').map_or("", |(k, _)| k.trim());
+        k == key
+            || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.'))
+            || k.strip_prefix(key).is_some_and(|rest| rest.starts_with('.'))
+    };
+    if let Some(o) = overrides.iter().rev().find(named) {
+        return format!("--set {o}");
+    }
+    if let Some((origin, text)) = file {
+        let (section, name) = key.rsplit_once('.').unwrap_or(("", key));
+        let mut current = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim();
+            if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                current = h.trim().to_owned();
+            } else if current == section
+                && l.split_once('=').is_some_and(|(k, _)| k.trim().trim_matches('"') == name)
+            {
+                return format!("{origin} line {}", i + 1);
+            }
+        }
+        return format!("{origin} ({key} in [{section}])");
+    }
+    "defaults".to_owned()
 }
 
 /// The effective configuration as TOML: each section's defaults (the example config), with the

@@ -197,3 +197,49 @@ fn dropped_privileges_still_write_the_stats_event() {
     assert_eq!(stats["event_type"], "stats", "{err}");
     assert!(stats["siphon"]["packets"].as_u64().unwrap() >= 30);
 }
+
+/// The shipped logrotate snippet (contrib/logrotate), run by the real logrotate against a live
+/// siphon, its paths pointed at a temporary directory and its HUP at this siphon.
+#[test]
+fn the_contrib_logrotate_snippet_rotates_a_running_sensor() {
+    if !root_or_say("LOGROTATE LIVE TEST") {
+        return;
+    }
+    let v = Veth::new(5);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eve.json");
+    let child = start(&v, &out, &[]);
+    v.query_burst("lr1.example", 5, 10);
+    assert!(wait_for_line(&out, Duration::from_secs(3), |v| v["event_type"] == "alert").is_some());
+    std::thread::sleep(Duration::from_millis(200));
+    let snippet = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/logrotate")).unwrap();
+    let conf = snippet
+        .replace("/var/log/siphon/eve.json", out.to_str().unwrap())
+        .replace("create 0640 siphon siphon", "create 0640 root root")
+        .replace("systemctl kill -s HUP siphon.service", &format!("kill -HUP {}", child.id()));
+    let conf_path = dir.path().join("logrotate.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let st = std::process::Command::new("logrotate")
+        .arg("-f")
+        .arg("-s")
+        .arg(dir.path().join("state"))
+        .arg(&conf_path)
+        .status()
+        .expect("logrotate runs (scripts/setup.sh installs it)");
+    assert!(st.success());
+    std::thread::sleep(Duration::from_millis(300));
+    v.query_burst("lr2.example", 5, 10);
+    assert!(wait_for_line(&out, Duration::from_secs(3), |v| v["event_type"] == "alert").is_some());
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, err, _) = stop(child);
+    assert_eq!(code, Some(0), "{err}");
+    let rotated = lines_of(&dir.path().join("eve.json.1"));
+    let current = lines_of(&out);
+    assert_eq!(rotated.len() as u64 + current.len() as u64, alerts_written(&err), "{err}");
+    assert!(
+        rotated.iter().all(|v| v["siphon"]["evidence"]["domain"].as_str().unwrap().ends_with("lr1.example"))
+    );
+    assert!(
+        current.iter().all(|v| v["siphon"]["evidence"]["domain"].as_str().unwrap().ends_with("lr2.example"))
+    );
+}
