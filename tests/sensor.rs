@@ -9,8 +9,10 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn start(v: &Veth, out: &std::path::Path, extra: &[&str]) -> Child {
+    let stats = if extra.contains(&"--stats-interval") { &[][..] } else { &["--stats-interval", "0"][..] };
     let c = siphon()
-        .args(["-i", &v.dev, "--stats-interval", "0"])
+        .args(["-i", &v.dev])
+        .args(stats)
         .args(extra)
         .arg("-o")
         .arg(out)
@@ -68,7 +70,7 @@ fn quiet_link_alerts_within_a_second_while_running() {
     let v = Veth::new(1);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eve.json");
-    let child = start(&v, &out, &[]);
+    let child = start(&v, &out, &["--stats-interval", "1"]);
     let episodes: usize =
         std::env::var("SIPHON_LATENCY_EPISODES").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
     let mut lat_us = Vec::new();
@@ -94,6 +96,13 @@ fn quiet_link_alerts_within_a_second_while_running() {
     }
     let (code, err, _) = stop(child);
     assert_eq!(code, Some(0), "{err}");
+    // The periodic stats counted the packets as they came, not at exit.
+    let counted =
+        |l: &str| l.starts_with("siphon: [") && l.split_whitespace().nth(2).is_some_and(|n| n != "0");
+    assert!(
+        err.lines().filter(|l| counted(l)).count() >= 2,
+        "periodic stats count packets while running: {err}"
+    );
     lat_us.sort_unstable();
     let q = |p: f64| lat_us[((lat_us.len() as f64 - 1.0) * p).round() as usize];
     eprintln!(
