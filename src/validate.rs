@@ -3,8 +3,9 @@
 //! naming the key, the value and where it came from (the file's line, or `--set`), never a
 //! silently ignored entry or a detector quietly switched off.
 //!
-//! Each section checks its own keys in a `validate` method on its config struct (so a section
-//! moves with its struct); [`Config::problems`] calls them all, in one place.
+//! Each section checks its own keys: the core sections here, each detector's in its
+//! `DetectorConfig::validate` (in its folder's `config.rs`), reached through the detector table;
+//! [`Config::problems`] calls them all, in one place.
 
 use crate::config::{AlertConfig, CaptureConfig, Config, FlowConfig, GeneralConfig};
 use crate::units::{Dur, Size};
@@ -30,12 +31,15 @@ pub struct Checker {
     pub problems: Vec<Problem>,
 }
 
-const MILLION: u64 = 1_000_000;
+/// One million.
+pub const MILLION: u64 = 1_000_000;
 /// A table cap above this is a typo (each entry costs tens to hundreds of bytes per worker).
-const MAX_CAP: u64 = 100 * MILLION;
-const DAY: Duration = Duration::from_secs(86_400);
+pub const MAX_CAP: u64 = 100 * MILLION;
+/// A day.
+pub const DAY: Duration = Duration::from_secs(86_400);
 
-fn ms(n: u64) -> Duration {
+/// `n` milliseconds.
+pub const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
@@ -162,13 +166,8 @@ impl Config {
         self.capture.validate(ck.section("capture"));
         self.flow.validate(ck.section("flow"));
         self.alerts.validate(ck.section("alerts"));
-        self.dns_tunnel.validate(ck.section("dns_tunnel"));
-        self.icmp_tunnel.validate(ck.section("icmp_tunnel"));
-        self.egress.validate(ck.section("egress"));
-        self.long_session.validate(ck.section("long_session"));
-        self.alt_protocol.validate(ck.section("alt_protocol"));
-        self.proxyware.validate(ck.section("proxyware"));
-        self.scan.validate(ck.section("scan"));
+        // [egress] (the shared policy) holds only typed lists, parsed as they are read.
+        self.detectors.validate(&mut ck);
         ck.problems
     }
 }
@@ -213,129 +212,6 @@ impl AlertConfig {
     }
 }
 
-impl crate::detect::dns_tunnel::DnsTunnelConfig {
-    /// Checks `[dns_tunnel]`.
-    pub fn validate(&self, ck: &mut Checker) {
-        ck.dur("window", self.window, ms(1000), 7 * DAY);
-        ck.range("score_threshold", self.score_threshold, 0.001, 1e6);
-        ck.share("min_suspicious_share", self.min_suspicious_share);
-        ck.count("long_label", self.long_label, 1, 63);
-        ck.count("long_subdomain", self.long_subdomain, 1, 253);
-        ck.count("entropy_min_len", self.entropy_min_len, 1, 253);
-        ck.share("entropy_threshold", self.entropy_threshold);
-        ck.cap("unique_subdomains", self.unique_subdomains);
-        ck.cap("max_groups", self.max_groups);
-        ck.cap("max_names_per_group", self.max_names_per_group);
-        ck.names("allow_domains", &self.allow_domains);
-        ck.names("allow_domains_extra", &self.allow_domains_extra);
-        ck.names("ignore_suffixes", &self.ignore_suffixes);
-        ck.addrs("allow_clients", &self.allow_clients);
-        ck.addrs("resolvers", &self.resolvers);
-    }
-}
-
-impl crate::detect::icmp_tunnel::IcmpTunnelConfig {
-    /// Checks `[icmp_tunnel]`.
-    pub fn validate(&self, ck: &mut Checker) {
-        ck.dur("window", self.window, ms(1000), 7 * DAY);
-        ck.range("score_threshold", self.score_threshold, 0.001, 1e6);
-        ck.size("large_payload", self.large_payload, 1);
-        ck.count("min_payload", self.min_payload, 0, 65_535);
-        ck.count("entropy_min_len", self.entropy_min_len, 1, 65_535);
-        ck.share("entropy_threshold", self.entropy_threshold);
-        ck.count("odd_type_min_packets", self.odd_type_min_packets, 1, MAX_CAP);
-        ck.size("odd_type_min_bytes", self.odd_type_min_bytes, 0);
-        ck.cap("max_pairs", self.max_pairs);
-        ck.cap("max_payloads_per_pair", self.max_payloads_per_pair);
-        ck.nets_or_addrs("allow_hosts", &self.allow_hosts);
-    }
-}
-
-impl crate::detect::egress::EgressConfig {
-    /// Checks `[egress]` (its lists, windows and time zone are parsed as they are read).
-    pub fn validate(&self, ck: &mut Checker) {
-        ck.range("min_out_in_ratio", self.min_out_in_ratio, 0.0, 1e9);
-        ck.dur("long_session", self.long_session, ms(1000), 365 * DAY);
-        ck.cap("max_pairs", self.max_pairs);
-        ck.cap("max_hosts", self.max_hosts);
-    }
-}
-
-impl crate::detect::long_session::LongSessionConfig {
-    /// Checks `[long_session]`.
-    pub fn validate(&self, ck: &mut Checker) {
-        ck.size("min_payload_out", self.min_payload_out, 0);
-        ck.size("sustained_rate", self.sustained_rate, 1);
-        ck.dur("sustained_for", self.sustained_for, ms(1000), 365 * DAY);
-        ck.cap("max_flows", self.max_flows);
-        ck.cap("max_pairs", self.max_pairs);
-    }
-}
-
-impl crate::detect::alt_protocol::AltProtocolConfig {
-    /// Checks `[alt_protocol]` (its port rules and allow-list are parsed as they are read).
-    pub fn validate(&self, ck: &mut Checker) {
-        ck.size("ftp_upload", self.ftp_upload, 1);
-        ck.size("smtp_message", self.smtp_message, 1);
-        ck.size("http_upload", self.http_upload, 1);
-        ck.ports("ssh_ports", &self.ssh_ports);
-        ck.cap("max_tracked", self.max_tracked);
-    }
-}
-
-impl crate::detect::proxyware::ProxywareConfig {
-    /// Checks `[proxyware]`.
-    pub fn validate(&self, ck: &mut Checker) {
-        ck.names("domains", self.domains.values().flatten());
-        ck.names("domains_extra", self.domains_extra.values().flatten());
-        ck.addrs("ignore_clients", &self.ignore_clients);
-        ck.endpoints("allow_proxies", &self.allow_proxies);
-        ck.ports("proxy_ports", &self.proxy_ports);
-        ck.count("inbound_min_clients", self.inbound_min_clients, 1, MAX_CAP);
-        ck.endpoints("tor_relays", &self.tor_relays);
-        ck.ports("tor_ports", &self.tor_ports);
-        ck.dur("window", self.window, ms(1000), 7 * DAY);
-        ck.count("relay_min_peers", self.relay_min_peers, 1, MAX_CAP);
-        ck.count("relay_min_concurrent", self.relay_min_concurrent, 1, MAX_CAP);
-        ck.dur("relay_min_session_age", self.relay_min_session_age, ms(0), 7 * DAY);
-        ck.size("relay_min_bytes", self.relay_min_bytes, 0);
-        ck.share("relay_min_balance", self.relay_min_balance);
-        ck.size("rate_threshold", self.rate_threshold, 1);
-        ck.dur("rate_sustain", self.rate_sustain, ms(1000), 7 * DAY);
-        ck.size("quiet_rate", self.quiet_rate, 0);
-        ck.dur("baseline_window", self.baseline_window, ms(1000), 365 * DAY);
-        ck.dur("baseline_min_history", self.baseline_min_history, ms(0), 365 * DAY);
-        ck.cap("max_hosts", self.max_hosts);
-        ck.cap("max_handshakes", self.max_handshakes);
-    }
-}
-
-impl crate::detect::scan::ScanConfig {
-    /// Checks `[scan]`.
-    pub fn validate(&self, ck: &mut Checker) {
-        ck.dur("window", self.window, ms(1000), 7 * DAY);
-        ck.dur("probe_timeout", self.probe_timeout, ms(10), ms(600_000));
-        ck.range("theta0", self.theta0, 0.001, 0.999);
-        ck.range("theta1", self.theta1, 0.001, 0.999);
-        if self.theta1 >= self.theta0 {
-            ck.fail("theta1", self.theta1, format!("must be below theta0 ({})", self.theta0));
-        }
-        ck.range("detection_probability", self.detection_probability, 0.5, 0.999_999);
-        ck.range("false_positive_probability", self.false_positive_probability, 0.000_001, 0.5);
-        ck.range("crafted_weight", self.crafted_weight, 0.0, 100.0);
-        ck.range("udp_weight", self.udp_weight, 0.0, 100.0);
-        ck.range("vertical_factor", self.vertical_factor, 1.0, 100.0);
-        ck.range("block_factor", self.block_factor, 1.0, 100.0);
-        ck.range("blind_weight", self.blind_weight, 0.0, 100.0);
-        ck.count("sweep_hosts", self.sweep_hosts, 2, MAX_CAP);
-        ck.dur("sweep_window", self.sweep_window, ms(1000), 7 * DAY);
-        ck.cap("max_sources", self.max_sources);
-        ck.cap("max_pending", self.max_pending);
-        ck.cap("max_walks_per_source", self.max_walks_per_source);
-        ck.count("sample_size", self.sample_size, 1, 1024);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,14 +223,18 @@ mod tests {
 
     #[test]
     fn out_of_range_and_mistyped_values_are_named() {
+        use crate::detect::{dns_tunnel::DnsTunnelConfig, icmp_tunnel::IcmpTunnelConfig};
+        use crate::detect::{proxyware::ProxywareConfig, scan::ScanConfig};
         let mut c = Config::default();
-        c.dns_tunnel.score_threshold = -3.0;
         c.general.max_tunnel_depth = 99;
-        c.icmp_tunnel.allow_hosts = vec!["10.99.0.1OO".into()];
-        c.dns_tunnel.resolvers = vec!["10.0.0.53".into(), "10.0.0.5e".into()];
-        c.dns_tunnel.allow_domains_extra = vec!["bad domain.com".into()];
-        c.proxyware.tor_relays = vec!["192.0.2.1:9001".into(), "192.0.2.1:99999".into()];
-        c.scan.theta1 = 0.9;
+        let d = c.detectors.get_mut::<DnsTunnelConfig>().unwrap();
+        d.score_threshold = -3.0;
+        d.resolvers = vec!["10.0.0.53".into(), "10.0.0.5e".into()];
+        d.allow_domains_extra = vec!["bad domain.com".into()];
+        c.detectors.get_mut::<IcmpTunnelConfig>().unwrap().allow_hosts = vec!["10.99.0.1OO".into()];
+        c.detectors.get_mut::<ProxywareConfig>().unwrap().tor_relays =
+            vec!["192.0.2.1:9001".into(), "192.0.2.1:99999".into()];
+        c.detectors.get_mut::<ScanConfig>().unwrap().theta1 = 0.9;
         let keys: Vec<String> = c.problems().into_iter().map(|p| format!("{}={}", p.key, p.value)).collect();
         assert_eq!(
             keys,
