@@ -25,6 +25,28 @@ fn alerts_reach_a_udp_syslog_collector() {
 }
 
 #[test]
+fn the_stats_event_and_the_summary_count_what_syslog_sent() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let url = format!("udp://{}", sock.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eve.json");
+    let o = run_raw(&["dns_dig_loop.pcap"], &["--syslog", &url, "--stats-json", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let alerts = parse_alerts(text.as_bytes());
+    let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(stats["event_type"], "stats");
+    let s = &stats["siphon"]["outputs"]["syslog"];
+    assert_eq!(s["sent"].as_u64(), Some(alerts.len() as u64), "{stats}");
+    assert_eq!((s["dropped"].as_u64(), s["reconnects"].as_u64()), (Some(0), Some(0)));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("outputs.syslog: {} sent, 0 dropped, 0 reconnects", alerts.len())),
+        "{err}"
+    );
+}
+
+#[test]
 fn alerts_reach_a_tcp_syslog_collector_octet_counted() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("tcp://{}", l.local_addr().unwrap());
@@ -51,6 +73,7 @@ fn live_run_with_syslog(
     domains: usize,
     route: Option<&str>,
     linger: Duration,
+    sig: i32,
 ) -> (Option<i32>, String, Duration, usize) {
     use common::veth::*;
     let v = Veth::new(tag);
@@ -86,7 +109,7 @@ fn live_run_with_syslog(
     assert!(n(&out) >= domains, "one alert per tunnel domain in -o while running: {}", n(&out));
     std::thread::sleep(linger);
     let t = std::time::Instant::now();
-    signal(&child, libc::SIGTERM);
+    signal(&child, sig);
     let status = child.wait().unwrap();
     let took = t.elapsed();
     let mut err = String::new();
@@ -129,7 +152,8 @@ fn a_collector_that_never_reads_cannot_hold_siphon() {
         std::thread::sleep(Duration::from_secs(8));
         drop(c);
     });
-    let (code, err, took, written) = live_run_with_syslog(11, &target, 100, None, Duration::ZERO);
+    let (code, err, took, written) =
+        live_run_with_syslog(11, &target, 100, None, Duration::ZERO, libc::SIGTERM);
     assert_eq!(code, Some(0), "{err}");
     assert!(took < Duration::from_secs(2), "exit took {took:?}\n{err}");
     let (sent, dropped, _) = syslog_counts(&err);
@@ -147,8 +171,14 @@ fn a_refused_collector_is_retried_and_every_loss_counted() {
         return;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (code, err, took, written) =
-        live_run_with_syslog(12, &format!("tcp://127.0.0.1:{port}"), 20, None, Duration::from_millis(600));
+    let (code, err, took, written) = live_run_with_syslog(
+        12,
+        &format!("tcp://127.0.0.1:{port}"),
+        20,
+        None,
+        Duration::from_millis(600),
+        libc::SIGTERM,
+    );
     assert_eq!(code, Some(0), "{err}");
     assert!(took < Duration::from_secs(2), "exit took {took:?}\n{err}");
     let (sent, dropped, reconnects) = syslog_counts(&err);
@@ -157,7 +187,7 @@ fn a_refused_collector_is_retried_and_every_loss_counted() {
 }
 
 /// A blackholed collector (its SYNs vanish): connect would hang for minutes without a timeout;
-/// SIGTERM still exits within 2 s with the losses counted.
+/// SIGINT still exits within 2 s with the losses counted.
 #[test]
 fn a_blackholed_collector_cannot_hold_siphon() {
     if !common::veth::root_or_say("BLACKHOLED SYSLOG LIVE TEST") {
@@ -169,6 +199,7 @@ fn a_blackholed_collector_cannot_hold_siphon() {
         20,
         Some("192.0.2.77/32"),
         Duration::from_millis(600),
+        libc::SIGINT,
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(took < Duration::from_secs(2), "exit took {took:?}\n{err}");
