@@ -82,11 +82,19 @@ pub struct Args {
     /// Do not print the summary on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
-    /// Print the commented example config (every key, with its default) and exit.
+    /// Print the effective config (the defaults, then -c FILE, then --set) and exit; with
+    /// neither, the commented example with every key.
     #[arg(long = "print-config")]
     pub print_config: bool,
-    /// BPF filter as trailing words.
-    #[arg(trailing_var_arg = true, value_name = "FILTER")]
+    /// Print the man page (roff) and exit.
+    #[arg(long = "man", hide = true)]
+    pub man: bool,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long = "completions", value_name = "SHELL", hide = true)]
+    pub completions: Option<clap_complete::Shell>,
+    /// BPF filter words, as tcpdump: options may come before, between or after them; `--` ends
+    /// the options.
+    #[arg(value_name = "FILTER")]
     pub filter_words: Vec<String>,
 }
 
@@ -111,7 +119,7 @@ pub struct Settings {
     /// Output file (stdout if none).
     pub output: Option<PathBuf>,
     /// Second output: a syslog collector.
-    pub syslog: Option<crate::alert::syslog::SyslogTarget>,
+    pub syslog: Option<crate::alert::output::syslog::SyslogTarget>,
     /// Worker threads.
     pub workers: usize,
     /// Live snaplen.
@@ -145,8 +153,8 @@ pub enum UsageError {
 }
 
 impl Args {
-    /// Validates and builds the settings.
-    pub fn build(self) -> Result<Settings, UsageError> {
+    /// The config overrides, in order: `--home-net`, `--mirror-source`, then each `--set`.
+    fn overrides(&self) -> Vec<String> {
         let mut overrides = Vec::new();
         if let Some(h) = &self.home_net {
             overrides.push(format!("general.home_net={}", toml_string(h)));
@@ -155,12 +163,32 @@ impl Args {
             overrides.push(format!("general.mirror_sources={}", toml_string(m)));
         }
         overrides.extend(self.set.iter().cloned());
+        overrides
+    }
+
+    /// `--print-config`: the commented example when neither `-c` nor an override is given,
+    /// else the effective config (checked as a run would check it).
+    pub fn effective_config(&self) -> Result<String, UsageError> {
+        let overrides = self.overrides();
+        if self.config.is_none() && overrides.is_empty() {
+            return Ok(crate::config::EXAMPLE_CONFIG.to_owned());
+        }
+        Ok(crate::config::effective_toml(self.config.as_deref(), &overrides)?)
+    }
+
+    /// Validates and builds the settings.
+    pub fn build(self) -> Result<Settings, UsageError> {
+        let overrides = self.overrides();
         let config = Config::load(self.config.as_deref(), &overrides)?;
+        check_filter_words(&self.filter_words, self.filter.is_some())?;
         let input = match (self.interface, self.read.is_empty()) {
             (Some(i), _) => Input::Live(i),
             (None, false) => Input::Files(self.read),
             (None, true) => return Err(UsageError::NoInput),
         };
+        if let (Input::Files(inputs), Some(out)) = (&input, &self.output) {
+            check_output_is_not_an_input(inputs, out)?;
+        }
         let filter = match (self.filter, self.filter_words.is_empty()) {
             (Some(f), _) => Some(f),
             (None, false) => Some(self.filter_words.join(" ")),
@@ -177,7 +205,7 @@ impl Args {
             syslog: self
                 .syslog
                 .as_deref()
-                .map(crate::alert::syslog::SyslogTarget::parse)
+                .map(crate::alert::output::syslog::SyslogTarget::parse)
                 .transpose()
                 .map_err(UsageError::Bad)?,
             workers,
@@ -190,6 +218,43 @@ impl Args {
             quiet: self.quiet,
         })
     }
+}
+
+/// Trailing filter words are refused when `-f` gave the filter too, or when one names an
+/// existing file (`siphon -r a.pcap b.pcap`: the shell expanded a glob; tcpdump users mean `-r`).
+fn check_filter_words(words: &[String], have_f: bool) -> Result<(), UsageError> {
+    if have_f && !words.is_empty() {
+        return Err(UsageError::Bad(format!(
+            "both -f and filter words {:?}: give the filter one way (-f EXPR, or words after the options)",
+            words.join(" ")
+        )));
+    }
+    if let Some(w) = words.iter().find(|w| std::path::Path::new(w.as_str()).is_file()) {
+        return Err(UsageError::Bad(format!(
+            "{w:?} is a file, not a filter word: read several captures with -r for each (-r a.pcap -r b.pcap)"
+        )));
+    }
+    Ok(())
+}
+
+/// `-o` must not name one of the input captures (same file, by device and inode): opening it
+/// for writing would destroy the capture being read.
+fn check_output_is_not_an_input(inputs: &[PathBuf], out: &std::path::Path) -> Result<(), UsageError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(o) = std::fs::metadata(out) else { return Ok(()) };
+    for i in inputs.iter().filter(|i| i.as_os_str() != "-") {
+        if let Ok(m) = std::fs::metadata(i)
+            && m.dev() == o.dev()
+            && m.ino() == o.ino()
+        {
+            return Err(UsageError::Bad(format!(
+                "-o {}: is the input capture {}; refusing to overwrite it",
+                out.display(),
+                i.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn toml_string(s: &str) -> String {

@@ -22,6 +22,8 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../config/siphon.toml");
 pub struct Config {
     /// Home network, mirror sources.
     pub general: GeneralConfig,
+    /// Live capture: how soon packets reach the workers.
+    pub capture: CaptureConfig,
     /// Flow table limits and timeouts.
     pub flow: FlowConfig,
     /// Alert suppression and rate limits.
@@ -37,13 +39,14 @@ pub struct Config {
 #[serde(default)]
 struct Core {
     general: GeneralConfig,
+    capture: CaptureConfig,
     flow: FlowConfig,
     alerts: AlertConfig,
     egress: EgressPolicyConfig,
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 4] = ["general", "flow", "alerts", "egress"];
+pub const CORE_SECTIONS: [&str; 5] = ["general", "capture", "flow", "alerts", "egress"];
 
 impl Config {
     /// Reads a TOML document: the core sections, then each detector's section by its name in
@@ -68,6 +71,7 @@ impl Config {
         let core: Core = toml::from_str(text)?;
         Ok(Config {
             general: core.general,
+            capture: core.capture,
             flow: core.flow,
             alerts: core.alerts,
             egress: core.egress,
@@ -119,6 +123,22 @@ impl Default for GeneralConfig {
             vxlan_ports: vec![4789],
             max_tunnel_depth: 4,
         }
+    }
+}
+
+/// Live capture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Longest a captured packet waits (wall time) before its partly filled batch goes to the
+    /// workers; a full batch (256 packets) goes at once. Shorter lowers alert latency on a quiet
+    /// link; longer makes fewer, fuller batches (1ms..10s).
+    pub flush_interval: Dur,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig { flush_interval: Dur(std::time::Duration::from_millis(100)) }
     }
 }
 
@@ -197,20 +217,96 @@ impl Config {
             message: e.to_string().trim().to_owned(),
         };
         let config = Config::from_toml(&text).map_err(|e| parse_err(&origin, e))?;
-        if overrides.is_empty() {
+        let config = if overrides.is_empty() {
+            config
+        } else {
+            let mut table: toml::Table = text.parse().map_err(|e| parse_err(&origin, e))?;
+            for o in overrides {
+                apply_override(&mut table, o)?;
+            }
+            let merged = toml::to_string(&table)
+                .map_err(|e| ConfigError::Parse { origin: "--set".to_owned(), message: e.to_string() })?;
+            Config::from_toml(&merged).map_err(|e| ConfigError::Parse {
+                origin: format!("--set {}", overrides.join(" --set ")),
+                message: e.message().to_owned(),
+            })?
+        };
+        let problems = config.problems();
+        if problems.is_empty() {
             return Ok(config);
         }
-        let mut table: toml::Table = text.parse().map_err(|e| parse_err(&origin, e))?;
-        for o in overrides {
-            apply_override(&mut table, o)?;
-        }
-        let merged = toml::to_string(&table)
-            .map_err(|e| ConfigError::Parse { origin: "--set".to_owned(), message: e.to_string() })?;
-        Config::from_toml(&merged).map_err(|e| ConfigError::Parse {
-            origin: format!("--set {}", overrides.join(" --set ")),
-            message: e.message().to_owned(),
-        })
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                let at = where_set(&p.key, path.map(|_| (origin.as_str(), text.as_str())), overrides);
+                format!("{at}: {} = {}: {}", p.key, p.value, p.reason)
+            })
+            .collect();
+        Err(ConfigError::Invalid(lines.join("\nsiphon: ")))
     }
+}
+
+/// Where `key` got its value: the last `--set` naming it, else the config file's line, else the
+/// defaults.
+fn where_set(key: &str, file: Option<(&str, &str)>, overrides: &[String]) -> String {
+    let named = |o: &&String| {
+        let k = o.split_once('=').map_or("", |(k, _)| k.trim());
+        k == key
+            || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.'))
+            || k.strip_prefix(key).is_some_and(|rest| rest.starts_with('.'))
+    };
+    if let Some(o) = overrides.iter().rev().find(named) {
+        return format!("--set {o}");
+    }
+    if let Some((origin, text)) = file {
+        let (section, name) = key.rsplit_once('.').unwrap_or(("", key));
+        let mut current = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim();
+            if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                current = h.trim().to_owned();
+            } else if current == section
+                && l.split_once('=').is_some_and(|(k, _)| k.trim().trim_matches('"') == name)
+            {
+                return format!("{origin} line {}", i + 1);
+            }
+        }
+        return format!("{origin} ({key} in [{section}])");
+    }
+    "defaults".to_owned()
+}
+
+/// The effective configuration as TOML: each section's defaults (the example config), with the
+/// keys the file and the `--set` overrides give replacing them, as [`Config::load`] reads them
+/// (which checks it first).
+pub fn effective_toml(path: Option<&Path>, overrides: &[String]) -> Result<String, ConfigError> {
+    Config::load(path, overrides)?;
+    let bad = |origin: &str, e: toml::de::Error| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: e.to_string().trim().to_owned(),
+    };
+    let mut user = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|source| ConfigError::Read { path: p.to_path_buf(), source })?;
+            text.parse::<toml::Table>().map_err(|e| bad(&p.display().to_string(), e))?
+        }
+        None => toml::Table::new(),
+    };
+    for o in overrides {
+        apply_override(&mut user, o)?;
+    }
+    let mut merged: toml::Table = EXAMPLE_CONFIG.parse().map_err(|e| bad("example config", e))?;
+    for (section, v) in user {
+        match (merged.get_mut(&section), v) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(keys)) => base.extend(keys),
+            (_, v) => {
+                merged.insert(section, v);
+            }
+        }
+    }
+    toml::to_string(&merged)
+        .map_err(|e| ConfigError::Parse { origin: "config".to_owned(), message: e.to_string() })
 }
 
 /// Sets `a.b.c=value` in a TOML table; the value is read as TOML if it parses, else as a string.

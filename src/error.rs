@@ -54,6 +54,10 @@ pub enum ConfigError {
     /// The config file is not valid TOML or has a bad key or value (the message names the line).
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
+    /// Values out of range or lists with a bad entry: one line per problem, each naming where
+    /// the value came from (file and line, or `--set`), the key, the value and the rule.
+    #[error("{0}")]
+    Invalid(String),
     /// A `--set KEY=VALUE` override is malformed.
     #[error("--set {0:?}: expected KEY=VALUE with a dotted key such as long_session.min_duration=2m")]
     BadOverride(String),

@@ -27,6 +27,7 @@ pub mod stats;
 pub mod synth;
 pub mod time;
 pub mod units;
+pub mod validate;
 pub mod worker;
 
 pub use pipeline::run_capture;

@@ -1,7 +1,6 @@
 //! The binary: glue between the command line, the pipeline and the process's edges (signals,
 //! periodic stats, exit codes). `anyhow` lives only here.
 
-use anyhow::Context;
 use clap::Parser;
 use siphon::alert::sink::{AlertSink, JsonLines};
 use siphon::capture::PacketSource;
@@ -16,11 +15,46 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// How long network outputs (syslog) may drain at exit before what is left is counted as
+/// dropped: with the capture's flush interval and the writer's flush, SIGTERM exits within 2 s
+/// whatever a collector does.
+const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
+
 fn main() {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // --help and --version print on stdout and exit 0; every other error is usage (1).
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    if args.man {
+        let man = clap_mangen::Man::new(<Args as clap::CommandFactory>::command());
+        let mut out = Vec::new();
+        let code = match man.render(&mut out) {
+            Ok(()) => write_stdout(&out),
+            Err(e) => {
+                eprintln!("siphon: {e}");
+                exit::OUTPUT
+            }
+        };
+        std::process::exit(code);
+    }
+    if let Some(shell) = args.completions {
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut <Args as clap::CommandFactory>::command(), "siphon", &mut out);
+        std::process::exit(write_stdout(&out));
+    }
     if args.print_config {
-        print!("{}", siphon::config::EXAMPLE_CONFIG);
-        return;
+        let text = match args.effective_config() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("siphon: {e}");
+                std::process::exit(exit::USAGE);
+            }
+        };
+        std::process::exit(write_stdout(text.as_bytes()));
     }
     let settings = match args.build() {
         Ok(s) => s,
@@ -38,13 +72,27 @@ fn main() {
     });
 }
 
+/// Writes `b` to stdout: 0, or 0 on a closed pipe too; 3 on another failure.
+fn write_stdout(b: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    match o.write_all(b).and_then(|()| o.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("siphon: {e}");
+            exit::OUTPUT
+        }
+    }
+}
+
 fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
     let primary: Box<dyn AlertSink> = match &s.output {
         Some(p) => Box::new(JsonLines::create(p)?),
         None => Box::new(JsonLines::new(std::io::stdout())),
     };
     Ok(match &s.syslog {
-        Some(t) => Box::new(siphon::alert::syslog::SyslogTee::new(primary, t.clone())?),
+        Some(t) => Box::new(siphon::alert::output::syslog::SyslogTee::new(primary, t.clone())?),
         None => primary,
     })
 }
@@ -89,17 +137,22 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
                 buffer_size: s.buffer_size,
                 promisc: s.promisc,
                 filter: s.filter.clone(),
+                flush_interval: s.config.capture.flush_interval.0,
             };
             match LiveSource::open(&o) {
                 Ok(mut src) => {
                     let h = src.stop_handle();
-                    // Open the output while still privileged, then drop to the user.
+                    // Open the output while still privileged (and hand the file to the user, so
+                    // a SIGHUP can reopen a rotated one), then drop to the user.
                     early_sink = Some(open_output(&s)?);
-                    if let Some(u) = &s.user
-                        && let Err(e) = drop_privileges(u)
-                    {
-                        eprintln!("siphon: {e}");
-                        return Ok(exit::LIVE);
+                    if let Some(u) = &s.user {
+                        if let Some(out) = &s.output {
+                            give_to_user(out, u);
+                        }
+                        if let Err(e) = drop_privileges(u) {
+                            eprintln!("siphon: {e}");
+                            return Ok(exit::LIVE);
+                        }
                     }
                     (Box::new(src), Some(h))
                 }
@@ -115,32 +168,53 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         None => open_output(&s)?,
     };
     let live = matches!(s.input, Input::Live(_));
+    let reopen = Arc::new(AtomicBool::new(false));
     let edge = spawn_edges(
         stop.clone(),
+        reopen.clone(),
         counters.clone(),
         breaker,
         capture_thread,
         if live { s.stats_interval } else { 0 },
     );
-    let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters };
+    let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters, reopen };
     let outcome = run(&mut *source, &s.config, sink, &opts);
     stop.store(true, Ordering::Relaxed);
     drop(edge);
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             eprintln!("siphon: {e}");
             return Ok(exit::OUTPUT);
         }
     };
+    // -o/stdout were flushed by the writer; the network outputs get a short grace to drain.
+    let mut sink = outcome.sink.take();
+    if let Some(sink) = sink.as_mut() {
+        outcome.summary.outputs = sink.close_outputs(OUTPUT_GRACE);
+    }
     if !s.quiet {
         eprint!("{}", outcome.summary.to_text());
+    } else {
+        // Losses are said even with -q.
+        for (name, o) in outcome.summary.outputs.iter().filter(|(_, o)| o.dropped > 0) {
+            eprintln!(
+                "siphon: outputs.{name}: {} sent, {} dropped, {} reconnects",
+                o.sent, o.dropped, o.reconnects
+            );
+        }
     }
-    if s.stats_json && !outcome.broken_pipe {
-        let mut sink = open_stats_sink(&s)?;
+    // The stats event goes through the run's own sink: the file it holds open (reopened on
+    // SIGHUP, before privileges were dropped for -Z), never a fresh open by path.
+    if s.stats_json
+        && !outcome.broken_pipe
+        && let Some(sink) = sink.as_mut()
+    {
         let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
-        let _ = sink.write_event(&outcome.summary.to_eve(&ts));
-        let _ = sink.flush();
+        if let Err(e) = sink.write_event(&outcome.summary.to_eve(&ts)).and_then(|()| sink.flush()) {
+            eprintln!("siphon: cannot write the stats event: {e}");
+            return Ok(exit::OUTPUT);
+        }
     }
     if let Some(e) = &outcome.input_error {
         eprintln!("siphon: {e}");
@@ -149,17 +223,13 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
-fn open_stats_sink(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
-    Ok(match &s.output {
-        Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(p)
-                .with_context(|| format!("{}: cannot append stats", p.display()))?;
-            Box::new(JsonLines::new(f))
-        }
-        None => Box::new(JsonLines::new(std::io::stdout())),
-    })
+/// Makes `user` own the output file (as tcpdump does for `-Z`), so the process can still reopen
+/// it after dropping privileges. A failure is only a warning: the open descriptor keeps working.
+fn give_to_user(path: &std::path::Path, user: &str) {
+    let Ok((uid, gid)) = siphon::capture::live::user_ids(user) else { return };
+    if let Err(e) = std::os::unix::fs::chown(path, Some(uid), Some(gid)) {
+        eprintln!("siphon: warning: cannot give {} to {user}: {e}", path.display());
+    }
 }
 
 /// Signals and periodic stats, on a small tokio runtime off the packet path.
@@ -182,6 +252,7 @@ impl Drop for Edges {
 
 fn spawn_edges(
     stop: Arc<AtomicBool>,
+    reopen: Arc<AtomicBool>,
     counters: Arc<LiveCounters>,
     breaker: Option<pcap::BreakLoop>,
     capture_thread: libc::pthread_t,
@@ -195,7 +266,9 @@ fn spawn_edges(
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+                    (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+                else {
                     return;
                 };
                 let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
@@ -206,6 +279,8 @@ fn spawn_edges(
                         () = d.notified() => break,
                         _ = int.recv() => { stop.store(true, Ordering::Relaxed); if let Some(b) = &breaker { b.breakloop(); } }
                         _ = term.recv() => { stop.store(true, Ordering::Relaxed); if let Some(b) = &breaker { b.breakloop(); } }
+                        // Log rotation: the writer reopens -o between two alerts.
+                        _ = hup.recv() => reopen.store(true, Ordering::Relaxed),
                         _ = poll.tick() => {
                             if stop.load(Ordering::Relaxed) {
                                 if let Some(b) = &breaker {

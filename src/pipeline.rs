@@ -53,13 +53,24 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Shared counters.
     pub counters: Arc<LiveCounters>,
+    /// Set (by SIGHUP) to have the writer flush and reopen the output file between two alerts.
+    pub reopen: Arc<AtomicBool>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { workers: 1, stop: Arc::new(AtomicBool::new(false)), counters: Arc::default() }
+        RunOptions {
+            workers: 1,
+            stop: Arc::new(AtomicBool::new(false)),
+            counters: Arc::default(),
+            reopen: Arc::default(),
+        }
     }
 }
+
+/// How often an idle writer looks at the reopen flag: a SIGHUP with no alert flowing takes
+/// effect within this.
+const REOPEN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How a run ended badly.
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +81,10 @@ pub enum RunError {
 }
 
 /// What the writer thread reports.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct WriterResult {
+    /// The sink, handed back for the stats event and to close its network outputs.
+    sink: Option<Box<dyn AlertSink>>,
     written: u64,
     error: Option<OutputError>,
     broken_pipe: bool,
@@ -89,6 +102,9 @@ pub struct RunOutcome {
     pub broken_pipe: bool,
     /// The input ended with an error after delivering what it could.
     pub input_error: Option<CaptureError>,
+    /// The alert sink, flushed, with any file reopened on SIGHUP: the stats event goes here,
+    /// and its network outputs are still to be closed.
+    pub sink: Option<Box<dyn AlertSink>>,
 }
 
 /// Which worker owns a packet: the home-side address (so all state about one internal host
@@ -133,6 +149,7 @@ pub fn run(
         let _ = pool_tx.send(Batch::default());
     }
     let writer_stop = opts.stop.clone();
+    let reopen = opts.reopen.clone();
     let counters = opts.counters.clone();
     let home = HomeNet::new(config.general.home_net.clone());
     let dopts = decode_options(config);
@@ -150,7 +167,9 @@ pub fn run(
                 Some(s) => s,
                 None => return WriterResult::default(),
             };
-            write_alerts(&mut *sink, &alert_rx, &writer_stop, &counters, across)
+            let mut r = write_alerts(&mut *sink, &alert_rx, &writer_stop, &reopen, &counters, across);
+            r.sink = Some(sink);
+            r
         });
         // Workers.
         let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(n);
@@ -255,7 +274,7 @@ pub fn run(
                 let _ = summary.latency.add(&hist);
             }
         }
-        let w = writer.join().unwrap_or_default();
+        let mut w = writer.join().unwrap_or_default();
         for (det, k) in &w.dropped {
             if let Some(v) = summary.workers.alerts.get_mut(det) {
                 *v = v.saturating_sub(*k);
@@ -270,7 +289,7 @@ pub fn run(
         if let Some(e) = w.error {
             return Err(RunError::Output(e));
         }
-        Ok(RunOutcome { summary, broken_pipe: w.broken_pipe, input_error })
+        Ok(RunOutcome { summary, broken_pipe: w.broken_pipe, input_error, sink: w.sink.take() })
     })
 }
 
@@ -312,12 +331,25 @@ fn write_alerts(
     sink: &mut dyn AlertSink,
     rx: &Receiver<Alert>,
     stop: &AtomicBool,
+    reopen: &AtomicBool,
     counters: &LiveCounters,
     mut across: Option<Suppressor>,
 ) -> WriterResult {
     let mut r = WriterResult::default();
     let mut failed = false;
-    while let Ok(a) = rx.recv() {
+    loop {
+        if reopen.swap(false, Ordering::Relaxed)
+            && !failed
+            && let Err(e) = sink.reopen()
+        {
+            // The old file stays in use: nothing is lost, the operator is told.
+            eprintln!("siphon: SIGHUP: cannot reopen the output, still writing the old file: {e}");
+        }
+        let a = match rx.recv_timeout(REOPEN_POLL) {
+            Ok(a) => a,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
         if failed {
             continue; // keep draining so workers never block on a dead output
         }

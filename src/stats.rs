@@ -23,6 +23,8 @@ pub struct Summary {
     pub capture_span_secs: f64,
     /// The input ended early with an error (a truncated file): what it said.
     pub input_error: Option<String>,
+    /// Network outputs (syslog): what each sent, dropped and how often it reconnected.
+    pub outputs: Vec<(&'static str, crate::alert::output::OutputStats)>,
 }
 
 impl Summary {
@@ -36,6 +38,7 @@ impl Summary {
             latency: new_histogram(),
             capture_span_secs: 0.0,
             input_error: None,
+            outputs: Vec::new(),
         }
     }
 
@@ -69,6 +72,7 @@ impl Summary {
             "elapsed_secs": self.elapsed_secs,
             "packets_per_sec": self.pps().round(),
             "gbit_per_sec": (self.gbps() * 1000.0).round() / 1000.0,
+            "outputs": self.outputs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "latency_ns": {
                 "p50": l.value_at_quantile(0.5),
                 "p99": l.value_at_quantile(0.99),
@@ -154,6 +158,12 @@ impl Summary {
             w.detectors.iter().map(|(k, v)| format!("{k}={}/{}", v.tracked, v.evicted)).collect();
         if !evicted.is_empty() {
             s += &format!("siphon: detector state tracked/evicted: {}\n", evicted.join(" "));
+        }
+        for (name, o) in &self.outputs {
+            s += &format!(
+                "siphon: outputs.{name}: {} sent, {} dropped, {} reconnects\n",
+                o.sent, o.dropped, o.reconnects
+            );
         }
         let l = &self.latency;
         s += &format!(

@@ -177,3 +177,162 @@ fn summary_on_stderr_counts_packets_flows_and_latency() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("202 packets") && err.contains("flows:") && err.contains("p99.9="), "{err}");
 }
+
+#[test]
+fn options_may_follow_the_filter_words_and_double_dash_ends_them() {
+    let f = pcap("dns_dig_loop.pcap");
+    let f = f.to_str().unwrap();
+    let base = run("dns_dig_loop.pcap", &["-q"]);
+    for args in [
+        vec!["-r", f, "not port 22", "-q"],
+        vec!["-r", f, "not", "port", "22", "-q"],
+        vec!["-q", "-r", f, "--", "not", "port", "22"],
+    ] {
+        let out = siphon().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.stderr.is_empty(),
+            "-q after the filter is still -q: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(key_fields(&parse_alerts(&out.stdout)), key_fields(&base), "{args:?}");
+    }
+}
+
+#[test]
+fn a_trailing_file_name_is_refused_with_a_hint_to_use_r() {
+    let (a, b) = (pcap("dns_dig_loop.pcap"), pcap("dns_dns2tcp.pcap"));
+    let out = siphon().arg("-r").arg(&a).arg(&b).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dns_dns2tcp.pcap") && err.contains("-r"), "{err}");
+}
+
+#[test]
+fn a_filter_given_both_by_f_and_by_words_is_refused() {
+    let out = run_raw(&["dns_dig_loop.pcap"], &["-f", "udp", "port", "53"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("both -f and filter words"));
+}
+
+#[test]
+fn argument_parser_errors_exit_1_and_help_exits_0() {
+    for bad in [&["--bogus"][..], &["-r"], &["--workers", "many", "-r", "x"], &["--completions", "tcsh"]] {
+        let out = siphon().args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stderr.is_empty());
+    }
+    for ok in ["--help", "--version"] {
+        let out = siphon().arg(ok).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{ok}");
+        assert!(!out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn output_naming_an_input_capture_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("x.pcap");
+    std::fs::copy(pcap("dns_dig_loop.pcap"), &cap).unwrap();
+    let link = dir.path().join("same-inode.json");
+    std::fs::hard_link(&cap, &link).unwrap();
+    let size = std::fs::metadata(&cap).unwrap().len();
+    for out_path in [cap.clone(), dir.path().join(".").join("x.pcap"), link] {
+        let out = siphon().arg("-r").arg(&cap).arg("-o").arg(&out_path).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", out_path.display());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+        assert_eq!(std::fs::metadata(&cap).unwrap().len(), size, "the capture is untouched");
+    }
+}
+
+#[test]
+fn print_config_shows_the_effective_config_after_c_and_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("siphon.toml");
+    std::fs::write(&p, "[flow]\nmax_flows = 1000\n").unwrap();
+    let out = siphon()
+        .args([
+            "--print-config",
+            "-c",
+            p.to_str().unwrap(),
+            "--set",
+            "scan.window=1m",
+            "--home-net",
+            "192.0.2.0/24",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let t: toml::Table = text.parse().expect("the effective config is TOML");
+    assert_eq!(t["flow"]["max_flows"].as_integer(), Some(1000), "from -c");
+    assert_eq!(t["flow"]["idle_timeout"].as_str(), Some("2m"), "defaults fill the rest");
+    assert_eq!(t["scan"]["window"].as_str(), Some("1m"), "from --set");
+    assert_eq!(t["general"]["home_net"].as_str(), Some("192.0.2.0/24"), "from --home-net");
+    // It is a config siphon reads back to the same effective config.
+    let again = dir.path().join("effective.toml");
+    std::fs::write(&again, &text).unwrap();
+    let out2 = siphon().args(["--print-config", "-c", again.to_str().unwrap()]).output().unwrap();
+    assert_eq!(String::from_utf8(out2.stdout).unwrap(), text);
+    // A bad value is an error here too.
+    let bad = siphon().args(["--print-config", "--set", "flow.max_flows=0"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}
+
+#[test]
+fn config_values_are_range_checked_naming_key_value_and_origin() {
+    let cases: [(&str, &str); 5] = [
+        ("dns_tunnel.score_threshold=-3", "dns_tunnel.score_threshold = -3"),
+        ("general.max_tunnel_depth=99", "general.max_tunnel_depth = 99: must be between 1 and 16"),
+        ("icmp_tunnel.allow_hosts=10.99.0.1OO", "icmp_tunnel.allow_hosts = \"10.99.0.1OO\""),
+        ("proxyware.allow_proxies=192.0.2.1:3128,192.0.2.x", "proxyware.allow_proxies = \"192.0.2.x\""),
+        ("capture.flush_interval=0ms", "capture.flush_interval = 0s: must be between 1ms and 10s"),
+    ];
+    for (set, want) in cases {
+        let out = run_raw(&["dns_dig_loop.pcap"], &["--set", set]);
+        assert_eq!(out.status.code(), Some(1), "{set}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("--set {set}")) && err.contains(want), "{set}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("siphon.toml");
+    std::fs::write(&p, "[dns_tunnel]\nwindow = \"5m\"\nresolvers = [\"10.0.0.53\", \"10.0.0.5e\"]\n")
+        .unwrap();
+    let out = run_raw(&["dns_dig_loop.pcap"], &["-c", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("siphon.toml line 3: dns_tunnel.resolvers = \"10.0.0.5e\": not an IP address"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_syslog_target_without_a_port_or_that_does_not_resolve_exits_1() {
+    for (target, want) in [
+        ("tcp://127.0.0.1", "a port is required"),
+        ("udp://[::1]", "a port is required"),
+        ("tcp://no-such-collector.invalid:514", "does not resolve"),
+        ("http://127.0.0.1:514", "expected udp://HOST:PORT"),
+    ] {
+        let out = run_raw(&["dns_dig_loop.pcap"], &["--syslog", target]);
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{target}: {err}");
+    }
+}
+
+#[test]
+fn man_page_and_shell_completions_come_from_the_clap_definition() {
+    let man = siphon().arg("--man").output().unwrap();
+    assert_eq!(man.status.code(), Some(0));
+    let man = String::from_utf8(man.stdout).unwrap();
+    assert!(man.contains(".TH siphon 1") && man.contains("\\-\\-stats\\-json"), "{man}");
+    assert!(!man.contains("completions"), "hidden flags stay out of the man page");
+    for (shell, want) in [("bash", "_siphon()"), ("zsh", "#compdef siphon"), ("fish", "complete -c siphon")] {
+        let out = siphon().args(["--completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(want) && text.contains("stats-json"), "{shell}: {text}");
+    }
+}

@@ -3,30 +3,10 @@
 //! it cannot run it says so loudly instead of passing silently.
 
 mod common;
+use common::veth::*;
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-struct Veth {
-    ns: String,
-    dev: String,
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.dev]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-    }
-}
-
-fn sh(args: &[&str]) -> bool {
-    Command::new(args[0])
-        .args(&args[1..])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
 
 /// A DNS query for `<label>.<seq>.live-exfil.net` type TXT.
 fn query(id: u16, label: &str, seq: usize) -> Vec<u8> {
@@ -43,21 +23,10 @@ fn query(id: u16, label: &str, seq: usize) -> Vec<u8> {
 
 #[test]
 fn live_capture_on_veth_catches_a_dns_tunnel_and_sigterm_flushes() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("\n!!! LIVE CAPTURE TEST DID NOT RUN: it needs root to create a veth pair !!!\n");
+    if !root_or_say("LIVE CAPTURE TEST") {
         return;
     }
-    let id = std::process::id() % 100_000;
-    let v = Veth { ns: format!("siphon-live-{id}"), dev: format!("sl{id}a") };
-    let peer = format!("sl{id}b");
-    assert!(sh(&["ip", "netns", "add", &v.ns]));
-    assert!(sh(&["ip", "link", "add", &v.dev, "type", "veth", "peer", "name", &peer]));
-    assert!(sh(&["ip", "link", "set", &peer, "netns", &v.ns]));
-    assert!(sh(&["ip", "addr", "add", "10.99.77.1/30", "dev", &v.dev]));
-    assert!(sh(&["ip", "link", "set", &v.dev, "up"]));
-    assert!(sh(&["ip", "-n", &v.ns, "addr", "add", "10.99.77.2/30", "dev", &peer]));
-    assert!(sh(&["ip", "-n", &v.ns, "link", "set", &peer, "up"]));
-    assert!(sh(&["ip", "-n", &v.ns, "link", "set", "lo", "up"]));
+    let v = Veth::new(20);
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eve.json");
@@ -73,7 +42,7 @@ fn live_capture_on_veth_catches_a_dns_tunnel_and_sigterm_flushes() {
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("").to_owned();
     assert!(uid_line.split_whitespace().skip(1).all(|u| u == "65534"), "privileges dropped: {uid_line}");
 
-    let sock = std::net::UdpSocket::bind("10.99.77.1:0").expect("bind on the veth address");
+    let sock = std::net::UdpSocket::bind(format!("{}:0", v.host_ip)).expect("bind on the veth address");
     let mut x: u64 = 0x243f6a8885a308d3;
     for i in 0..40 {
         let label: String = (0..60)
@@ -84,13 +53,11 @@ fn live_capture_on_veth_catches_a_dns_tunnel_and_sigterm_flushes() {
                 char::from(b"0123456789abcdef"[(x % 16) as usize])
             })
             .collect();
-        let _ = sock.send_to(&query(i as u16, &label, i), "10.99.77.2:53");
+        let _ = sock.send_to(&query(i as u16, &label, i), format!("{}:53", v.peer_ip));
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
+    signal(&child, libc::SIGTERM);
     let status = child.wait().expect("siphon exits");
     let mut stderr = String::new();
     use std::io::Read;
@@ -101,7 +68,8 @@ fn live_capture_on_veth_catches_a_dns_tunnel_and_sigterm_flushes() {
     let dns = of(&alerts, "dns_tunnel");
     assert!(
         dns.iter()
-            .any(|a| a["src_ip"] == "10.99.77.1" && a["siphon"]["evidence"]["domain"] == "live-exfil.net"),
+            .any(|a| a["src_ip"] == v.host_ip.as_str()
+                && a["siphon"]["evidence"]["domain"] == "live-exfil.net"),
         "live tunnel caught: {}\n{stderr}",
         describe(&alerts)
     );

@@ -1,9 +1,9 @@
 //! Alerts: the EVE type, how detectors build one, suppression per episode, and the sinks.
 
 pub mod eve;
+pub mod output;
 pub mod sink;
 pub mod suppress;
-pub mod syslog;
 
 pub use eve::Alert;
 

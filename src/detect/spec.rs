@@ -8,6 +8,7 @@
 
 use super::{Detector, Env};
 use crate::alert::Signature;
+use crate::validate::Checker;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use std::any::Any;
 use std::fmt;
@@ -17,6 +18,9 @@ use std::fmt;
 pub trait DetectorConfig: fmt::Debug + Clone + Default + DeserializeOwned + Send + Sync + 'static {
     /// The section's `enabled` key.
     fn enabled(&self) -> bool;
+    /// Range-checks every key and checks every list entry, recording problems in `ck` (called
+    /// once when the config is read; see [`crate::validate`]).
+    fn validate(&self, _ck: &mut Checker) {}
 }
 
 /// A detector built from its own section and the shared environment.
@@ -133,6 +137,8 @@ pub trait AnySection: fmt::Debug + Send + Sync {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// A boxed copy.
     fn clone_box(&self) -> Box<dyn AnySection>;
+    /// [`DetectorConfig::validate`].
+    fn validate(&self, ck: &mut Checker);
 }
 
 impl<C: DetectorConfig> AnySection for C {
@@ -147,6 +153,9 @@ impl<C: DetectorConfig> AnySection for C {
     }
     fn clone_box(&self) -> Box<dyn AnySection> {
         Box::new(self.clone())
+    }
+    fn validate(&self, ck: &mut Checker) {
+        DetectorConfig::validate(self, ck)
     }
 }
 
@@ -184,6 +193,13 @@ impl Sections {
     /// The section of type `C`, to change it (tests, `--set`-like tweaks).
     pub fn get_mut<C: DetectorConfig>(&mut self) -> Option<&mut C> {
         self.items.iter_mut().find_map(|s| s.as_any_mut().downcast_mut::<C>())
+    }
+
+    /// Checks every section, each under its own name.
+    pub fn validate(&self, ck: &mut Checker) {
+        for (spec, section) in self.specs.iter().zip(&self.items) {
+            section.validate(ck.section(spec.name));
+        }
     }
 
     /// The enabled detectors, built in table order.

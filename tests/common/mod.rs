@@ -82,3 +82,4 @@ pub fn describe(alerts: &[Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+pub mod veth;

@@ -215,4 +215,11 @@ impl crate::detect::DetectorConfig for AltProtocolConfig {
     fn enabled(&self) -> bool {
         self.enabled
     }
+    fn validate(&self, ck: &mut crate::validate::Checker) {
+        ck.size("ftp_upload", self.ftp_upload, 1);
+        ck.size("smtp_message", self.smtp_message, 1);
+        ck.size("http_upload", self.http_upload, 1);
+        ck.ports("ssh_ports", &self.ssh_ports);
+        ck.cap("max_tracked", self.max_tracked);
+    }
 }

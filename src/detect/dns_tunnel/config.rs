@@ -142,4 +142,22 @@ impl crate::detect::DetectorConfig for DnsTunnelConfig {
     fn enabled(&self) -> bool {
         self.enabled
     }
+    fn validate(&self, ck: &mut crate::validate::Checker) {
+        use crate::validate::{DAY, ms};
+        ck.dur("window", self.window, ms(1000), 7 * DAY);
+        ck.range("score_threshold", self.score_threshold, 0.001, 1e6);
+        ck.share("min_suspicious_share", self.min_suspicious_share);
+        ck.count("long_label", self.long_label, 1, 63);
+        ck.count("long_subdomain", self.long_subdomain, 1, 253);
+        ck.count("entropy_min_len", self.entropy_min_len, 1, 253);
+        ck.share("entropy_threshold", self.entropy_threshold);
+        ck.cap("unique_subdomains", self.unique_subdomains);
+        ck.cap("max_groups", self.max_groups);
+        ck.cap("max_names_per_group", self.max_names_per_group);
+        ck.names("allow_domains", &self.allow_domains);
+        ck.names("allow_domains_extra", &self.allow_domains_extra);
+        ck.names("ignore_suffixes", &self.ignore_suffixes);
+        ck.addrs("allow_clients", &self.allow_clients);
+        ck.addrs("resolvers", &self.resolvers);
+    }
 }

@@ -49,4 +49,9 @@ impl crate::detect::DetectorConfig for EgressVolumeConfig {
     fn enabled(&self) -> bool {
         self.enabled
     }
+    fn validate(&self, ck: &mut crate::validate::Checker) {
+        ck.range("min_out_in_ratio", self.min_out_in_ratio, 0.0, 1e9);
+        ck.cap("max_pairs", self.max_pairs);
+        ck.cap("max_hosts", self.max_hosts);
+    }
 }

@@ -69,4 +69,18 @@ impl crate::detect::DetectorConfig for IcmpTunnelConfig {
     fn enabled(&self) -> bool {
         self.enabled
     }
+    fn validate(&self, ck: &mut crate::validate::Checker) {
+        use crate::validate::{DAY, MAX_CAP, ms};
+        ck.dur("window", self.window, ms(1000), 7 * DAY);
+        ck.range("score_threshold", self.score_threshold, 0.001, 1e6);
+        ck.size("large_payload", self.large_payload, 1);
+        ck.count("min_payload", self.min_payload, 0, 65_535);
+        ck.count("entropy_min_len", self.entropy_min_len, 1, 65_535);
+        ck.share("entropy_threshold", self.entropy_threshold);
+        ck.count("odd_type_min_packets", self.odd_type_min_packets, 1, MAX_CAP);
+        ck.size("odd_type_min_bytes", self.odd_type_min_bytes, 0);
+        ck.cap("max_pairs", self.max_pairs);
+        ck.cap("max_payloads_per_pair", self.max_payloads_per_pair);
+        ck.nets_or_addrs("allow_hosts", &self.allow_hosts);
+    }
 }

@@ -51,4 +51,13 @@ impl crate::detect::DetectorConfig for LongSessionConfig {
     fn enabled(&self) -> bool {
         self.enabled
     }
+    fn validate(&self, ck: &mut crate::validate::Checker) {
+        use crate::validate::{DAY, ms};
+        ck.dur("min_duration", self.min_duration, ms(1000), 365 * DAY);
+        ck.size("min_payload_out", self.min_payload_out, 0);
+        ck.size("sustained_rate", self.sustained_rate, 1);
+        ck.dur("sustained_for", self.sustained_for, ms(1000), 365 * DAY);
+        ck.cap("max_flows", self.max_flows);
+        ck.cap("max_pairs", self.max_pairs);
+    }
 }

@@ -150,4 +150,28 @@ impl crate::detect::DetectorConfig for ProxywareConfig {
     fn enabled(&self) -> bool {
         self.enabled
     }
+    fn validate(&self, ck: &mut crate::validate::Checker) {
+        use crate::validate::{DAY, MAX_CAP, ms};
+        ck.names("domains", self.domains.values().flatten());
+        ck.names("domains_extra", self.domains_extra.values().flatten());
+        ck.addrs("ignore_clients", &self.ignore_clients);
+        ck.endpoints("allow_proxies", &self.allow_proxies);
+        ck.ports("proxy_ports", &self.proxy_ports);
+        ck.count("inbound_min_clients", self.inbound_min_clients, 1, MAX_CAP);
+        ck.endpoints("tor_relays", &self.tor_relays);
+        ck.ports("tor_ports", &self.tor_ports);
+        ck.dur("window", self.window, ms(1000), 7 * DAY);
+        ck.count("relay_min_peers", self.relay_min_peers, 1, MAX_CAP);
+        ck.count("relay_min_concurrent", self.relay_min_concurrent, 1, MAX_CAP);
+        ck.dur("relay_min_session_age", self.relay_min_session_age, ms(0), 7 * DAY);
+        ck.size("relay_min_bytes", self.relay_min_bytes, 0);
+        ck.share("relay_min_balance", self.relay_min_balance);
+        ck.size("rate_threshold", self.rate_threshold, 1);
+        ck.dur("rate_sustain", self.rate_sustain, ms(1000), 7 * DAY);
+        ck.size("quiet_rate", self.quiet_rate, 0);
+        ck.dur("baseline_window", self.baseline_window, ms(1000), 365 * DAY);
+        ck.dur("baseline_min_history", self.baseline_min_history, ms(0), 365 * DAY);
+        ck.cap("max_hosts", self.max_hosts);
+        ck.cap("max_handshakes", self.max_handshakes);
+    }
 }

@@ -156,6 +156,29 @@ impl crate::detect::DetectorConfig for ScanConfig {
     fn enabled(&self) -> bool {
         self.enabled
     }
+    fn validate(&self, ck: &mut crate::validate::Checker) {
+        use crate::validate::{DAY, MAX_CAP, ms};
+        ck.dur("window", self.window, ms(1000), 7 * DAY);
+        ck.dur("probe_timeout", self.probe_timeout, ms(10), ms(600_000));
+        ck.range("theta0", self.theta0, 0.001, 0.999);
+        ck.range("theta1", self.theta1, 0.001, 0.999);
+        if self.theta1 >= self.theta0 {
+            ck.fail("theta1", self.theta1, format!("must be below theta0 ({})", self.theta0));
+        }
+        ck.range("detection_probability", self.detection_probability, 0.5, 0.999_999);
+        ck.range("false_positive_probability", self.false_positive_probability, 0.000_001, 0.5);
+        ck.range("crafted_weight", self.crafted_weight, 0.0, 100.0);
+        ck.range("udp_weight", self.udp_weight, 0.0, 100.0);
+        ck.range("vertical_factor", self.vertical_factor, 1.0, 100.0);
+        ck.range("block_factor", self.block_factor, 1.0, 100.0);
+        ck.range("blind_weight", self.blind_weight, 0.0, 100.0);
+        ck.count("sweep_hosts", self.sweep_hosts, 2, MAX_CAP);
+        ck.dur("sweep_window", self.sweep_window, ms(1000), 7 * DAY);
+        ck.cap("max_sources", self.max_sources);
+        ck.cap("max_pending", self.max_pending);
+        ck.cap("max_walks_per_source", self.max_walks_per_source);
+        ck.count("sample_size", self.sample_size, 1, 1024);
+    }
 }
 
 #[cfg(test)]
