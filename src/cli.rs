@@ -79,6 +79,10 @@ pub struct Args {
     /// Also write the stats as an EVE `stats` event to the alert output.
     #[arg(long = "stats-json")]
     pub stats_json: bool,
+    /// Also write the HTML report (timeline, ranked hosts, per-detector cases, blind spots) to
+    /// FILE when the run ends. `siphon report eve.json -o FILE` makes one from an EVE file.
+    #[arg(long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Do not print the summary on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
@@ -128,6 +132,8 @@ pub struct Settings {
     pub stats_json: bool,
     /// No stderr summary.
     pub quiet: bool,
+    /// HTML report to write at the end.
+    pub report: Option<PathBuf>,
 }
 
 /// Why the command line cannot run.
@@ -188,6 +194,7 @@ impl Args {
             stats_interval: self.stats_interval,
             stats_json: self.stats_json,
             quiet: self.quiet,
+            report: self.report,
         })
     }
 }

@@ -18,6 +18,8 @@ pub mod flow;
 pub mod harness;
 pub mod mirror;
 pub mod pipeline;
+pub mod report;
+pub mod run_info;
 pub mod stats;
 pub mod synth;
 pub mod time;

@@ -17,6 +17,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // `siphon report EVE.json -o FILE`: a subcommand of its own, so filter words stay free.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "report") {
+        let args = siphon::report::command::ReportArgs::parse_from(std::env::args_os().skip(1));
+        std::process::exit(match args.run() {
+            Ok(n) => {
+                eprintln!("siphon: report with {n} alerts written to {}", args.output.display());
+                exit::OK
+            }
+            Err(e @ siphon::report::ReportError::Read { .. }) => {
+                eprintln!("siphon: {e}");
+                exit::INPUT
+            }
+            Err(e) => {
+                eprintln!("siphon: {e}");
+                exit::OUTPUT
+            }
+        });
+    }
     let args = Args::parse();
     if args.print_config {
         print!("{}", siphon::config::EXAMPLE_CONFIG);
@@ -114,6 +132,13 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         Some(sink) => sink,
         None => open_output(&s)?,
     };
+    let (sink, report_alerts) = match &s.report {
+        Some(_) => {
+            let (c, kept) = siphon::report::Collector::new(sink);
+            (Box::new(c) as Box<dyn AlertSink>, Some(kept))
+        }
+        None => (sink, None),
+    };
     let live = matches!(s.input, Input::Live(_));
     let edge = spawn_edges(
         stop.clone(),
@@ -126,27 +151,64 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     let outcome = run(&mut *source, &s.config, sink, &opts);
     stop.store(true, Ordering::Relaxed);
     drop(edge);
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             eprintln!("siphon: {e}");
             return Ok(exit::OUTPUT);
         }
     };
+    outcome.summary.run.inputs = inputs_of(&s.input);
+    let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
     if !s.quiet {
         eprint!("{}", outcome.summary.to_text());
     }
     if s.stats_json && !outcome.broken_pipe {
         let mut sink = open_stats_sink(&s)?;
-        let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
         let _ = sink.write_event(&outcome.summary.to_eve(&ts));
         let _ = sink.flush();
+    }
+    if let (Some(path), Some(kept)) = (&s.report, report_alerts) {
+        let (alerts, over) = kept.lock().map(|mut k| (std::mem::take(&mut k.0), k.1)).unwrap_or_default();
+        let source = match &s.input {
+            Input::Files(p) => format!(
+                "siphon -r {}",
+                p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -r ")
+            ),
+            Input::Live(i) => format!("siphon -i {i}"),
+        };
+        let mut r = siphon::report::Report::new(alerts, Some(outcome.summary.to_eve(&ts)), source);
+        if over > 0 {
+            r.notes
+                .push(format!("{over} alerts past the first {} are not shown.", siphon::report::MAX_ALERTS));
+        }
+        if let Err(e) = r.write(path) {
+            eprintln!("siphon: {e}");
+            return Ok(exit::OUTPUT);
+        }
+        if !s.quiet {
+            eprintln!("siphon: report written to {}", path.display());
+        }
     }
     if let Some(e) = &outcome.input_error {
         eprintln!("siphon: {e}");
         return Ok(if live { exit::LIVE } else { exit::INPUT });
     }
     Ok(exit::OK)
+}
+
+/// The inputs as the report's header names them, with file sizes.
+fn inputs_of(input: &Input) -> Vec<siphon::run_info::InputInfo> {
+    match input {
+        Input::Files(paths) => paths
+            .iter()
+            .map(|p| siphon::run_info::InputInfo {
+                name: p.display().to_string(),
+                size: std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
+            })
+            .collect(),
+        Input::Live(i) => vec![siphon::run_info::InputInfo { name: i.clone(), size: None }],
+    }
 }
 
 fn open_stats_sink(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {

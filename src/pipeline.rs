@@ -172,6 +172,7 @@ pub fn run(
         let mut input_error = None;
         let mut first_ts = None;
         let mut last_ts = crate::time::Timestamp(0);
+        let mut traffic = crate::run_info::TrafficSeries::default();
         loop {
             if opts.stop.load(Ordering::Relaxed) {
                 break;
@@ -185,8 +186,9 @@ pub fn run(
                 // in cache: the capture thread has time to spare, the worker has not.
                 b.set_flow_hints(|link, frame| crate::worker::flow_hint(link, frame, &dopts, &mut scratch));
                 for m in &b.meta {
-                    first_ts.get_or_insert(m.ts);
+                    first_ts = Some(first_ts.map_or(m.ts, |f: crate::time::Timestamp| f.min(m.ts)));
                     last_ts = last_ts.max(m.ts);
+                    traffic.add(m.ts, m.wire_len);
                 }
                 if !b.is_empty() {
                     send_batch(b, &senders[0], &pool_rx);
@@ -207,8 +209,9 @@ pub fn run(
                 delivered += 1;
                 let (s, hint) = shard_of(p, n, &home, &dopts, &mut scratch);
                 current[s].push(p, hint);
-                first_ts.get_or_insert(p.ts);
+                first_ts = Some(first_ts.map_or(p.ts, |f: crate::time::Timestamp| f.min(p.ts)));
                 last_ts = last_ts.max(p.ts);
+                traffic.add(p.ts, p.wire_len);
                 if current[s].is_full() && !full.contains(&s) {
                     full.push(s);
                 }
@@ -267,6 +270,12 @@ pub fn run(
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         summary.capture_span_secs = first_ts.map_or(0.0, |f| last_ts.since(f).as_secs_f64());
         summary.input_error = input_error.as_ref().map(|e| e.to_string());
+        summary.run = crate::run_info::RunInfo {
+            first_packet: first_ts.map(|t| t.to_eve()),
+            last_packet: first_ts.map(|_| last_ts.to_eve()),
+            traffic,
+            ..crate::run_info::RunInfo::for_config(config)
+        };
         if let Some(e) = w.error {
             return Err(RunError::Output(e));
         }

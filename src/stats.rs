@@ -2,6 +2,7 @@
 //! per-packet latency percentiles. Printed on stderr; also an EVE `stats` event.
 
 use crate::capture::CaptureStats;
+use crate::run_info::RunInfo;
 use crate::worker::WorkerStats;
 use hdrhistogram::Histogram;
 use serde_json::json;
@@ -23,6 +24,8 @@ pub struct Summary {
     pub capture_span_secs: f64,
     /// The input ended early with an error (a truncated file): what it said.
     pub input_error: Option<String>,
+    /// What the run covered (inputs, capture span, traffic over time, version, config digest).
+    pub run: RunInfo,
 }
 
 impl Summary {
@@ -36,6 +39,7 @@ impl Summary {
             latency: new_histogram(),
             capture_span_secs: 0.0,
             input_error: None,
+            run: RunInfo::default(),
         }
     }
 
@@ -69,6 +73,8 @@ impl Summary {
             "elapsed_secs": self.elapsed_secs,
             "packets_per_sec": self.pps().round(),
             "gbit_per_sec": (self.gbps() * 1000.0).round() / 1000.0,
+            "input_error": self.input_error,
+            "run": self.run,
             "latency_ns": {
                 "p50": l.value_at_quantile(0.5),
                 "p99": l.value_at_quantile(0.99),
