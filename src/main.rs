@@ -147,8 +147,16 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         capture_thread,
         if live { s.stats_interval } else { 0 },
     );
+    let progress = match &s.input {
+        Input::Files(paths) if !s.quiet && paths.iter().all(|p| p.as_os_str() != "-") => {
+            let total = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+            siphon::progress::Progress::start(total, counters.clone())
+        }
+        _ => None,
+    };
     let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters };
     let outcome = run(&mut *source, &s.config, sink, &opts);
+    drop(progress);
     stop.store(true, Ordering::Relaxed);
     drop(edge);
     let mut outcome = match outcome {

@@ -42,6 +42,8 @@ pub struct LiveCounters {
     pub kernel_dropped: AtomicU64,
     /// Kernel received (live).
     pub kernel_received: AtomicU64,
+    /// Input bytes consumed (files; for progress).
+    pub input_bytes: AtomicU64,
 }
 
 /// How to run.
@@ -193,6 +195,7 @@ pub fn run(
                 if !b.is_empty() {
                     send_batch(b, &senders[0], &pool_rx);
                 }
+                opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
                 match res {
                     Ok(true) => continue,
                     Ok(false) => break,
@@ -219,6 +222,7 @@ pub fn run(
             for s in full {
                 send_batch(&mut current[s], &senders[s], &pool_rx);
             }
+            opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
             if let Some(k) = source.stats() {
                 opts.counters.kernel_received.store(k.received, Ordering::Relaxed);
                 opts.counters.kernel_dropped.store(k.dropped + k.if_dropped, Ordering::Relaxed);

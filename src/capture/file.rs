@@ -17,6 +17,8 @@ pub struct FileSource {
     filter: Option<String>,
     current: Option<Open>,
     deferred: Option<CaptureError>,
+    /// Bytes of the files already finished (for progress).
+    done_bytes: u64,
 }
 
 struct Open {
@@ -29,6 +31,8 @@ struct Open {
     /// Descriptor of a pipe (stdin): reads stop early when it has nothing ready, so the
     /// pipeline hands over what it has instead of waiting for a full batch.
     pipe_fd: Option<i32>,
+    /// Its size was added to the source's finished bytes.
+    counted: bool,
 }
 
 /// Who reads the file.
@@ -50,6 +54,7 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
             packets: 0,
             offset: 24,
             pipe_fd: None,
+            counted: false,
         });
     }
     let mut pipe_fd = None;
@@ -85,19 +90,31 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
     if let LinkType::Unsupported(linktype) = link {
         return Err(CaptureError::LinkType { path: path.clone(), linktype });
     }
-    Ok(Open { reader: Reader::Libpcap(cap), path: path.clone(), link, packets: 0, offset: 24, pipe_fd })
+    Ok(Open {
+        reader: Reader::Libpcap(cap),
+        path: path.clone(),
+        link,
+        packets: 0,
+        offset: 24,
+        pipe_fd,
+        counted: false,
+    })
 }
 
 impl FileSource {
     /// Files to read in order; each is opened when the previous one ends, so a bad later file
     /// is reported after the earlier ones were analysed. The first is opened now to fail fast.
     pub fn new(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
-        let mut s = FileSource { paths, next_index: 0, filter, current: None, deferred: None };
+        let mut s = FileSource { paths, next_index: 0, filter, current: None, deferred: None, done_bytes: 0 };
         s.open_next()?;
         Ok(s)
     }
 
     fn open_next(&mut self) -> Result<bool, CaptureError> {
+        if let Some(done) = self.current.as_mut().filter(|o| !o.counted) {
+            done.counted = true;
+            self.done_bytes += std::fs::metadata(&done.path).map(|m| m.len()).unwrap_or(done.offset);
+        }
         match self.paths.get(self.next_index) {
             Some(p) => {
                 self.next_index += 1;
@@ -113,6 +130,16 @@ impl FileSource {
 }
 
 impl PacketSource for FileSource {
+    fn bytes_read(&self) -> u64 {
+        self.done_bytes
+            + match &self.current {
+                Some(o) if o.counted => 0,
+                Some(Open { reader: Reader::Blocks(b), .. }) => b.bytes_read(),
+                Some(o) => o.offset,
+                None => 0,
+            }
+    }
+
     fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
         let mut n = 0;
         while n < max {

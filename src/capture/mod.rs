@@ -47,6 +47,10 @@ pub trait PacketSource: Send {
     fn fill_batch(&mut self, _batch: &mut Batch) -> Option<Result<bool, CaptureError>> {
         None
     }
+    /// Bytes of input consumed so far, over every file (for progress; 0 when unknown).
+    fn bytes_read(&self) -> u64 {
+        0
+    }
     /// Kernel drop counters (live only).
     fn stats(&mut self) -> Option<CaptureStats> {
         None
