@@ -55,6 +55,9 @@ pub struct Args {
     /// Also send each alert as RFC 5424 syslog to udp://HOST:PORT or tcp://HOST:PORT.
     #[arg(long = "syslog", value_name = "URL")]
     pub syslog: Option<String>,
+    /// Alert format: `eve` (EVE JSON lines) or `text` (one line per alert, as Suricata's fast.log).
+    #[arg(long = "format", value_name = "FORMAT", default_value = "eve")]
+    pub format: Format,
     /// Write alerts to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -92,6 +95,15 @@ pub struct Args {
     /// BPF filter as trailing words.
     #[arg(trailing_var_arg = true, value_name = "FILTER")]
     pub filter_words: Vec<String>,
+}
+
+/// How alerts are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// EVE JSON lines.
+    Eve,
+    /// One readable line per alert (fast.log).
+    Text,
 }
 
 /// Where packets come from.
@@ -134,6 +146,8 @@ pub struct Settings {
     pub quiet: bool,
     /// HTML report to write at the end.
     pub report: Option<PathBuf>,
+    /// Alert format.
+    pub format: Format,
 }
 
 /// Why the command line cannot run.
@@ -195,6 +209,7 @@ impl Args {
             stats_json: self.stats_json,
             quiet: self.quiet,
             report: self.report,
+            format: self.format,
         })
     }
 }

@@ -4,10 +4,11 @@
 use anyhow::Context;
 use clap::Parser;
 use siphon::alert::sink::{AlertSink, JsonLines};
+use siphon::alert::text::TextLines;
 use siphon::capture::PacketSource;
 use siphon::capture::file::FileSource;
 use siphon::capture::live::{LiveOptions, LiveSource, drop_privileges};
-use siphon::cli::{Args, Input, Settings, exit};
+use siphon::cli::{Args, Format, Input, Settings, exit};
 use siphon::pipeline::{LiveCounters, RunOptions, run};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,9 +58,13 @@ fn main() {
 }
 
 fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
-    let primary: Box<dyn AlertSink> = match &s.output {
-        Some(p) => Box::new(JsonLines::create(p)?),
-        None => Box::new(JsonLines::new(std::io::stdout())),
+    let primary: Box<dyn AlertSink> = match (&s.output, s.format) {
+        (Some(p), Format::Eve) => Box::new(JsonLines::create(p)?),
+        (None, Format::Eve) => Box::new(JsonLines::new(std::io::stdout())),
+        (Some(p), Format::Text) => Box::new(TextLines::new(
+            std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?,
+        )),
+        (None, Format::Text) => Box::new(TextLines::new(std::io::stdout())),
     };
     Ok(match &s.syslog {
         Some(t) => Box::new(siphon::alert::syslog::SyslogTee::new(primary, t.clone())?),
@@ -171,7 +176,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     if !s.quiet {
         eprint!("{}", outcome.summary.to_text());
     }
-    if s.stats_json && !outcome.broken_pipe {
+    if s.stats_json && !outcome.broken_pipe && s.format == Format::Eve {
         let mut sink = open_stats_sink(&s)?;
         let _ = sink.write_event(&outcome.summary.to_eve(&ts));
         let _ = sink.flush();

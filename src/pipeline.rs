@@ -330,12 +330,12 @@ fn write_alerts(
 ) -> WriterResult {
     let mut r = WriterResult::default();
     let mut failed = false;
-    while let Ok(a) = rx.recv() {
+    while let Ok(mut a) = rx.recv() {
         if failed {
             continue; // keep draining so workers never block on a dead output
         }
         if let Some(s) = across.as_mut()
-            && !s.admit(&a)
+            && !s.admit(&mut a)
         {
             *r.dropped.entry(a.siphon.detector).or_insert(0) += 1;
             continue;
