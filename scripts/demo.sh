@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release --quiet
 if [ $# -eq 0 ]; then
-  set -- pcaps/dns_iodine_null.pcap pcaps/icmp_ptunnel.pcap pcaps/scan_nmap_sS.pcap \
-         pcaps/proxy_tls_sni.pcap pcaps/egress_ssh_443.pcap
+  set -- pcaps/proxy_tls_sni.pcap pcaps/dns_iodine_null.pcap pcaps/icmp_ptunnel.pcap \
+         pcaps/egress_ssh_443.pcap pcaps/scan_nmap_sS.pcap
 fi
 args=()
 for f in "$@"; do args+=(-r "$f"); done

@@ -172,6 +172,9 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         }
     };
     outcome.summary.run.inputs = inputs_of(&s.input);
+    for w in &outcome.summary.input_warnings {
+        eprintln!("siphon: warning: {w}");
+    }
     let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
     if !s.quiet {
         eprint!("{}", outcome.summary.to_text());

@@ -254,6 +254,7 @@ pub fn run(
             }
         }
         let kernel = source.stats();
+        let input_warnings = source.warnings();
         drop(senders);
         let mut summary = Summary::new();
         for h in handles {
@@ -274,6 +275,7 @@ pub fn run(
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         summary.capture_span_secs = first_ts.map_or(0.0, |f| last_ts.since(f).as_secs_f64());
         summary.input_error = input_error.as_ref().map(|e| e.to_string());
+        summary.input_warnings = input_warnings;
         summary.run = crate::run_info::RunInfo {
             first_packet: first_ts.map(|t| t.to_eve()),
             last_packet: first_ts.map(|_| last_ts.to_eve()),

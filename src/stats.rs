@@ -26,6 +26,8 @@ pub struct Summary {
     pub input_error: Option<String>,
     /// What the run covered (inputs, capture span, traffic over time, version, config digest).
     pub run: RunInfo,
+    /// Warnings about the input: capture files out of time order or overlapping.
+    pub input_warnings: Vec<String>,
 }
 
 impl Summary {
@@ -40,6 +42,7 @@ impl Summary {
             capture_span_secs: 0.0,
             input_error: None,
             run: RunInfo::default(),
+            input_warnings: Vec::new(),
         }
     }
 
@@ -74,6 +77,7 @@ impl Summary {
             "packets_per_sec": self.pps().round(),
             "gbit_per_sec": (self.gbps() * 1000.0).round() / 1000.0,
             "input_error": self.input_error,
+            "input_warnings": self.input_warnings,
             "run": self.run,
             "latency_ns": {
                 "p50": l.value_at_quantile(0.5),

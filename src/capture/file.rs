@@ -19,6 +19,12 @@ pub struct FileSource {
     deferred: Option<CaptureError>,
     /// Bytes of the files already finished (for progress).
     done_bytes: u64,
+    /// First packet time of each file, when known ([`super::order`]).
+    firsts: Vec<Option<Timestamp>>,
+    /// Latest packet time read so far.
+    latest: Timestamp,
+    /// Reordering and overlap warnings.
+    warnings: Vec<String>,
 }
 
 struct Open {
@@ -102,10 +108,31 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
 }
 
 impl FileSource {
-    /// Files to read in order; each is opened when the previous one ends, so a bad later file
-    /// is reported after the earlier ones were analysed. The first is opened now to fail fast.
+    /// Files (directories expand to the captures in them) read as one timeline, in the order
+    /// of their first packet's time ([`super::order`]); each is opened when the previous one
+    /// ends, so a bad later file is reported after the earlier ones were analysed. The first is
+    /// opened now to fail fast.
     pub fn new(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
-        let mut s = FileSource { paths, next_index: 0, filter, current: None, deferred: None, done_bytes: 0 };
+        let (paths, firsts, warning) = super::order::by_time(super::order::expand_dirs(&paths)?);
+        let mut s = FileSource::in_given_order(paths, filter)?;
+        s.firsts = firsts;
+        s.warnings.extend(warning);
+        Ok(s)
+    }
+
+    /// Files read in the order given.
+    pub fn in_given_order(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
+        let mut s = FileSource {
+            paths,
+            next_index: 0,
+            filter,
+            current: None,
+            deferred: None,
+            done_bytes: 0,
+            firsts: Vec::new(),
+            latest: Timestamp(0),
+            warnings: Vec::new(),
+        };
         s.open_next()?;
         Ok(s)
     }
@@ -117,6 +144,12 @@ impl FileSource {
         }
         match self.paths.get(self.next_index) {
             Some(p) => {
+                if let Some(Some(first)) = self.firsts.get(self.next_index)
+                    && self.next_index > 0
+                    && *first < self.latest
+                {
+                    self.warnings.push(super::order::overlap_warning(p, *first, self.latest));
+                }
                 self.next_index += 1;
                 self.current = Some(open_one(p, self.filter.as_deref())?);
                 Ok(true)
@@ -130,6 +163,10 @@ impl FileSource {
 }
 
 impl PacketSource for FileSource {
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
     fn bytes_read(&self) -> u64 {
         self.done_bytes
             + match &self.current {
@@ -150,8 +187,10 @@ impl PacketSource for FileSource {
             let cap = match &mut open.reader {
                 Reader::Libpcap(cap) => cap,
                 Reader::Blocks(b) => {
+                    let latest = &mut self.latest;
                     match b.read(max - n, &mut |p| {
                         n += 1;
+                        *latest = (*latest).max(p.ts);
                         f(p);
                     }) {
                         Ok(true) => continue,
@@ -173,12 +212,9 @@ impl PacketSource for FileSource {
             let failure = match cap.next_packet() {
                 Ok(p) => {
                     let caplen = p.header.caplen;
-                    f(&RawPacket {
-                        ts: header_ts(p.header),
-                        data: p.data,
-                        wire_len: p.header.len,
-                        link: open.link,
-                    });
+                    let ts = header_ts(p.header);
+                    self.latest = self.latest.max(ts);
+                    f(&RawPacket { ts, data: p.data, wire_len: p.header.len, link: open.link });
                     open.packets += 1;
                     open.offset += 16 + u64::from(caplen);
                     n += 1;
@@ -222,6 +258,9 @@ impl PacketSource for FileSource {
                 return None;
             };
             let res = b.fill(batch);
+            if let Some(m) = batch.meta.iter().map(|m| m.ts).max() {
+                self.latest = self.latest.max(m);
+            }
             match res {
                 Ok(true) => return Some(Ok(true)),
                 Ok(false) => {}

@@ -65,7 +65,13 @@ pub struct Report {
 impl Report {
     /// A report from alerts in EVE form and a stats event.
     pub fn new(alerts: Vec<AlertRow>, stats: Option<Value>, source: String) -> Report {
-        let mut r = Report { alerts, stats, source, notes: Vec::new() };
+        let notes = stats
+            .as_ref()
+            .and_then(|s| s.pointer("/siphon/input_warnings"))
+            .and_then(Value::as_array)
+            .map(|w| w.iter().filter_map(Value::as_str).map(|w| format!("Input: {w}")).collect())
+            .unwrap_or_default();
+        let mut r = Report { alerts, stats, source, notes };
         r.alerts.sort_by(|a, b| a.ts.total_cmp(&b.ts));
         r
     }
