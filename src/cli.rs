@@ -58,6 +58,12 @@ pub struct Args {
     /// Alert format: `eve` (EVE JSON lines) or `text` (one line per alert, as Suricata's fast.log).
     #[arg(long = "format", value_name = "FORMAT", default_value = "eve")]
     pub format: Format,
+    /// Run only these detectors (comma-separated names, e.g. `dns_tunnel,scan`).
+    #[arg(long = "detectors", value_name = "NAME,...")]
+    pub detectors: Option<String>,
+    /// Run every detector but these (comma-separated names).
+    #[arg(long = "no-detectors", value_name = "NAME,...")]
+    pub no_detectors: Option<String>,
     /// Write alerts to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -174,6 +180,7 @@ impl Args {
         if let Some(m) = &self.mirror_source {
             overrides.push(format!("general.mirror_sources={}", toml_string(m)));
         }
+        overrides.extend(detector_switches(self.detectors.as_deref(), self.no_detectors.as_deref())?);
         overrides.extend(self.set.iter().cloned());
         let config = Config::load(self.config.as_deref(), &overrides)?;
         let input = match (self.interface, self.read.is_empty()) {
@@ -216,4 +223,30 @@ impl Args {
 
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `--detectors` / `--no-detectors` as `NAME.enabled=...` overrides, from the detector table
+/// ([`crate::detect::ALL`]). An unknown name is an error naming it and the valid ones.
+fn detector_switches(only: Option<&str>, without: Option<&str>) -> Result<Vec<String>, UsageError> {
+    let valid: Vec<&str> = crate::detect::ALL.iter().map(|s| s.name).collect();
+    let parse = |flag: &str, list: &str| -> Result<Vec<String>, UsageError> {
+        let names: Vec<String> =
+            list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect();
+        match names.iter().find(|n| !valid.contains(&n.as_str())) {
+            Some(bad) => Err(UsageError::Bad(format!(
+                "{flag}: unknown detector `{bad}`; valid detectors: {}",
+                valid.join(", ")
+            ))),
+            None => Ok(names),
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(list) = only {
+        let names = parse("--detectors", list)?;
+        out.extend(valid.iter().map(|v| format!("{v}.enabled={}", names.iter().any(|n| n == v))));
+    }
+    if let Some(list) = without {
+        out.extend(parse("--no-detectors", list)?.iter().map(|n| format!("{n}.enabled=false")));
+    }
+    Ok(out)
 }
