@@ -120,7 +120,7 @@ fn egress_volume_section_draws_bytes_against_the_threshold() {
     let out = siphon()
         .arg("-r")
         .arg(pcap("egress_curl_upload.pcap"))
-        .args(["-q", "--set", "egress.volume=5m:10MB", "--report"])
+        .args(["-q", "--set", "egress_volume.volume=5m:10MB", "--report"])
         .arg(&html)
         .output()
         .unwrap();
