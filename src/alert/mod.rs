@@ -123,9 +123,12 @@ pub const MAX_RRNAME: usize = 120;
 /// An escaped name cut to its first 40 and last 60 characters around `…` (never inside a
 /// `\xNN` escape), with the name's length in bytes; `None` if it is short enough.
 pub fn shorten_name(escaped: &str) -> Option<(String, usize)> {
-    if escaped.chars().count() <= MAX_RRNAME {
-        return None;
-    }
+    (escaped.chars().count() > MAX_RRNAME).then(|| cut_escaped(escaped, 40, 60))
+}
+
+/// `escaped` cut to at most `head` + `tail` bytes around `…`, never inside a `\xNN` escape,
+/// with its length in name bytes (each escape one byte).
+pub fn cut_escaped(escaped: &str, head: usize, tail: usize) -> (String, usize) {
     // One unit per name byte: `\xNN` or one character.
     let mut units: Vec<&str> = Vec::with_capacity(escaped.len());
     let mut i = 0;
@@ -138,16 +141,19 @@ pub fn shorten_name(escaped: &str) -> Option<(String, usize)> {
         units.push(&escaped[i..i + n]);
         i += n;
     }
-    let (mut head, mut tail, mut k, mut m) = (0, 0, 0, units.len());
-    while k < units.len() && head + units[k].len() <= 40 {
-        head += units[k].len();
+    if units.iter().map(|u| u.len()).sum::<usize>() <= head + tail {
+        return (escaped.to_owned(), units.len());
+    }
+    let (mut h, mut t, mut k, mut m) = (0, 0, 0, units.len());
+    while k < units.len() && h + units[k].len() <= head {
+        h += units[k].len();
         k += 1;
     }
-    while m > k && tail + units[m - 1].len() <= 60 {
-        tail += units[m - 1].len();
+    while m > k && t + units[m - 1].len() <= tail {
+        t += units[m - 1].len();
         m -= 1;
     }
-    Some((format!("{}…{}", units[..k].concat(), units[m..].concat()), units.len()))
+    (format!("{}…{}", units[..k].concat(), units[m..].concat()), units.len())
 }
 
 /// `v` with every fraction rounded to 3 decimals (3 significant digits below 0.001).

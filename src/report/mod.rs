@@ -163,16 +163,14 @@ impl Report {
 }
 
 /// A name made readable: non-printable bytes are already `\xNN` in EVE; a name longer than
-/// `max` characters is cut in the middle and its length given, e.g. `abc…xyz (253 chars)`.
+/// `max` characters is cut in the middle (never inside an escape) and its length given, e.g.
+/// `abc…xyz (253 bytes)`. A name siphon already cut (it holds `…`) is left as it is.
 pub fn short_name(name: &str, max: usize) -> String {
-    let n = name.chars().count();
-    if n <= max {
+    if name.chars().count() <= max || name.contains('…') {
         return name.to_owned();
     }
-    let keep = max.saturating_sub(1) / 2;
-    let head: String = name.chars().take(keep).collect();
-    let tail: String = name.chars().skip(n - keep).collect();
-    format!("{head}…{tail} ({n} chars)")
+    let (cut, bytes) = crate::alert::cut_escaped(name, max * 2 / 5, max * 3 / 5);
+    format!("{cut} ({bytes} bytes)")
 }
 
 /// A sink that passes alerts on and keeps their EVE form for the report (at most
@@ -219,7 +217,10 @@ mod tests {
         assert_eq!(short_name("short.example", 20), "short.example");
         let long = format!("{}.t.exfil-test.net", "a".repeat(200));
         let s = short_name(&long, 30);
-        assert!(s.ends_with("(217 chars)"), "{s}");
+        assert!(s.ends_with("(217 bytes)"), "{s}");
+        let bin = format!("{}.t.exfil-test.net", "\\xd1".repeat(50));
+        let cut = short_name(&bin, 30);
+        assert!(cut.starts_with("\\xd1") && cut.contains("\\xd1…") && cut.ends_with("(67 bytes)"), "{cut}");
         assert!(s.starts_with("aaaa") && s.contains("…"));
     }
 

@@ -80,7 +80,8 @@ fn dns_tunnel(cases: &[&AlertRow]) -> Markup {
                 tr { td { (a.src) } td { (num(a, "domain")) } td { (num(a, "resolver")) } td.num { (num(a, "queries")) }
                      td.num { (num(a, "distinct_subdomains")) } td.num { (num(a, "longest_label")) }
                      td.num { (num(a, "longest_name")) } td.num { (a.score) }
-                     td.mono { (a.name.as_deref().map(|n| short_name(n, 70)).unwrap_or_default()) } }
+                     td.mono { (a.name.as_deref().map(|n| short_name(n, 70)).unwrap_or_default())
+                        @if let Some(b) = a.num("query_name_bytes") { " (" (b) " bytes)" } } }
             }
         }
     }
