@@ -3,16 +3,8 @@
 
 mod common;
 
-use common::{parse_alerts, pcap, siphon};
+use common::{DEMO, parse_alerts, pcap, siphon};
 use std::collections::BTreeSet;
-
-const DEMO: [&str; 5] = [
-    "proxy_tls_sni.pcap",
-    "dns_iodine_null.pcap",
-    "icmp_ptunnel.pcap",
-    "egress_ssh_443.pcap",
-    "scan_nmap_sS.pcap",
-];
 
 fn detectors_firing(args: &[&str]) -> BTreeSet<String> {
     let mut c = siphon();

@@ -3,20 +3,11 @@
 
 mod common;
 
-use common::{of, parse_alerts, pcap, siphon};
+use common::{DEMO, of, parse_alerts, pcap, siphon};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The captures scripts/demo.sh reads.
-const DEMO: [&str; 5] = [
-    "dns_iodine_null.pcap",
-    "icmp_ptunnel.pcap",
-    "scan_nmap_sS.pcap",
-    "proxy_tls_sni.pcap",
-    "egress_ssh_443.pcap",
-];
 
 /// Runs siphon on the demo captures with `--report` and `--stats-json -o eve.json`; returns the
 /// HTML, the EVE lines and the directory.

@@ -4,16 +4,8 @@
 
 mod common;
 
-use common::{pcap, siphon};
+use common::{DEMO, pcap, siphon};
 use std::path::PathBuf;
-
-const DEMO: [&str; 5] = [
-    "dns_iodine_null.pcap",
-    "icmp_ptunnel.pcap",
-    "scan_nmap_sS.pcap",
-    "proxy_tls_sni.pcap",
-    "egress_ssh_443.pcap",
-];
 
 #[test]
 fn text_lines_match_the_golden_fast_log() {
