@@ -55,6 +55,15 @@ pub struct Args {
     /// Also send each alert as RFC 5424 syslog to udp://HOST:PORT or tcp://HOST:PORT.
     #[arg(long = "syslog", value_name = "URL")]
     pub syslog: Option<String>,
+    /// Alert format: `eve` (EVE JSON lines) or `text` (one line per alert, as Suricata's fast.log).
+    #[arg(long = "format", value_name = "FORMAT", default_value = "eve")]
+    pub format: Format,
+    /// Run only these detectors (comma-separated names, e.g. `dns_tunnel,scan`).
+    #[arg(long = "detectors", value_name = "NAME,...")]
+    pub detectors: Option<String>,
+    /// Run every detector but these (comma-separated names).
+    #[arg(long = "no-detectors", value_name = "NAME,...")]
+    pub no_detectors: Option<String>,
     /// Write alerts to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -79,6 +88,10 @@ pub struct Args {
     /// Also write the stats as an EVE `stats` event to the alert output.
     #[arg(long = "stats-json")]
     pub stats_json: bool,
+    /// Also write the HTML report (timeline, ranked hosts, per-detector cases, blind spots) to
+    /// FILE when the run ends. `siphon report eve.json -o FILE` makes one from an EVE file.
+    #[arg(long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Do not print the summary on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
@@ -96,6 +109,15 @@ pub struct Args {
     /// the options.
     #[arg(value_name = "FILTER")]
     pub filter_words: Vec<String>,
+}
+
+/// How alerts are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// EVE JSON lines.
+    Eve,
+    /// One readable line per alert (fast.log).
+    Text,
 }
 
 /// Where packets come from.
@@ -136,6 +158,10 @@ pub struct Settings {
     pub stats_json: bool,
     /// No stderr summary.
     pub quiet: bool,
+    /// HTML report to write at the end.
+    pub report: Option<PathBuf>,
+    /// Alert format.
+    pub format: Format,
 }
 
 /// Why the command line cannot run.
@@ -153,8 +179,9 @@ pub enum UsageError {
 }
 
 impl Args {
-    /// The config overrides, in order: `--home-net`, `--mirror-source`, then each `--set`.
-    fn overrides(&self) -> Vec<String> {
+    /// The config overrides, in order: `--home-net`, `--mirror-source`, `--detectors` and
+    /// `--no-detectors`, then each `--set` (an unknown detector name is an error).
+    fn overrides(&self) -> Result<Vec<String>, UsageError> {
         let mut overrides = Vec::new();
         if let Some(h) = &self.home_net {
             overrides.push(format!("general.home_net={}", toml_string(h)));
@@ -162,14 +189,15 @@ impl Args {
         if let Some(m) = &self.mirror_source {
             overrides.push(format!("general.mirror_sources={}", toml_string(m)));
         }
+        overrides.extend(detector_switches(self.detectors.as_deref(), self.no_detectors.as_deref())?);
         overrides.extend(self.set.iter().cloned());
-        overrides
+        Ok(overrides)
     }
 
     /// `--print-config`: the commented example when neither `-c` nor an override is given,
     /// else the effective config (checked as a run would check it).
     pub fn effective_config(&self) -> Result<String, UsageError> {
-        let overrides = self.overrides();
+        let overrides = self.overrides()?;
         if self.config.is_none() && overrides.is_empty() {
             return Ok(crate::config::EXAMPLE_CONFIG.to_owned());
         }
@@ -178,7 +206,7 @@ impl Args {
 
     /// Validates and builds the settings.
     pub fn build(self) -> Result<Settings, UsageError> {
-        let overrides = self.overrides();
+        let overrides = self.overrides()?;
         let config = Config::load(self.config.as_deref(), &overrides)?;
         check_filter_words(&self.filter_words, self.filter.is_some())?;
         let input = match (self.interface, self.read.is_empty()) {
@@ -216,6 +244,8 @@ impl Args {
             stats_interval: self.stats_interval,
             stats_json: self.stats_json,
             quiet: self.quiet,
+            report: self.report,
+            format: self.format,
         })
     }
 }
@@ -259,4 +289,30 @@ fn check_output_is_not_an_input(inputs: &[PathBuf], out: &std::path::Path) -> Re
 
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `--detectors` / `--no-detectors` as `NAME.enabled=...` overrides, from the detector table
+/// ([`crate::detect::ALL`]). An unknown name is an error naming it and the valid ones.
+fn detector_switches(only: Option<&str>, without: Option<&str>) -> Result<Vec<String>, UsageError> {
+    let valid: Vec<&str> = crate::detect::ALL.iter().map(|s| s.name).collect();
+    let parse = |flag: &str, list: &str| -> Result<Vec<String>, UsageError> {
+        let names: Vec<String> =
+            list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect();
+        match names.iter().find(|n| !valid.contains(&n.as_str())) {
+            Some(bad) => Err(UsageError::Bad(format!(
+                "{flag}: unknown detector `{bad}`; valid detectors: {}",
+                valid.join(", ")
+            ))),
+            None => Ok(names),
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(list) = only {
+        let names = parse("--detectors", list)?;
+        out.extend(valid.iter().map(|v| format!("{v}.enabled={}", names.iter().any(|n| n == v))));
+    }
+    if let Some(list) = without {
+        out.extend(parse("--no-detectors", list)?.iter().map(|n| format!("{n}.enabled=false")));
+    }
+    Ok(out)
 }

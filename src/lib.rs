@@ -22,6 +22,9 @@ pub mod harness;
 pub mod mirror;
 pub mod pipeline;
 pub mod policy;
+pub mod progress;
+pub mod report;
+pub mod run_info;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod synth;

@@ -1,12 +1,14 @@
 //! The binary: glue between the command line, the pipeline and the process's edges (signals,
 //! periodic stats, exit codes). `anyhow` lives only here.
 
+use anyhow::Context;
 use clap::Parser;
 use siphon::alert::sink::{AlertSink, JsonLines};
+use siphon::alert::text::TextLines;
 use siphon::capture::PacketSource;
 use siphon::capture::file::FileSource;
 use siphon::capture::live::{LiveOptions, LiveSource, drop_privileges};
-use siphon::cli::{Args, Input, Settings, exit};
+use siphon::cli::{Args, Format, Input, Settings, exit};
 use siphon::pipeline::{LiveCounters, RunOptions, run};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +23,24 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 fn main() {
+    // `siphon report EVE.json -o FILE`: a subcommand of its own, so filter words stay free.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "report") {
+        let args = siphon::report::command::ReportArgs::parse_from(std::env::args_os().skip(1));
+        std::process::exit(match args.run() {
+            Ok(n) => {
+                eprintln!("siphon: report with {n} alerts written to {}", args.output.display());
+                exit::OK
+            }
+            Err(e @ siphon::report::ReportError::Read { .. }) => {
+                eprintln!("siphon: {e}");
+                exit::INPUT
+            }
+            Err(e) => {
+                eprintln!("siphon: {e}");
+                exit::OUTPUT
+            }
+        });
+    }
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -87,9 +107,17 @@ fn write_stdout(b: &[u8]) -> i32 {
 }
 
 fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
-    let primary: Box<dyn AlertSink> = match &s.output {
-        Some(p) => Box::new(JsonLines::create(p)?),
-        None => Box::new(JsonLines::new(std::io::stdout())),
+    let primary: Box<dyn AlertSink> = match (&s.output, s.format) {
+        (Some(p), Format::Eve) => Box::new(JsonLines::create(p)?),
+        (None, Format::Eve) => Box::new(JsonLines::new(std::io::stdout())),
+        (Some(p), Format::Text) => Box::new(TextLines::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("{}: cannot open for appending", p.display()))?,
+        )),
+        (None, Format::Text) => Box::new(TextLines::new(std::io::stdout())),
     };
     Ok(match &s.syslog {
         Some(t) => Box::new(siphon::alert::output::syslog::SyslogTee::new(primary, t.clone())?),
@@ -167,6 +195,13 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         Some(sink) => sink,
         None => open_output(&s)?,
     };
+    let (sink, report_alerts) = match &s.report {
+        Some(_) => {
+            let (c, kept) = siphon::report::Collector::new(sink);
+            (Box::new(c) as Box<dyn AlertSink>, Some(kept))
+        }
+        None => (sink, None),
+    };
     let live = matches!(s.input, Input::Live(_));
     let reopen = Arc::new(AtomicBool::new(false));
     let edge = spawn_edges(
@@ -177,8 +212,16 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         capture_thread,
         if live { s.stats_interval } else { 0 },
     );
+    let progress = match &s.input {
+        Input::Files(paths) if !s.quiet && paths.iter().all(|p| p.as_os_str() != "-") => {
+            let total = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+            siphon::progress::Progress::start(total, counters.clone())
+        }
+        _ => None,
+    };
     let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters, reopen };
     let outcome = run(&mut *source, &s.config, sink, &opts);
+    drop(progress);
     stop.store(true, Ordering::Relaxed);
     drop(edge);
     let mut outcome = match outcome {
@@ -193,6 +236,11 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     if let Some(sink) = sink.as_mut() {
         outcome.summary.outputs = sink.close_outputs(OUTPUT_GRACE);
     }
+    outcome.summary.run.inputs = inputs_of(&s.input);
+    for w in &outcome.summary.input_warnings {
+        eprintln!("siphon: warning: {w}");
+    }
+    let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
     if !s.quiet {
         eprint!("{}", outcome.summary.to_text());
     } else {
@@ -207,13 +255,35 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     // The stats event goes through the run's own sink: the file it holds open (reopened on
     // SIGHUP, before privileges were dropped for -Z), never a fresh open by path.
     if s.stats_json
+        && s.format == Format::Eve
         && !outcome.broken_pipe
         && let Some(sink) = sink.as_mut()
     {
-        let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
         if let Err(e) = sink.write_event(&outcome.summary.to_eve(&ts)).and_then(|()| sink.flush()) {
             eprintln!("siphon: cannot write the stats event: {e}");
             return Ok(exit::OUTPUT);
+        }
+    }
+    if let (Some(path), Some(kept)) = (&s.report, report_alerts) {
+        let (alerts, over) = kept.lock().map(|mut k| (std::mem::take(&mut k.0), k.1)).unwrap_or_default();
+        let source = match &s.input {
+            Input::Files(p) => format!(
+                "siphon -r {}",
+                p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -r ")
+            ),
+            Input::Live(i) => format!("siphon -i {i}"),
+        };
+        let mut r = siphon::report::Report::new(alerts, Some(outcome.summary.to_eve(&ts)), source);
+        if over > 0 {
+            r.notes
+                .push(format!("{over} alerts past the first {} are not shown.", siphon::report::MAX_ALERTS));
+        }
+        if let Err(e) = r.write(path) {
+            eprintln!("siphon: {e}");
+            return Ok(exit::OUTPUT);
+        }
+        if !s.quiet {
+            eprintln!("siphon: report written to {}", path.display());
         }
     }
     if let Some(e) = &outcome.input_error {
@@ -229,6 +299,20 @@ fn give_to_user(path: &std::path::Path, user: &str) {
     let Ok((uid, gid)) = siphon::capture::live::user_ids(user) else { return };
     if let Err(e) = std::os::unix::fs::chown(path, Some(uid), Some(gid)) {
         eprintln!("siphon: warning: cannot give {} to {user}: {e}", path.display());
+    }
+}
+
+/// The inputs as the report's header names them, with file sizes.
+fn inputs_of(input: &Input) -> Vec<siphon::run_info::InputInfo> {
+    match input {
+        Input::Files(paths) => paths
+            .iter()
+            .map(|p| siphon::run_info::InputInfo {
+                name: p.display().to_string(),
+                size: std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
+            })
+            .collect(),
+        Input::Live(i) => vec![siphon::run_info::InputInfo { name: i.clone(), size: None }],
     }
 }
 

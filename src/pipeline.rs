@@ -42,6 +42,8 @@ pub struct LiveCounters {
     pub kernel_dropped: AtomicU64,
     /// Kernel received (live).
     pub kernel_received: AtomicU64,
+    /// Input bytes consumed (files; for progress).
+    pub input_bytes: AtomicU64,
 }
 
 /// How to run.
@@ -191,6 +193,7 @@ pub fn run(
         let mut input_error = None;
         let mut first_ts = None;
         let mut last_ts = crate::time::Timestamp(0);
+        let mut traffic = crate::run_info::TrafficSeries::default();
         loop {
             if opts.stop.load(Ordering::Relaxed) {
                 break;
@@ -204,12 +207,14 @@ pub fn run(
                 // in cache: the capture thread has time to spare, the worker has not.
                 b.set_flow_hints(|link, frame| crate::worker::flow_hint(link, frame, &dopts, &mut scratch));
                 for m in &b.meta {
-                    first_ts.get_or_insert(m.ts);
+                    first_ts = Some(first_ts.map_or(m.ts, |f: crate::time::Timestamp| f.min(m.ts)));
                     last_ts = last_ts.max(m.ts);
+                    traffic.add(m.ts, m.wire_len);
                 }
                 if !b.is_empty() {
                     send_batch(b, &senders[0], &pool_rx);
                 }
+                opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
                 match res {
                     Ok(true) => continue,
                     Ok(false) => break,
@@ -226,8 +231,9 @@ pub fn run(
                 delivered += 1;
                 let (s, hint) = shard_of(p, n, &home, &dopts, &mut scratch);
                 current[s].push(p, hint);
-                first_ts.get_or_insert(p.ts);
+                first_ts = Some(first_ts.map_or(p.ts, |f: crate::time::Timestamp| f.min(p.ts)));
                 last_ts = last_ts.max(p.ts);
+                traffic.add(p.ts, p.wire_len);
                 if current[s].is_full() && !full.contains(&s) {
                     full.push(s);
                 }
@@ -235,6 +241,7 @@ pub fn run(
             for s in full {
                 send_batch(&mut current[s], &senders[s], &pool_rx);
             }
+            opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
             if let Some(k) = source.stats() {
                 opts.counters.kernel_received.store(k.received, Ordering::Relaxed);
                 opts.counters.kernel_dropped.store(k.dropped + k.if_dropped, Ordering::Relaxed);
@@ -266,6 +273,7 @@ pub fn run(
             }
         }
         let kernel = source.stats();
+        let input_warnings = source.warnings();
         drop(senders);
         let mut summary = Summary::new();
         for h in handles {
@@ -286,6 +294,13 @@ pub fn run(
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         summary.capture_span_secs = first_ts.map_or(0.0, |f| last_ts.since(f).as_secs_f64());
         summary.input_error = input_error.as_ref().map(|e| e.to_string());
+        summary.input_warnings = input_warnings;
+        summary.run = crate::run_info::RunInfo {
+            first_packet: first_ts.map(|t| t.to_eve()),
+            last_packet: first_ts.map(|_| last_ts.to_eve()),
+            traffic,
+            ..crate::run_info::RunInfo::for_config(config)
+        };
         if let Some(e) = w.error {
             return Err(RunError::Output(e));
         }
@@ -345,7 +360,7 @@ fn write_alerts(
             // The old file stays in use: nothing is lost, the operator is told.
             eprintln!("siphon: SIGHUP: cannot reopen the output, still writing the old file: {e}");
         }
-        let a = match rx.recv_timeout(REOPEN_POLL) {
+        let mut a = match rx.recv_timeout(REOPEN_POLL) {
             Ok(a) => a,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -354,7 +369,7 @@ fn write_alerts(
             continue; // keep draining so workers never block on a dead output
         }
         if let Some(s) = across.as_mut()
-            && !s.admit(&a)
+            && !s.admit(&mut a)
         {
             *r.dropped.entry(a.siphon.detector).or_insert(0) += 1;
             continue;

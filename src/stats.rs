@@ -2,6 +2,7 @@
 //! per-packet latency percentiles. Printed on stderr; also an EVE `stats` event.
 
 use crate::capture::CaptureStats;
+use crate::run_info::RunInfo;
 use crate::worker::WorkerStats;
 use hdrhistogram::Histogram;
 use serde_json::json;
@@ -25,6 +26,10 @@ pub struct Summary {
     pub input_error: Option<String>,
     /// Network outputs (syslog): what each sent, dropped and how often it reconnected.
     pub outputs: Vec<(&'static str, crate::alert::output::OutputStats)>,
+    /// What the run covered (inputs, capture span, traffic over time, version, config digest).
+    pub run: RunInfo,
+    /// Warnings about the input: capture files out of time order or overlapping.
+    pub input_warnings: Vec<String>,
 }
 
 impl Summary {
@@ -39,6 +44,8 @@ impl Summary {
             capture_span_secs: 0.0,
             input_error: None,
             outputs: Vec::new(),
+            run: RunInfo::default(),
+            input_warnings: Vec::new(),
         }
     }
 
@@ -73,6 +80,9 @@ impl Summary {
             "packets_per_sec": self.pps().round(),
             "gbit_per_sec": (self.gbps() * 1000.0).round() / 1000.0,
             "outputs": self.outputs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "input_error": self.input_error,
+            "input_warnings": self.input_warnings,
+            "run": self.run,
             "latency_ns": {
                 "p50": l.value_at_quantile(0.5),
                 "p99": l.value_at_quantile(0.99),

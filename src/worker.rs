@@ -561,8 +561,8 @@ impl Worker {
     }
 
     fn flush_alerts(&mut self, emit: &mut dyn FnMut(Alert)) {
-        for a in self.alerts.drain(..) {
-            if self.suppress.admit(&a) {
+        for mut a in self.alerts.drain(..) {
+            if self.suppress.admit(&mut a) {
                 *self.stats.alerts.entry(a.siphon.detector).or_insert(0) += 1;
                 emit(a);
             }

@@ -135,6 +135,22 @@ pub struct SiphonEvidence {
     pub mitre: Vec<&'static str>,
     /// The figures and the thresholds that fired.
     pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// Set when this alert re-fires inside an episode because its figure grew.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+}
+
+/// Why an alert of an already-reported episode was written again.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Escalation {
+    /// The episode's figure (queries, bytes, probes...) when it was last reported.
+    pub previous: f64,
+    /// The figure now.
+    pub current: f64,
+    /// The growth that re-alerts (`alerts.escalation_factor`).
+    pub factor: f64,
+    /// Which report of the episode this is (2 for the first escalation).
+    pub report: u32,
 }
 
 /// One alert, serialized as one EVE JSON line.

@@ -4,6 +4,7 @@ pub mod eve;
 pub mod output;
 pub mod sink;
 pub mod suppress;
+pub mod text;
 
 pub use eve::Alert;
 
@@ -77,6 +78,7 @@ impl Alert {
                     score: 0.0,
                     mitre: sig.mitre.to_vec(),
                     evidence: serde_json::Map::new(),
+                    escalation: None,
                 },
                 ts,
                 episode: String::new(),
@@ -112,6 +114,64 @@ impl Alert {
         {
             self.set_tunnel(t);
         }
+    }
+}
+
+/// Longest DNS name written whole in an alert, in characters of its escaped form.
+pub const MAX_RRNAME: usize = 120;
+
+/// An escaped name cut to its first 40 and last 60 characters around `…` (never inside a
+/// `\xNN` escape), with the name's length in bytes; `None` if it is short enough.
+pub fn shorten_name(escaped: &str) -> Option<(String, usize)> {
+    (escaped.chars().count() > MAX_RRNAME).then(|| cut_escaped(escaped, 40, 60))
+}
+
+/// `escaped` cut to at most `head` + `tail` bytes around `…`, never inside a `\xNN` escape,
+/// with its length in name bytes (each escape one byte).
+pub fn cut_escaped(escaped: &str, head: usize, tail: usize) -> (String, usize) {
+    // One unit per name byte: `\xNN` or one character.
+    let mut units: Vec<&str> = Vec::with_capacity(escaped.len());
+    let mut i = 0;
+    while i < escaped.len() {
+        let n = if escaped[i..].starts_with("\\x") && escaped.len() >= i + 4 {
+            4
+        } else {
+            escaped[i..].chars().next().map_or(1, char::len_utf8)
+        };
+        units.push(&escaped[i..i + n]);
+        i += n;
+    }
+    if units.iter().map(|u| u.len()).sum::<usize>() <= head + tail {
+        return (escaped.to_owned(), units.len());
+    }
+    let (mut h, mut t, mut k, mut m) = (0, 0, 0, units.len());
+    while k < units.len() && h + units[k].len() <= head {
+        h += units[k].len();
+        k += 1;
+    }
+    while m > k && t + units[m - 1].len() <= tail {
+        t += units[m - 1].len();
+        m -= 1;
+    }
+    (format!("{}…{}", units[..k].concat(), units[m..].concat()), units.len())
+}
+
+/// `v` with every fraction rounded to 3 decimals (3 significant digits below 0.001).
+pub fn rounded(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(0.0);
+            let r = if x.abs() >= 1e-3 || x == 0.0 {
+                (x * 1000.0).round() / 1000.0
+            } else {
+                format!("{x:.2e}").parse().unwrap_or(x)
+            };
+            serde_json::Number::from_f64(r).map_or(Value::Null, Value::Number)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(rounded).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, rounded(v))).collect()),
+        v => v,
     }
 }
 
@@ -164,8 +224,17 @@ impl AlertBuilder {
         self.alert.icmp_code = Some(code);
         self
     }
-    /// The DNS query that fired.
+    /// The DNS query that fired. A name longer than [`MAX_RRNAME`] characters (binary labels
+    /// escaped as `\xNN` make tunnel names long) is cut in the middle, keeping the domain, and
+    /// its length in bytes goes into the evidence as `query_name_bytes`.
     pub fn dns(mut self, id: u16, rrname: String, qtype: u16) -> Self {
+        let rrname = match shorten_name(&rrname) {
+            Some((short, bytes)) => {
+                self = self.evidence("query_name_bytes", bytes);
+                short
+            }
+            None => rrname,
+        };
         self.alert.dns = Some(EveDns {
             version: 3,
             kind: "request",
@@ -190,9 +259,10 @@ impl AlertBuilder {
         self.alert.siphon.score = (score * 1000.0).round() / 1000.0;
         self.evidence("score_threshold", threshold)
     }
-    /// One figure of evidence.
+    /// One figure of evidence (fractions rounded to 3 decimals, or 3 significant digits below
+    /// 0.001: no 15-digit floats).
     pub fn evidence(mut self, key: &str, value: impl Serialize) -> Self {
-        let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        let v = rounded(serde_json::to_value(value).unwrap_or(serde_json::Value::Null));
         self.alert.siphon.evidence.insert(key.to_owned(), v);
         self
     }
@@ -208,8 +278,12 @@ impl AlertBuilder {
         self.alert.alert.severity = s;
         self
     }
-    /// The alert.
+    /// The alert. A detector-named threshold equal to `score_threshold` is named once.
     pub fn finish(mut self) -> Alert {
+        let ev = &mut self.alert.siphon.evidence;
+        if let Some(t) = ev.get("score_threshold").cloned() {
+            ev.retain(|k, v| k == "score_threshold" || !k.ends_with("_threshold") || *v != t);
+        }
         if self.alert.proto.is_empty() {
             self.alert.proto = "IP".into();
         }
@@ -220,5 +294,33 @@ impl AlertBuilder {
             );
         }
         self.alert
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_binary_names_are_cut_whole_escapes_and_measured() {
+        let name = format!("{}.t.exfil-test.net", "\\xd1a".repeat(60));
+        let (short, bytes) = shorten_name(&name).unwrap();
+        assert_eq!(bytes, 120 + 17, "each \\xNN is one byte");
+        assert!(short.ends_with(".t.exfil-test.net"), "{short}");
+        let (head, tail) = short.split_once('…').unwrap();
+        assert!(head.len() <= 40 && tail.len() <= 60);
+        for part in [head, tail] {
+            // Every backslash still starts a whole escape.
+            for (i, _) in part.match_indices('\\') {
+                assert!(part[i..].len() >= 4 && part[i + 1..].starts_with('x'), "{part}");
+            }
+        }
+        assert!(shorten_name("www.example.com").is_none());
+    }
+
+    #[test]
+    fn evidence_fractions_are_rounded() {
+        let v = rounded(serde_json::json!({"a": 6.892679775201884, "b": [0.000123456], "c": 3}));
+        assert_eq!(v, serde_json::json!({"a": 6.893, "b": [0.000123], "c": 3}));
     }
 }

@@ -28,6 +28,8 @@ const MAX_EPISODES: usize = 65_536;
 struct Episode {
     last_seen: Timestamp,
     alerted_magnitude: f64,
+    /// Alerts of the episode written so far.
+    reports: u32,
 }
 
 /// Counters of what suppression did.
@@ -72,14 +74,23 @@ impl Suppressor {
         }
     }
 
-    /// Should `a` be emitted? Updates the episode either way.
-    pub fn admit(&mut self, a: &Alert) -> bool {
+    /// Should `a` be emitted? Updates the episode either way; an alert that re-fires because
+    /// its figure grew gets its `escalation`.
+    pub fn admit(&mut self, a: &mut Alert) -> bool {
         let timeout = self.cfg.episode_timeout.nanos();
         let key = (a.alert.signature_id, a.episode.clone());
         let fresh = match self.episodes.get_mut(&key) {
             Some(ep) if a.ts.0.saturating_sub(ep.last_seen.0) < timeout => {
                 ep.last_seen = ep.last_seen.max(a.ts);
-                if Escalation(self.cfg.escalation_factor).due(ep.alerted_magnitude, a.magnitude) {
+                let f = self.cfg.escalation_factor;
+                if Escalation(f).due(ep.alerted_magnitude, a.magnitude) {
+                    ep.reports += 1;
+                    a.siphon.escalation = Some(super::eve::Escalation {
+                        previous: ep.alerted_magnitude,
+                        current: a.magnitude,
+                        factor: f,
+                        report: ep.reports,
+                    });
                     ep.alerted_magnitude = a.magnitude;
                     true
                 } else {
@@ -88,7 +99,7 @@ impl Suppressor {
                 }
             }
             Some(ep) => {
-                *ep = Episode { last_seen: a.ts, alerted_magnitude: a.magnitude };
+                *ep = Episode { last_seen: a.ts, alerted_magnitude: a.magnitude, reports: 1 };
                 true
             }
             None => {
@@ -99,7 +110,8 @@ impl Suppressor {
                         self.stats.episodes_evicted += MAX_EPISODES as u64;
                     }
                 }
-                self.episodes.insert(key, Episode { last_seen: a.ts, alerted_magnitude: a.magnitude });
+                self.episodes
+                    .insert(key, Episode { last_seen: a.ts, alerted_magnitude: a.magnitude, reports: 1 });
                 true
             }
         };
@@ -141,11 +153,20 @@ mod tests {
     #[test]
     fn one_alert_per_episode_and_escalation() {
         let mut s = Suppressor::new(AlertConfig::default());
-        assert!(s.admit(&alert(100, 10.0)));
-        assert!(!s.admit(&alert(110, 20.0)));
-        assert!(s.admit(&alert(120, 100.0)), "10x growth re-alerts");
-        assert!(!s.admit(&alert(130, 150.0)));
-        assert!(s.admit(&alert(100 + 7200, 1.0)), "a new episode after the timeout");
+        let mut first = alert(100, 10.0);
+        assert!(s.admit(&mut first));
+        assert!(first.siphon.escalation.is_none());
+        assert!(!s.admit(&mut alert(110, 20.0)));
+        let mut grown = alert(120, 100.0);
+        assert!(s.admit(&mut grown), "10x growth re-alerts");
+        let e = grown.siphon.escalation.clone().expect("an escalation says so");
+        assert_eq!((e.previous, e.current, e.factor, e.report), (10.0, 100.0, 10.0, 2));
+        let json = serde_json::to_value(&grown).unwrap();
+        assert_eq!(json["siphon"]["escalation"]["report"], 2);
+        assert!(!s.admit(&mut alert(130, 150.0)));
+        let mut fresh = alert(100 + 7200, 1.0);
+        assert!(s.admit(&mut fresh), "a new episode after the timeout");
+        assert!(fresh.siphon.escalation.is_none());
         assert_eq!(s.stats.repeats, 2);
     }
 }

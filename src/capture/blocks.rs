@@ -125,6 +125,11 @@ impl BlockReader {
         self.link
     }
 
+    /// Bytes of the file read so far (for progress).
+    pub fn bytes_read(&self) -> u64 {
+        self.offset + self.carry.len() as u64
+    }
+
     fn rd32(&self, b: &[u8]) -> u32 {
         let a = [b[0], b[1], b[2], b[3]];
         if self.swapped { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }

@@ -17,6 +17,14 @@ pub struct FileSource {
     filter: Option<String>,
     current: Option<Open>,
     deferred: Option<CaptureError>,
+    /// Bytes of the files already finished (for progress).
+    done_bytes: u64,
+    /// First packet time of each file, when known ([`super::order`]).
+    firsts: Vec<Option<Timestamp>>,
+    /// Latest packet time read so far.
+    latest: Timestamp,
+    /// Reordering and overlap warnings.
+    warnings: Vec<String>,
 }
 
 struct Open {
@@ -29,6 +37,8 @@ struct Open {
     /// Descriptor of a pipe (stdin): reads stop early when it has nothing ready, so the
     /// pipeline hands over what it has instead of waiting for a full batch.
     pipe_fd: Option<i32>,
+    /// Its size was added to the source's finished bytes.
+    counted: bool,
 }
 
 /// Who reads the file.
@@ -50,6 +60,7 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
             packets: 0,
             offset: 24,
             pipe_fd: None,
+            counted: false,
         });
     }
     let mut pipe_fd = None;
@@ -85,21 +96,60 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
     if let LinkType::Unsupported(linktype) = link {
         return Err(CaptureError::LinkType { path: path.clone(), linktype });
     }
-    Ok(Open { reader: Reader::Libpcap(cap), path: path.clone(), link, packets: 0, offset: 24, pipe_fd })
+    Ok(Open {
+        reader: Reader::Libpcap(cap),
+        path: path.clone(),
+        link,
+        packets: 0,
+        offset: 24,
+        pipe_fd,
+        counted: false,
+    })
 }
 
 impl FileSource {
-    /// Files to read in order; each is opened when the previous one ends, so a bad later file
-    /// is reported after the earlier ones were analysed. The first is opened now to fail fast.
+    /// Files (directories expand to the captures in them) read as one timeline, in the order
+    /// of their first packet's time ([`super::order`]); each is opened when the previous one
+    /// ends, so a bad later file is reported after the earlier ones were analysed. The first is
+    /// opened now to fail fast.
     pub fn new(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
-        let mut s = FileSource { paths, next_index: 0, filter, current: None, deferred: None };
+        let (paths, firsts, warning) = super::order::by_time(super::order::expand_dirs(&paths)?);
+        let mut s = FileSource::in_given_order(paths, filter)?;
+        s.firsts = firsts;
+        s.warnings.extend(warning);
+        Ok(s)
+    }
+
+    /// Files read in the order given.
+    pub fn in_given_order(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
+        let mut s = FileSource {
+            paths,
+            next_index: 0,
+            filter,
+            current: None,
+            deferred: None,
+            done_bytes: 0,
+            firsts: Vec::new(),
+            latest: Timestamp(0),
+            warnings: Vec::new(),
+        };
         s.open_next()?;
         Ok(s)
     }
 
     fn open_next(&mut self) -> Result<bool, CaptureError> {
+        if let Some(done) = self.current.as_mut().filter(|o| !o.counted) {
+            done.counted = true;
+            self.done_bytes += std::fs::metadata(&done.path).map(|m| m.len()).unwrap_or(done.offset);
+        }
         match self.paths.get(self.next_index) {
             Some(p) => {
+                if let Some(Some(first)) = self.firsts.get(self.next_index)
+                    && self.next_index > 0
+                    && *first < self.latest
+                {
+                    self.warnings.push(super::order::overlap_warning(p, *first, self.latest));
+                }
                 self.next_index += 1;
                 self.current = Some(open_one(p, self.filter.as_deref())?);
                 Ok(true)
@@ -113,6 +163,20 @@ impl FileSource {
 }
 
 impl PacketSource for FileSource {
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.done_bytes
+            + match &self.current {
+                Some(o) if o.counted => 0,
+                Some(Open { reader: Reader::Blocks(b), .. }) => b.bytes_read(),
+                Some(o) => o.offset,
+                None => 0,
+            }
+    }
+
     fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
         let mut n = 0;
         while n < max {
@@ -123,8 +187,10 @@ impl PacketSource for FileSource {
             let cap = match &mut open.reader {
                 Reader::Libpcap(cap) => cap,
                 Reader::Blocks(b) => {
+                    let latest = &mut self.latest;
                     match b.read(max - n, &mut |p| {
                         n += 1;
+                        *latest = (*latest).max(p.ts);
                         f(p);
                     }) {
                         Ok(true) => continue,
@@ -146,12 +212,9 @@ impl PacketSource for FileSource {
             let failure = match cap.next_packet() {
                 Ok(p) => {
                     let caplen = p.header.caplen;
-                    f(&RawPacket {
-                        ts: header_ts(p.header),
-                        data: p.data,
-                        wire_len: p.header.len,
-                        link: open.link,
-                    });
+                    let ts = header_ts(p.header);
+                    self.latest = self.latest.max(ts);
+                    f(&RawPacket { ts, data: p.data, wire_len: p.header.len, link: open.link });
                     open.packets += 1;
                     open.offset += 16 + u64::from(caplen);
                     n += 1;
@@ -195,6 +258,9 @@ impl PacketSource for FileSource {
                 return None;
             };
             let res = b.fill(batch);
+            if let Some(m) = batch.meta.iter().map(|m| m.ts).max() {
+                self.latest = self.latest.max(m);
+            }
             match res {
                 Ok(true) => return Some(Ok(true)),
                 Ok(false) => {}

@@ -6,6 +6,7 @@
 pub mod blocks;
 pub mod file;
 pub mod live;
+pub mod order;
 pub mod write;
 
 use crate::decode::LinkType;
@@ -46,6 +47,14 @@ pub trait PacketSource: Send {
     /// capture file read in blocks): `None` when it cannot, and `read` is to be used.
     fn fill_batch(&mut self, _batch: &mut Batch) -> Option<Result<bool, CaptureError>> {
         None
+    }
+    /// Bytes of input consumed so far, over every file (for progress; 0 when unknown).
+    fn bytes_read(&self) -> u64 {
+        0
+    }
+    /// Warnings about the input (files out of time order or overlapping), for the summary.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
     }
     /// Kernel drop counters (live only).
     fn stats(&mut self) -> Option<CaptureStats> {

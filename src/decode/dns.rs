@@ -95,11 +95,12 @@ impl DnsName {
         usize::from(self.longest_label)
     }
 
-    /// The name's text, non-UTF-8 bytes escaped as `\xNN`, for alerts.
+    /// The name's text, bytes other than printable ASCII (and `\\` itself) escaped as `\xNN`,
+    /// for alerts.
     pub fn to_lossy_string(&self) -> String {
         let mut s = String::with_capacity(self.as_bytes().len());
         for &b in self.as_bytes() {
-            if b.is_ascii_graphic() {
+            if b.is_ascii_graphic() && b != b'\\' {
                 s.push(b as char);
             } else {
                 s.push_str(&format!("\\x{b:02x}"));

@@ -7,6 +7,15 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+/// The captures `scripts/demo.sh` reads, in time order.
+pub const DEMO: [&str; 5] = [
+    "proxy_tls_sni.pcap",
+    "dns_iodine_null.pcap",
+    "icmp_ptunnel.pcap",
+    "egress_ssh_443.pcap",
+    "scan_nmap_sS.pcap",
+];
+
 /// Path of a bundled capture.
 pub fn pcap(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps").join(name)
