@@ -258,11 +258,10 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         && s.format == Format::Eve
         && !outcome.broken_pipe
         && let Some(sink) = sink.as_mut()
+        && let Err(e) = sink.write_event(&outcome.summary.to_eve(&ts)).and_then(|()| sink.flush())
     {
-        if let Err(e) = sink.write_event(&outcome.summary.to_eve(&ts)).and_then(|()| sink.flush()) {
-            eprintln!("siphon: cannot write the stats event: {e}");
-            return Ok(exit::OUTPUT);
-        }
+        eprintln!("siphon: cannot write the stats event: {e}");
+        return Ok(exit::OUTPUT);
     }
     if let (Some(path), Some(kept)) = (&s.report, report_alerts) {
         let (alerts, over) = kept.lock().map(|mut k| (std::mem::take(&mut k.0), k.1)).unwrap_or_default();
