@@ -21,6 +21,8 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../config/siphon.toml");
 pub struct Config {
     /// Home network, mirror sources.
     pub general: GeneralConfig,
+    /// Link-layer decoding limits.
+    pub decode: DecodeConfig,
     /// Flow table limits and timeouts.
     pub flow: FlowConfig,
     /// Alert suppression and rate limits.
@@ -87,6 +89,22 @@ impl Default for GeneralConfig {
     }
 }
 
+/// Link-layer decoding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeConfig {
+    /// Most stacked 802.1Q/802.1ad/QinQ tags looked through (0-255). Deeper frames are counted
+    /// as `vlan_too_deep` and not analysed. Real provider networks stack two or three; a higher
+    /// value costs nothing but a few bytes read per tag.
+    pub max_vlan_depth: u8,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig { max_vlan_depth: 8 }
+    }
+}
+
 /// The flow table: bounded, expired on packet time.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -108,6 +126,14 @@ pub struct FlowConfig {
     pub max_fragmented: usize,
     /// An unfinished reassembly is dropped after this long (counted).
     pub fragment_timeout: Dur,
+    /// Fragments one IPv4 datagram may arrive in; past it the datagram is dropped and counted
+    /// `frag_too_many`. 256 carries a 64 KiB datagram over a 296-byte MTU (FreeBSD allows 16);
+    /// lower bounds what one hostile datagram costs, too low drops real jumbo datagrams.
+    pub max_fragments_per_datagram: u16,
+    /// Bytes the reassembly pool of one worker may hold (payloads and bitmaps, as Suricata's
+    /// `defrag.memcap`); over it the oldest datagrams are evicted (counted). Lower bounds memory
+    /// under a fragment flood; higher keeps more slow, large datagrams.
+    pub fragment_memcap: crate::units::Size,
 }
 
 impl Default for FlowConfig {
@@ -120,6 +146,8 @@ impl Default for FlowConfig {
             max_tls_reassembly: 4096,
             max_fragmented: 1024,
             fragment_timeout: Dur::secs(30),
+            max_fragments_per_datagram: 256,
+            fragment_memcap: crate::units::Size(16 << 20),
         }
     }
 }

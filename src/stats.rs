@@ -125,8 +125,14 @@ impl Summary {
         let f = &w.defrag;
         if f.fragments > 0 {
             s += &format!(
-                "siphon: fragments: {} in, {} reassembled, {} timed out, {} evicted, {} invalid\n",
-                f.fragments, f.reassembled, f.timed_out, f.evicted, f.invalid
+                "siphon: fragments: {} in, {} reassembled, {} timed out, {} evicted, {} invalid, {} discarded (too many); peak {} KiB held\n",
+                f.fragments,
+                f.reassembled,
+                f.timed_out,
+                f.evicted,
+                f.invalid,
+                f.discarded,
+                f.memory_peak / 1024
             );
         }
         let m = &w.mirror;

@@ -12,7 +12,7 @@ use crate::decode::app::{AppProto, classify_client, classify_server};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
-use crate::flow::defrag::{Defrag, DefragStats};
+use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable, Volume};
 use crate::mirror::{MirrorFilter, MirrorShared, MirrorStats};
@@ -75,11 +75,7 @@ impl WorkerStats {
             e.evicted += v.evicted;
         }
         self.tls_reassembly_refused += o.tls_reassembly_refused;
-        self.defrag.fragments += o.defrag.fragments;
-        self.defrag.reassembled += o.defrag.reassembled;
-        self.defrag.timed_out += o.defrag.timed_out;
-        self.defrag.evicted += o.defrag.evicted;
-        self.defrag.invalid += o.defrag.invalid;
+        self.defrag.merge(&o.defrag);
         self.mirror.merge(&o.mirror);
     }
 }
@@ -171,7 +167,12 @@ impl Worker {
             hello_pool: Vec::new(),
             pending: Vec::new(),
             max_hellos: config.flow.max_tls_reassembly,
-            defrag: Defrag::new(config.flow.max_fragmented, config.flow.fragment_timeout.nanos()),
+            defrag: Defrag::new(DefragLimits {
+                max_datagrams: config.flow.max_fragmented,
+                max_fragments: config.flow.max_fragments_per_datagram,
+                memcap: usize::try_from(config.flow.fragment_memcap.0).unwrap_or(usize::MAX),
+                timeout_nanos: config.flow.fragment_timeout.nanos(),
+            }),
             defrag_buf: Vec::new(),
             mirror: MirrorFilter::new(&config.general, mirror),
             ahead: [0; RING],
@@ -248,7 +249,15 @@ impl Worker {
                     let mut buf = std::mem::take(&mut self.defrag_buf);
                     if d.truncated {
                         self.defrag.stats.invalid += 1;
-                    } else if self.defrag.add(ts, d.src, d.dst, d.ip_proto, f, &mut buf) {
+                    } else if self.defrag.add(
+                        ts,
+                        d.src,
+                        d.dst,
+                        d.ip_proto,
+                        f,
+                        &mut buf,
+                        &mut self.stats.anomalies,
+                    ) {
                         let opts = &self.opts;
                         if let Some(whole) =
                             decode::packet::decode_reassembled(&buf, d, opts, &mut self.stats.anomalies)
@@ -586,7 +595,11 @@ fn is_dns_port(p: u16) -> bool {
 
 /// Decode options from the config.
 pub fn decode_options(c: &Config) -> DecodeOptions {
-    DecodeOptions { vxlan_ports: c.general.vxlan_ports.clone(), max_tunnel_depth: c.general.max_tunnel_depth }
+    DecodeOptions {
+        vxlan_ports: c.general.vxlan_ports.clone(),
+        max_tunnel_depth: c.general.max_tunnel_depth,
+        max_vlan_depth: c.decode.max_vlan_depth,
+    }
 }
 
 #[cfg(test)]
