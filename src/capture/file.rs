@@ -1,6 +1,11 @@
 //! Capture files: classic pcap (µs and ns) and pcapng, several files read in order as one
 //! timeline, `-` for stdin. Classic pcap files without a filter are read in blocks straight into
 //! the batches ([`super::blocks`]); everything else through libpcap.
+//!
+//! A bad file in a list (missing, not a capture, an unsupported link type, cut short) never
+//! hides the files after it: its failure is kept, the next file is read, and the source ends
+//! with one error naming every file not read in full ([`CaptureError::Files`]). Only a BPF
+//! filter that does not compile stops at once: it would fail every file the same way.
 
 use super::blocks::BlockReader;
 use super::{Batch, PacketSource, RawPacket};
@@ -16,7 +21,8 @@ pub struct FileSource {
     next_index: usize,
     filter: Option<String>,
     current: Option<Open>,
-    deferred: Option<CaptureError>,
+    /// Files not read in full, in order.
+    failures: Vec<CaptureError>,
 }
 
 struct Open {
@@ -90,24 +96,41 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
 
 impl FileSource {
     /// Files to read in order; each is opened when the previous one ends, so a bad later file
-    /// is reported after the earlier ones were analysed. The first is opened now to fail fast.
+    /// is reported after the earlier ones were analysed. Files are opened now until one opens:
+    /// when none does, the error names each (fail fast); a filter that does not compile fails
+    /// at once.
     pub fn new(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
-        let mut s = FileSource { paths, next_index: 0, filter, current: None, deferred: None };
-        s.open_next()?;
+        let mut s = FileSource { paths, next_index: 0, filter, current: None, failures: Vec::new() };
+        if !s.open_next()? && !s.failures.is_empty() {
+            return Err(s.take_failures());
+        }
         Ok(s)
     }
 
+    /// Opens the next file that opens, keeping the failures of those that do not.
     fn open_next(&mut self) -> Result<bool, CaptureError> {
-        match self.paths.get(self.next_index) {
-            Some(p) => {
-                self.next_index += 1;
-                self.current = Some(open_one(p, self.filter.as_deref())?);
-                Ok(true)
+        self.current = None;
+        while let Some(p) = self.paths.get(self.next_index) {
+            self.next_index += 1;
+            match open_one(p, self.filter.as_deref()) {
+                Ok(open) => {
+                    self.current = Some(open);
+                    return Ok(true);
+                }
+                Err(e @ CaptureError::Filter { .. }) => return Err(e),
+                Err(e) => self.failures.push(e),
             }
-            None => {
-                self.current = None;
-                Ok(false)
-            }
+        }
+        Ok(false)
+    }
+
+    /// The failures so far as one error: the failure itself when there is one, else
+    /// [`CaptureError::Files`] listing them all.
+    fn take_failures(&mut self) -> CaptureError {
+        let mut f = std::mem::take(&mut self.failures);
+        match f.len() {
+            1 => f.remove(0),
+            _ => CaptureError::Files { total: self.paths.len(), failures: f },
         }
     }
 }
@@ -134,7 +157,7 @@ impl PacketSource for FileSource {
                             }
                         }
                         Err(e) => {
-                            self.deferred.get_or_insert(e);
+                            self.failures.push(e);
                             if !self.open_next()? {
                                 return self.finish();
                             }
@@ -177,8 +200,8 @@ impl PacketSource for FileSource {
                     } else {
                         CaptureError::Read { path: open.path.clone(), packets: open.packets, reason }
                     };
-                    // Keep going with the next file; report the first failure at the end.
-                    self.deferred.get_or_insert(err);
+                    // Keep going with the next file; report every failure at the end.
+                    self.failures.push(err);
                     if !self.open_next()? {
                         return self.finish();
                     }
@@ -199,8 +222,8 @@ impl PacketSource for FileSource {
                 Ok(true) => return Some(Ok(true)),
                 Ok(false) => {}
                 Err(e) => {
-                    // Keep going with the next file; report the first failure at the end.
-                    self.deferred.get_or_insert(e);
+                    // Keep going with the next file; report every failure at the end.
+                    self.failures.push(e);
                 }
             }
             match self.open_next() {
@@ -213,12 +236,9 @@ impl PacketSource for FileSource {
 }
 
 impl FileSource {
-    /// Every file was read: the first failure, if any.
+    /// Every file was read: the failures, if any.
     fn finish(&mut self) -> Result<bool, CaptureError> {
-        match self.deferred.take() {
-            Some(e) => Err(e),
-            None => Ok(false),
-        }
+        if self.failures.is_empty() { Ok(false) } else { Err(self.take_failures()) }
     }
 }
 
