@@ -42,7 +42,7 @@ pub struct Args {
     /// TOML config with thresholds and allow-lists (see --print-config).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Override a config key, e.g. --set egress.long_session=2m (repeatable).
+    /// Override a config key, e.g. --set long_session.min_duration=2m (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Home networks, comma-separated CIDRs (default: RFC 1918, 100.64.0.0/10, fc00::/7).

@@ -5,19 +5,20 @@
 //! and its line, never a silently ignored setting. `config/siphon.toml` is the commented example
 //! that `siphon --print-config` prints; a test checks it equals the built-in defaults.
 
+use crate::detect::{Sections, Spec};
 use crate::error::ConfigError;
-use crate::units::Dur;
+use crate::policy::EgressPolicyConfig;
+use crate::units::{Dur, de_list, de_nets, de_ports};
 use ipnet::IpNet;
 use serde::Deserialize;
-use std::net::IpAddr;
 use std::path::Path;
 
 /// The commented example config, printed by `--print-config`.
 pub const EXAMPLE_CONFIG: &str = include_str!("../config/siphon.toml");
 
-/// The whole configuration.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+/// The whole configuration: the core sections, the egress policy, and one section per detector
+/// of the table ([`crate::detect::ALL`]), which this module never names one by one.
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Home network, mirror sources.
     pub general: GeneralConfig,
@@ -27,20 +28,54 @@ pub struct Config {
     pub flow: FlowConfig,
     /// Alert suppression and rate limits.
     pub alerts: AlertConfig,
-    /// DNS tunneling and exfiltration.
-    pub dns_tunnel: crate::detect::dns_tunnel::DnsTunnelConfig,
-    /// ICMP tunneling and exfiltration.
-    pub icmp_tunnel: crate::detect::icmp_tunnel::IcmpTunnelConfig,
-    /// Excessive egress (`egress_volume`) and what the egress family shares.
-    pub egress: crate::detect::egress::EgressConfig,
-    /// Long sessions and sustained throughput.
-    pub long_session: crate::detect::long_session::LongSessionConfig,
-    /// Exfiltration over alternative protocols.
-    pub alt_protocol: crate::detect::alt_protocol::AltProtocolConfig,
-    /// Proxyjacking, bandwidth hijacking, proxies, Tor and mining.
-    pub proxyware: crate::detect::proxyware::ProxywareConfig,
-    /// Scanning (horizontal, vertical, block, sweeps; from or against home).
-    pub scan: crate::detect::scan::ScanConfig,
+    /// The egress family's shared policy (`[egress]`): external ranges, allow-lists, hours.
+    pub egress: EgressPolicyConfig,
+    /// One section per detector (`[dns_tunnel]`, `[scan]`...), read through the detector table.
+    pub detectors: Sections,
+}
+
+/// The sections that are not a detector's.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Core {
+    general: GeneralConfig,
+    flow: FlowConfig,
+    alerts: AlertConfig,
+    egress: EgressPolicyConfig,
+}
+
+/// Names of the sections that are not a detector's.
+pub const CORE_SECTIONS: [&str; 4] = ["general", "flow", "alerts", "egress"];
+
+impl Config {
+    /// Reads a TOML document: the core sections, then each detector's section by its name in
+    /// [`crate::detect::ALL`]. A section no one reads is an error that names it.
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        Config::from_toml_with(text, crate::detect::ALL)
+    }
+
+    /// [`Config::from_toml`] for another detector table (tests).
+    pub fn from_toml_with(text: &str, specs: &'static [Spec]) -> Result<Config, toml::de::Error> {
+        let table: toml::Table = text.parse()?;
+        for k in table.keys() {
+            if !CORE_SECTIONS.contains(&k.as_str()) && !specs.iter().any(|s| s.name == k) {
+                let known: Vec<&str> =
+                    CORE_SECTIONS.iter().copied().chain(specs.iter().map(|s| s.name)).collect();
+                return Err(serde::de::Error::custom(format!(
+                    "unknown section `{k}`, expected one of: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        let core: Core = toml::from_str(text)?;
+        Ok(Config {
+            general: core.general,
+            flow: core.flow,
+            alerts: core.alerts,
+            egress: core.egress,
+            detectors: Sections::parse(specs, text)?,
+        })
+    }
 }
 
 /// Which addresses are "ours", and where mirrored traffic comes from.
@@ -55,7 +90,7 @@ pub struct GeneralConfig {
     /// or to them (their tunnel transport, keepalives, malformed tunnels, the sensor's ICMP
     /// errors, their own management traffic) is counted as `mirror_transport` and never reaches
     /// flows or detectors. Listing a host trusts it: its own traffic is no longer analysed.
-    #[serde(deserialize_with = "de_nets_or_addrs")]
+    #[serde(deserialize_with = "de_nets")]
     pub mirror_sources: Vec<IpNet>,
     /// Recognise mirror transport without configuration: ICMP errors about a tunnel packet,
     /// GRE keepalives, and tunnel packets that do not decapsulate between an outer address pair
@@ -173,69 +208,6 @@ impl Default for AlertConfig {
     }
 }
 
-/// Accepts either a TOML list or one comma-separated string.
-fn de_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        One(String),
-        Many(Vec<String>),
-    }
-    let items: Vec<String> = match Raw::deserialize(d)? {
-        Raw::One(s) => s.split(',').map(str::to_owned).collect(),
-        Raw::Many(v) => v,
-    };
-    items
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<T>().map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}"))))
-        .collect()
-}
-
-/// Addresses or networks: a bare address is a /32 (/128).
-fn de_nets_or_addrs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
-    de_list::<D, String>(d)?
-        .iter()
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
-        })
-        .collect()
-}
-
-/// UDP ports: a TOML list of integers, one integer, or `"4789,8472"`.
-fn de_ports<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        One(u16),
-        Many(Vec<u16>),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::One(p) => Ok(vec![p]),
-        Raw::Many(v) => Ok(v),
-        Raw::Text(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<u16>().map_err(|e| serde::de::Error::custom(format!("port {s:?}: {e}"))))
-            .collect(),
-    }
-}
-
-/// Public so detector configs can accept `"a,b"` or `["a","b"]` for their lists too.
-pub fn de_string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    de_list::<D, String>(d)
-}
-
 impl Config {
     /// Loads `path` (or the defaults) and applies `--set` overrides in order.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
@@ -252,7 +224,7 @@ impl Config {
             origin: origin.to_owned(),
             message: e.to_string().trim().to_owned(),
         };
-        let config: Config = toml::from_str(&text).map_err(|e| parse_err(&origin, e))?;
+        let config = Config::from_toml(&text).map_err(|e| parse_err(&origin, e))?;
         if overrides.is_empty() {
             return Ok(config);
         }
@@ -262,7 +234,7 @@ impl Config {
         }
         let merged = toml::to_string(&table)
             .map_err(|e| ConfigError::Parse { origin: "--set".to_owned(), message: e.to_string() })?;
-        toml::from_str(&merged).map_err(|e| ConfigError::Parse {
+        Config::from_toml(&merged).map_err(|e| ConfigError::Parse {
             origin: format!("--set {}", overrides.join(" --set ")),
             message: e.message().to_owned(),
         })
@@ -297,7 +269,7 @@ mod tests {
 
     #[test]
     fn example_config_equals_defaults() {
-        let parsed: Config = toml::from_str(EXAMPLE_CONFIG).expect("example config parses");
+        let parsed = Config::from_toml(EXAMPLE_CONFIG).expect("example config parses");
         assert_eq!(format!("{parsed:?}"), format!("{:?}", Config::default()));
     }
 

@@ -59,7 +59,7 @@ pub enum ConfigError {
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
     /// A `--set KEY=VALUE` override is malformed.
-    #[error("--set {0:?}: expected KEY=VALUE with a dotted key such as egress.long_session=2m")]
+    #[error("--set {0:?}: expected KEY=VALUE with a dotted key such as long_session.min_duration=2m")]
     BadOverride(String),
 }
 

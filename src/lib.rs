@@ -18,6 +18,7 @@ pub mod flow;
 pub mod harness;
 pub mod mirror;
 pub mod pipeline;
+pub mod policy;
 pub mod stats;
 pub mod synth;
 pub mod time;

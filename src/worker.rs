@@ -154,11 +154,12 @@ impl Worker {
 
     /// A worker sharing learned mirror pairs and the sensor's addresses with the others.
     pub fn with_mirror(config: &Config, mirror: std::sync::Arc<MirrorShared>) -> Worker {
+        let env = Env::from_config(config);
         Worker {
             opts: decode_options(config),
-            env: Env::from_config(config),
+            detectors: detect::build(config, &env),
+            env,
             table: FlowTable::new(config.flow.clone()),
-            detectors: detect::build(config),
             suppress: Suppressor::new(config.alerts.clone()),
             alerts: Vec::with_capacity(16),
             ended: Vec::with_capacity(1024),

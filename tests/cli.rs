@@ -120,6 +120,13 @@ fn print_config_is_the_documented_example() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("[dns_tunnel]") && text.contains("window = \"5m\""));
+    // A section per detector of the table, and the printed config loads back as the defaults.
+    let table: toml::Table = text.parse().unwrap();
+    for s in siphon::detect::ALL {
+        assert!(table.contains_key(s.name), "--print-config has no [{}] section", s.name);
+    }
+    let back = siphon::config::Config::from_toml(&text).unwrap();
+    assert_eq!(format!("{back:?}"), format!("{:?}", siphon::config::Config::default()));
 }
 
 #[test]

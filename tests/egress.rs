@@ -35,7 +35,7 @@ fn one<'a>(alerts: &'a [Value], detector: &str, src: &str, dst: &str, sid: u64) 
 
 #[test]
 fn curl_upload_crosses_the_volume_window_at_the_right_packet() {
-    let alerts = run("egress_curl_upload.pcap", &["-q", "--set", "egress.volume=5m:10MB"]);
+    let alerts = run("egress_curl_upload.pcap", &["-q", "--set", "egress_volume.volume=5m:10MB"]);
     let a = one(&alerts, "egress_volume", "10.99.0.110", "203.0.113.20", 9_100_400);
     assert_eq!(a["dest_port"], 80);
     assert_eq!(ev(a, "window"), "5m");
@@ -68,7 +68,7 @@ fn curl_upload_is_sustained_throughput_and_an_http_put() {
 fn trickle_is_a_long_session_reported_while_open() {
     // The session lasts 90.65 s; with a 60 s threshold it is reported on its first packet past
     // 60 s, not at its end.
-    let alerts = run("egress_trickle.pcap", &["-q", "--set", "egress.long_session=60s"]);
+    let alerts = run("egress_trickle.pcap", &["-q", "--set", "long_session.min_duration=60s"]);
     let a = one(&alerts, "long_session", "10.99.0.111", "203.0.113.30", 9_100_450);
     assert_eq!(a["dest_port"], 4444);
     let d = ev(a, "duration_secs").as_f64().unwrap();
@@ -112,7 +112,7 @@ fn ssh_on_443_is_caught() {
 
 #[test]
 fn http_post_is_caught_by_size_and_by_volume() {
-    let alerts = run("egress_http_post.pcap", &["-q", "--set", "egress.volume=5m:4MB"]);
+    let alerts = run("egress_http_post.pcap", &["-q", "--set", "egress_volume.volume=5m:4MB"]);
     let a = one(&alerts, "alt_protocol", "10.99.0.115", "203.0.113.23", 9_100_502);
     assert_eq!(a["http"]["http_method"], "POST");
     assert_eq!(a["http"]["url"], "/upload");
@@ -125,11 +125,11 @@ fn benign_transfers_are_quiet_even_with_low_thresholds() {
     let low = [
         "-q",
         "--set",
-        "egress.volume=5m:10MB",
+        "egress_volume.volume=5m:10MB",
         "--set",
-        "egress.host_volume=5m:10MB",
+        "egress_volume.host_volume=5m:10MB",
         "--set",
-        "egress.long_session=60s",
+        "long_session.min_duration=60s",
         "--set",
         "long_session.sustained_rate=1MB",
         "--set",
@@ -214,7 +214,7 @@ fn allow_lists_and_exclusions_are_honoured() {
 #[test]
 fn bad_egress_config_is_named() {
     for (set, key) in [
-        ("egress.volume=8h", "8h"),
+        ("egress_volume.volume=8h", "8h"),
         ("egress.timezone=Mars/Olympus", "Mars/Olympus"),
         ("alt_protocol.port_protocols=tcp/80=gopher", "gopher"),
         ("egress.allowed_hours=late", "late"),
@@ -311,7 +311,7 @@ fn window_threshold_fires_on_the_crossing_packet() {
     }
     cap.finish();
     let (us, at) = crossing.unwrap();
-    let alerts = run_file(&path, &["-q", "--set", "egress.volume=1m:50000B,1h:1GB"]);
+    let alerts = run_file(&path, &["-q", "--set", "egress_volume.volume=1m:50000B,1h:1GB"]);
     let a = one(&alerts, "egress_volume", "10.99.0.201", "203.0.113.201", 9_100_400);
     let want = Timestamp(us * 1000).to_eve();
     assert_eq!(a["timestamp"], want.as_str(), "fired on the packet that crossed 50 000 B");
@@ -341,7 +341,7 @@ fn host_volume_adds_up_over_destinations() {
         us += 1000;
     }
     cap.finish();
-    let set = ["-q", "--set", "egress.volume=1m:1GB", "--set", "egress.host_volume=1m:70000B"];
+    let set = ["-q", "--set", "egress_volume.volume=1m:1GB", "--set", "egress_volume.host_volume=1m:70000B"];
     let alerts = run_file(&path, &set);
     let a = one(&alerts, "egress_volume", "10.99.0.202", "198.51.100.14", 9_100_401);
     assert_eq!(ev(a, "destinations"), 5);

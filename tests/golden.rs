@@ -24,8 +24,8 @@ fn golden_lines() -> String {
         .collect();
     names.sort();
     let sensitive = [
-        "egress.volume=5m:4MB",
-        "egress.long_session=60s",
+        "egress_volume.volume=5m:4MB",
+        "long_session.min_duration=60s",
         "long_session.sustained_rate=1MB",
         "long_session.sustained_for=5s",
     ]

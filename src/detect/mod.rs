@@ -1,8 +1,12 @@
-//! Detectors: one file per detector behind the small [`Detector`] trait.
+//! Detectors: one folder per detector behind the small [`Detector`] trait, listed in one table,
+//! [`ALL`].
 //!
 //! A detector receives decoded packets, app-layer events and flow ends, keeps its own bounded
-//! per-host state on packet time, and pushes alerts into a caller-owned buffer. The list of
-//! detectors is one explicit `Vec` built from the config by [`build`].
+//! per-host state on packet time, and pushes alerts into a caller-owned buffer. Each lives in
+//! `src/detect/<name>/` (`mod.rs` the detector, `config.rs` its section, `signatures.rs`,
+//! `state.rs` its tables, `tests.rs`) and is registered by one [`Spec`] line in [`ALL`]: its
+//! name, summary, signature block, and config section. The config loader, the worker, the
+//! README tables and the EVE schema all read that table (tests check each of them).
 //!
 //! Mirrors are handled before detectors: they see the inner packet of a GRE/ERSPAN/VXLAN
 //! mirror, never the mirror's own transport ([`crate::mirror`]), and the worker adds EVE's
@@ -10,12 +14,28 @@
 
 pub mod alt_protocol;
 pub mod dns_tunnel;
-pub mod egress;
-pub mod egress_policy;
+pub mod egress_volume;
 pub mod icmp_tunnel;
 pub mod long_session;
 pub mod proxyware;
 pub mod scan;
+mod spec;
+#[cfg(test)]
+mod table_tests;
+
+pub use spec::{AnySection, Build, DetectorConfig, Sections, Spec};
+
+/// The detector table: every detector, in the order they see each event. Adding a detector is
+/// its folder and one line here.
+pub const ALL: &[Spec] = &[
+    dns_tunnel::SPEC,
+    icmp_tunnel::SPEC,
+    egress_volume::SPEC,
+    long_session::SPEC,
+    alt_protocol::SPEC,
+    proxyware::SPEC,
+    scan::SPEC,
+];
 
 use crate::alert::Alert;
 use crate::config::Config;
@@ -27,7 +47,8 @@ use crate::decode::tls::ClientHello;
 use crate::flow::{Dir, EndReason, Flow, FlowTable, HomeNet, Volume};
 use crate::time::Timestamp;
 
-/// What every detector may consult: the home network and the egress policy.
+/// What every detector may consult besides its own section: the home network, the egress
+/// policy and the alert escalation factor.
 ///
 /// Mirror sources are not here on purpose: the worker drops a mirror's own transport before
 /// flow accounting ([`crate::mirror`]), so no detector sees it or needs to know about mirrors.
@@ -38,13 +59,19 @@ pub struct Env {
     /// The egress family's one policy (`[egress]`): the worker stores its verdict on each new
     /// flow ([`crate::flow::Flow::egress`]), and `egress_volume`, `long_session` and
     /// `alt_protocol` judge and stamp their alerts with it.
-    pub egress: egress_policy::Policy,
+    pub egress: crate::policy::Policy,
+    /// `alerts.escalation_factor`, for detectors that skip work between escalations.
+    pub escalation_factor: f64,
 }
 
 impl Env {
     /// From the config.
     pub fn from_config(c: &Config) -> Env {
-        Env { home: HomeNet::new(c.general.home_net.clone()), egress: egress_policy::Policy::new(&c.egress) }
+        Env {
+            home: HomeNet::new(c.general.home_net.clone()),
+            egress: crate::policy::Policy::new(&c.egress),
+            escalation_factor: c.alerts.escalation_factor,
+        }
     }
 }
 
@@ -139,29 +166,7 @@ pub trait Detector: Send {
     }
 }
 
-/// The detectors, in a fixed order, from the config.
-pub fn build(c: &Config) -> Vec<Box<dyn Detector>> {
-    let mut v: Vec<Box<dyn Detector>> = Vec::new();
-    if c.dns_tunnel.enabled {
-        v.push(Box::new(dns_tunnel::DnsTunnel::new(c.dns_tunnel.clone())));
-    }
-    if c.icmp_tunnel.enabled {
-        v.push(Box::new(icmp_tunnel::IcmpTunnel::new(c.icmp_tunnel.clone())));
-    }
-    if c.egress.enabled {
-        v.push(Box::new(egress::EgressVolume::new(c)));
-    }
-    if c.long_session.enabled {
-        v.push(Box::new(long_session::LongSession::new(c)));
-    }
-    if c.alt_protocol.enabled {
-        v.push(Box::new(alt_protocol::AltProtocol::new(c)));
-    }
-    if c.proxyware.enabled {
-        v.push(Box::new(proxyware::Proxyware::new(c.proxyware.clone())));
-    }
-    if c.scan.enabled {
-        v.push(Box::new(scan::Scan::new(c.scan.clone())));
-    }
-    v
+/// The enabled detectors of the config's table, in table order.
+pub fn build(c: &Config, env: &Env) -> Vec<Box<dyn Detector>> {
+    c.detectors.build(env)
 }

@@ -5,6 +5,10 @@ Run from the repository root: python3 tests/schema/make_schema.py ../shared/eve-
 import json, re, sys
 
 src = sys.argv[1] if len(sys.argv) > 1 else "../shared/eve-schema.json"
+# The detector names, in table order, from the detector table (each row is `<module>::SPEC`,
+# and a detector's module is its name; detect::table_tests checks the schema matches).
+table = open("src/detect/mod.rs").read().split("pub const ALL: &[Spec] = &[", 1)[1].split("];", 1)[0]
+DETECTORS = re.findall(r"(\w+)::SPEC", table)
 s = json.load(open(src))
 p = s["properties"]
 
@@ -31,8 +35,7 @@ props["siphon"] = {
     "type": "object", "additionalProperties": False,
     "required": ["detector", "score", "mitre", "evidence"],
     "properties": {
-        "detector": {"type": "string", "enum": ["dns_tunnel", "icmp_tunnel", "scan", "proxyware",
-                                                 "egress_volume", "long_session", "alt_protocol"]},
+        "detector": {"type": "string", "enum": DETECTORS},
         "score": {"type": "number"},
         "mitre": {"type": "array", "minItems": 1,
                   "items": {"type": "string", "pattern": "^T[0-9]{4}(\\.[0-9]{3})?$"}},

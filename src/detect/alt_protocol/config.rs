@@ -3,8 +3,7 @@
 
 use super::parse;
 use crate::decode::app::AppProto;
-use crate::detect::egress_policy as policy;
-use crate::units::Size;
+use crate::units::{Size, de_ports, de_string_list, parse_net};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
@@ -141,7 +140,7 @@ impl ProtoAllow {
             )
         };
         let (n, k) = s.trim().split_once('=').ok_or_else(bad)?;
-        let net = policy::parse_net(n)?;
+        let net = parse_net(n)?;
         let mut mask = 0u8;
         for name in k.split('|').map(str::trim) {
             mask |= if name == "*" {
@@ -155,45 +154,13 @@ impl ProtoAllow {
 }
 
 fn de_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PortRule>, D::Error> {
-    let v = crate::config::de_string_list(d)?;
+    let v = de_string_list(d)?;
     v.iter().map(|s| PortRule::parse(s).map_err(serde::de::Error::custom)).collect()
 }
 
 fn de_allow<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProtoAllow>, D::Error> {
-    let v = crate::config::de_string_list(d)?;
+    let v = de_string_list(d)?;
     v.iter().map(|s| ProtoAllow::parse(s).map_err(serde::de::Error::custom)).collect()
-}
-
-/// Ports as TOML integers, strings, or one comma-separated string.
-fn de_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum One {
-        N(u16),
-        S(String),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        One(One),
-        Many(Vec<One>),
-    }
-    let items = match Raw::deserialize(d)? {
-        Raw::One(o) => vec![o],
-        Raw::Many(v) => v,
-    };
-    let mut out = Vec::new();
-    for i in items {
-        match i {
-            One::N(n) => out.push(n),
-            One::S(s) => {
-                for p in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    out.push(p.parse().map_err(|_| serde::de::Error::custom(format!("bad port {p:?}")))?);
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `[alt_protocol]` config. Hosts, destinations and off-hours come from `[egress]`.
@@ -242,5 +209,11 @@ impl Default for AltProtocolConfig {
             allow: Vec::new(),
             max_tracked: 16_384,
         }
+    }
+}
+
+impl crate::detect::DetectorConfig for AltProtocolConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
     }
 }

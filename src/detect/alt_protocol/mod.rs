@@ -21,151 +21,49 @@
 
 mod config;
 mod parse;
+mod signatures;
+mod state;
+#[cfg(test)]
+mod tests;
 
 pub use config::{AltProtocolConfig, PortRule, ProtoAllow};
+pub use signatures::{SIG_FTP, SIG_HTTP, SIG_MISMATCH, SIG_SMTP, SIG_SSH};
 
-use super::egress_policy::{self as policy, Policy, Sides};
-use super::{Detector, DetectorStats, Env, PacketCtx};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::{Alert, Signature};
-use crate::config::Config;
 use crate::decode::L4;
 use crate::decode::app::AppProto;
 use crate::decode::http::HttpRequest;
 use crate::decode::packet::tcp_flags;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowTable};
+use crate::policy::{self, Policy, Sides};
 use crate::time::Timestamp;
 use config::{AppName, Kind};
 use parse::{FtpCmd, SmtpCmd};
 use rustc_hash::FxHashMap;
+use state::{Expect, FtpCtl, Upload, insert_capped};
 use std::net::IpAddr;
 
 const NAME: &str = "alt_protocol";
 
-/// A file uploaded over FTP to an external server.
-pub const SIG_FTP: Signature = Signature {
-    id: 9_100_500,
-    rev: 1,
-    msg: "SIPHON Exfiltration over FTP: upload to an external server",
-    category: "Potential Corporate Privacy Violation",
-    severity: 2,
-    mitre: &["T1048.003", "T1048"],
-};
-/// A large message sent over SMTP to an external server.
-pub const SIG_SMTP: Signature = Signature {
-    id: 9_100_501,
-    rev: 1,
-    msg: "SIPHON Exfiltration over SMTP: large message to an external server",
-    category: "Potential Corporate Privacy Violation",
-    severity: 2,
-    mitre: &["T1048.003", "T1048"],
-};
-/// A large cleartext HTTP request body sent to an external server.
-pub const SIG_HTTP: Signature = Signature {
-    id: 9_100_502,
-    rev: 1,
-    msg: "SIPHON Exfiltration over HTTP: large POST/PUT body to an external server",
-    category: "Potential Corporate Privacy Violation",
-    severity: 2,
-    mitre: &["T1048.003", "T1048"],
-};
-/// Payload that is not the protocol of its well-known port.
-pub const SIG_MISMATCH: Signature = Signature {
-    id: 9_100_503,
-    rev: 1,
-    msg: "SIPHON Protocol does not match its well-known port",
-    category: "Detection of a Non-Standard Protocol or Event",
-    severity: 2,
-    mitre: &["T1048", "T1571"],
-};
-/// SSH to an external host on a port that is not SSH's.
-pub const SIG_SSH: Signature = Signature {
-    id: 9_100_504,
-    rev: 1,
-    msg: "SIPHON SSH on a non-standard port to an external host",
-    category: "Detection of a Non-Standard Protocol or Event",
-    severity: 2,
-    mitre: &["T1048.002", "T1571"],
-};
+/// The detector's row in [`crate::detect::ALL`].
+pub const SPEC: Spec = Spec::of::<AltProtocol>(
+    NAME,
+    "Exfiltration over alternative protocols: FTP, SMTP and HTTP uploads to external hosts, \
+     payloads that do not match their well-known port, SSH on other ports",
+    (9_100_500, 9_100_599),
+    signatures::ALL,
+);
 
-/// An upload being measured on one flow.
-struct Upload {
-    kind: Kind,
-    /// Home-side payload bytes of the flow when the upload started (`None`: SMTP before DATA).
-    base: Option<u64>,
-    started: Timestamp,
-    last: Timestamp,
-    alerted: bool,
-    /// FTP: the control connection (for the command and file name).
-    ctl: Option<FlowKey>,
-    /// HTTP: method, target, Host and Content-Length.
-    method: String,
-    target: String,
-    host: Option<String>,
-    declared: Option<u64>,
-    /// SMTP: sender, first recipient, recipients, messages.
-    mail_from: String,
-    rcpt: String,
-    rcpts: u32,
-    messages: u32,
-}
-
-impl Upload {
-    fn new(kind: Kind, base: Option<u64>, ts: Timestamp) -> Upload {
-        Upload {
-            kind,
-            base,
-            started: ts,
-            last: ts,
-            alerted: false,
-            ctl: None,
-            method: String::new(),
-            target: String::new(),
-            host: None,
-            declared: None,
-            mail_from: String::new(),
-            rcpt: String::new(),
-            rcpts: 0,
-            messages: 0,
-        }
+impl Build for AltProtocol {
+    type Config = AltProtocolConfig;
+    fn build(config: &AltProtocolConfig, _env: &Env) -> Self {
+        AltProtocol::new(config.clone())
     }
-}
-
-/// An FTP control session.
-struct FtpCtl {
-    verb: &'static str,
-    file: String,
-    last: Timestamp,
-}
-
-/// A data connection an FTP session announced: who connects, and to which address and port.
-#[derive(Debug, Clone, Copy)]
-struct Expect {
-    from: IpAddr,
-    ctl: FlowKey,
-    at: Timestamp,
 }
 
 fn text(b: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
-}
-
-/// Inserts into a capped map, evicting the stalest of a sample when full.
-fn insert_capped<K: std::hash::Hash + Eq + Copy, V>(
-    m: &mut FxHashMap<K, V>,
-    k: K,
-    v: V,
-    cap: usize,
-    age: impl Fn(&V) -> Timestamp,
-    evicted: &mut u64,
-) {
-    if !m.contains_key(&k)
-        && m.len() >= cap.max(1)
-        && let Some(victim) = m.iter().take(8).min_by_key(|(_, v)| age(v)).map(|(k, _)| *k)
-    {
-        m.remove(&victim);
-        *evicted += 1;
-    }
-    m.insert(k, v);
 }
 
 /// The detector.
@@ -182,15 +80,13 @@ pub struct AltProtocol {
 }
 
 impl AltProtocol {
-    /// A detector with `[alt_protocol]` and the shared `[egress]` keys.
-    pub fn new(c: &Config) -> Self {
+    /// A detector with `[alt_protocol]` (the shared `[egress]` policy comes in [`Env`]).
+    pub fn new(cfg: AltProtocolConfig) -> Self {
         AltProtocol {
-            cfg: c.alt_protocol.clone(),
             uploads: FxHashMap::default(),
             ftp: FxHashMap::default(),
             expect: FxHashMap::default(),
-            dns_udp_ports: c
-                .alt_protocol
+            dns_udp_ports: cfg
                 .port_protocols
                 .iter()
                 .filter(|r| r.udp && r.expect.contains(&AppName::Dns))
@@ -198,6 +94,7 @@ impl AltProtocol {
                 .collect(),
             flagged: FxHashMap::default(),
             evicted: 0,
+            cfg,
         }
     }
 

@@ -21,52 +21,43 @@
 //! ping and ping sweeps create none), capped at `max_pairs` with counted eviction; distinct
 //! payloads are 64-bit hashes in a set capped at `max_payloads_per_pair`; the last 16 requests
 //! per pair sit in a fixed ring for reply matching.
-
+mod config;
 mod evidence;
+mod signatures;
 mod state;
+#[cfg(test)]
+mod tests;
 
-use super::{Detector, DetectorStats, Env, PacketCtx};
-use crate::alert::{Alert, Signature};
-use crate::config::de_string_list;
+pub use config::IcmpTunnelConfig;
+pub use signatures::{SIG_EXFIL, SIG_ODD_TYPE, SIG_TUNNEL};
+
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
+use crate::alert::Alert;
 use crate::decode::L4;
 use crate::decode::icmp::{self, IcmpEcho, PayloadKind};
 use crate::time::Timestamp;
-use crate::units::{Dur, Size};
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
-use serde::Deserialize;
 use state::{Example, KINDS, Pair, ReplyMatch, hash_bytes, kind_index};
 use std::net::IpAddr;
 
 const NAME: &str = "icmp_tunnel";
 
-/// Echo payloads carry data both ways, or a tunnel tool's header.
-pub const SIG_TUNNEL: Signature = Signature {
-    id: 9_100_100,
-    rev: 1,
-    msg: "SIPHON ICMP tunnel: data carried in echo requests and replies",
-    category: "Potentially Bad Traffic",
-    severity: 1,
-    mitre: &["T1095", "T1572"],
-};
-/// Changing non-default data pushed out in echo requests that are merely echoed back.
-pub const SIG_EXFIL: Signature = Signature {
-    id: 9_100_101,
-    rev: 1,
-    msg: "SIPHON ICMP exfiltration: changing non-default data in echo payloads",
-    category: "Potential Corporate Privacy Violation",
-    severity: 2,
-    mitre: &["T1048.003", "T1048"],
-};
-/// Data in an ICMP type that carries none.
-pub const SIG_ODD_TYPE: Signature = Signature {
-    id: 9_100_102,
-    rev: 1,
-    msg: "SIPHON ICMP data carried in an unusual ICMP type",
-    category: "Potentially Bad Traffic",
-    severity: 2,
-    mitre: &["T1095", "T1048"],
-};
+/// The detector's row in [`crate::detect::ALL`].
+pub const SPEC: Spec = Spec::of::<IcmpTunnel>(
+    NAME,
+    "ICMP tunnels and exfiltration: distinct non-default echo payloads, tunnel headers, replies \
+     that do not echo; data in ICMP types that carry none",
+    (9_100_100, 9_100_199),
+    signatures::ALL,
+);
+
+impl Build for IcmpTunnel {
+    type Config = IcmpTunnelConfig;
+    fn build(config: &IcmpTunnelConfig, _env: &Env) -> Self {
+        IcmpTunnel::new(config.clone())
+    }
+}
 
 /// Each distinct non-default payload counts this much.
 const W_PAYLOAD: f64 = 1.0;
@@ -89,68 +80,6 @@ const W_NOT_ECHOED: f64 = 1.0;
 const MIN_NOT_ECHOED_FOR_TUNNEL: u64 = 2;
 /// Requests remembered per pair for matching replies.
 const RING: usize = 16;
-
-/// `[icmp_tunnel]` config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IcmpTunnelConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// Sliding window per (host, peer). Longer catches slower tunnels (one echo a minute) but
-    /// keeps state longer and lets unrelated odd payloads add up.
-    pub window: Dur,
-    /// Score (weighted distinct non-default payloads in the window) that raises the tunnel or
-    /// exfiltration alert. Lower detects in fewer echoes; higher is quieter on unusual but
-    /// benign ping tools whose payload changes every probe.
-    pub score_threshold: f64,
-    /// A non-default payload at least this long on the wire counts +1. Lower flags small
-    /// tunnels sooner; higher spares monitoring tools with mid-sized custom payloads.
-    pub large_payload: Size,
-    /// Non-default payloads shorter than this never score unless they carry a tunnel header:
-    /// too little room for data, and short custom probes (Go, Java) vary by timestamp alone.
-    pub min_payload: usize,
-    /// Payloads at least this long are tested for entropy (short ones always look random).
-    pub entropy_min_len: usize,
-    /// Normalised entropy (bits per byte ÷ log2(min(256, length))) at or above which a
-    /// non-default payload counts +1. Encrypted or compressed data sits near 1.0; text ~0.6.
-    pub entropy_threshold: f64,
-    /// ICMP messages of a type that carries no data (see `odd_type_data`) that raise the
-    /// unusual-type signature, together with `odd_type_min_bytes`. Lower catches a single
-    /// crafted packet; higher spares a broken stack that sends a few malformed errors.
-    pub odd_type_min_packets: u64,
-    /// Payload bytes in such messages that, with `odd_type_min_packets`, raise the signature.
-    pub odd_type_min_bytes: Size,
-    /// Most (host, peer) pairs tracked per worker; the stalest is evicted (counted). Each pair
-    /// holds ~1.5 KiB (a ring of recent requests, examples): 8192 pairs ≈ 12 MiB. Only pairs
-    /// exchanging non-default payloads get one, so ordinary ping never fills it.
-    pub max_pairs: usize,
-    /// Most distinct payloads remembered per pair (as hashes). A tunnel crosses the threshold
-    /// long before this; larger only costs memory on pairs that are already alerting.
-    pub max_payloads_per_pair: usize,
-    /// Hosts or networks (`192.0.2.10`, `10.1.0.0/24`) whose ICMP is never scored, on either
-    /// side: monitoring systems that ping with large or custom payloads, ICMP-based services.
-    #[serde(deserialize_with = "de_string_list")]
-    pub allow_hosts: Vec<String>,
-}
-
-impl Default for IcmpTunnelConfig {
-    fn default() -> Self {
-        IcmpTunnelConfig {
-            enabled: true,
-            window: Dur::secs(300),
-            score_threshold: 10.0,
-            large_payload: Size(128),
-            min_payload: 20,
-            entropy_min_len: 64,
-            entropy_threshold: 0.9,
-            odd_type_min_packets: 3,
-            odd_type_min_bytes: Size(64),
-            max_pairs: 8192,
-            max_payloads_per_pair: 1024,
-            allow_hosts: Vec::new(),
-        }
-    }
-}
 
 /// The pair's state, created (evicting the stalest when at `max`) and slid on packet time.
 fn pair_entry<'a>(
@@ -430,6 +359,3 @@ impl Detector for IcmpTunnel {
         DetectorStats { tracked: self.pairs.len() as u64, evicted: self.evicted }
     }
 }
-
-#[cfg(test)]
-mod tests;

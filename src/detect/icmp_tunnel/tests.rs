@@ -17,7 +17,7 @@ struct Harness {
 impl Harness {
     fn new(f: impl FnOnce(&mut IcmpTunnelConfig)) -> Harness {
         let mut c = Config::default();
-        f(&mut c.icmp_tunnel);
+        f(c.detectors.get_mut::<IcmpTunnelConfig>().expect("icmp_tunnel section"));
         Harness { w: Worker::new(&c), alerts: Vec::new() }
     }
     fn feed(&mut self, ms: u64, frame: &[u8]) {

@@ -1,6 +1,6 @@
 //! `[proxyware]` config: the service list, proxy and Tor endpoints, and the shape thresholds.
 
-use crate::config::de_string_list;
+use crate::units::de_string_list;
 use crate::units::{Dur, Size};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -143,5 +143,11 @@ impl Default for ProxywareConfig {
             max_hosts: 50_000,
             max_handshakes: 4096,
         }
+    }
+}
+
+impl crate::detect::DetectorConfig for ProxywareConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
     }
 }

@@ -12,29 +12,31 @@
 //! - **shape**: a home host relaying traffic (many concurrent long-lived sessions with many
 //!   outside peers, bytes passed through, in ≈ out), outside clients using a home host on a
 //!   proxy port, and sustained outbound throughput from a host whose baseline is quiet
-//!   ([`shape`], [`relay`]).
+//!   ([`state`], [`relay`]).
 //!
 //! One alert per host and service (or protocol, or figure) per episode. Needs: DNS, TLS and
 //! HTTP events, packets and flow volumes from the spine. Memory: home hosts capped at `max_hosts`, proxy
 //! handshakes in flight at `max_handshakes`, each counting what it drops; distinct peers are
-//! fixed 64-byte sketches per host ([`shape::Distinct`]).
+//! fixed 64-byte sketches per host ([`state::Distinct`]).
 
 pub mod config;
 mod handshake;
 mod identify;
 pub mod names;
 mod relay;
-pub mod shape;
 pub mod signatures;
+pub mod state;
 pub mod wire;
 
 #[cfg(test)]
 mod tests;
 
 pub use config::ProxywareConfig;
-pub use signatures::*;
+pub use signatures::{
+    SIG_NAME, SIG_PROXY_PORT, SIG_PROXY_SERVED, SIG_PROXY_USED, SIG_RATE, SIG_RELAY, SIG_STRATUM, SIG_TOR,
+};
 
-use super::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
@@ -46,7 +48,7 @@ use handshake::Handshake;
 use identify::NameSource;
 use names::NameMatcher;
 use rustc_hash::{FxHashMap, FxHasher};
-use shape::{Host, RateLimits, RateRun};
+use state::{Host, RateLimits, RateRun};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
@@ -156,6 +158,22 @@ struct RateCtx {
     proto: u8,
 }
 
+/// The detector's row in [`crate::detect::ALL`].
+pub const SPEC: Spec = Spec::of::<Proxyware>(
+    NAME,
+    "Proxyjacking and bandwidth hijacking: proxyware service names, proxies served or used, Tor, \
+     Stratum mining, relay shape, quiet hosts turned into sustained uploaders",
+    (9_100_300, 9_100_399),
+    signatures::ALL,
+);
+
+impl Build for Proxyware {
+    type Config = ProxywareConfig;
+    fn build(config: &ProxywareConfig, _env: &Env) -> Self {
+        Proxyware::new(config.clone())
+    }
+}
+
 impl Proxyware {
     /// A detector with `cfg`.
     pub fn new(cfg: ProxywareConfig) -> Self {
@@ -166,7 +184,7 @@ impl Proxyware {
         for e in cfg.tor_relays.iter().filter_map(|s| Endpoint::parse(s)) {
             tor_relays.entry(e.addr).or_default().push(e.port);
         }
-        let bucket = shape::RATE_BUCKET_NS as f64;
+        let bucket = state::RATE_BUCKET_NS as f64;
         let limits = RateLimits {
             threshold: cfg.rate_threshold.0 as f64,
             sustain_ns: cfg.rate_sustain.nanos(),

@@ -5,7 +5,7 @@
 //!
 //! The walk reuses one scratch map of `Copy` values (no allocation in steady state).
 
-use super::shape::{Distinct, Sessions, addr_hash};
+use super::state::{Distinct, Sessions, addr_hash};
 use super::{NAME, Proxyware, ProxywareConfig, SIG_RELAY, fresh_in};
 use crate::alert::Alert;
 use crate::flow::host::is_group;

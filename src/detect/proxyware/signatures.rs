@@ -74,3 +74,7 @@ pub const SIG_RATE: Signature = Signature {
     severity: 2,
     mitre: &["T1496.002"],
 };
+
+/// Every signature of the detector, for the table.
+pub const ALL: &[Signature] =
+    &[SIG_NAME, SIG_PROXY_SERVED, SIG_PROXY_USED, SIG_TOR, SIG_STRATUM, SIG_RELAY, SIG_PROXY_PORT, SIG_RATE];

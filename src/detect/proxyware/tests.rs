@@ -41,7 +41,7 @@ struct Run {
 impl Run {
     fn new(f: impl FnOnce(&mut ProxywareConfig)) -> Run {
         let mut c = Config::default();
-        f(&mut c.proxyware);
+        f(c.detectors.get_mut::<ProxywareConfig>().expect("proxyware section"));
         Run { w: Worker::new(&c), alerts: Vec::new() }
     }
     fn feed(&mut self, ts_ms: u64, frame: &[u8]) {
@@ -184,7 +184,7 @@ fn internal_proxies_are_policy_not_proxyjacking() {
 #[test]
 fn host_table_is_capped_and_evictions_are_counted() {
     let mut c = Config::default();
-    c.proxyware.max_hosts = 2;
+    c.detectors.get_mut::<ProxywareConfig>().expect("proxyware section").max_hosts = 2;
     let mut w = Worker::new(&c);
     for i in 1..=5u8 {
         let f = udp([10, 1, 1, i], [203, 0, 113, 9], 10);

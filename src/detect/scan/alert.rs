@@ -2,39 +2,12 @@
 //! its threshold.
 
 use super::probe::Kind;
+use super::signatures::{SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
 use super::state::{Target, family};
 use super::{Contact, NAME, Scan};
-use crate::alert::{Alert, Signature};
+use crate::alert::Alert;
 use crate::detect::Env;
 use crate::time::Timestamp;
-
-/// A home host scans hosts outside: a compromised or hijacked machine.
-pub const SIG_OUTBOUND: Signature = Signature {
-    id: 9_100_200,
-    rev: 1,
-    msg: "SIPHON scan: home host scanning external hosts",
-    category: "Detection of a Network Scan",
-    severity: 1,
-    mitre: &["T1046", "T1595", "T1496.002"],
-};
-/// A home host scans the home network: discovery before lateral movement.
-pub const SIG_INTERNAL: Signature = Signature {
-    id: 9_100_201,
-    rev: 1,
-    msg: "SIPHON scan: home host scanning the home network",
-    category: "Detection of a Network Scan",
-    severity: 1,
-    mitre: &["T1046", "T1018"],
-};
-/// An outside host scans the home network.
-pub const SIG_INBOUND: Signature = Signature {
-    id: 9_100_202,
-    rev: 1,
-    msg: "SIPHON scan: external host scanning the home network",
-    category: "Detection of a Network Scan",
-    severity: 3,
-    mitre: &["T1595.001", "T1046"],
-};
 
 /// What crossed its threshold.
 #[derive(Debug, Clone, Copy)]

@@ -1,9 +1,8 @@
 //! `[scan]` configuration: the random-walk parameters, the windows, the caps and the allow-list.
 
-use crate::config::de_string_list;
-use crate::units::Dur;
+use crate::units::{Dur, de_nets};
 use ipnet::IpNet;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// `[scan]` config.
 #[derive(Debug, Clone, Deserialize)]
@@ -108,19 +107,6 @@ impl Default for ScanConfig {
     }
 }
 
-/// Addresses or CIDRs, as a TOML list or one comma-separated string; a bare address is a /32
-/// (IPv6 /128).
-fn de_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
-    de_string_list(d)?
-        .iter()
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
-        })
-        .collect()
-}
-
 /// The TRW figures derived from the config, in natural-log units.
 #[derive(Debug, Clone, Copy)]
 pub struct Walk {
@@ -164,6 +150,12 @@ impl Walk {
 
 fn pf_below(c: &ScanConfig) -> bool {
     c.false_positive_probability < c.detection_probability
+}
+
+impl crate::detect::DetectorConfig for ScanConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
 }
 
 #[cfg(test)]

@@ -33,15 +33,16 @@
 mod alert;
 pub mod config;
 pub mod probe;
+mod signatures;
 pub mod sketch;
 pub mod state;
 #[cfg(test)]
 mod tests;
 
-pub use alert::{SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
 pub use config::ScanConfig;
+pub use signatures::{SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
 
-use super::{Detector, DetectorStats, Env, PacketCtx};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::Alert;
 use crate::decode::icmp::{self, IcmpError};
 use crate::decode::packet::tcp_flags::{ACK, RST, SYN};
@@ -59,6 +60,22 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 const NAME: &str = "scan";
+
+/// The detector's row in [`crate::detect::ALL`].
+pub const SPEC: Spec = Spec::of::<Scan>(
+    NAME,
+    "Scanning from, inside or against the home network: horizontal, vertical and block walks \
+     judged by failed first contacts (TRW), ICMP sweeps",
+    (9_100_200, 9_100_299),
+    signatures::ALL,
+);
+
+impl Build for Scan {
+    type Config = ScanConfig;
+    fn build(config: &ScanConfig, _env: &Env) -> Self {
+        Scan::new(config.clone())
+    }
+}
 
 /// How a first contact ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::decode::LinkType;
+use crate::detect::scan::ScanConfig;
 use crate::time::Timestamp;
 use crate::worker::Worker;
 use etherparse::{PacketBuilder, TcpOptionElement};
@@ -20,7 +21,7 @@ struct Net {
 
 fn config(f: impl FnOnce(&mut Config)) -> Config {
     let mut c = Config::default();
-    c.dns_tunnel.enabled = false;
+    c.detectors.get_mut::<crate::detect::dns_tunnel::DnsTunnelConfig>().expect("dns_tunnel").enabled = false;
     f(&mut c);
     c
 }
@@ -301,7 +302,8 @@ fn stealth_probes_fail_by_construction() {
 #[test]
 fn allow_listed_scanner_is_quiet() {
     let mut n = Net::new(config(|c| {
-        c.scan.allow_sources = vec!["10.99.0.0/28".parse().unwrap(), "10.99.0.31/32".parse().unwrap()]
+        c.detectors.get_mut::<ScanConfig>().expect("scan section").allow_sources =
+            vec!["10.99.0.0/28".parse().unwrap(), "10.99.0.31/32".parse().unwrap()]
     }));
     for h in 1..=40u8 {
         n.send(&syn(HOME, 40000, [203, 0, 113, h], 80, true));
@@ -349,8 +351,8 @@ fn echo_sweep_of_live_hosts_alerts_monitoring_of_a_few_does_not() {
 fn memory_stays_bounded_under_a_huge_scan_and_a_source_flood() {
     let mut n = Net::new(config(|c| {
         c.flow.max_flows = 4096;
-        c.scan.max_pending = 1000;
-        c.scan.max_sources = 500;
+        c.detectors.get_mut::<ScanConfig>().expect("scan section").max_pending = 1000;
+        c.detectors.get_mut::<ScanConfig>().expect("scan section").max_sources = 500;
     }));
     // 600k raw SYNs to distinct addresses (a /8's worth would be 16.7M; the state is the same),
     // a sixth of them refused, the rest silent; interleaved with 50k one-probe sources.
@@ -446,7 +448,8 @@ fn busy_mixed_network_raises_nothing() {
 
 #[test]
 fn a_scanner_flooding_the_pending_table_is_decided_before_its_timeouts() {
-    let mut n = Net::new(config(|c| c.scan.max_pending = 1000));
+    let mut n =
+        Net::new(config(|c| c.detectors.get_mut::<ScanConfig>().expect("scan section").max_pending = 1000));
     n.send(&syn(HOME, 1000, [198, 51, 100, 1], 443, false));
     n.send(&tcp([198, 51, 100, 1], 443, HOME, 1000, "SA", &[]));
     // A slow benign contact in flight from another host while the scanner floods.

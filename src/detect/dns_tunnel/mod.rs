@@ -15,332 +15,40 @@
 //! domain), capped at `max_groups` with counted eviction; distinct names are 64-bit hashes in a
 //! set capped at `max_names_per_group`.
 
-use super::{Detector, DetectorStats, Env, PacketCtx};
-use crate::alert::{Alert, Signature};
-use crate::config::de_string_list;
-use crate::decode::dns::{DnsMessage, DnsName, name_is_under, qtype};
+mod config;
+mod figures;
+mod signatures;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use config::DnsTunnelConfig;
+pub use figures::{SubdomainFigures, figures};
+pub use signatures::{SIG_DIRECT, SIG_PORT, SIG_TUNNEL, SIG_VOLUME};
+
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
+use crate::alert::Alert;
+use crate::decode::dns::{DnsMessage, DnsName, name_is_under};
 use crate::time::Timestamp;
-use crate::units::Dur;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
-use serde::Deserialize;
-use std::hash::Hasher;
+use rustc_hash::FxHashMap;
+use state::{Bucket, Example, Group, MAX_SPARE, hash_bytes_lower, rare_qtype_weight};
 use std::net::IpAddr;
 
 const NAME: &str = "dns_tunnel";
 
-/// A group of queries looks like a tunnel.
-pub const SIG_TUNNEL: Signature = Signature {
-    id: 9_100_001,
-    rev: 1,
-    msg: "SIPHON DNS tunnel or exfiltration: encoded subdomains to one domain",
-    category: "Potentially Bad Traffic",
-    severity: 1,
-    mitre: &["T1071.004", "T1048", "T1572"],
-};
-/// Very many distinct subdomains under one domain.
-pub const SIG_VOLUME: Signature = Signature {
-    id: 9_100_002,
-    rev: 1,
-    msg: "SIPHON DNS exfiltration: unusual number of unique subdomains to one domain",
-    category: "Potentially Bad Traffic",
-    severity: 2,
-    mitre: &["T1048", "T1071.004"],
-};
-/// DNS on a port that is not 53.
-pub const SIG_PORT: Signature = Signature {
-    id: 9_100_003,
-    rev: 1,
-    msg: "SIPHON DNS on a non-standard port",
-    category: "Potentially Bad Traffic",
-    severity: 2,
-    mitre: &["T1572", "T1071.004"],
-};
-/// DNS sent to a server that is not a configured resolver.
-pub const SIG_DIRECT: Signature = Signature {
-    id: 9_100_004,
-    rev: 1,
-    msg: "SIPHON DNS query to a server that is not a configured resolver",
-    category: "Potential Corporate Privacy Violation",
-    severity: 3,
-    mitre: &["T1071.004"],
-};
+/// The detector's row in [`crate::detect::ALL`].
+pub const SPEC: Spec = Spec::of::<DnsTunnel>(
+    NAME,
+    "DNS tunnels and exfiltration: long, high-entropy or binary subdomains, rare query types, \
+     very many distinct names under one domain; DNS on other ports or to unlisted resolvers",
+    (9_100_000, 9_100_099),
+    signatures::ALL,
+);
 
-/// `[dns_tunnel]` config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DnsTunnelConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// Sliding window per (client, domain). Longer catches slower tunnels but keeps more state.
-    pub window: Dur,
-    /// Score (weighted distinct suspicious names in the window) that raises the alert. Each
-    /// suspicious name counts 1, +1 if it carries non-hostname bytes, +1 for NULL or
-    /// private-use qtypes, +0.5 for TXT/CNAME/MX/SRV/ANY. Lower detects sooner, higher is
-    /// quieter on odd-but-benign names.
-    pub score_threshold: f64,
-    /// Least share of the group's queries that must be suspicious. Keeps large benign domains
-    /// with a few odd names quiet.
-    pub min_suspicious_share: f64,
-    /// A label this long or longer is suspicious. Benign labels rarely exceed ~21 characters;
-    /// tunnels use 34–63.
-    pub long_label: usize,
-    /// A subdomain part (all labels left of the registered domain) this long is suspicious.
-    pub long_subdomain: usize,
-    /// Subdomains at least this long are tested for entropy (short strings always look random).
-    pub entropy_min_len: usize,
-    /// Normalised entropy (bits per char ÷ the most the subdomain's alphabet allows) at or
-    /// above which a subdomain is suspicious. 1.0 = uniformly random over its alphabet.
-    pub entropy_threshold: f64,
-    /// Distinct subdomains in a window that raise the volume signature on their own (RITA
-    /// uses 100, Elastic 200 in 4 h). Lower catches slow short-label exfiltration sooner.
-    pub unique_subdomains: u64,
-    /// Most (client, domain) groups tracked per worker; the stalest is evicted (counted).
-    pub max_groups: usize,
-    /// Most distinct names remembered per group (as hashes).
-    pub max_names_per_group: usize,
-    /// Domains that are high-entropy by design (DNSBLs, anti-virus cloud lookups, CDNs):
-    /// queries under them are never scored. Suffix-aware: `x.spamhaus.org` matches
-    /// `spamhaus.org`; `notspamhaus.org` does not.
-    #[serde(deserialize_with = "de_string_list")]
-    pub allow_domains: Vec<String>,
-    /// Extra entries for `allow_domains` (so a config can add without repeating the defaults).
-    #[serde(deserialize_with = "de_string_list")]
-    pub allow_domains_extra: Vec<String>,
-    /// Names under these suffixes are ignored (multicast DNS, reverse lookups).
-    #[serde(deserialize_with = "de_string_list")]
-    pub ignore_suffixes: Vec<String>,
-    /// Clients (resolvers, DNSBL-heavy mail servers) whose queries are not scored.
-    #[serde(deserialize_with = "de_string_list")]
-    pub allow_clients: Vec<String>,
-    /// The network's resolvers. When set, a home host sending DNS to any other server raises
-    /// the direct-to-authoritative signature. Empty: that signature is off.
-    #[serde(deserialize_with = "de_string_list")]
-    pub resolvers: Vec<String>,
-    /// Flag DNS spoken on a port other than 53, 5353 (mDNS) and 5355 (LLMNR).
-    pub alert_nonstandard_port: bool,
-}
-
-impl Default for DnsTunnelConfig {
-    fn default() -> Self {
-        let allow = [
-            // DNSBL / reputation lookups
-            "spamhaus.org",
-            "spamcop.net",
-            "sorbs.net",
-            "barracudacentral.org",
-            "surbl.org",
-            "uribl.com",
-            "dnswl.org",
-            "mailspike.net",
-            "senderscore.com",
-            "abuseat.org",
-            "spameatingmonkey.net",
-            "junkemailfilter.com",
-            "hostkarma.com",
-            "dnsbl.info",
-            "cymru.com",
-            "mailshell.net",
-            // anti-virus and security cloud lookups
-            "sophosxl.net",
-            "avqs.mcafee.com",
-            "avts.mcafee.com",
-            "trendmicro.com",
-            "e5.sk",
-            "eset.com",
-            "kaspersky-labs.com",
-            "bitdefender.net",
-            "webroot.com",
-            "brightmail.com",
-            "symantec.com",
-            "norton.com",
-            "crowdstrike.com",
-            // CDN and cloud hostnames
-            "akamaiedge.net",
-            "akamai.net",
-            "akadns.net",
-            "edgekey.net",
-            "edgesuite.net",
-            "cloudfront.net",
-            "amazonaws.com",
-            "azureedge.net",
-            "trafficmanager.net",
-            "cloudapp.net",
-            "windows.net",
-            "googleusercontent.com",
-            "googlevideo.com",
-            "1e100.net",
-            "gvt1.com",
-            "fastly.net",
-            "fastlylb.net",
-            "msedge.net",
-            "azurefd.net",
-            "cloudflare.net",
-            "cdn77.org",
-            "llnwd.net",
-        ];
-        DnsTunnelConfig {
-            enabled: true,
-            window: Dur::secs(300),
-            score_threshold: 10.0,
-            min_suspicious_share: 0.3,
-            long_label: 24,
-            long_subdomain: 48,
-            entropy_min_len: 20,
-            entropy_threshold: 0.9,
-            unique_subdomains: 300,
-            max_groups: 50_000,
-            max_names_per_group: 1024,
-            allow_domains: allow.iter().map(|s| s.to_string()).collect(),
-            allow_domains_extra: Vec::new(),
-            ignore_suffixes: ["local", "arpa"].iter().map(|s| s.to_string()).collect(),
-            allow_clients: Vec::new(),
-            resolvers: Vec::new(),
-            alert_nonstandard_port: true,
-        }
-    }
-}
-
-/// Figures of one subdomain part.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SubdomainFigures {
-    /// Bytes in the subdomain part (dots included).
-    pub len: usize,
-    /// Longest label.
-    pub longest_label: usize,
-    /// Shannon entropy, bits per character (dots excluded).
-    pub entropy: f64,
-    /// Entropy ÷ the most the alphabet and length allow.
-    pub normalised_entropy: f64,
-    /// Size of the alphabet the characters fit in (16 hex, 32 base32, 36 alnum, 64, 256).
-    pub alphabet: u32,
-    /// Bytes outside `[A-Za-z0-9-_]`.
-    pub non_hostname_bytes: usize,
-}
-
-/// Reduces a subdomain part to its figures. Allocation-free.
-pub fn figures(sub: &[u8]) -> SubdomainFigures {
-    let mut counts = [0u32; 256];
-    let mut n = 0usize;
-    let mut longest = 0usize;
-    let mut cur = 0usize;
-    let (mut hex, mut b32, mut alnum, mut b64) = (true, true, true, true);
-    let mut non_host = 0usize;
-    for &b in sub {
-        if b == b'.' {
-            longest = longest.max(cur);
-            cur = 0;
-            continue;
-        }
-        cur += 1;
-        n += 1;
-        counts[usize::from(b)] += 1;
-        let l = b.to_ascii_lowercase();
-        hex &= l.is_ascii_hexdigit();
-        b32 &= l.is_ascii_lowercase() || (b'2'..=b'7').contains(&l);
-        alnum &= l.is_ascii_alphanumeric();
-        b64 &= b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'+' || b == b'/' || b == b'=';
-        if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            non_host += 1;
-        }
-    }
-    longest = longest.max(cur);
-    let mut entropy = 0.0;
-    if n > 0 {
-        for &c in counts.iter().filter(|c| **c > 0) {
-            let p = f64::from(c) / n as f64;
-            entropy -= p * p.log2();
-        }
-    }
-    let has_upper = sub.iter().any(|b| b.is_ascii_uppercase());
-    let alphabet: u32 = if hex {
-        16
-    } else if b32 && !has_upper {
-        32
-    } else if alnum && !has_upper {
-        36
-    } else if b64 {
-        64
-    } else {
-        256
-    };
-    let max_bits = (f64::from(alphabet)).min(n as f64).max(2.0).log2();
-    let normalised = if n > 1 { (entropy / max_bits).min(1.0) } else { 0.0 };
-    SubdomainFigures {
-        len: sub.len(),
-        longest_label: longest,
-        entropy,
-        normalised_entropy: normalised,
-        alphabet,
-        non_hostname_bytes: non_host,
-    }
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct Bucket {
-    queries: u64,
-    suspicious: u64,
-    score: f64,
-    distinct: u64,
-    qtype_txt: u64,
-    qtype_null: u64,
-    qtype_other_rare: u64,
-    query_bytes: u64,
-    answer_bytes: u64,
-    responses: u64,
-    max_answer: u64,
-}
-
-impl Bucket {
-    fn add(&mut self, o: &Bucket) {
-        self.queries += o.queries;
-        self.suspicious += o.suspicious;
-        self.score += o.score;
-        self.distinct += o.distinct;
-        self.qtype_txt += o.qtype_txt;
-        self.qtype_null += o.qtype_null;
-        self.qtype_other_rare += o.qtype_other_rare;
-        self.query_bytes += o.query_bytes;
-        self.answer_bytes += o.answer_bytes;
-        self.responses += o.responses;
-        self.max_answer = self.max_answer.max(o.max_answer);
-    }
-}
-
-struct Group {
-    start: Timestamp,
-    last: Timestamp,
-    cur: Bucket,
-    prev: Bucket,
-    names: FxHashSet<u64>,
-    prev_names: FxHashSet<u64>,
-    longest_label: usize,
-    longest_name: usize,
-    entropy_sum: f64,
-    entropy_n: u64,
-    first_query: Timestamp,
-    server: IpAddr,
-    /// The latest suspicious query, kept for the alert (boxed: groups are many, examples
-    /// few, and a small entry keeps the table dense).
-    example: Option<Box<Example>>,
-    alerted_score: f64,
-}
-
-/// A query an alert shows as its example.
-struct Example {
-    name: DnsName,
-    qtype: u16,
-    id: u16,
-    figures: SubdomainFigures,
-}
-
-impl Example {
-    /// Keeps `m` (reusing the allocation already there).
-    fn keep(slot: &mut Option<Box<Example>>, m: &DnsMessage, figures: SubdomainFigures) {
-        let e = Example { name: m.qname, qtype: m.qtype, id: m.id, figures };
-        match slot {
-            Some(b) => **b = e,
-            None => *slot = Some(Box::new(e)),
-        }
+impl Build for DnsTunnel {
+    type Config = DnsTunnelConfig;
+    fn build(config: &DnsTunnelConfig, _env: &Env) -> Self {
+        DnsTunnel::new(config.clone())
     }
 }
 
@@ -359,27 +67,6 @@ pub struct DnsTunnel {
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Group>>,
     evicted: u64,
-}
-
-/// Most forgotten groups kept for reuse (with their name sets' allocations).
-const MAX_SPARE: usize = 4096;
-
-fn hash_bytes_lower(b: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    for c in b {
-        h.write_u8(c.to_ascii_lowercase());
-    }
-    h.finish()
-}
-
-fn rare_qtype_weight(t: u16) -> (f64, &'static str) {
-    match t {
-        qtype::NULL => (1.0, "null"),
-        t if t >= qtype::PRIVATE_START => (1.0, "private"),
-        qtype::TXT => (0.5, "txt"),
-        qtype::CNAME | qtype::MX | qtype::SRV | qtype::ANY => (0.5, "rare"),
-        _ => (0.0, ""),
-    }
 }
 
 impl DnsTunnel {
@@ -678,33 +365,5 @@ impl Detector for DnsTunnel {
 
     fn stats(&self) -> DetectorStats {
         DetectorStats { tracked: self.groups.len() as u64, evicted: self.evicted }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_is_normalised_by_its_alphabet() {
-        // 20 random bytes as hex, as `xxd -p` writes them.
-        let f = figures(b"9f3c71e0a4b2d85c6e17f0a93b4d2c8e51f67a0b");
-        assert_eq!(f.alphabet, 16);
-        assert!(f.entropy < 4.0, "hex never exceeds 4 bits/char");
-        assert!(f.normalised_entropy > 0.9, "{f:?}");
-        // Hex of ASCII text has lower entropy, but its label length still gives it away.
-        let text = figures(b"4a6f686e20446f6520736563726574206b65793a2031323334");
-        assert!(text.longest_label >= DnsTunnelConfig::default().long_label);
-    }
-
-    #[test]
-    fn ordinary_names_are_not_suspicious() {
-        let d = DnsTunnel::new(DnsTunnelConfig::default());
-        for s in [&b"www"[..], b"mail", b"login.accounts", b"fonts", b"clients6", b"r3---sn-4g5e6nzz"] {
-            assert!(!d.is_suspicious(&figures(s)), "{}", String::from_utf8_lossy(s));
-        }
-        for s in [&b"vaaaakaa2xbeaqkfwg2mj6qfmd3xnp2zrjz5cvvlkbq4mrtgmfe"[..], b"a\xc3\xa9\x01bc"] {
-            assert!(d.is_suspicious(&figures(s)), "{}", String::from_utf8_lossy(s));
-        }
     }
 }

@@ -7,29 +7,16 @@
 //! than Threshold" hunt, minus the three documentation ranges — see the README). Address lists
 //! are merged into sorted ranges once, so a lookup is a binary search, not a scan of CIDRs.
 
-use super::PacketCtx;
+mod config;
+
+pub use config::{EgressPolicyConfig, HourRange, TimeZoneName, Weekdays};
+
 use crate::alert::AlertBuilder;
+use crate::detect::PacketCtx;
 use crate::flow::{Dir, EgressSide, Flow};
 use crate::time::Timestamp;
-use crate::units::{Dur, Size};
 use ipnet::IpNet;
-use serde::{Deserialize, Deserializer};
-use std::fmt;
 use std::net::IpAddr;
-
-/// Parses a CIDR or a bare address (a /32 or /128).
-pub fn parse_net(s: &str) -> Result<IpNet, String> {
-    let t = s.trim();
-    t.parse::<IpNet>()
-        .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("bad network {s:?} (use a CIDR such as 10.0.0.0/8 or an address)"))
-}
-
-/// Deserializes a list (or comma-separated string) of CIDRs or addresses.
-pub fn de_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
-    let v = crate::config::de_string_list(d)?;
-    v.iter().map(|s| parse_net(s).map_err(serde::de::Error::custom)).collect()
-}
 
 /// A set of address ranges, merged and sorted for binary search.
 #[derive(Debug, Clone, Default)]
@@ -87,192 +74,6 @@ impl RangeSet {
     }
 }
 
-/// One sliding-window volume limit, written `WINDOW:BYTES` (`8h:1GiB`, `5m:10MB`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct WindowLimit {
-    /// The window.
-    pub window: Dur,
-    /// Bytes that must be reached inside it.
-    pub bytes: Size,
-}
-
-impl fmt::Debug for WindowLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.window, self.bytes)
-    }
-}
-
-impl WindowLimit {
-    /// Parses `8h:1GiB`.
-    pub fn parse(s: &str) -> Result<WindowLimit, String> {
-        let (w, b) = s
-            .trim()
-            .split_once(':')
-            .ok_or_else(|| format!("bad volume limit {s:?} (use WINDOW:BYTES, e.g. 8h:1GiB)"))?;
-        let window = Dur::parse(w)?;
-        let bytes = Size::parse(b)?;
-        if window.0.is_zero() || bytes.0 == 0 {
-            return Err(format!("bad volume limit {s:?}: window and bytes must be above zero"));
-        }
-        Ok(WindowLimit { window, bytes })
-    }
-}
-
-/// Most windows per list (each costs a ring of buckets per tracked key).
-pub const MAX_WINDOWS: usize = 6;
-
-/// Deserializes a comma-separated string (or a list) of `WINDOW:BYTES`, sorted by window.
-pub fn de_limits<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<WindowLimit>, D::Error> {
-    let v = crate::config::de_string_list(d)?;
-    let mut out = v
-        .iter()
-        .map(|s| WindowLimit::parse(s).map_err(serde::de::Error::custom))
-        .collect::<Result<Vec<_>, _>>()?;
-    if out.len() > MAX_WINDOWS {
-        return Err(serde::de::Error::custom(format!("at most {MAX_WINDOWS} windows")));
-    }
-    out.sort_by_key(|l| l.window);
-    Ok(out)
-}
-
-/// Minutes since local midnight, start inclusive, end exclusive; wraps past midnight when
-/// `end <= start` (`22:00-06:00`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct HourRange {
-    start: u16,
-    end: u16,
-}
-
-impl fmt::Debug for HourRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}:{:02}-{:02}:{:02}", self.start / 60, self.start % 60, self.end / 60, self.end % 60)
-    }
-}
-
-fn parse_hhmm(s: &str) -> Option<u16> {
-    let (h, m) = s.trim().split_once(':').unwrap_or((s.trim(), "0"));
-    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
-}
-
-impl HourRange {
-    /// Parses `08:00-18:00` (or `8-18`).
-    pub fn parse(s: &str) -> Result<HourRange, String> {
-        let bad = || format!("bad hours {s:?} (use HH:MM-HH:MM, e.g. 08:00-18:00)");
-        let (a, b) = s.split_once('-').ok_or_else(bad)?;
-        Ok(HourRange { start: parse_hhmm(a).ok_or_else(bad)?, end: parse_hhmm(b).ok_or_else(bad)? })
-    }
-    /// Does the minute of day `m` fall inside?
-    pub fn contains(&self, m: u16) -> bool {
-        if self.start < self.end {
-            (self.start..self.end).contains(&m)
-        } else {
-            m >= self.start || m < self.end
-        }
-    }
-}
-
-/// Deserializes allowed hours (`08:00-18:00`, list or comma-separated).
-pub fn de_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HourRange>, D::Error> {
-    let v = crate::config::de_string_list(d)?;
-    v.iter().map(|s| HourRange::parse(s).map_err(serde::de::Error::custom)).collect()
-}
-
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// A set of weekdays (bit 0 = Monday), written `mon-fri`, `sat`, `sun`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Weekdays(pub u8);
-
-impl fmt::Debug for Weekdays {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> =
-            DAYS.iter().enumerate().filter(|(i, _)| self.0 & (1 << i) != 0).map(|(_, d)| *d).collect();
-        write!(f, "{}", names.join(","))
-    }
-}
-
-impl Weekdays {
-    fn day(s: &str) -> Option<u8> {
-        let l = s.trim().to_ascii_lowercase();
-        DAYS.iter().position(|d| l.starts_with(d)).map(|i| i as u8)
-    }
-    /// Parses entries such as `mon-fri`, `sat`, `fri-mon`.
-    pub fn parse(items: &[String]) -> Result<Weekdays, String> {
-        let mut m = 0u8;
-        for s in items {
-            let bad = || format!("bad day {s:?} (use mon..sun or a range such as mon-fri)");
-            let (a, b) = s.split_once('-').unwrap_or((s, s));
-            let (a, b) = (Self::day(a).ok_or_else(bad)?, Self::day(b).ok_or_else(bad)?);
-            let mut d = a;
-            loop {
-                m |= 1 << d;
-                if d == b {
-                    break;
-                }
-                d = (d + 1) % 7;
-            }
-        }
-        Ok(Weekdays(m))
-    }
-}
-
-/// Deserializes weekdays (`mon-fri`, list or comma-separated).
-pub fn de_days<'de, D: Deserializer<'de>>(d: D) -> Result<Weekdays, D::Error> {
-    let v = crate::config::de_string_list(d)?;
-    Weekdays::parse(&v).map_err(serde::de::Error::custom)
-}
-
-/// A time zone: `UTC`, a fixed offset (`+02:00`, `-0530`), an IANA name read from the system's
-/// zoneinfo (`Europe/Paris`), or a POSIX TZ string (`CET-1CEST,M3.5.0,M10.5.0/3`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct TimeZoneName(pub String);
-
-impl fmt::Debug for TimeZoneName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-fn fixed_offset(s: &str) -> Option<i32> {
-    let sign = match s.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digits: String = s[1..].chars().filter(|c| *c != ':').collect();
-    if !(digits.len() == 2 || digits.len() == 4) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let h: i32 = digits.get(..2)?.parse().ok()?;
-    let m: i32 = digits.get(2..).filter(|x| !x.is_empty()).map_or(Some(0), |x| x.parse().ok())?;
-    (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
-}
-
-impl TimeZoneName {
-    /// Loads the zone (reads zoneinfo for IANA names).
-    pub fn load(&self) -> Result<tz::TimeZone, String> {
-        let s = self.0.trim();
-        if s.is_empty() || s.eq_ignore_ascii_case("utc") || s == "Z" {
-            return Ok(tz::TimeZone::utc());
-        }
-        if let Some(off) = fixed_offset(s) {
-            return tz::TimeZone::fixed(off).map_err(|e| format!("bad time zone {s:?}: {e}"));
-        }
-        tz::TimeZone::from_posix_tz(s).map_err(|e| {
-            format!("unknown time zone {s:?} ({e}); use UTC, an offset such as +02:00, or a name in /usr/share/zoneinfo")
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for TimeZoneName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = TimeZoneName(String::deserialize(d)?);
-        n.load().map_err(serde::de::Error::custom)?;
-        Ok(n)
-    }
-}
-
 /// Local time of an event, when it fell outside the allowed hours.
 #[derive(Debug, Clone)]
 pub struct OffHours {
@@ -280,7 +81,7 @@ pub struct OffHours {
     pub local: String,
 }
 
-/// The shared policy, built from `[egress]` once per worker ([`super::Env::egress`]): the
+/// The shared policy, built from `[egress]` once per worker ([`crate::detect::Env::egress`]): the
 /// worker stores each flow's verdict in the flow, and the egress family reads it from there.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -307,7 +108,7 @@ pub struct Sides {
 
 impl Policy {
     /// From the shared keys of `[egress]`.
-    pub fn new(c: &super::egress::EgressConfig) -> Policy {
+    pub fn new(c: &EgressPolicyConfig) -> Policy {
         Policy {
             exclude: RangeSet::new(&c.exclude_nets),
             allow_dst: RangeSet::new(&c.allow_destinations),
@@ -417,7 +218,9 @@ pub fn rate(bytes: u64, secs: f64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::config::fixed_offset;
     use super::*;
+    use crate::units::{Dur, Size, WindowLimit, parse_net};
 
     #[test]
     fn ranges_merge_and_match() {
@@ -453,7 +256,7 @@ mod tests {
 
     #[test]
     fn off_hours_uses_the_zone_and_days() {
-        let c = super::super::egress::EgressConfig {
+        let c = EgressPolicyConfig {
             allowed_hours: vec![HourRange::parse("08:00-18:00").unwrap()],
             timezone: TimeZoneName("+02:00".into()),
             ..Default::default()

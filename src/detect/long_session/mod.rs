@@ -2,7 +2,7 @@
 //!
 //! Two signals, both reported while the traffic is still flowing:
 //! - a flow between a home host and an external address that has been active for longer than
-//!   `egress.long_session`, reported on its first packet past that age (not when it ends), with
+//!   `long_session.min_duration`, reported on its first packet past that age (not when it ends), with
 //!   its bytes and rates — a slow drip, a reverse shell, an interactive session kept open;
 //! - a (home host, external destination) pair whose outbound payload rate stays above
 //!   `sustained_rate` for longer than `sustained_for`, measured in slots of a tenth of that
@@ -14,98 +14,39 @@
 //! Needs: every packet (session age) and flow volumes (sustained rate). Memory: the set of flows already reported (capped at `max_flows`) and
 //! one small rate state per pair (capped at `max_pairs`), both with counted eviction.
 
-use super::egress_policy as policy;
-use super::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
-use crate::alert::{Alert, Signature};
-use crate::config::Config;
-use crate::flow::host::{hash_ip, mix};
+mod config;
+mod signatures;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use config::LongSessionConfig;
+pub use signatures::{SIG_LONG, SIG_SUSTAINED};
+
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
+use crate::alert::Alert;
 use crate::flow::{EndReason, Flow, FlowTable};
+use crate::policy;
 use crate::time::Timestamp;
-use crate::units::{Dur, Size};
+use crate::units::Dur;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Deserialize;
-use std::net::IpAddr;
+use state::{NO_RUN, Rate, pair_key};
 
 const NAME: &str = "long_session";
 
-/// A flow to an external host has been open longer than `egress.long_session`.
-pub const SIG_LONG: Signature = Signature {
-    id: 9_100_450,
-    rev: 1,
-    msg: "SIPHON Long session to an external host",
-    category: "Potentially Bad Traffic",
-    severity: 3,
-    mitre: &["T1048", "T1041", "T1071"],
-};
-/// Outbound throughput to one external host stayed above the rate threshold.
-pub const SIG_SUSTAINED: Signature = Signature {
-    id: 9_100_451,
-    rev: 1,
-    msg: "SIPHON Sustained outbound throughput to an external host",
-    category: "Potential Corporate Privacy Violation",
-    severity: 2,
-    mitre: &["T1048", "T1041", "T1030"],
-};
+/// The detector's row in [`crate::detect::ALL`].
+pub const SPEC: Spec = Spec::of::<LongSession>(
+    NAME,
+    "Long sessions and sustained throughput from a home host to an external one",
+    (9_100_450, 9_100_499),
+    signatures::ALL,
+);
 
-/// `[long_session]` config (the session length itself is `egress.long_session`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LongSessionConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// A long session is reported only once the home host has sent this much payload in it.
-    /// Higher keeps idle push channels and keep-alives quiet; lower also reports sessions that
-    /// only receive (a slow drip of a few hundred bytes a second sends ~1 MB an hour).
-    pub min_payload_out: Size,
-    /// Outbound payload rate, bytes per second, that counts as sustained throughput. Lower
-    /// catches throttled uploads, and more backups and video calls.
-    pub sustained_rate: Size,
-    /// How long the rate must hold without a break. Shorter detects sooner but flags bursts.
-    pub sustained_for: Dur,
-    /// Also judge flows an external host opened to a home host (a server's long inbound
-    /// sessions and the downloads it serves). Off: only sessions the home host opened count.
-    pub include_inbound: bool,
-    /// Most flows remembered as already reported per worker (evicted ones may re-alert; the
-    /// alert suppression still holds them to one per episode).
-    pub max_flows: usize,
-    /// Most (home host, destination) rate states per worker; the stalest is evicted (counted).
-    pub max_pairs: usize,
-}
-
-impl Default for LongSessionConfig {
-    fn default() -> Self {
-        LongSessionConfig {
-            enabled: true,
-            min_payload_out: Size(10_000),
-            sustained_rate: Size(1_000_000),
-            sustained_for: Dur::secs(600),
-            include_inbound: false,
-            max_flows: 65_536,
-            max_pairs: 50_000,
-        }
+impl Build for LongSession {
+    type Config = LongSessionConfig;
+    fn build(config: &LongSessionConfig, _env: &Env) -> Self {
+        LongSession::new(config.clone())
     }
-}
-
-/// Outbound rate of one pair, in slots (48 bytes with its key: every pair that sends payload
-/// has one, so it is kept small).
-#[derive(Debug, Clone, Copy)]
-struct Rate {
-    /// The newest slot seen (packet time ÷ slot width).
-    slot: u64,
-    slot_bytes: u64,
-    /// First slot of the current run at the rate, [`NO_RUN`] when none.
-    run_start: u64,
-    run_bytes: u64,
-    alerted: bool,
-}
-
-const NO_RUN: u64 = u64::MAX;
-
-/// A pair's key: a 64-bit hash of (home, remote). The addresses are not stored (the alert takes
-/// them from the flow that closes the slot); two pairs share a rate only if their hashes
-/// collide, about 1 in 10^10 with a full table.
-fn pair_key(home: &IpAddr, remote: &IpAddr) -> u64 {
-    mix(hash_ip(home) ^ hash_ip(remote).rotate_left(29))
 }
 
 /// The detector.
@@ -119,13 +60,12 @@ pub struct LongSession {
 }
 
 impl LongSession {
-    /// A detector with `[long_session]` and the shared `[egress]` keys.
-    pub fn new(c: &Config) -> Self {
-        let cfg = c.long_session.clone();
+    /// A detector with `[long_session]`.
+    pub fn new(cfg: LongSessionConfig) -> Self {
         // A tenth of the duration, between 1 s and 60 s.
         let slot = (cfg.sustained_for.nanos() / 10).clamp(1_000_000_000, 60_000_000_000);
         LongSession {
-            long: c.egress.long_session,
+            long: cfg.min_duration,
             slot,
             reported: FxHashSet::default(),
             rates: FxHashMap::default(),

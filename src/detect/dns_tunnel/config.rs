@@ -1,0 +1,145 @@
+//! `[dns_tunnel]`: thresholds and allow-lists of the DNS tunnel detector.
+
+use crate::units::{Dur, de_string_list};
+use serde::Deserialize;
+
+/// `[dns_tunnel]` config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsTunnelConfig {
+    /// Run this detector.
+    pub enabled: bool,
+    /// Sliding window per (client, domain). Longer catches slower tunnels but keeps more state.
+    pub window: Dur,
+    /// Score (weighted distinct suspicious names in the window) that raises the alert. Each
+    /// suspicious name counts 1, +1 if it carries non-hostname bytes, +1 for NULL or
+    /// private-use qtypes, +0.5 for TXT/CNAME/MX/SRV/ANY. Lower detects sooner, higher is
+    /// quieter on odd-but-benign names.
+    pub score_threshold: f64,
+    /// Least share of the group's queries that must be suspicious. Keeps large benign domains
+    /// with a few odd names quiet.
+    pub min_suspicious_share: f64,
+    /// A label this long or longer is suspicious. Benign labels rarely exceed ~21 characters;
+    /// tunnels use 34–63.
+    pub long_label: usize,
+    /// A subdomain part (all labels left of the registered domain) this long is suspicious.
+    pub long_subdomain: usize,
+    /// Subdomains at least this long are tested for entropy (short strings always look random).
+    pub entropy_min_len: usize,
+    /// Normalised entropy (bits per char ÷ the most the subdomain's alphabet allows) at or
+    /// above which a subdomain is suspicious. 1.0 = uniformly random over its alphabet.
+    pub entropy_threshold: f64,
+    /// Distinct subdomains in a window that raise the volume signature on their own (RITA
+    /// uses 100, Elastic 200 in 4 h). Lower catches slow short-label exfiltration sooner.
+    pub unique_subdomains: u64,
+    /// Most (client, domain) groups tracked per worker; the stalest is evicted (counted).
+    pub max_groups: usize,
+    /// Most distinct names remembered per group (as hashes).
+    pub max_names_per_group: usize,
+    /// Domains that are high-entropy by design (DNSBLs, anti-virus cloud lookups, CDNs):
+    /// queries under them are never scored. Suffix-aware: `x.spamhaus.org` matches
+    /// `spamhaus.org`; `notspamhaus.org` does not.
+    #[serde(deserialize_with = "de_string_list")]
+    pub allow_domains: Vec<String>,
+    /// Extra entries for `allow_domains` (so a config can add without repeating the defaults).
+    #[serde(deserialize_with = "de_string_list")]
+    pub allow_domains_extra: Vec<String>,
+    /// Names under these suffixes are ignored (multicast DNS, reverse lookups).
+    #[serde(deserialize_with = "de_string_list")]
+    pub ignore_suffixes: Vec<String>,
+    /// Clients (resolvers, DNSBL-heavy mail servers) whose queries are not scored.
+    #[serde(deserialize_with = "de_string_list")]
+    pub allow_clients: Vec<String>,
+    /// The network's resolvers. When set, a home host sending DNS to any other server raises
+    /// the direct-to-authoritative signature. Empty: that signature is off.
+    #[serde(deserialize_with = "de_string_list")]
+    pub resolvers: Vec<String>,
+    /// Flag DNS spoken on a port other than 53, 5353 (mDNS) and 5355 (LLMNR).
+    pub alert_nonstandard_port: bool,
+}
+
+impl Default for DnsTunnelConfig {
+    fn default() -> Self {
+        let allow = [
+            // DNSBL / reputation lookups
+            "spamhaus.org",
+            "spamcop.net",
+            "sorbs.net",
+            "barracudacentral.org",
+            "surbl.org",
+            "uribl.com",
+            "dnswl.org",
+            "mailspike.net",
+            "senderscore.com",
+            "abuseat.org",
+            "spameatingmonkey.net",
+            "junkemailfilter.com",
+            "hostkarma.com",
+            "dnsbl.info",
+            "cymru.com",
+            "mailshell.net",
+            // anti-virus and security cloud lookups
+            "sophosxl.net",
+            "avqs.mcafee.com",
+            "avts.mcafee.com",
+            "trendmicro.com",
+            "e5.sk",
+            "eset.com",
+            "kaspersky-labs.com",
+            "bitdefender.net",
+            "webroot.com",
+            "brightmail.com",
+            "symantec.com",
+            "norton.com",
+            "crowdstrike.com",
+            // CDN and cloud hostnames
+            "akamaiedge.net",
+            "akamai.net",
+            "akadns.net",
+            "edgekey.net",
+            "edgesuite.net",
+            "cloudfront.net",
+            "amazonaws.com",
+            "azureedge.net",
+            "trafficmanager.net",
+            "cloudapp.net",
+            "windows.net",
+            "googleusercontent.com",
+            "googlevideo.com",
+            "1e100.net",
+            "gvt1.com",
+            "fastly.net",
+            "fastlylb.net",
+            "msedge.net",
+            "azurefd.net",
+            "cloudflare.net",
+            "cdn77.org",
+            "llnwd.net",
+        ];
+        DnsTunnelConfig {
+            enabled: true,
+            window: Dur::secs(300),
+            score_threshold: 10.0,
+            min_suspicious_share: 0.3,
+            long_label: 24,
+            long_subdomain: 48,
+            entropy_min_len: 20,
+            entropy_threshold: 0.9,
+            unique_subdomains: 300,
+            max_groups: 50_000,
+            max_names_per_group: 1024,
+            allow_domains: allow.iter().map(|s| s.to_string()).collect(),
+            allow_domains_extra: Vec::new(),
+            ignore_suffixes: ["local", "arpa"].iter().map(|s| s.to_string()).collect(),
+            allow_clients: Vec::new(),
+            resolvers: Vec::new(),
+            alert_nonstandard_port: true,
+        }
+    }
+}
+
+impl crate::detect::DetectorConfig for DnsTunnelConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+}

@@ -1,0 +1,207 @@
+//! Excessive egress (T1048): bytes leaving the network per (home host, external destination)
+//! and per home host, over several sliding windows at once, each with its own threshold.
+//!
+//! Observe → reduce → threshold. Every packet between a home host and an external address (see
+//! [`crate::policy`]) adds its IP total length — the true size, even when the capture
+//! cut the frame — to the "out" or "in" side of a ring of time slots per window. The alert fires
+//! on the packet that takes a window's outbound sum to its threshold, not at the end of the flow:
+//! one upload of gigabytes, or a slow drip that adds up over hours (Elastic's hunt: ≥ 1 GiB out
+//! per source and destination in 8 hours). One alert per episode; it re-fires only when the
+//! volume has grown by `alerts.escalation_factor`.
+//!
+//! Needs: every flow's traffic (`on_flow_volume`, handed over per flow about once a second,
+//! and exactly when a flow's bytes could cross a threshold). Memory: one tally per (home host, destination) and per
+//! home host, each a ring of 8 slots per window (about 150 bytes per window), capped at
+//! `max_pairs` / `max_hosts` with counted eviction of the stalest.
+
+mod config;
+mod signatures;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use config::EgressVolumeConfig;
+pub use signatures::{SIG_HOST, SIG_PAIR};
+
+use super::{Build, Detector, DetectorStats, Env, Spec, VolumeCtx};
+use crate::alert::Alert;
+use crate::decode::app::AppProto;
+use crate::flow::FlowTable;
+use crate::flow::host::hash_ip;
+use crate::policy;
+use crate::time::Timestamp;
+use crate::units::WindowLimit;
+use state::{Accounted, Fired, Tallies, Tally};
+
+const NAME: &str = "egress_volume";
+
+/// The detector's row in [`crate::detect::ALL`].
+pub const SPEC: Spec = Spec::of::<EgressVolume>(
+    NAME,
+    "Excessive egress: bytes from a home host to one external destination, or to all of them, \
+     over sliding windows",
+    (9_100_400, 9_100_449),
+    signatures::ALL,
+);
+
+impl Build for EgressVolume {
+    type Config = EgressVolumeConfig;
+    fn build(config: &EgressVolumeConfig, env: &Env) -> Self {
+        EgressVolume::new(config.clone(), env.escalation_factor)
+    }
+}
+
+/// The detector.
+pub struct EgressVolume {
+    cfg: EgressVolumeConfig,
+    escalation: f64,
+    /// Keyed by the hashes of (home host, destination): a 16-byte key instead of 34 (IPv4
+    /// addresses hash without collision, IPv6 ones collide about once in 2^64).
+    pairs: Tallies<(u64, u64)>,
+    /// Keyed by the home host's hash.
+    hosts: Tallies<u64>,
+}
+
+impl EgressVolume {
+    /// A detector with its section and `alerts.escalation_factor`.
+    pub fn new(cfg: EgressVolumeConfig, escalation: f64) -> Self {
+        EgressVolume {
+            escalation,
+            pairs: Tallies::new(&cfg.volume, cfg.max_pairs),
+            hosts: Tallies::new(&cfg.host_volume, cfg.max_hosts),
+            cfg,
+        }
+    }
+}
+
+/// The figures every volume alert carries.
+fn volume_evidence(
+    b: crate::alert::AlertBuilder,
+    t: &Tally,
+    f: &Fired,
+    l: WindowLimit,
+    ratio: f64,
+    ts: Timestamp,
+) -> crate::alert::AlertBuilder {
+    let (out, inb) = t.rings.as_ref().and_then(|r| r.get(f.i)).map_or((0, 0), |r| (r.out, r.inb));
+    let span = ts.since(t.first).as_secs_f64().min(l.window.0.as_secs_f64());
+    b.score(f.out as f64, l.bytes.0 as f64)
+        .evidence("window", l.window.to_string())
+        .evidence("window_secs", l.window.0.as_secs())
+        .evidence("bytes_out", out)
+        .evidence("bytes_in", inb)
+        .evidence("threshold_bytes", l.bytes.0)
+        .evidence("out_in_ratio", ratio_of(out, inb))
+        .evidence("min_out_in_ratio", ratio)
+        .evidence("rate_bytes_per_sec", policy::rate(out, span))
+        .evidence("duration_secs", round3(ts.since(t.first).as_secs_f64()))
+        .evidence("first_seen", t.first.to_eve())
+        .evidence("total_bytes_out", t.total_out)
+        .evidence("total_bytes_in", t.total_in)
+        .evidence("flows", t.flows)
+}
+
+impl Detector for EgressVolume {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
+        let Some(s) = v.env.egress.sides(v.flow) else { return u64::MAX };
+        let (o, i) = (v.delta.bytes(s.home_dir), v.delta.bytes(1 - s.home_dir));
+        let ts = v.ts;
+        let ratio = self.cfg.min_out_in_ratio;
+        let (new_flow, app) = (v.first, v.flow.app);
+        let mut pair_fresh = false;
+        let mut room = u64::MAX;
+        if !self.cfg.volume.is_empty() {
+            let key = (hash_ip(&s.home), hash_ip(&s.remote));
+            let Accounted { fired, fresh, room: r } =
+                self.pairs.account(key, ts, o, i, ratio, self.escalation, |t| {
+                    if new_flow {
+                        t.flows += 1;
+                    }
+                    if app != AppProto::Unknown {
+                        t.app = app;
+                    }
+                });
+            pair_fresh = fresh;
+            room = room.min(r);
+            if let Some(f) = fired
+                && let Some(t) = self.pairs.map.get(&key)
+                && let Some(&l) = self.cfg.volume.get(f.i)
+            {
+                let b = Alert::build(NAME, &SIG_PAIR, ts, s.home, s.remote)
+                    .flow(v.flow, ts)
+                    .evidence("destination", s.remote.to_string())
+                    .evidence("service_port", s.service_port)
+                    .evidence("app_proto", t.app.name())
+                    .evidence("windows", self.pairs.windows(t))
+                    .episode(format!("{}|{}", s.home, s.remote), f.out as f64);
+                let b = volume_evidence(b, t, &f, l, ratio, ts);
+                out.push(v.env.egress.stamp(b, ts, SIG_PAIR.severity).finish());
+            }
+        }
+        if !self.cfg.host_volume.is_empty() {
+            let Accounted { fired, room: r, .. } =
+                self.hosts.account(hash_ip(&s.home), ts, o, i, ratio, self.escalation, |t| {
+                    if new_flow {
+                        t.flows += 1;
+                    }
+                    if pair_fresh {
+                        t.dests += 1;
+                    }
+                });
+            room = room.min(r);
+            if let Some(f) = fired
+                && let Some(t) = self.hosts.map.get(&hash_ip(&s.home))
+                && let Some(&l) = self.cfg.host_volume.get(f.i)
+            {
+                let b = Alert::build(NAME, &SIG_HOST, ts, s.home, s.remote)
+                    .flow(v.flow, ts)
+                    .evidence("last_destination", s.remote.to_string())
+                    .evidence("destinations", t.dests)
+                    .evidence("windows", self.hosts.windows(t))
+                    .episode(s.home.to_string(), f.out as f64);
+                let b = volume_evidence(b, t, &f, l, ratio, ts);
+                out.push(v.env.egress.stamp(b, ts, SIG_HOST.severity).finish());
+            }
+        }
+        room
+    }
+
+    fn on_tick(&mut self, now: Timestamp, _f: &FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
+        if !now.secs().is_multiple_of(60) {
+            return;
+        }
+        let before = self.pairs.map.len();
+        self.pairs.expire(now);
+        if before != self.pairs.map.len() {
+            // Destinations per host are recounted from the pairs left.
+            for h in self.hosts.map.values_mut() {
+                h.dests = 0;
+            }
+            for (home, _) in self.pairs.map.keys() {
+                if let Some(h) = self.hosts.map.get_mut(home) {
+                    h.dests += 1;
+                }
+            }
+        }
+        self.hosts.expire(now);
+    }
+
+    fn stats(&self) -> DetectorStats {
+        DetectorStats {
+            tracked: (self.pairs.map.len() + self.hosts.map.len()) as u64,
+            evicted: self.pairs.evicted + self.hosts.evicted,
+        }
+    }
+}
+
+fn ratio_of(out: u64, inb: u64) -> f64 {
+    if inb == 0 { out as f64 } else { round3(out as f64 / inb as f64) }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
