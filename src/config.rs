@@ -39,13 +39,14 @@ pub struct Config {
 #[serde(default)]
 struct Core {
     general: GeneralConfig,
+    decode: DecodeConfig,
     flow: FlowConfig,
     alerts: AlertConfig,
     egress: EgressPolicyConfig,
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 4] = ["general", "flow", "alerts", "egress"];
+pub const CORE_SECTIONS: [&str; 5] = ["general", "decode", "flow", "alerts", "egress"];
 
 impl Config {
     /// Reads a TOML document: the core sections, then each detector's section by its name in
@@ -70,6 +71,7 @@ impl Config {
         let core: Core = toml::from_str(text)?;
         Ok(Config {
             general: core.general,
+            decode: core.decode,
             flow: core.flow,
             alerts: core.alerts,
             egress: core.egress,

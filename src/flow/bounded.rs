@@ -114,26 +114,18 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         }
     }
 
-    /// The value of `key`, made the most recently used; inserted with `make` if absent, after
-    /// evicting the least recently used entry when full (handed to `evicted`).
-    pub fn get_or_insert_with(
-        &mut self,
-        key: K,
-        make: impl FnOnce() -> V,
-        evicted: impl FnOnce(K, V),
-    ) -> &mut V {
+    /// The value of `key`, made the most recently used; inserted if absent. When the map is full,
+    /// the least recently used entry is evicted first and handed to `make` (to count it, or to
+    /// recycle its allocations into the new value); `make` gets `None` when nothing was evicted.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce(Option<(K, V)>) -> V) -> &mut V {
         let i = match self.index.get(&key) {
             Some(&i) => {
                 self.move_to_tail(i);
                 i
             }
             None => {
-                if self.slab.len() >= self.cap
-                    && let Some((k, v)) = self.pop_oldest()
-                {
-                    evicted(k, v);
-                }
-                self.push_new(key, make())
+                let evicted = if self.slab.len() >= self.cap { self.pop_oldest() } else { None };
+                self.push_new(key, make(evicted))
             }
         };
         &mut self.slab[i as usize].value
@@ -163,6 +155,17 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         self.slab.get(self.head as usize).map(|e| (&e.key, &e.value))
     }
 
+    /// Entries from the least recently used on, following the age order: `take(k)` of it
+    /// costs k steps whatever the map's history.
+    pub fn oldest_first(&self) -> impl Iterator<Item = (&K, &V)> {
+        let mut i = self.head;
+        std::iter::from_fn(move || {
+            let e = self.slab.get(i as usize)?;
+            i = e.next;
+            Some((&e.key, &e.value))
+        })
+    }
+
     /// Removes and returns the least recently used entry.
     pub fn pop_oldest(&mut self) -> Option<(K, V)> {
         if self.head == NIL {
@@ -174,9 +177,13 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         Some(self.take_slot(i))
     }
 
-    /// Keeps the entries `keep` says to keep, handing the others to `dropped`; one pass over the
-    /// dense slab.
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool, mut dropped: impl FnMut(K, V)) {
+    /// Keeps the entries `keep` says to keep; one pass over the dense slab.
+    pub fn retain(&mut self, keep: impl FnMut(&K, &mut V) -> bool) {
+        self.retain_with(keep, |_, _| {});
+    }
+
+    /// [`Bounded::retain`], handing the entries dropped to `dropped`.
+    pub fn retain_with(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool, mut dropped: impl FnMut(K, V)) {
         let mut i = 0;
         while i < self.slab.len() {
             let e = &mut self.slab[i];
@@ -195,6 +202,11 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// Every entry, in slab order (not by age).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.slab.iter().map(|e| (&e.key, &e.value))
+    }
+
+    /// Every key, in slab order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.slab.iter().map(|e| &e.key)
     }
 
     /// Every value to change, in slab order.
@@ -284,6 +296,14 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     }
 }
 
+impl<K: Copy + Eq + Hash, V> std::ops::Index<&K> for Bounded<K, V> {
+    type Output = V;
+    /// The value of `key`; panics when absent, like `HashMap`'s index (tests only use it).
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("key in the map")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,7 +319,10 @@ mod tests {
         assert_eq!(m.insert(4, "d"), Some((2, "b")));
         assert_eq!(m.len(), 3);
         let mut out = Vec::new();
-        *m.get_or_insert_with(5, || "e", |k, v| out.push((k, v))) = "E";
+        *m.get_or_insert_with(5, |ev| {
+            out.extend(ev);
+            "e"
+        }) = "E";
         assert_eq!(out, vec![(3, "c")]);
         assert_eq!(m.get(&5), Some(&"E"));
         assert_eq!(m.pop_oldest(), Some((1, "a")));
@@ -346,7 +369,7 @@ mod tests {
                     _ => {
                         let odd = |k: &u32| k % 2 == 1 || k % 7 == step as u32 % 7;
                         let mut dropped = 0;
-                        m.retain(|k, _| !odd(k), |_, _| dropped += 1);
+                        m.retain_with(|k, _| !odd(k), |_, _| dropped += 1);
                         let before = model.len();
                         model.retain(|e| !odd(&e.0));
                         assert_eq!(dropped, before - model.len());
@@ -354,6 +377,7 @@ mod tests {
                 }
                 assert_eq!(m.len(), model.len());
                 assert_eq!(m.oldest().map(|(k, v)| (*k, *v)), model.front().copied());
+                assert!(m.oldest_first().map(|(k, v)| (*k, *v)).eq(model.iter().copied()));
                 for (k, v) in &model {
                     assert_eq!(m.get(k), Some(v));
                 }
