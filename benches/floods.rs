@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 type Gen = Box<dyn FnMut(u32, &mut Vec<u8>)>;
+/// A flood file: name, packets, generator.
+type Flood = (&'static str, u32, fn() -> Gen);
 
 fn write(path: &Path, n: u32, mut frame: impl FnMut(u32, &mut Vec<u8>)) {
     let f = std::fs::File::create(path).expect("create");
@@ -121,7 +123,7 @@ fn bare_loop(path: &Path) -> (u64, f64) {
 
 fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64) {
     let t = Instant::now();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
         .args(["-q", "-r"])
         .arg(path)
         .args(extra)
@@ -134,6 +136,7 @@ fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64) {
     // SAFETY: plain wait4 on our own child; rusage is plain data.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let _ = child.try_wait(); // already reaped by wait4
     (t.elapsed().as_secs_f64(), ru.ru_maxrss as u64 * 1024)
 }
 
@@ -154,7 +157,7 @@ fn main() {
     let rounds: usize = std::env::var("SIPHON_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let files: Vec<(&str, u32, fn() -> Gen)> = vec![
+    let files: Vec<Flood> = vec![
         ("syn", 1_000_000, || syn(1)),
         ("subdomains", 1_000_000, || subdomains(2)),
         ("udp_flows", 1_000_000, || udp_flows(3)),

@@ -26,6 +26,8 @@ pub struct Config {
     pub decode: DecodeConfig,
     /// Flow table limits and timeouts.
     pub flow: FlowConfig,
+    /// The one memory budget.
+    pub memory: MemoryConfig,
     /// Alert suppression and rate limits.
     pub alerts: AlertConfig,
     /// The egress family's shared policy (`[egress]`): external ranges, allow-lists, hours.
@@ -41,12 +43,13 @@ struct Core {
     general: GeneralConfig,
     decode: DecodeConfig,
     flow: FlowConfig,
+    memory: MemoryConfig,
     alerts: AlertConfig,
     egress: EgressPolicyConfig,
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 5] = ["general", "decode", "flow", "alerts", "egress"];
+pub const CORE_SECTIONS: [&str; 6] = ["general", "decode", "flow", "memory", "alerts", "egress"];
 
 impl Config {
     /// Reads a TOML document: the core sections, then each detector's section by its name in
@@ -73,6 +76,7 @@ impl Config {
             general: core.general,
             decode: core.decode,
             flow: core.flow,
+            memory: core.memory,
             alerts: core.alerts,
             egress: core.egress,
             detectors: Sections::parse(specs, text)?,
@@ -139,6 +143,23 @@ pub struct DecodeConfig {
 impl Default for DecodeConfig {
     fn default() -> Self {
         DecodeConfig { max_vlan_depth: 8 }
+    }
+}
+
+/// The one memory budget of a run (`crate::flow::budget`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Bytes every worker's tables may hold together (flows, reassembly, TLS hellos, each
+    /// detector's state, charged by what they hold). Over it, the least recently used quarter of
+    /// the detectors' state is shed at the next tick (counted). Lower bounds the process under a
+    /// flood, whatever `--workers`; too low forgets slow tunnels and scans sooner.
+    pub cap: crate::units::Size,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig { cap: crate::units::Size(256 << 20) }
     }
 }
 

@@ -65,6 +65,7 @@ impl Summary {
             "detectors": self.workers.detectors,
             "tls_reassembly_refused": self.workers.tls_reassembly_refused,
             "defrag": self.workers.defrag,
+            "memory": self.workers.memory,
             "mirror": self.workers.mirror,
             "elapsed_secs": self.elapsed_secs,
             "packets_per_sec": self.pps().round(),
@@ -156,11 +157,23 @@ impl Summary {
             w.suppressed.repeats,
             w.suppressed.rate_limited
         );
-        let evicted: Vec<String> =
-            w.detectors.iter().map(|(k, v)| format!("{k}={}/{}", v.tracked, v.evicted)).collect();
+        let evicted: Vec<String> = w
+            .detectors
+            .iter()
+            .map(|(k, v)| format!("{k}={}/{}/{}/{}KiB", v.tracked, v.evicted, v.shed, v.memory / 1024))
+            .collect();
         if !evicted.is_empty() {
-            s += &format!("siphon: detector state tracked/evicted: {}\n", evicted.join(" "));
+            s += &format!("siphon: detector state tracked/evicted/shed/held: {}\n", evicted.join(" "));
         }
+        let m = &w.memory;
+        s += &format!(
+            "siphon: memory: {} KiB held at the end, peak {} KiB (sum over workers) of memory.cap {} KiB; {} emergencies shed {} entries\n",
+            m.held / 1024,
+            m.peak / 1024,
+            m.cap / 1024,
+            m.emergencies,
+            m.shed
+        );
         let l = &self.latency;
         s += &format!(
             "siphon: latency per packet: p50={}us p99={}us p99.9={}us max={}us\n",

@@ -12,6 +12,7 @@ use crate::decode::app::{AppProto, classify_client, classify_server};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
+use crate::flow::budget::{MemoryBudget, MemoryStats};
 use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable, Volume};
@@ -52,6 +53,8 @@ pub struct WorkerStats {
     pub defrag: DefragStats,
     /// Decapsulated packets and mirror transport.
     pub mirror: MirrorStats,
+    /// The memory budget: held, peak, emergencies.
+    pub memory: MemoryStats,
 }
 
 impl WorkerStats {
@@ -73,9 +76,12 @@ impl WorkerStats {
             let e = self.detectors.entry(k).or_default();
             e.tracked += v.tracked;
             e.evicted += v.evicted;
+            e.memory += v.memory;
+            e.shed += v.shed;
         }
         self.tls_reassembly_refused += o.tls_reassembly_refused;
         self.defrag.merge(&o.defrag);
+        self.memory.merge(&o.memory);
         self.mirror.merge(&o.mirror);
     }
 }
@@ -104,6 +110,9 @@ pub struct Worker {
     defrag: Defrag,
     defrag_buf: Vec<u8>,
     mirror: MirrorFilter,
+    /// The run's memory budget, and this worker's slot in it.
+    budget: std::sync::Arc<MemoryBudget>,
+    budget_slot: usize,
     /// Flow hints of the packets ahead, by packet number modulo [`RING`].
     ahead: [u64; RING],
     tick: u64,
@@ -154,8 +163,21 @@ impl Worker {
 
     /// A worker sharing learned mirror pairs and the sensor's addresses with the others.
     pub fn with_mirror(config: &Config, mirror: std::sync::Arc<MirrorShared>) -> Worker {
+        let budget = std::sync::Arc::new(MemoryBudget::new(config.memory.cap.0, 1));
+        Worker::with_shared(config, mirror, budget, 0)
+    }
+
+    /// A worker sharing learned mirror pairs and the run's memory budget (as its `slot`).
+    pub fn with_shared(
+        config: &Config,
+        mirror: std::sync::Arc<MirrorShared>,
+        budget: std::sync::Arc<MemoryBudget>,
+        budget_slot: usize,
+    ) -> Worker {
         let env = Env::from_config(config);
         Worker {
+            budget,
+            budget_slot,
             opts: decode_options(config),
             detectors: detect::build(config, &env),
             env,
@@ -536,6 +558,7 @@ impl Worker {
         for det in self.detectors.iter_mut() {
             det.on_tick(now, &self.table, &self.env, &mut self.alerts);
         }
+        self.charge_memory();
         // Raised away from any packet: the tunnel the alert's host was last seen in.
         for a in &mut self.alerts[first_alert..] {
             if a.tunnel.is_none() {
@@ -569,6 +592,29 @@ impl Worker {
         self.end_order = order;
         self.flush_alerts(emit);
         self.refresh_stats();
+    }
+
+    /// Publishes what this worker holds to the run's budget; over the cap, sheds the least
+    /// recently used share of every detector's state (the flow table and the reassembly pool
+    /// have their own caps and eviction).
+    fn charge_memory(&mut self) {
+        let hellos: usize = self.hellos.values().map(|h| h.buf.capacity()).sum::<usize>()
+            + self.hello_pool.iter().map(Vec::capacity).sum::<usize>();
+        let detectors: u64 = self.detectors.iter().map(|d| d.stats().memory).sum();
+        let held = (self.table.memory() + hellos) as u64 + self.defrag.stats.memory + detectors;
+        let m = &mut self.stats.memory;
+        m.cap = self.budget.cap();
+        m.held = held;
+        m.peak = m.peak.max(held);
+        let over = self.budget.publish(self.budget_slot, held);
+        if over > 0 && detectors > 0 {
+            // Shed what is over, and a margin so the next ticks do not shed again at once.
+            let share = ((over as f64 * 1.25) / detectors as f64).clamp(0.05, 1.0);
+            m.emergencies += 1;
+            for d in self.detectors.iter_mut() {
+                m.shed += d.shed(share);
+            }
+        }
     }
 
     /// Copies table, suppression and detector counters into `stats`.

@@ -134,3 +134,52 @@ fn a_bad_file_in_a_list_is_named_and_the_files_after_it_are_read() {
     assert!(!of(&alerts, "dns_tunnel").is_empty(), "the file after a missing one is read");
     assert!(!of(&alerts, "scan").is_empty(), "the file after a junk and a cut one is read");
 }
+
+#[test]
+fn one_memory_cap_is_shared_and_enforced_by_shedding_detector_state() {
+    // 3,000 home clients, each with its own tunnel-like domain and 40 names (120,000 queries).
+    use etherparse::PacketBuilder;
+    use siphon::capture::write::PcapWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("groups.pcap");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = PcapWriter::new(std::io::BufWriter::new(f)).unwrap();
+    for i in 0..120_000u32 {
+        let (client, k) = (i % 3000, i / 3000);
+        let name =
+            format!("{:040x}.{k}.g{client}.example.net", u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let q = siphon::synth::dns_message(i as u16, &name, false);
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 1, (client >> 8) as u8, client as u8], [198, 51, 100, 53], 64)
+            .udp(30000 + (k % 30000) as u16, 53)
+            .write(&mut frame, &q)
+            .unwrap();
+        w.write(1_700_000_000_000_000 + u64::from(i) * 100, &frame, usize::MAX).unwrap();
+    }
+    w.finish().unwrap();
+    let path = p.to_str().unwrap();
+    let stats_of = |args: &[&str]| {
+        let out = siphon().args(["-q", "--stats-json", "-r", path]).args(args).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["event_type"] == "stats")
+            .expect("stats event")
+    };
+    let roomy = stats_of(&["--workers", "2"]);
+    let m = &roomy["siphon"]["memory"];
+    assert_eq!(m["emergencies"], 0, "{m}");
+    assert!(m["peak"].as_u64().unwrap() > 1 << 20, "{m}");
+    assert!(roomy["siphon"]["detectors"]["dns_tunnel"]["memory"].as_u64().unwrap() > 0);
+    // Under a 4 MiB cap for both workers together, detector state is shed, and counted.
+    let tight = stats_of(&["--workers", "2", "--set", "memory.cap=4MiB"]);
+    let m = &tight["siphon"]["memory"];
+    assert!(m["emergencies"].as_u64().unwrap() > 0 && m["shed"].as_u64().unwrap() > 0, "{m}");
+    assert!(
+        tight["siphon"]["detectors"]["dns_tunnel"]["shed"].as_u64().unwrap() > 0,
+        "{}",
+        tight["siphon"]["detectors"]
+    );
+}

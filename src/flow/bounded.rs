@@ -199,6 +199,21 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         }
     }
 
+    /// Drops about `share` (0-1, rounded up) of the entries, least recently used first, handing
+    /// each to `dropped`; returns how many. For the memory budget's emergencies.
+    pub fn shed(&mut self, share: f64, mut dropped: impl FnMut(K, V)) -> u64 {
+        let n = (self.slab.len() as f64 * share.clamp(0.0, 1.0)).ceil() as usize;
+        for _ in 0..n {
+            match self.pop_oldest() {
+                Some((k, v)) => dropped(k, v),
+                None => break,
+            }
+        }
+        self.slab.shrink_to(self.slab.len() * 2);
+        self.index.shrink_to(self.slab.len() * 2);
+        n as u64
+    }
+
     /// Every entry, in slab order (not by age).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.slab.iter().map(|e| (&e.key, &e.value))

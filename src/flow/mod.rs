@@ -2,6 +2,7 @@
 //! counted eviction. Flow ends are events detectors see.
 
 pub mod bounded;
+pub mod budget;
 pub mod defrag;
 pub mod host;
 pub mod index;

@@ -77,6 +77,7 @@ pub struct AltProtocol {
     /// UDP flows already reported as a mismatch (later datagrams are not re-judged).
     flagged: Bounded<FlowKey, Timestamp>,
     evicted: u64,
+    shed: u64,
 }
 
 impl AltProtocol {
@@ -94,6 +95,7 @@ impl AltProtocol {
                 .collect(),
             flagged: Bounded::new(cfg.max_tracked),
             evicted: 0,
+            shed: 0,
             cfg,
         }
     }
@@ -415,6 +417,17 @@ impl Detector for AltProtocol {
         DetectorStats {
             tracked: (self.uploads.len() + self.ftp.len() + self.expect.len() + self.flagged.len()) as u64,
             evicted: self.evicted,
+            memory: (self.uploads.overhead_bytes()
+                + self.ftp.overhead_bytes()
+                + self.expect.overhead_bytes()
+                + self.flagged.overhead_bytes()) as u64,
+            shed: self.shed,
         }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.uploads.shed(share, |_, _| {}) + self.flagged.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

@@ -70,6 +70,7 @@ pub struct DnsTunnel {
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Group>>,
     evicted: u64,
+    shed: u64,
 }
 
 impl DnsTunnel {
@@ -90,6 +91,7 @@ impl DnsTunnel {
             groups: Bounded::new(cfg_groups),
             spare: Vec::new(),
             evicted: 0,
+            shed: 0,
         }
     }
 
@@ -370,6 +372,27 @@ impl Detector for DnsTunnel {
     }
 
     fn stats(&self) -> DetectorStats {
-        DetectorStats { tracked: self.groups.len() as u64, evicted: self.evicted }
+        // Charged by what each group's name sets really hold, not by their cap.
+        let group = |g: &Group| {
+            std::mem::size_of::<Group>()
+                + (g.names.capacity() + g.prev_names.capacity()) * 9
+                + g.example.as_ref().map_or(0, |_| std::mem::size_of::<state::Example>())
+        };
+        let memory = self.groups.overhead_bytes()
+            + self.groups.values().map(|g| group(g)).sum::<usize>()
+            + self.spare.iter().map(|g| group(g)).sum::<usize>();
+        DetectorStats {
+            tracked: self.groups.len() as u64,
+            evicted: self.evicted,
+            memory: memory as u64,
+            shed: self.shed,
+        }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        self.spare = Vec::new();
+        let n = self.groups.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

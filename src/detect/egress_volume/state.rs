@@ -255,6 +255,14 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
             .unwrap_or(u64::MAX)
     }
 
+    /// Bytes held: the table, and each tally's rings.
+    pub(super) fn memory(&self) -> usize {
+        let ring = std::mem::size_of::<Ring>() * self.limits.len();
+        self.map.overhead_bytes()
+            + self.map.values().filter(|t| t.rings.is_some()).count() * ring
+            + self.pool.len() * ring
+    }
+
     /// Drops keys quiet for longer than the longest window.
     pub(super) fn expire(&mut self, now: Timestamp) {
         let Tallies { map, longest, pool, .. } = self;

@@ -105,6 +105,7 @@ pub struct IcmpTunnel {
     allow: Vec<IpNet>,
     pairs: Bounded<(IpAddr, IpAddr), Pair>,
     evicted: u64,
+    shed: u64,
 }
 
 /// Which side an alert is about: the home side when exactly one side is home, else `default`.
@@ -127,7 +128,7 @@ impl IcmpTunnel {
             .filter_map(|s| s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)))
             .collect();
         let pairs = Bounded::new(cfg.max_pairs);
-        IcmpTunnel { cfg, allow, pairs, evicted: 0 }
+        IcmpTunnel { cfg, allow, pairs, evicted: 0, shed: 0 }
     }
 
     fn allowed(&self, a: &IpAddr) -> bool {
@@ -353,6 +354,19 @@ impl Detector for IcmpTunnel {
     }
 
     fn stats(&self) -> DetectorStats {
-        DetectorStats { tracked: self.pairs.len() as u64, evicted: self.evicted }
+        let sets: usize =
+            self.pairs.values().map(|p| (p.bodies.capacity() + p.prev_bodies.capacity()) * 9).sum();
+        DetectorStats {
+            tracked: self.pairs.len() as u64,
+            evicted: self.evicted,
+            memory: (self.pairs.overhead_bytes() + sets) as u64,
+            shed: self.shed,
+        }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.pairs.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

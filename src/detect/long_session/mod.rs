@@ -58,6 +58,7 @@ pub struct LongSession {
     reported: FxHashSet<u64>,
     rates: Bounded<u64, Rate>,
     evicted: u64,
+    shed: u64,
 }
 
 impl LongSession {
@@ -71,6 +72,7 @@ impl LongSession {
             reported: FxHashSet::default(),
             rates: Bounded::new(cfg.max_pairs),
             evicted: 0,
+            shed: 0,
             cfg,
         }
     }
@@ -216,7 +218,18 @@ impl Detector for LongSession {
     }
 
     fn stats(&self) -> DetectorStats {
-        DetectorStats { tracked: (self.reported.len() + self.rates.len()) as u64, evicted: self.evicted }
+        DetectorStats {
+            tracked: (self.reported.len() + self.rates.len()) as u64,
+            evicted: self.evicted,
+            memory: (self.rates.overhead_bytes() + self.reported.capacity() * 9) as u64,
+            shed: self.shed,
+        }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.rates.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }
 

@@ -148,6 +148,7 @@ pub struct Proxyware {
     open: FxHashMap<IpAddr, relay::OpenSessions>,
     next_eval: Timestamp,
     evicted: u64,
+    shed: u64,
     handshakes_dropped: u64,
 }
 
@@ -207,6 +208,7 @@ impl Proxyware {
             open: FxHashMap::default(),
             next_eval: Timestamp(0),
             evicted: 0,
+            shed: 0,
             handshakes_dropped: 0,
         }
     }
@@ -441,6 +443,16 @@ impl Detector for Proxyware {
         DetectorStats {
             tracked: (self.hosts.len() + self.handshakes.len()) as u64,
             evicted: self.evicted + self.handshakes_dropped,
+            memory: (self.hosts.overhead_bytes()
+                + self.handshakes.capacity() * (std::mem::size_of::<(FlowKey, Handshake)>() + 1)
+                + self.recent.capacity() * 41) as u64,
+            shed: self.shed,
         }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.hosts.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

@@ -134,6 +134,7 @@ pub struct Scan {
     two_way_at: Option<Timestamp>,
     evicted_sources: u64,
     evicted_pending: u64,
+    shed: u64,
 }
 
 impl Scan {
@@ -151,6 +152,7 @@ impl Scan {
             two_way_at: None,
             evicted_sources: 0,
             evicted_pending: 0,
+            shed: 0,
         }
     }
 
@@ -532,6 +534,18 @@ impl Detector for Scan {
         DetectorStats {
             tracked: (self.sources.len() + self.pending.len()) as u64,
             evicted: self.evicted_sources + self.evicted_pending,
+            memory: (self.sources.overhead_bytes()
+                + (self.sources.len() + self.pool.len()) * std::mem::size_of::<Source>()
+                + self.pending.capacity() * (std::mem::size_of::<(u64, Pending)>() + 1))
+                as u64,
+            shed: self.shed,
         }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        self.pool = Vec::new();
+        let n = self.sources.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }
