@@ -24,8 +24,12 @@ pub struct Config {
     pub general: GeneralConfig,
     /// Live capture: how soon packets reach the workers.
     pub capture: CaptureConfig,
+    /// Link-layer decoding limits.
+    pub decode: DecodeConfig,
     /// Flow table limits and timeouts.
     pub flow: FlowConfig,
+    /// The one memory budget.
+    pub memory: MemoryConfig,
     /// Alert suppression and rate limits.
     pub alerts: AlertConfig,
     /// The egress family's shared policy (`[egress]`): external ranges, allow-lists, hours.
@@ -40,13 +44,15 @@ pub struct Config {
 struct Core {
     general: GeneralConfig,
     capture: CaptureConfig,
+    decode: DecodeConfig,
     flow: FlowConfig,
+    memory: MemoryConfig,
     alerts: AlertConfig,
     egress: EgressPolicyConfig,
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 5] = ["general", "capture", "flow", "alerts", "egress"];
+pub const CORE_SECTIONS: [&str; 7] = ["general", "capture", "decode", "flow", "memory", "alerts", "egress"];
 
 impl Config {
     /// Reads a TOML document: the core sections, then each detector's section by its name in
@@ -72,7 +78,9 @@ impl Config {
         Ok(Config {
             general: core.general,
             capture: core.capture,
+            decode: core.decode,
             flow: core.flow,
+            memory: core.memory,
             alerts: core.alerts,
             egress: core.egress,
             detectors: Sections::parse(specs, text)?,
@@ -142,6 +150,39 @@ impl Default for CaptureConfig {
     }
 }
 
+/// Link-layer decoding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeConfig {
+    /// Most stacked 802.1Q/802.1ad/QinQ tags looked through (0-255). Deeper frames are counted
+    /// as `vlan_too_deep` and not analysed. Real provider networks stack two or three; a higher
+    /// value costs nothing but a few bytes read per tag.
+    pub max_vlan_depth: u8,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig { max_vlan_depth: 8 }
+    }
+}
+
+/// The one memory budget of a run (`crate::flow::budget`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Bytes every worker's tables may hold together (flows, reassembly, TLS hellos, each
+    /// detector's state, charged by what they hold). Over it, the least recently used quarter of
+    /// the detectors' state is shed at the next tick (counted). Lower bounds the process under a
+    /// flood, whatever `--workers`; too low forgets slow tunnels and scans sooner.
+    pub cap: crate::units::Size,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig { cap: crate::units::Size(256 << 20) }
+    }
+}
+
 /// The flow table: bounded, expired on packet time.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -163,6 +204,14 @@ pub struct FlowConfig {
     pub max_fragmented: usize,
     /// An unfinished reassembly is dropped after this long (counted).
     pub fragment_timeout: Dur,
+    /// Fragments one IPv4 datagram may arrive in; past it the datagram is dropped and counted
+    /// `frag_too_many`. 256 carries a 64 KiB datagram over a 296-byte MTU (FreeBSD allows 16);
+    /// lower bounds what one hostile datagram costs, too low drops real jumbo datagrams.
+    pub max_fragments_per_datagram: u16,
+    /// Bytes the reassembly pool of one worker may hold (payloads and bitmaps, as Suricata's
+    /// `defrag.memcap`); over it the oldest datagrams are evicted (counted). Lower bounds memory
+    /// under a fragment flood; higher keeps more slow, large datagrams.
+    pub fragment_memcap: crate::units::Size,
 }
 
 impl Default for FlowConfig {
@@ -175,6 +224,8 @@ impl Default for FlowConfig {
             max_tls_reassembly: 4096,
             max_fragmented: 1024,
             fragment_timeout: Dur::secs(30),
+            max_fragments_per_datagram: 256,
+            fragment_memcap: crate::units::Size(16 << 20),
         }
     }
 }

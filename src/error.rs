@@ -38,9 +38,17 @@ pub enum CaptureError {
     /// Files given with several -r use link types this build cannot decode.
     #[error("{path}: unsupported link type {linktype}")]
     LinkType { path: PathBuf, linktype: i32 },
+    /// Several files of a `-r` list were not read in full; every other file was.
+    #[error("{} of {total} capture files not read in full:{}", failures.len(), list(failures))]
+    Files { total: usize, failures: Vec<CaptureError> },
     /// Dropping privileges after opening the capture failed.
     #[error("cannot drop privileges to user {user}: {reason}")]
     DropPrivileges { user: String, reason: String },
+}
+
+/// One failure per line, indented.
+fn list(failures: &[CaptureError]) -> String {
+    failures.iter().map(|e| format!("\n  {e}")).collect()
 }
 
 /// Loading or overriding the configuration.

@@ -8,6 +8,9 @@ use crate::decode::{self, Anomalies, LinkType, app, dns, http, tls, tunnel};
 use crate::time::Timestamp;
 use crate::worker::Worker;
 
+mod fragments;
+pub use fragments::{fragment_sequence, seeds as fragment_seeds};
+
 /// Link types in the order the first input byte selects them.
 const LINKS: [LinkType; 5] =
     [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null];
@@ -18,7 +21,7 @@ const LINKS: [LinkType; 5] =
 /// (the one deliberate panic here, so the fuzzer reports any difference as a crash).
 pub fn decode_frame(data: &[u8]) {
     let Some((&sel, frame)) = data.split_first() else { return };
-    let opts = DecodeOptions { vxlan_ports: vec![4789, 8472], max_tunnel_depth: 8 };
+    let opts = DecodeOptions { vxlan_ports: vec![4789, 8472], max_tunnel_depth: 8, max_vlan_depth: 6 };
     let link = LINKS[usize::from(sel) % LINKS.len()];
     let mut an = Anomalies::default();
     let decoded = decode::decode(link, frame, &opts, &mut an);
@@ -187,12 +190,14 @@ pub struct Seeds {
     pub packet_sequence: Vec<Vec<u8>>,
     /// `capture_file`: whole small capture files and heads of bigger ones.
     pub capture_file: Vec<Vec<u8>>,
+    /// `fragment_sequence`: synthetic fragment sequences (see [`fragment_sequence`]).
+    pub fragment_sequence: Vec<Vec<u8>>,
 }
 
 /// Extracts seeds from every `*.pcap`/`*.pcapng` in `dir` (at most `per_file` of each kind).
 pub fn seeds(dir: &std::path::Path, per_file: usize) -> Seeds {
     use crate::capture::PacketSource;
-    let mut s = Seeds::default();
+    let mut s = Seeds { fragment_sequence: fragments::seeds(), ..Seeds::default() };
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();

@@ -156,6 +156,7 @@ pub fn run(
     let home = HomeNet::new(config.general.home_net.clone());
     let dopts = decode_options(config);
     let mirror = Arc::new(MirrorShared::new(&config.general, source.local_addrs()));
+    let budget = Arc::new(crate::flow::budget::MemoryBudget::new(config.memory.cap.0, n));
     let sink = Mutex::new(Some(sink));
     // Each worker suppresses its own repeats. With several workers, an alert whose subject is
     // not the home host packets are sharded by (an outside scanner probing many home hosts)
@@ -176,14 +177,18 @@ pub fn run(
         // Workers.
         let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
-        for _ in 0..n {
+        for slot in 0..n {
             let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
+            let budget = budget.clone();
             senders.push(tx);
             let alert_tx = alert_tx.clone();
             let pool_tx = pool_tx.clone();
             let counters = opts.counters.clone();
             let mirror = mirror.clone();
-            handles.push(scope.spawn(move || work(config, mirror, rx, pool_tx, alert_tx, &counters)));
+            handles.push(scope.spawn(move || {
+                let w = Worker::with_shared(config, mirror, budget, slot);
+                work(w, rx, pool_tx, alert_tx, &counters)
+            }));
         }
         drop(alert_tx);
 
@@ -316,14 +321,12 @@ fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
 }
 
 fn work(
-    config: &Config,
-    mirror: Arc<MirrorShared>,
+    mut w: Worker,
     rx: Receiver<Batch>,
     pool: Sender<Batch>,
     alerts: Sender<Alert>,
     counters: &LiveCounters,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
-    let mut w = Worker::with_mirror(config, mirror);
     let mut hist = new_histogram();
     let mut emit = |a: Alert| {
         let _ = alerts.send(a);

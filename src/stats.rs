@@ -75,6 +75,7 @@ impl Summary {
             "detectors": self.workers.detectors,
             "tls_reassembly_refused": self.workers.tls_reassembly_refused,
             "defrag": self.workers.defrag,
+            "memory": self.workers.memory,
             "mirror": self.workers.mirror,
             "elapsed_secs": self.elapsed_secs,
             "packets_per_sec": self.pps().round(),
@@ -139,8 +140,14 @@ impl Summary {
         let f = &w.defrag;
         if f.fragments > 0 {
             s += &format!(
-                "siphon: fragments: {} in, {} reassembled, {} timed out, {} evicted, {} invalid\n",
-                f.fragments, f.reassembled, f.timed_out, f.evicted, f.invalid
+                "siphon: fragments: {} in, {} reassembled, {} timed out, {} evicted, {} invalid, {} discarded (too many); peak {} KiB held\n",
+                f.fragments,
+                f.reassembled,
+                f.timed_out,
+                f.evicted,
+                f.invalid,
+                f.discarded,
+                f.memory_peak / 1024
             );
         }
         let m = &w.mirror;
@@ -164,10 +171,13 @@ impl Summary {
             w.suppressed.repeats,
             w.suppressed.rate_limited
         );
-        let evicted: Vec<String> =
-            w.detectors.iter().map(|(k, v)| format!("{k}={}/{}", v.tracked, v.evicted)).collect();
+        let evicted: Vec<String> = w
+            .detectors
+            .iter()
+            .map(|(k, v)| format!("{k}={}/{}/{}/{}KiB", v.tracked, v.evicted, v.shed, v.memory / 1024))
+            .collect();
         if !evicted.is_empty() {
-            s += &format!("siphon: detector state tracked/evicted: {}\n", evicted.join(" "));
+            s += &format!("siphon: detector state tracked/evicted/shed/held: {}\n", evicted.join(" "));
         }
         for (name, o) in &self.outputs {
             s += &format!(
@@ -175,6 +185,15 @@ impl Summary {
                 o.sent, o.dropped, o.reconnects
             );
         }
+        let m = &w.memory;
+        s += &format!(
+            "siphon: memory: {} KiB held at the end, peak {} KiB (sum over workers) of memory.cap {} KiB; {} emergencies shed {} entries\n",
+            m.held / 1024,
+            m.peak / 1024,
+            m.cap / 1024,
+            m.emergencies,
+            m.shed
+        );
         let l = &self.latency;
         s += &format!(
             "siphon: latency per packet: p50={}us p99={}us p99.9={}us max={}us\n",

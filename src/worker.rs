@@ -12,7 +12,8 @@ use crate::decode::app::{AppProto, classify_server, sniff_client};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
-use crate::flow::defrag::{Defrag, DefragStats};
+use crate::flow::budget::{MemoryBudget, MemoryStats};
+use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowStats, FlowTable, Volume};
 use crate::mirror::{MirrorFilter, MirrorShared, MirrorStats};
@@ -52,6 +53,8 @@ pub struct WorkerStats {
     pub defrag: DefragStats,
     /// Decapsulated packets and mirror transport.
     pub mirror: MirrorStats,
+    /// The memory budget: held, peak, emergencies.
+    pub memory: MemoryStats,
 }
 
 impl WorkerStats {
@@ -73,13 +76,12 @@ impl WorkerStats {
             let e = self.detectors.entry(k).or_default();
             e.tracked += v.tracked;
             e.evicted += v.evicted;
+            e.memory += v.memory;
+            e.shed += v.shed;
         }
         self.tls_reassembly_refused += o.tls_reassembly_refused;
-        self.defrag.fragments += o.defrag.fragments;
-        self.defrag.reassembled += o.defrag.reassembled;
-        self.defrag.timed_out += o.defrag.timed_out;
-        self.defrag.evicted += o.defrag.evicted;
-        self.defrag.invalid += o.defrag.invalid;
+        self.defrag.merge(&o.defrag);
+        self.memory.merge(&o.memory);
         self.mirror.merge(&o.mirror);
     }
 }
@@ -108,6 +110,9 @@ pub struct Worker {
     defrag: Defrag,
     defrag_buf: Vec<u8>,
     mirror: MirrorFilter,
+    /// The run's memory budget, and this worker's slot in it.
+    budget: std::sync::Arc<MemoryBudget>,
+    budget_slot: usize,
     /// Flow hints of the packets ahead, by packet number modulo [`RING`].
     ahead: [u64; RING],
     tick: u64,
@@ -158,8 +163,21 @@ impl Worker {
 
     /// A worker sharing learned mirror pairs and the sensor's addresses with the others.
     pub fn with_mirror(config: &Config, mirror: std::sync::Arc<MirrorShared>) -> Worker {
+        let budget = std::sync::Arc::new(MemoryBudget::new(config.memory.cap.0, 1));
+        Worker::with_shared(config, mirror, budget, 0)
+    }
+
+    /// A worker sharing learned mirror pairs and the run's memory budget (as its `slot`).
+    pub fn with_shared(
+        config: &Config,
+        mirror: std::sync::Arc<MirrorShared>,
+        budget: std::sync::Arc<MemoryBudget>,
+        budget_slot: usize,
+    ) -> Worker {
         let env = Env::from_config(config);
         Worker {
+            budget,
+            budget_slot,
             opts: decode_options(config),
             detectors: detect::build(config, &env),
             env,
@@ -172,7 +190,12 @@ impl Worker {
             hello_pool: Vec::new(),
             pending: Vec::new(),
             max_hellos: config.flow.max_tls_reassembly,
-            defrag: Defrag::new(config.flow.max_fragmented, config.flow.fragment_timeout.nanos()),
+            defrag: Defrag::new(DefragLimits {
+                max_datagrams: config.flow.max_fragmented,
+                max_fragments: config.flow.max_fragments_per_datagram,
+                memcap: usize::try_from(config.flow.fragment_memcap.0).unwrap_or(usize::MAX),
+                timeout_nanos: config.flow.fragment_timeout.nanos(),
+            }),
             defrag_buf: Vec::new(),
             mirror: MirrorFilter::new(&config.general, mirror),
             ahead: [0; RING],
@@ -263,7 +286,15 @@ impl Worker {
                     let mut buf = std::mem::take(&mut self.defrag_buf);
                     if d.truncated {
                         self.defrag.stats.invalid += 1;
-                    } else if self.defrag.add(ts, d.src, d.dst, d.ip_proto, f, &mut buf) {
+                    } else if self.defrag.add(
+                        ts,
+                        d.src,
+                        d.dst,
+                        d.ip_proto,
+                        f,
+                        &mut buf,
+                        &mut self.stats.anomalies,
+                    ) {
                         let opts = &self.opts;
                         if let Some(whole) =
                             decode::packet::decode_reassembled(&buf, d, opts, &mut self.stats.anomalies)
@@ -548,6 +579,7 @@ impl Worker {
         for det in self.detectors.iter_mut() {
             det.on_tick(now, &self.table, &self.env, &mut self.alerts);
         }
+        self.charge_memory();
         // Raised away from any packet: the tunnel the alert's host was last seen in.
         for a in &mut self.alerts[first_alert..] {
             if a.tunnel.is_none() {
@@ -583,6 +615,29 @@ impl Worker {
         self.refresh_stats();
     }
 
+    /// Publishes what this worker holds to the run's budget; over the cap, sheds the least
+    /// recently used share of every detector's state (the flow table and the reassembly pool
+    /// have their own caps and eviction).
+    fn charge_memory(&mut self) {
+        let hellos: usize = self.hellos.values().map(|h| h.buf.capacity()).sum::<usize>()
+            + self.hello_pool.iter().map(Vec::capacity).sum::<usize>();
+        let detectors: u64 = self.detectors.iter().map(|d| d.stats().memory).sum();
+        let held = (self.table.memory() + hellos) as u64 + self.defrag.stats.memory + detectors;
+        let m = &mut self.stats.memory;
+        m.cap = self.budget.cap();
+        m.held = held;
+        m.peak = m.peak.max(held);
+        let over = self.budget.publish(self.budget_slot, held);
+        if over > 0 && detectors > 0 {
+            // Shed what is over, and a margin so the next ticks do not shed again at once.
+            let share = ((over as f64 * 1.25) / detectors as f64).clamp(0.05, 1.0);
+            m.emergencies += 1;
+            for d in self.detectors.iter_mut() {
+                m.shed += d.shed(share);
+            }
+        }
+    }
+
     /// Copies table, suppression and detector counters into `stats`.
     pub fn refresh_stats(&mut self) {
         self.stats.flows = self.table.stats.clone();
@@ -608,7 +663,11 @@ fn is_dns_port(p: u16) -> bool {
 
 /// Decode options from the config.
 pub fn decode_options(c: &Config) -> DecodeOptions {
-    DecodeOptions { vxlan_ports: c.general.vxlan_ports.clone(), max_tunnel_depth: c.general.max_tunnel_depth }
+    DecodeOptions {
+        vxlan_ports: c.general.vxlan_ports.clone(),
+        max_tunnel_depth: c.general.max_tunnel_depth,
+        max_vlan_depth: c.decode.max_vlan_depth,
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ fn every_fuzz_entry_point_survives_seeds_and_mutations() {
     smoke("http_request", &s.http_request, 100_000, harness::http_request);
     smoke("packet_sequence", &s.packet_sequence, 300, harness::packet_sequence);
     smoke("capture_file", &s.capture_file, 2_000, harness::capture_file);
+    smoke("fragment_sequence", &s.fragment_sequence, 20_000, harness::fragment_sequence);
 }
 
 /// A fuzz entry point.
@@ -37,7 +38,7 @@ type Target = fn(&[u8]);
 #[test]
 fn every_fuzz_regression_input_passes() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let targets: [(&str, Target); 7] = [
+    let targets: [(&str, Target); 8] = [
         ("decode_frame", harness::decode_frame),
         ("tunnels", harness::tunnels),
         ("dns_message", harness::dns_message),
@@ -45,6 +46,7 @@ fn every_fuzz_regression_input_passes() {
         ("http_request", harness::http_request),
         ("packet_sequence", harness::packet_sequence),
         ("capture_file", harness::capture_file),
+        ("fragment_sequence", harness::fragment_sequence),
     ];
     let mut replayed = 0;
     for (name, f) in targets {

@@ -1,6 +1,11 @@
 //! Capture files: classic pcap (µs and ns) and pcapng, several files read in order as one
 //! timeline, `-` for stdin. Classic pcap files without a filter are read in blocks straight into
 //! the batches ([`super::blocks`]); everything else through libpcap.
+//!
+//! A bad file in a list (missing, not a capture, an unsupported link type, cut short) never
+//! hides the files after it: its failure is kept, the next file is read, and the source ends
+//! with one error naming every file not read in full ([`CaptureError::Files`]). Only a BPF
+//! filter that does not compile stops at once: it would fail every file the same way.
 
 use super::blocks::BlockReader;
 use super::{Batch, PacketSource, RawPacket};
@@ -16,7 +21,6 @@ pub struct FileSource {
     next_index: usize,
     filter: Option<String>,
     current: Option<Open>,
-    deferred: Option<CaptureError>,
     /// Bytes of the files already finished (for progress).
     done_bytes: u64,
     /// First packet time of each file, when known ([`super::order`]).
@@ -25,6 +29,8 @@ pub struct FileSource {
     latest: Timestamp,
     /// Reordering and overlap warnings.
     warnings: Vec<String>,
+    /// Files not read in full, in order.
+    failures: Vec<CaptureError>,
 }
 
 struct Open {
@@ -110,8 +116,9 @@ fn open_one(path: &PathBuf, filter: Option<&str>) -> Result<Open, CaptureError> 
 impl FileSource {
     /// Files (directories expand to the captures in them) read as one timeline, in the order
     /// of their first packet's time ([`super::order`]); each is opened when the previous one
-    /// ends, so a bad later file is reported after the earlier ones were analysed. The first is
-    /// opened now to fail fast.
+    /// ends, so a bad later file is reported after the earlier ones were analysed. Files are
+    /// opened now until one opens: when none does, the error names each (fail fast); a filter
+    /// that does not compile fails at once.
     pub fn new(paths: Vec<PathBuf>, filter: Option<String>) -> Result<FileSource, CaptureError> {
         let (paths, firsts, warning) = super::order::by_time(super::order::expand_dirs(&paths)?);
         let mut s = FileSource::in_given_order(paths, filter)?;
@@ -127,37 +134,52 @@ impl FileSource {
             next_index: 0,
             filter,
             current: None,
-            deferred: None,
+            failures: Vec::new(),
             done_bytes: 0,
             firsts: Vec::new(),
             latest: Timestamp(0),
             warnings: Vec::new(),
         };
-        s.open_next()?;
+        if !s.open_next()? && !s.failures.is_empty() {
+            return Err(s.take_failures());
+        }
         Ok(s)
     }
 
+    /// Opens the next file that opens, keeping the failures of those that do not.
     fn open_next(&mut self) -> Result<bool, CaptureError> {
         if let Some(done) = self.current.as_mut().filter(|o| !o.counted) {
             done.counted = true;
             self.done_bytes += std::fs::metadata(&done.path).map(|m| m.len()).unwrap_or(done.offset);
         }
-        match self.paths.get(self.next_index) {
-            Some(p) => {
-                if let Some(Some(first)) = self.firsts.get(self.next_index)
-                    && self.next_index > 0
-                    && *first < self.latest
-                {
-                    self.warnings.push(super::order::overlap_warning(p, *first, self.latest));
+        self.current = None;
+        while let Some(p) = self.paths.get(self.next_index) {
+            if let Some(Some(first)) = self.firsts.get(self.next_index)
+                && self.next_index > 0
+                && *first < self.latest
+            {
+                self.warnings.push(super::order::overlap_warning(p, *first, self.latest));
+            }
+            self.next_index += 1;
+            match open_one(p, self.filter.as_deref()) {
+                Ok(open) => {
+                    self.current = Some(open);
+                    return Ok(true);
                 }
-                self.next_index += 1;
-                self.current = Some(open_one(p, self.filter.as_deref())?);
-                Ok(true)
+                Err(e @ CaptureError::Filter { .. }) => return Err(e),
+                Err(e) => self.failures.push(e),
             }
-            None => {
-                self.current = None;
-                Ok(false)
-            }
+        }
+        Ok(false)
+    }
+
+    /// The failures so far as one error: the failure itself when there is one, else
+    /// [`CaptureError::Files`] listing them all.
+    fn take_failures(&mut self) -> CaptureError {
+        let mut f = std::mem::take(&mut self.failures);
+        match f.len() {
+            1 => f.remove(0),
+            _ => CaptureError::Files { total: self.paths.len(), failures: f },
         }
     }
 }
@@ -200,7 +222,7 @@ impl PacketSource for FileSource {
                             }
                         }
                         Err(e) => {
-                            self.deferred.get_or_insert(e);
+                            self.failures.push(e);
                             if !self.open_next()? {
                                 return self.finish();
                             }
@@ -240,8 +262,8 @@ impl PacketSource for FileSource {
                     } else {
                         CaptureError::Read { path: open.path.clone(), packets: open.packets, reason }
                     };
-                    // Keep going with the next file; report the first failure at the end.
-                    self.deferred.get_or_insert(err);
+                    // Keep going with the next file; report every failure at the end.
+                    self.failures.push(err);
                     if !self.open_next()? {
                         return self.finish();
                     }
@@ -265,8 +287,8 @@ impl PacketSource for FileSource {
                 Ok(true) => return Some(Ok(true)),
                 Ok(false) => {}
                 Err(e) => {
-                    // Keep going with the next file; report the first failure at the end.
-                    self.deferred.get_or_insert(e);
+                    // Keep going with the next file; report every failure at the end.
+                    self.failures.push(e);
                 }
             }
             match self.open_next() {
@@ -279,12 +301,9 @@ impl PacketSource for FileSource {
 }
 
 impl FileSource {
-    /// Every file was read: the first failure, if any.
+    /// Every file was read: the failures, if any.
     fn finish(&mut self) -> Result<bool, CaptureError> {
-        match self.deferred.take() {
-            Some(e) => Err(e),
-            None => Ok(false),
-        }
+        if self.failures.is_empty() { Ok(false) } else { Err(self.take_failures()) }
     }
 }
 

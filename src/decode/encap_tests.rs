@@ -210,3 +210,37 @@ fn reassembled_packet_keeps_the_fragments_tunnel() {
     let d = decode_reassembled(&plain, &like, &opts, &mut an).unwrap();
     assert_eq!(d.tunnel.unwrap().proto, TunnelProto::IpInIp);
 }
+
+#[test]
+fn vlan_stacks_up_to_the_limit_are_looked_through_and_deeper_ones_counted() {
+    // 1 to 8 tags (802.1ad outermost, then 802.1Q): analysed, with the outermost VLAN id; more
+    // than decode.max_vlan_depth: vlan_too_deep, never not_ip.
+    for depth in 1..=10u16 {
+        let tags: Vec<(u16, u16)> =
+            (0..depth).map(|i| (if i == 0 { 0x88a8 } else { 0x8100 }, 100 + i)).collect();
+        let f = eth(&tags, 0x0800, &inner_dns_ip());
+        let (d, an) = run(LinkType::Ethernet, &f);
+        if depth <= 8 {
+            let d = d.unwrap_or_else(|| panic!("{depth} tags decode"));
+            assert_eq!((d.ports(), d.vlan), ((40000, 53), Some(100)), "{depth} tags");
+            assert_eq!(an.total(), 0, "{depth} tags");
+        } else {
+            assert!(d.is_none());
+            assert_eq!((an.get(Anomaly::VlanTooDeep), an.get(Anomaly::NotIp)), (1, 0), "{depth} tags");
+        }
+    }
+    // The limit is a setting, and a deep stack inside a VXLAN mirror obeys it too.
+    let tags = [(0x8100, 7); 5];
+    let f = eth(&tags, 0x0800, &inner_dns_ip());
+    let opts = DecodeOptions { max_vlan_depth: 4, ..DecodeOptions::default() };
+    let mut an = Anomalies::default();
+    assert!(decode(LinkType::Ethernet, &f, &opts, &mut an).is_none());
+    assert_eq!(an.get(Anomaly::VlanTooDeep), 1);
+    let outer = eth(&[], 0x0800, &ipv4([192, 0, 2, 1], [192, 0, 2, 2], 17, &udp(5000, 4789, &vxlan(9, &f))));
+    let (d, an) = run(LinkType::Ethernet, &outer);
+    assert_eq!(d.map(|d| (d.ports(), d.vlan)), Some(((40000, 53), Some(7))));
+    assert_eq!(an.total(), 0);
+    let mut an = Anomalies::default();
+    assert!(decode(LinkType::Ethernet, &outer, &opts, &mut an).is_none());
+    assert_eq!(an.get(Anomaly::VlanTooDeep), 1);
+}

@@ -74,7 +74,7 @@ fn link_layer<'a>(link: LinkType, frame: &'a [u8], opts: &DecodeOptions) -> Opti
 fn ether<'a>(ether_type: u16, payload: &'a [u8], opts: &DecodeOptions) -> Option<Decoded<'a>> {
     match ether_type {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip(payload, None, opts),
-        t if ETHERTYPE_VLAN.contains(&t) => {
+        t if ETHERTYPE_VLAN.contains(&t) && opts.max_vlan_depth > 0 => {
             let (tag, rest) = payload.split_first_chunk::<4>()?;
             let vlan = u16::from_be_bytes([tag[0] & 0x0f, tag[1]]);
             match u16::from_be_bytes([tag[2], tag[3]]) {

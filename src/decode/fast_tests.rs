@@ -293,7 +293,10 @@ fn fast_path_equals_slow_path_on_every_bundled_capture() {
     paths.sort();
     assert!(paths.len() >= 50, "only {} captures", paths.len());
     // VXLAN on its own port and on 8472, so tunnels are both followed and declined.
-    let opts = [DecodeOptions::default(), DecodeOptions { vxlan_ports: vec![8472], max_tunnel_depth: 1 }];
+    let opts = [
+        DecodeOptions::default(),
+        DecodeOptions { vxlan_ports: vec![8472], max_tunnel_depth: 1, max_vlan_depth: 0 },
+    ];
     let (mut frames, mut taken) = (0usize, 0usize);
     for path in &paths {
         let mut cap = pcap::Capture::from_file(path).expect("capture opens");

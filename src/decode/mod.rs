@@ -10,6 +10,7 @@ pub mod dns;
 mod fast;
 pub mod http;
 pub mod icmp;
+mod link;
 pub mod packet;
 pub mod tls;
 pub mod tunnel;
@@ -54,11 +55,21 @@ pub enum Anomaly {
     TlsMalformed,
     /// A link type siphon cannot decode.
     UnsupportedLinkType,
+    /// More stacked 802.1Q/802.1ad tags than `decode.max_vlan_depth`: not analysed.
+    VlanTooDeep,
+    /// An IPv4 fragment covering bytes already received (`flow::defrag`, first wins).
+    FragOverlap,
+    /// An overlapping IPv4 fragment whose bytes differ from those received first (kept).
+    FragOverlapConflict,
+    /// A first IPv4 fragment shorter than its transport header (RFC 1858's tiny fragment).
+    FragTiny,
+    /// An IPv4 datagram in more fragments than `flow.max_fragments_per_datagram`: dropped.
+    FragTooMany,
 }
 
 impl Anomaly {
     /// Every kind, in stats order.
-    pub const ALL: [Anomaly; 12] = [
+    pub const ALL: [Anomaly; 17] = [
         Anomaly::LinkTruncated,
         Anomaly::NotIp,
         Anomaly::IpMalformed,
@@ -71,6 +82,11 @@ impl Anomaly {
         Anomaly::DnsMalformed,
         Anomaly::TlsMalformed,
         Anomaly::UnsupportedLinkType,
+        Anomaly::VlanTooDeep,
+        Anomaly::FragOverlap,
+        Anomaly::FragOverlapConflict,
+        Anomaly::FragTiny,
+        Anomaly::FragTooMany,
     ];
 
     /// The stats key.
@@ -88,6 +104,11 @@ impl Anomaly {
             Anomaly::DnsMalformed => "dns_malformed",
             Anomaly::TlsMalformed => "tls_malformed",
             Anomaly::UnsupportedLinkType => "unsupported_link_type",
+            Anomaly::VlanTooDeep => "vlan_too_deep",
+            Anomaly::FragOverlap => "frag_overlap",
+            Anomaly::FragOverlapConflict => "frag_overlap_conflict",
+            Anomaly::FragTiny => "frag_tiny",
+            Anomaly::FragTooMany => "frag_too_many",
         }
     }
 }

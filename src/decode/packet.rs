@@ -1,8 +1,9 @@
 //! Link, IP and transport layers, through any encapsulation [`super::tunnel`] knows.
 
+use super::link::slice_link;
 use super::tunnel::{self, Inner, TunnelError, TunnelIds, TunnelInfo, TunnelProto};
 use super::{Anomalies, Anomaly};
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use std::net::IpAddr;
 
 /// Link types siphon decodes (libpcap DLT values).
@@ -43,11 +44,14 @@ pub struct DecodeOptions {
     pub vxlan_ports: Vec<u16>,
     /// Deepest encapsulation followed (at most [`MAX_TUNNEL_DEPTH`]).
     pub max_tunnel_depth: u8,
+    /// Most stacked 802.1Q/802.1ad tags looked through (`decode.max_vlan_depth`); a deeper
+    /// stack counts `vlan_too_deep`.
+    pub max_vlan_depth: u8,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { vxlan_ports: vec![4789], max_tunnel_depth: 4 }
+        DecodeOptions { vxlan_ports: vec![4789], max_tunnel_depth: 4, max_vlan_depth: 8 }
     }
 }
 
@@ -223,14 +227,14 @@ pub fn decode_slow<'a>(
     opts: &DecodeOptions,
     anomalies: &mut Anomalies,
 ) -> Option<Decoded<'a>> {
-    let sliced = match slice_link(link, frame) {
+    let (sliced, vlan) = match slice_link(link, frame, opts.max_vlan_depth) {
         Ok(s) => s,
         Err(a) => {
             anomalies.add(a);
             return None;
         }
     };
-    decode_sliced(sliced, opts, anomalies, None, None)
+    decode_sliced(sliced, opts, anomalies, None, vlan)
 }
 
 /// Decodes an IPv4 packet reassembled from fragments that decoded as `like`: the encapsulation
@@ -250,30 +254,6 @@ pub fn decode_reassembled<'a>(
         }
     };
     decode_sliced(sliced, opts, anomalies, like.tunnel, like.vlan)
-}
-
-fn slice_link(link: LinkType, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Anomaly> {
-    match link {
-        LinkType::Ethernet => LaxSlicedPacket::from_ethernet(frame).map_err(|_| Anomaly::LinkTruncated),
-        LinkType::LinuxSll => {
-            // 16-byte header; protocol type in the last two bytes.
-            let proto = frame.get(14..16).ok_or(Anomaly::LinkTruncated)?;
-            let rest = frame.get(16..).ok_or(Anomaly::LinkTruncated)?;
-            Ok(LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), rest))
-        }
-        LinkType::LinuxSll2 => {
-            // 20-byte header; protocol type in the first two bytes.
-            let proto = frame.get(0..2).ok_or(Anomaly::LinkTruncated)?;
-            let rest = frame.get(20..).ok_or(Anomaly::LinkTruncated)?;
-            Ok(LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), rest))
-        }
-        LinkType::RawIp => LaxSlicedPacket::from_ip(frame).map_err(|_| Anomaly::IpMalformed),
-        LinkType::Null => {
-            let rest = frame.get(4..).ok_or(Anomaly::LinkTruncated)?;
-            LaxSlicedPacket::from_ip(rest).map_err(|_| Anomaly::IpMalformed)
-        }
-        LinkType::Unsupported(_) => Err(Anomaly::UnsupportedLinkType),
-    }
 }
 
 fn decode_sliced<'a>(
@@ -386,11 +366,20 @@ fn decode_sliced<'a>(
                     },
                 };
                 let inner_slice = match inner {
-                    Inner::Ether(b, ..) => LaxSlicedPacket::from_ethernet(b).ok(),
-                    Inner::Ip(b, ..) => LaxSlicedPacket::from_ip(b).ok(),
+                    Inner::Ether(b, ..) => match slice_link(LinkType::Ethernet, b, opts.max_vlan_depth) {
+                        Ok((s, vlan)) => Some((s, vlan)),
+                        Err(Anomaly::VlanTooDeep) => {
+                            anomalies.add(Anomaly::VlanTooDeep);
+                            return None;
+                        }
+                        Err(_) => None,
+                    },
+                    Inner::Ip(b, ..) => LaxSlicedPacket::from_ip(b).ok().map(|s| (s, None)),
                 };
                 match inner_slice {
-                    Some(s) => return decode_sliced(s, opts, anomalies, Some(t), ids.erspan_vlan),
+                    Some((s, vlan)) => {
+                        return decode_sliced(s, opts, anomalies, Some(t), vlan.or(ids.erspan_vlan));
+                    }
                     None => Some(Undecapsulated::Malformed),
                 }
             }

@@ -135,6 +135,10 @@ pub struct DetectorStats {
     pub tracked: u64,
     /// Keys evicted because a table hit its cap.
     pub evicted: u64,
+    /// Bytes its tables hold now (by capacity), charged to the memory budget.
+    pub memory: u64,
+    /// Keys shed because the run was over `memory.cap`.
+    pub shed: u64,
 }
 
 /// A detector. Every hook has an empty default: implement the ones you need.
@@ -164,6 +168,11 @@ pub trait Detector: Send {
     /// Memory accounting.
     fn stats(&self) -> DetectorStats {
         DetectorStats::default()
+    }
+    /// The run is over `memory.cap`: drop about `share` (0-1) of the state, least recently
+    /// used first, and count it in [`DetectorStats::shed`]. Returns the entries dropped.
+    fn shed(&mut self, _share: f64) -> u64 {
+        0
     }
 }
 

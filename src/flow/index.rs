@@ -34,6 +34,11 @@ pub struct FlowIndex {
 }
 
 impl FlowIndex {
+    /// Bytes the index holds.
+    pub fn memory(&self) -> usize {
+        self.entries.capacity() * 8
+    }
+
     /// An index for about `flows` flows before it first grows.
     pub fn with_capacity(flows: usize) -> FlowIndex {
         let n = (flows.saturating_mul(2)).next_power_of_two().max(MIN_ENTRIES);

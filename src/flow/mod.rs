@@ -1,6 +1,8 @@
 //! Flow and host state: direction-normalised `Copy` keys, packet-time expiry, hard caps with
 //! counted eviction. Flow ends are events detectors see.
 
+pub mod bounded;
+pub mod budget;
 pub mod defrag;
 pub mod host;
 pub mod index;

@@ -491,7 +491,16 @@ impl FlowTable {
         self.slots.get_mut(slot as usize)?.as_mut()
     }
 
-    /// Number of open flows.
+    /// Bytes the table holds (slots, index and lists, by capacity): for the memory budget.
+    pub fn memory(&self) -> usize {
+        // Slots in use or freed (reserved address space is not memory until touched).
+        self.slots.len() * std::mem::size_of::<Option<Flow>>()
+            + self.free.capacity() * 4
+            + self.index.memory()
+            + self.dirty.capacity() * 4
+    }
+
+    /// Flows open now.
     pub fn len(&self) -> usize {
         self.index.len()
     }

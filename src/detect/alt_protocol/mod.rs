@@ -35,12 +35,12 @@ use crate::decode::L4;
 use crate::decode::app::{self, AppProto};
 use crate::decode::http::HttpRequest;
 use crate::decode::packet::tcp_flags;
+use crate::flow::bounded::Bounded;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowTable};
 use crate::policy::{self, Policy, Sides};
 use crate::time::Timestamp;
 use config::{AppName, Kind};
 use parse::{FtpCmd, SmtpCmd};
-use rustc_hash::FxHashMap;
 use state::{Expect, FtpCtl, Upload, insert_capped};
 use std::net::IpAddr;
 
@@ -69,31 +69,33 @@ fn text(b: &[u8], max: usize) -> String {
 /// The detector.
 pub struct AltProtocol {
     cfg: AltProtocolConfig,
-    uploads: FxHashMap<FlowKey, Upload>,
-    ftp: FxHashMap<FlowKey, FtpCtl>,
-    expect: FxHashMap<(IpAddr, u16), Expect>,
+    uploads: Bounded<FlowKey, Upload>,
+    ftp: Bounded<FlowKey, FtpCtl>,
+    expect: Bounded<(IpAddr, u16), Expect>,
     /// UDP ports whose every datagram must be DNS.
     dns_udp_ports: Vec<u16>,
     /// UDP flows already reported as a mismatch (later datagrams are not re-judged).
-    flagged: FxHashMap<FlowKey, Timestamp>,
+    flagged: Bounded<FlowKey, Timestamp>,
     evicted: u64,
+    shed: u64,
 }
 
 impl AltProtocol {
     /// A detector with `[alt_protocol]` (the shared `[egress]` policy comes in [`Env`]).
     pub fn new(cfg: AltProtocolConfig) -> Self {
         AltProtocol {
-            uploads: FxHashMap::default(),
-            ftp: FxHashMap::default(),
-            expect: FxHashMap::default(),
+            uploads: Bounded::new(cfg.max_tracked),
+            ftp: Bounded::new(cfg.max_tracked),
+            expect: Bounded::new(cfg.max_tracked),
             dns_udp_ports: cfg
                 .port_protocols
                 .iter()
                 .filter(|r| r.udp && r.expect.contains(&AppName::Dns))
                 .map(|r| r.port)
                 .collect(),
-            flagged: FxHashMap::default(),
+            flagged: Bounded::new(cfg.max_tracked),
             evicted: 0,
+            shed: 0,
             cfg,
         }
     }
@@ -184,8 +186,7 @@ impl AltProtocol {
             .episode(format!("{}|{}|{}|{}", s.home, s.remote, port, seen), 1.0);
         out.push(c.env.egress.stamp(b, c.ts, sig.severity).finish());
         if udp {
-            let cap = self.cfg.max_tracked;
-            insert_capped(&mut self.flagged, f.key, c.ts, cap, |t| *t, &mut self.evicted);
+            insert_capped(&mut self.flagged, f.key, c.ts, &mut self.evicted);
         }
     }
 
@@ -195,27 +196,13 @@ impl AltProtocol {
         if outbound {
             match parse::ftp_command(c.pkt.payload) {
                 Some(FtpCmd::Store(verb, name)) => {
-                    let ctl = FtpCtl { verb, file: text(name, 200), last: c.ts };
-                    insert_capped(
-                        &mut self.ftp,
-                        key,
-                        ctl,
-                        self.cfg.max_tracked,
-                        |v| v.last,
-                        &mut self.evicted,
-                    );
+                    let ctl = FtpCtl { verb, file: text(name, 200) };
+                    insert_capped(&mut self.ftp, key, ctl, &mut self.evicted);
                 }
                 Some(FtpCmd::Port(p)) => {
                     // Active mode: the server connects to the home host's port.
                     let e = Expect { from: server, ctl: key, at: c.ts };
-                    insert_capped(
-                        &mut self.expect,
-                        (s.home, p),
-                        e,
-                        self.cfg.max_tracked,
-                        |v| v.at,
-                        &mut self.evicted,
-                    );
+                    insert_capped(&mut self.expect, (s.home, p), e, &mut self.evicted);
                 }
                 None => {}
             }
@@ -223,14 +210,7 @@ impl AltProtocol {
             // The address in a 227 reply is often a NATed private one: the control
             // connection's server address is what clients (curl included) connect to.
             let e = Expect { from: s.home, ctl: key, at: c.ts };
-            insert_capped(
-                &mut self.expect,
-                (server, p),
-                e,
-                self.cfg.max_tracked,
-                |v| v.at,
-                &mut self.evicted,
-            );
+            insert_capped(&mut self.expect, (server, p), e, &mut self.evicted);
         }
     }
 
@@ -243,16 +223,16 @@ impl AltProtocol {
         self.expect.remove(&(f.resp_addr(), f.resp_port()));
         let mut u = Upload::new(Kind::Ftp, Some(0), c.ts);
         u.ctl = Some(e.ctl);
-        insert_capped(&mut self.uploads, f.key, u, self.cfg.max_tracked, |v| v.last, &mut self.evicted);
+        insert_capped(&mut self.uploads, f.key, u, &mut self.evicted);
     }
 
     fn smtp_client(&mut self, c: &PacketCtx<'_, '_>, s: &Sides) {
         let f = c.flow;
         if !self.uploads.contains_key(&f.key) {
             let u = Upload::new(Kind::Smtp, None, c.ts);
-            insert_capped(&mut self.uploads, f.key, u, self.cfg.max_tracked, |v| v.last, &mut self.evicted);
+            insert_capped(&mut self.uploads, f.key, u, &mut self.evicted);
         }
-        let Some(u) = self.uploads.get_mut(&f.key) else { return };
+        let Some(u) = self.uploads.get_mut_touch(&f.key) else { return };
         if u.base.is_some() || c.pkt.payload.len() > 2048 {
             return;
         }
@@ -285,7 +265,7 @@ impl AltProtocol {
     /// Outbound payload on a tracked upload: alert when it reaches its threshold.
     fn count(&mut self, c: &PacketCtx<'_, '_>, s: &Sides, out: &mut Vec<Alert>) {
         let f = c.flow;
-        let Some(u) = self.uploads.get_mut(&f.key) else { return };
+        let Some(u) = self.uploads.get_mut_touch(&f.key) else { return };
         u.last = c.ts;
         let Some(base) = u.base else { return };
         let sent = f.payload[s.home_dir].saturating_sub(base);
@@ -408,7 +388,7 @@ impl Detector for AltProtocol {
         u.target = r.target.chars().take(512).collect();
         u.host = r.host.map(|h| text(h, 255));
         u.declared = r.content_length;
-        insert_capped(&mut self.uploads, key, u, self.cfg.max_tracked, |v| v.last, &mut self.evicted);
+        insert_capped(&mut self.uploads, key, u, &mut self.evicted);
         // This segment may already carry body bytes past the threshold (small thresholds).
         self.count(c, &s, out);
     }
@@ -436,6 +416,17 @@ impl Detector for AltProtocol {
         DetectorStats {
             tracked: (self.uploads.len() + self.ftp.len() + self.expect.len() + self.flagged.len()) as u64,
             evicted: self.evicted,
+            memory: (self.uploads.overhead_bytes()
+                + self.ftp.overhead_bytes()
+                + self.expect.overhead_bytes()
+                + self.flagged.overhead_bytes()) as u64,
+            shed: self.shed,
         }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.uploads.shed(share, |_, _| {}) + self.flagged.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

@@ -3,8 +3,8 @@
 
 use super::config::Kind;
 use crate::flow::FlowKey;
+use crate::flow::bounded::Bounded;
 use crate::time::Timestamp;
-use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 /// An upload being measured on one flow.
@@ -54,7 +54,6 @@ impl Upload {
 pub(super) struct FtpCtl {
     pub(super) verb: &'static str,
     pub(super) file: String,
-    pub(super) last: Timestamp,
 }
 
 /// A data connection an FTP session announced: who connects, and to which address and port.
@@ -64,21 +63,14 @@ pub(super) struct Expect {
     pub(super) ctl: FlowKey,
     pub(super) at: Timestamp,
 }
-/// Inserts into a capped map, evicting the stalest of a sample when full.
+/// Inserts into a capped map, evicting its least recently used entry (O(1)) when full.
 pub(super) fn insert_capped<K: std::hash::Hash + Eq + Copy, V>(
-    m: &mut FxHashMap<K, V>,
+    m: &mut Bounded<K, V>,
     k: K,
     v: V,
-    cap: usize,
-    age: impl Fn(&V) -> Timestamp,
     evicted: &mut u64,
 ) {
-    if !m.contains_key(&k)
-        && m.len() >= cap.max(1)
-        && let Some(victim) = m.iter().take(8).min_by_key(|(_, v)| age(v)).map(|(k, _)| *k)
-    {
-        m.remove(&victim);
+    if m.insert(k, v).is_some() {
         *evicted += 1;
     }
-    m.insert(k, v);
 }

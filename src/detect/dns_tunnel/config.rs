@@ -16,8 +16,9 @@ pub struct DnsTunnelConfig {
     /// private-use qtypes, +0.5 for TXT/CNAME/MX/SRV/ANY. Lower detects sooner, higher is
     /// quieter on odd-but-benign names.
     pub score_threshold: f64,
-    /// Least share of the group's queries that must be suspicious. Keeps large benign domains
-    /// with a few odd names quiet.
+    /// Least share of the group's distinct names that must be suspicious. Keeps large benign
+    /// domains with a few odd names quiet. Distinct names, not queries: repeating a query
+    /// changes neither side, so padding a tunnel with repeats cannot dilute it.
     pub min_suspicious_share: f64,
     /// A label this long or longer is suspicious. Benign labels rarely exceed ~21 characters;
     /// tunnels use 34–63.

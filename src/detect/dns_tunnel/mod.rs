@@ -7,12 +7,15 @@
 //! alphabet (iodine's base128 and raw codecs), and the query type. Per (client, registered
 //! domain), over a sliding window, the distinct suspicious names are weighted and summed; the
 //! group alerts when that score crosses the threshold and suspicious names are a large enough
-//! share of the group's queries. Ordinary DNS has short, low-entropy, repeated names: it never
+//! share of the group's distinct names. Both sides count distinct names only, so repeating a
+//! query (retransmissions, or an attacker padding a tunnel with repeats) never lowers the
+//! score or the share. Ordinary DNS has short, low-entropy, repeated names: it never
 //! accumulates a score. A second signature catches high volumes of distinct names even when each
 //! looks harmless, and a third flags DNS on a port that is not DNS's.
 //!
 //! Needs: DNS messages (UDP or TCP, any port) from the spine. Memory: one group per (client,
-//! domain), capped at `max_groups` with counted eviction; distinct names are 64-bit hashes in a
+//! domain), capped at `max_groups` with counted eviction of the least recently used group in
+//! O(1) ([`crate::flow::bounded::Bounded`]); distinct names are 64-bit hashes in a
 //! set capped at `max_names_per_group`.
 
 mod config;
@@ -30,8 +33,8 @@ use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName, name_is_under};
+use crate::flow::bounded::Bounded;
 use crate::time::Timestamp;
-use rustc_hash::FxHashMap;
 use state::{Bucket, Example, Group, MAX_SPARE, hash_bytes_lower, rare_qtype_weight};
 use std::net::IpAddr;
 
@@ -63,12 +66,13 @@ pub struct DnsTunnel {
     resolvers: Vec<IpAddr>,
     /// Boxed: a group is ~330 bytes, and a table of pointers grows without moving (or leaving
     /// behind, as a hole the next, bigger table does not fit) the groups themselves.
-    groups: FxHashMap<(IpAddr, u64), Box<Group>>,
+    groups: Bounded<(IpAddr, u64), Box<Group>>,
     /// Forgotten groups, with their name sets' allocations, kept for reuse (boxed: they move
     /// between the table and the pool without being copied).
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Group>>,
     evicted: u64,
+    shed: u64,
 }
 
 impl DnsTunnel {
@@ -79,6 +83,7 @@ impl DnsTunnel {
         let ignore = cfg.ignore_suffixes.iter().map(|s| s.as_bytes().to_vec()).collect();
         let allow_clients = cfg.allow_clients.iter().filter_map(|s| s.parse().ok()).collect();
         let resolvers = cfg.resolvers.iter().filter_map(|s| s.parse().ok()).collect();
+        let cfg_groups = cfg.max_groups.max(1);
         DnsTunnel {
             cfg,
             escalation,
@@ -86,9 +91,10 @@ impl DnsTunnel {
             ignore,
             allow_clients,
             resolvers,
-            groups: FxHashMap::default(),
+            groups: Bounded::new(cfg_groups),
             spare: Vec::new(),
             evicted: 0,
+            shed: 0,
         }
     }
 
@@ -100,13 +106,9 @@ impl DnsTunnel {
     }
 
     fn evict_stalest(&mut self) {
-        // Sample a handful of entries and drop the stalest: O(1), and a flood of fresh groups
-        // cannot pin one old tunnel group in place for long.
-        let victim = self.groups.iter().take(8).min_by_key(|(_, g)| g.last).map(|(k, _)| *k);
-        if let Some(k) = victim {
-            if let Some(g) = self.groups.remove(&k)
-                && self.spare.len() < MAX_SPARE
-            {
+        // The least recently queried group: O(1) whatever the table's history.
+        if let Some((_, g)) = self.groups.pop_oldest() {
+            if self.spare.len() < MAX_SPARE {
                 self.spare.push(g);
             }
             self.evicted += 1;
@@ -131,13 +133,13 @@ impl DnsTunnel {
         let f = figures(sub);
         let suspicious = !sub.is_empty() && self.is_suspicious(&f);
         let key = (client, hash_bytes_lower(domain));
-        if self.groups.len() >= self.cfg.max_groups && !self.groups.contains_key(&key) {
+        if self.groups.is_full() && !self.groups.contains_key(&key) {
             self.evict_stalest();
         }
         let window = self.cfg.window.nanos();
         let ts = c.ts;
         let spare = &mut self.spare;
-        let g = self.groups.entry(key).or_insert_with(|| {
+        let g = self.groups.get_or_insert_with(key, |_| {
             // Reuse an expired group and its sets: no allocation once the pool is warm.
             let (mut names, mut prev_names, slot) = match spare.pop() {
                 Some(mut b) => (std::mem::take(&mut b.names), std::mem::take(&mut b.prev_names), Some(b)),
@@ -210,6 +212,7 @@ impl DnsTunnel {
         }
         if suspicious && fresh {
             g.cur.suspicious += 1;
+            g.cur.suspicious_bytes += sub.len() as u64;
             let mut weight = 1.0;
             if f.non_hostname_bytes > 0 {
                 weight += 1.0;
@@ -220,7 +223,8 @@ impl DnsTunnel {
         }
         let mut t = g.cur;
         t.add(&g.prev);
-        let share = if t.queries > 0 { t.suspicious as f64 / t.queries as f64 } else { 0.0 };
+        // Of the distinct names, not of the queries: repeats must not dilute a tunnel.
+        let share = if t.distinct > 0 { t.suspicious as f64 / t.distinct as f64 } else { 0.0 };
         let tunnel = t.score >= self.cfg.score_threshold && share >= self.cfg.min_suspicious_share;
         let volume = t.distinct >= self.cfg.unique_subdomains;
         if !(tunnel || volume) {
@@ -262,6 +266,7 @@ impl DnsTunnel {
             .evidence("distinct_subdomains", t.distinct)
             .evidence("suspicious_subdomains", t.suspicious)
             .evidence("suspicious_share", round(share))
+            .evidence("suspicious_bytes", t.suspicious_bytes)
             .evidence("min_suspicious_share", self.cfg.min_suspicious_share)
             .evidence("unique_subdomains_threshold", self.cfg.unique_subdomains)
             .evidence("longest_label", g.longest_label)
@@ -356,15 +361,39 @@ impl Detector for DnsTunnel {
         let keep = self.cfg.window.nanos().saturating_mul(2);
         if now.secs().is_multiple_of(10) {
             let DnsTunnel { groups, spare, .. } = self;
-            for (_, g) in groups.extract_if(|_, g| now.0.saturating_sub(g.last.0) >= keep) {
-                if spare.len() < MAX_SPARE {
-                    spare.push(g);
-                }
-            }
+            groups.retain_with(
+                |_, g| now.0.saturating_sub(g.last.0) < keep,
+                |_, g| {
+                    if spare.len() < MAX_SPARE {
+                        spare.push(g);
+                    }
+                },
+            );
         }
     }
 
     fn stats(&self) -> DetectorStats {
-        DetectorStats { tracked: self.groups.len() as u64, evicted: self.evicted }
+        // Charged by what each group's name sets really hold, not by their cap.
+        let group = |g: &Group| {
+            std::mem::size_of::<Group>()
+                + (g.names.capacity() + g.prev_names.capacity()) * 9
+                + g.example.as_ref().map_or(0, |_| std::mem::size_of::<state::Example>())
+        };
+        let memory = self.groups.overhead_bytes()
+            + self.groups.values().map(|g| group(g)).sum::<usize>()
+            + self.spare.iter().map(|g| group(g)).sum::<usize>();
+        DetectorStats {
+            tracked: self.groups.len() as u64,
+            evicted: self.evicted,
+            memory: memory as u64,
+            shed: self.shed,
+        }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        self.spare = Vec::new();
+        let n = self.groups.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

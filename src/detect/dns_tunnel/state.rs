@@ -12,6 +12,8 @@ use std::net::IpAddr;
 pub(super) struct Bucket {
     pub(super) queries: u64,
     pub(super) suspicious: u64,
+    /// Bytes of subdomain carried by the distinct suspicious names.
+    pub(super) suspicious_bytes: u64,
     pub(super) score: f64,
     pub(super) distinct: u64,
     pub(super) qtype_txt: u64,
@@ -27,6 +29,7 @@ impl Bucket {
     pub(super) fn add(&mut self, o: &Bucket) {
         self.queries += o.queries;
         self.suspicious += o.suspicious;
+        self.suspicious_bytes += o.suspicious_bytes;
         self.score += o.score;
         self.distinct += o.distinct;
         self.qtype_txt += o.qtype_txt;

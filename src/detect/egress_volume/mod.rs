@@ -60,6 +60,7 @@ pub struct EgressVolume {
     pairs: Tallies<(u64, u64)>,
     /// Keyed by the home host's hash.
     hosts: Tallies<u64>,
+    shed: u64,
 }
 
 impl EgressVolume {
@@ -69,6 +70,7 @@ impl EgressVolume {
             escalation,
             pairs: Tallies::new(&cfg.volume, cfg.max_pairs),
             hosts: Tallies::new(&cfg.host_volume, cfg.max_hosts),
+            shed: 0,
             cfg,
         }
     }
@@ -194,7 +196,15 @@ impl Detector for EgressVolume {
         DetectorStats {
             tracked: (self.pairs.map.len() + self.hosts.map.len()) as u64,
             evicted: self.pairs.evicted + self.hosts.evicted,
+            memory: (self.pairs.memory() + self.hosts.memory()) as u64,
+            shed: self.shed,
         }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.pairs.map.shed(share, |_, _| {}) + self.hosts.map.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }
 

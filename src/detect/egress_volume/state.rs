@@ -2,9 +2,9 @@
 //! volume to matter, in a capped table with sampled eviction.
 
 use crate::decode::app::AppProto;
+use crate::flow::bounded::Bounded;
 use crate::time::Timestamp;
 use crate::units::WindowLimit;
-use rustc_hash::FxHashMap;
 use std::hash::Hash;
 
 pub(super) const SLOTS: usize = 8;
@@ -87,7 +87,7 @@ pub(super) const POOL: usize = 1024;
 
 /// A table of tallies for one list of windows, with a cap and counted eviction.
 pub(super) struct Tallies<K> {
-    pub(super) map: FxHashMap<K, Tally>,
+    pub(super) map: Bounded<K, Tally>,
     pub(super) limits: Vec<WindowLimit>,
     pub(super) promote_at: u64,
     pub(super) longest: u64,
@@ -116,7 +116,7 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
     pub(super) fn new(limits: &[WindowLimit], cap: usize) -> Self {
         let smallest = limits.iter().map(|l| l.bytes.0).min().unwrap_or(1);
         Tallies {
-            map: FxHashMap::default(),
+            map: Bounded::new(cap.max(1)),
             limits: limits.to_vec(),
             promote_at: (smallest / PROMOTE).max(1),
             longest: limits.iter().map(|l| l.window.nanos()).max().unwrap_or(1),
@@ -149,11 +149,15 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         touch: impl FnOnce(&mut Tally),
     ) -> Accounted {
         if self.map.len() >= self.cap && !self.map.contains_key(&k) {
-            // A handful of entries is a fair sample: O(1), and a flood of new keys cannot pin
-            // one old tally in place for long. Light tallies go first: a flood of new pairs
-            // does not push out the few that carry volume.
-            if let Some(v) =
-                self.map.iter().take(8).min_by_key(|(_, t)| (t.rings.is_some(), t.last)).map(|(k, _)| *k)
+            // Of the eight least recently used (O(1) in age order, never a walk of hash
+            // buckets), light tallies go first: a flood of new pairs does not push out the few
+            // that carry volume.
+            if let Some(v) = self
+                .map
+                .oldest_first()
+                .take(8)
+                .min_by_key(|(_, t)| (t.rings.is_some(), t.last))
+                .map(|(k, _)| *k)
                 && let Some(mut t) = self.map.remove(&v)
             {
                 Self::recycle(&mut self.pool, &mut t);
@@ -162,7 +166,7 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         }
         let Tallies { map, limits, promote_at, longest, pool, .. } = self;
         let mut fresh = false;
-        let t = map.entry(k).or_insert_with(|| {
+        let t = map.get_or_insert_with(k, |_| {
             fresh = true;
             Tally::new(ts)
         });
@@ -249,6 +253,14 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
             .filter(|&h| h > 0)
             .min()
             .unwrap_or(u64::MAX)
+    }
+
+    /// Bytes held: the table, and each tally's rings.
+    pub(super) fn memory(&self) -> usize {
+        let ring = std::mem::size_of::<Ring>() * self.limits.len();
+        self.map.overhead_bytes()
+            + self.map.values().filter(|t| t.rings.is_some()).count() * ring
+            + self.pool.len() * ring
     }
 
     /// Drops keys quiet for longer than the longest window.

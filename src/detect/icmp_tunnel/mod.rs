@@ -36,9 +36,9 @@ use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::L4;
 use crate::decode::icmp::{self, IcmpEcho, PayloadKind};
+use crate::flow::bounded::Bounded;
 use crate::time::Timestamp;
 use ipnet::IpNet;
-use rustc_hash::FxHashMap;
 use state::{Example, KINDS, Pair, ReplyMatch, hash_bytes, kind_index};
 use std::net::IpAddr;
 
@@ -84,22 +84,18 @@ const RING: usize = 16;
 
 /// The pair's state, created (evicting the stalest when at `max`) and slid on packet time.
 fn pair_entry<'a>(
-    pairs: &'a mut FxHashMap<(IpAddr, IpAddr), Pair>,
+    pairs: &'a mut Bounded<(IpAddr, IpAddr), Pair>,
     evicted: &mut u64,
     cfg: &IcmpTunnelConfig,
     key: (IpAddr, IpAddr),
     ts: Timestamp,
 ) -> &'a mut Pair {
-    if !pairs.contains_key(&key) && pairs.len() >= cfg.max_pairs {
-        // Sample a handful and drop the stalest: O(1), and a flood of fresh pairs cannot pin
-        // one old tunnel pair in place for long.
-        let victim = pairs.iter().take(8).min_by_key(|(_, p)| p.last).map(|(k, _)| *k);
-        if let Some(k) = victim {
-            pairs.remove(&k);
-            *evicted += 1;
-        }
-    }
-    let p = pairs.entry(key).or_insert_with(|| Pair::new(ts));
+    // Full: the least recently seen pair goes, in O(1) (a flood of fresh pairs cannot pin one
+    // old tunnel pair in place for long).
+    let p = pairs.get_or_insert_with(key, |old| {
+        *evicted += u64::from(old.is_some());
+        Pair::new(ts)
+    });
     p.slide(ts, cfg.window.nanos());
     p
 }
@@ -109,8 +105,9 @@ pub struct IcmpTunnel {
     cfg: IcmpTunnelConfig,
     escalation: Escalation,
     allow: Vec<IpNet>,
-    pairs: FxHashMap<(IpAddr, IpAddr), Pair>,
+    pairs: Bounded<(IpAddr, IpAddr), Pair>,
     evicted: u64,
+    shed: u64,
 }
 
 /// Which side an alert is about: the home side when exactly one side is home, else `default`.
@@ -132,7 +129,8 @@ impl IcmpTunnel {
             .iter()
             .filter_map(|s| s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)))
             .collect();
-        IcmpTunnel { cfg, escalation, allow, pairs: FxHashMap::default(), evicted: 0 }
+        let pairs = Bounded::new(cfg.max_pairs);
+        IcmpTunnel { cfg, escalation, allow, pairs, evicted: 0, shed: 0 }
     }
 
     fn allowed(&self, a: &IpAddr) -> bool {
@@ -362,6 +360,19 @@ impl Detector for IcmpTunnel {
     }
 
     fn stats(&self) -> DetectorStats {
-        DetectorStats { tracked: self.pairs.len() as u64, evicted: self.evicted }
+        let sets: usize =
+            self.pairs.values().map(|p| (p.bodies.capacity() + p.prev_bodies.capacity()) * 9).sum();
+        DetectorStats {
+            tracked: self.pairs.len() as u64,
+            evicted: self.evicted,
+            memory: (self.pairs.overhead_bytes() + sets) as u64,
+            shed: self.shed,
+        }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.pairs.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

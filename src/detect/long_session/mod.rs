@@ -25,11 +25,12 @@ pub use signatures::{SIG_LONG, SIG_SUSTAINED};
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
 use crate::alert::Alert;
+use crate::flow::bounded::Bounded;
 use crate::flow::{EndReason, Flow, FlowTable};
 use crate::policy;
 use crate::time::Timestamp;
 use crate::units::Dur;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use state::{NO_RUN, Rate, pair_key};
 
 const NAME: &str = "long_session";
@@ -55,8 +56,9 @@ pub struct LongSession {
     long: Dur,
     slot: u64,
     reported: FxHashSet<u64>,
-    rates: FxHashMap<u64, Rate>,
+    rates: Bounded<u64, Rate>,
     evicted: u64,
+    shed: u64,
 }
 
 impl LongSession {
@@ -68,8 +70,9 @@ impl LongSession {
             long: cfg.min_duration,
             slot,
             reported: FxHashSet::default(),
-            rates: FxHashMap::default(),
+            rates: Bounded::new(cfg.max_pairs),
             evicted: 0,
+            shed: 0,
             cfg,
         }
     }
@@ -120,19 +123,11 @@ impl LongSession {
         }
         let idx = c.ts.0 / self.slot;
         let key = pair_key(&s.home, &s.remote);
-        if self.rates.len() >= self.cfg.max_pairs.max(1) && !self.rates.contains_key(&key) {
-            let victim = self.rates.iter().take(8).min_by_key(|(_, r)| r.slot).map(|(k, _)| *k);
-            if let Some(k) = victim {
-                self.rates.remove(&k);
-                self.evicted += 1;
-            }
-        }
-        let r = self.rates.entry(key).or_insert(Rate {
-            slot: idx,
-            slot_bytes: 0,
-            run_start: NO_RUN,
-            run_bytes: 0,
-            alerted: false,
+        // Full: the pair with the least recent traffic goes, in O(1).
+        let evicted = &mut self.evicted;
+        let r = self.rates.get_or_insert_with(key, |old| {
+            *evicted += u64::from(old.is_some());
+            Rate { slot: idx, slot_bytes: 0, run_start: NO_RUN, run_bytes: 0, alerted: false }
         });
         if idx <= r.slot {
             r.slot_bytes += bytes;
@@ -222,7 +217,18 @@ impl Detector for LongSession {
     }
 
     fn stats(&self) -> DetectorStats {
-        DetectorStats { tracked: (self.reported.len() + self.rates.len()) as u64, evicted: self.evicted }
+        DetectorStats {
+            tracked: (self.reported.len() + self.rates.len()) as u64,
+            evicted: self.evicted,
+            memory: (self.rates.overhead_bytes() + self.reported.capacity() * 9) as u64,
+            shed: self.shed,
+        }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.rates.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }
 

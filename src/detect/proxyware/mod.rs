@@ -41,6 +41,7 @@ use crate::alert::{Alert, Signature};
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
 use crate::decode::tls::ClientHello;
+use crate::flow::bounded::Bounded;
 use crate::flow::host::is_group;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowTable};
 use crate::time::Timestamp;
@@ -141,12 +142,13 @@ pub struct Proxyware {
     allow_proxies: Vec<Endpoint>,
     tor_relays: FxHashMap<IpAddr, Vec<Option<u16>>>,
     limits: RateLimits,
-    hosts: FxHashMap<IpAddr, Host>,
+    hosts: Bounded<IpAddr, Host>,
     handshakes: FxHashMap<FlowKey, Handshake>,
     recent: FxHashMap<(IpAddr, u32, u64), Timestamp>,
     open: FxHashMap<IpAddr, relay::OpenSessions>,
     next_eval: Timestamp,
     evicted: u64,
+    shed: u64,
     handshakes_dropped: u64,
 }
 
@@ -177,6 +179,7 @@ impl Build for Proxyware {
 impl Proxyware {
     /// A detector with `cfg`.
     pub fn new(cfg: ProxywareConfig) -> Self {
+        let max_hosts = cfg.max_hosts;
         let names = NameMatcher::new([&cfg.domains, &cfg.domains_extra]);
         let ignore_clients = cfg.ignore_clients.iter().filter_map(|s| s.trim().parse().ok()).collect();
         let allow_proxies = cfg.allow_proxies.iter().filter_map(|s| Endpoint::parse(s)).collect();
@@ -199,12 +202,13 @@ impl Proxyware {
             allow_proxies,
             tor_relays,
             limits,
-            hosts: FxHashMap::default(),
+            hosts: Bounded::new(max_hosts),
             handshakes: FxHashMap::default(),
             recent: FxHashMap::default(),
             open: FxHashMap::default(),
             next_eval: Timestamp(0),
             evicted: 0,
+            shed: 0,
             handshakes_dropped: 0,
         }
     }
@@ -221,15 +225,12 @@ impl Proxyware {
 
     fn host_mut(&mut self, ip: IpAddr, ts: Timestamp) -> &mut Host {
         // Under the cap (the common case) one hash lookup; at the cap, make room first.
-        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&ip) {
-            // Sample a few and drop the stalest: O(1), not steerable by one flood of new hosts.
-            let victim = self.hosts.iter().take(8).min_by_key(|(_, h)| h.last_seen).map(|(k, _)| *k);
-            if let Some(k) = victim {
-                self.hosts.remove(&k);
-                self.evicted += 1;
-            }
-        }
-        self.hosts.entry(ip).or_insert_with(|| Host::new(ts))
+        // At the cap the least recently seen host goes, in O(1).
+        let evicted = &mut self.evicted;
+        self.hosts.get_or_insert_with(ip, |old| {
+            *evicted += u64::from(old.is_some());
+            Host::new(ts)
+        })
     }
 
     /// Throughput accounting for a flow between a home host and an outside peer.
@@ -441,6 +442,16 @@ impl Detector for Proxyware {
         DetectorStats {
             tracked: (self.hosts.len() + self.handshakes.len()) as u64,
             evicted: self.evicted + self.handshakes_dropped,
+            memory: (self.hosts.overhead_bytes()
+                + self.handshakes.capacity() * (std::mem::size_of::<(FlowKey, Handshake)>() + 1)
+                + self.recent.capacity() * 41) as u64,
+            shed: self.shed,
         }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        let n = self.hosts.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }

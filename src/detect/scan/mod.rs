@@ -47,6 +47,7 @@ use crate::alert::Alert;
 use crate::decode::icmp::{self, IcmpError};
 use crate::decode::packet::tcp_flags::{ACK, RST, SYN};
 use crate::decode::{Decoded, L4};
+use crate::flow::bounded::Bounded;
 use crate::flow::host::is_group;
 use crate::flow::{EndReason, Flow, FlowKey, FlowTable};
 use crate::time::Timestamp;
@@ -119,7 +120,7 @@ pub struct Scan {
     cfg: ScanConfig,
     walk: Walk,
     allow: Vec<IpNet>,
-    sources: FxHashMap<IpAddr, Box<Source>>,
+    sources: Bounded<IpAddr, Box<Source>>,
     /// Forgotten sources whose allocations the next new ones reuse. Boxed: a source moves
     /// between the map and the pool without being copied or reallocated.
     #[allow(clippy::vec_box)]
@@ -133,22 +134,25 @@ pub struct Scan {
     two_way_at: Option<Timestamp>,
     evicted_sources: u64,
     evicted_pending: u64,
+    shed: u64,
 }
 
 impl Scan {
     /// A detector with `cfg`.
     pub fn new(cfg: ScanConfig) -> Self {
+        let max_sources = cfg.max_sources;
         Scan {
             walk: Walk::from_config(&cfg),
             allow: cfg.allow_sources.clone(),
             cfg,
-            sources: FxHashMap::default(),
+            sources: Bounded::new(max_sources),
             pool: Vec::new(),
             pending: FxHashMap::default(),
             order: VecDeque::new(),
             two_way_at: None,
             evicted_sources: 0,
             evicted_pending: 0,
+            shed: 0,
         }
     }
 
@@ -164,17 +168,16 @@ impl Scan {
     /// The source's state, starting a new episode if it was quiet for `window`.
     fn source(&mut self, src: IpAddr, ts: Timestamp) -> &mut Source {
         let window = self.cfg.window.nanos();
-        if self.sources.len() >= self.cfg.max_sources.max(1) && !self.sources.contains_key(&src) {
-            // Sample a few and drop the stalest: O(1), and a flood of one-probe sources cannot
-            // pin an old scanner in place for long.
-            let victim = self.sources.iter().take(8).min_by_key(|(_, s)| s.last).map(|(k, _)| *k);
-            if let Some(old) = victim.and_then(|k| self.sources.remove(&k)) {
+        if self.sources.is_full() && !self.sources.contains_key(&src) {
+            // The least recently seen source goes, in O(1): a flood of one-probe sources cannot
+            // pin an old scanner in place for long, nor slow the table down.
+            if let Some((_, old)) = self.sources.pop_oldest() {
                 self.evicted_sources += 1;
                 self.recycle(old);
             }
         }
         let (pool, sample) = (&mut self.pool, self.cfg.sample_size);
-        let s = self.sources.entry(src).or_insert_with(|| match pool.pop() {
+        let s = self.sources.get_or_insert_with(src, |_| match pool.pop() {
             Some(mut b) => {
                 b.reset(ts);
                 b.pending = 0;
@@ -516,11 +519,14 @@ impl Detector for Scan {
             let window = self.cfg.window.nanos();
             let cap = self.pool_cap();
             let Scan { sources, pool, .. } = self;
-            for (_, s) in sources.extract_if(|_, s| now.0.saturating_sub(s.last.0) > window) {
-                if pool.len() < cap {
-                    pool.push(s);
-                }
-            }
+            sources.retain_with(
+                |_, s| now.0.saturating_sub(s.last.0) <= window,
+                |_, s| {
+                    if pool.len() < cap {
+                        pool.push(s);
+                    }
+                },
+            );
         }
     }
 
@@ -528,6 +534,18 @@ impl Detector for Scan {
         DetectorStats {
             tracked: (self.sources.len() + self.pending.len()) as u64,
             evicted: self.evicted_sources + self.evicted_pending,
+            memory: (self.sources.overhead_bytes()
+                + (self.sources.len() + self.pool.len()) * std::mem::size_of::<Source>()
+                + self.pending.capacity() * (std::mem::size_of::<(u64, Pending)>() + 1))
+                as u64,
+            shed: self.shed,
         }
+    }
+
+    fn shed(&mut self, share: f64) -> u64 {
+        self.pool = Vec::new();
+        let n = self.sources.shed(share, |_, _| {});
+        self.shed += n;
+        n
     }
 }
