@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what siphon needs on a fresh Debian machine (run as root): libpcap for the capture
-# stage, and the tools the live-capture tests use (iproute2, tcpdump, ethtool, ping).
+# stage, the tools the live-capture tests use (iproute2, tcpdump, ethtool, ping), and MaxMind's
+# DB writer the geoip tests write their databases with (libmaxmind-db-writer-perl).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 need=()
-for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping tcpreplay; do
+for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping tcpreplay \
+  libmaxmind-db-writer-perl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod enrich;
 pub mod error;
 pub mod flow;
 pub mod harness;

@@ -62,6 +62,8 @@ pub struct Env {
     pub egress: crate::policy::Policy,
     /// `alerts.escalation_factor`, for detectors that skip work between escalations.
     pub escalation_factor: f64,
+    /// The GeoIP databases and prevalence table, when a database is configured.
+    pub geoip: Option<std::sync::Arc<crate::enrich::Enrichment>>,
 }
 
 impl Env {
@@ -71,6 +73,7 @@ impl Env {
             home: HomeNet::new(c.general.home_net.clone()),
             egress: crate::policy::Policy::new(&c.egress),
             escalation_factor: c.alerts.escalation_factor,
+            geoip: c.geoip.clone(),
         }
     }
 }
