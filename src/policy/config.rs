@@ -33,8 +33,8 @@ pub struct EgressPolicyConfig {
     /// Time zone of `allowed_hours`: `UTC`, an offset (`+01:00`), or a zoneinfo name
     /// (`Europe/Paris`, daylight saving included).
     pub timezone: TimeZoneName,
-    /// Countries (ISO codes) whose traffic never raises `egress_volume` or `long_session`
-    /// (needs `general.geoip_country_db`). Quiets bulk to the home country or a provider's
+    /// Countries (ISO codes) whose traffic never raises `egress_volume` or `long_session`, nor
+    /// counts toward proxyware's sustained-upload signal (needs `general.geoip_country_db`). Quiets bulk to the home country or a provider's
     /// region, and also any exfiltration that lands there.
     #[serde(deserialize_with = "de_countries")]
     pub allow_countries: Vec<[u8; 2]>,

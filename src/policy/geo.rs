@@ -3,7 +3,8 @@
 //! about a flow's [`GeoTag`] (which the worker looks up once when the flow opens).
 //!
 //! - `allow_countries` / `allow_asns`: traffic to them never raises `egress_volume` or
-//!   `long_session` (the company's cloud provider, the home country).
+//!   `long_session`, nor counts toward proxyware's sustained-upload signal (the company's cloud
+//!   provider, the home country).
 //! - `alert_countries` / `alert_asns`: traffic to them raises `egress_volume`'s dedicated
 //!   signature at the lower `alert_volume` thresholds.
 //! - `country_volume` / `asn_volume`: the same dedicated signature, with thresholds per country
