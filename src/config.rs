@@ -36,6 +36,9 @@ pub struct Config {
     pub egress: EgressPolicyConfig,
     /// One section per detector (`[dns_tunnel]`, `[scan]`...), read through the detector table.
     pub detectors: Sections,
+    /// The GeoIP databases of `general.geoip_country_db` / `geoip_asn_db`, opened when the
+    /// config is read, with the prevalence table every worker built from this config shares.
+    pub geoip: Option<std::sync::Arc<crate::enrich::Enrichment>>,
 }
 
 /// The sections that are not a detector's.
@@ -75,7 +78,11 @@ impl Config {
             }
         }
         let core: Core = toml::from_str(text)?;
+        let geoip = crate::enrich::Enrichment::open(&core.general, &core.egress)
+            .map_err(|e| <toml::de::Error as serde::de::Error>::custom(e.to_string()))?
+            .map(std::sync::Arc::new);
         Ok(Config {
+            geoip,
             general: core.general,
             capture: core.capture,
             decode: core.decode,
@@ -118,6 +125,15 @@ pub struct GeneralConfig {
     /// Deepest encapsulation siphon looks through (GRE, ERSPAN, VXLAN, IP-in-IP; at most 16).
     /// Deeper layers count a `tunnel_too_deep` anomaly: a nesting bomb cannot make decoding loop.
     pub max_tunnel_depth: u8,
+    /// A MaxMind-format country database (GeoLite2-Country, GeoLite2-City or DB-IP's
+    /// dbip-country-lite `.mmdb`), memory-mapped: alerts get the external side's country and
+    /// `[egress]` can set policy by country. Empty: none (siphon ships and fetches none). A
+    /// missing or corrupt file is an error at start.
+    pub geoip_country_db: std::path::PathBuf,
+    /// A MaxMind-format network database (GeoLite2-ASN or dbip-asn-lite): alerts get the AS
+    /// number and organisation, `[egress]` can set policy by AS, and prevalence counts per AS
+    /// instead of per /24. Empty: none.
+    pub geoip_asn_db: std::path::PathBuf,
 }
 
 impl Default for GeneralConfig {
@@ -130,6 +146,8 @@ impl Default for GeneralConfig {
             max_mirror_pairs: 1024,
             vxlan_ports: vec![4789],
             max_tunnel_depth: 4,
+            geoip_country_db: std::path::PathBuf::new(),
+            geoip_asn_db: std::path::PathBuf::new(),
         }
     }
 }

@@ -83,3 +83,18 @@ pub enum OutputError {
     #[error("writing alerts failed: {0}")]
     Write(#[from] std::io::Error),
 }
+
+/// Opening a MaxMind-format database (`general.geoip_country_db`, `general.geoip_asn_db`).
+#[derive(Debug, thiserror::Error)]
+pub enum GeoIpError {
+    /// The file is missing, unreadable, not a MaxMind DB, corrupt, or of the wrong kind.
+    #[error("{key} = {path:?}: {reason}")]
+    Open {
+        /// The config key that names the database.
+        key: &'static str,
+        /// The database file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+}

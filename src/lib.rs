@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod enrich;
 pub mod error;
 pub mod flow;
 #[cfg(feature = "testing")]

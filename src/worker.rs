@@ -329,6 +329,11 @@ impl Worker {
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
         if new_flow {
             flow.egress = env.egress.side(flow);
+            if let Some(g) = &env.geoip
+                && let Some(s) = env.egress.sides(flow)
+            {
+                flow.geo = g.on_new_flow(ts, s.home, s.remote);
+            }
         }
         // Volume accounting, per flow: what came before this second goes with its own time.
         if !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
@@ -596,6 +601,10 @@ impl Worker {
         for mut a in self.alerts.drain(..) {
             if self.suppress.admit(&mut a) {
                 *self.stats.alerts.entry(a.siphon.detector).or_insert(0) += 1;
+                let mut a = a;
+                if let Some(g) = &self.env.geoip {
+                    g.enrich(&mut a, &self.env.home);
+                }
                 emit(a);
             }
         }

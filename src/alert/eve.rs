@@ -200,6 +200,10 @@ pub struct Alert {
     /// The encapsulation the packet arrived in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<EveTunnel>,
+    /// Country and network of the alert's external side, when a GeoIP database is loaded
+    /// (Logstash `geoip` names; see docs/geoip.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip: Option<crate::enrich::EveGeoip>,
     /// siphon's evidence.
     pub siphon: SiphonEvidence,
     /// Packet time (for suppression and ordering; not serialized).

@@ -73,6 +73,7 @@ impl Alert {
                 http: None,
                 flow: None,
                 tunnel: None,
+                geoip: None,
                 siphon: SiphonEvidence {
                     detector,
                     score: 0.0,

@@ -63,6 +63,8 @@ pub struct Env {
     /// The escalation rule (`alerts.escalation_factor`) the suppressor applies, for detectors
     /// that skip building alerts it would drop.
     pub escalation: crate::alert::suppress::Escalation,
+    /// The GeoIP databases and prevalence table, when a database is configured.
+    pub geoip: Option<std::sync::Arc<crate::enrich::Enrichment>>,
 }
 
 impl Env {
@@ -72,6 +74,7 @@ impl Env {
             home: HomeNet::new(c.general.home_net.clone()),
             egress: crate::policy::Policy::new(&c.egress),
             escalation: crate::alert::suppress::Escalation(c.alerts.escalation_factor),
+            geoip: c.geoip.clone(),
         }
     }
 }

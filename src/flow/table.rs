@@ -79,6 +79,9 @@ pub struct Flow {
     /// [`crate::detect::egress_policy::Policy::sides`] reads it instead of searching ranges on
     /// every packet).
     pub egress: EgressSide,
+    /// The external peer's country and network, looked up once when the flow opens if a GeoIP
+    /// database is loaded and the flow is home ↔ external (unknown otherwise).
+    pub geo: crate::enrich::GeoTag,
 }
 
 /// Which side of a flow is the home host talking to an external one, by the egress policy
@@ -397,6 +400,7 @@ impl FlowTable {
             flushed_once: false,
             queued: false,
             egress: EgressSide::Unknown,
+            geo: crate::enrich::GeoTag::default(),
         }
     }
 

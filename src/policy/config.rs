@@ -1,7 +1,8 @@
 //! `[egress]`: the egress family's shared policy — which remote addresses count as external,
 //! who is allow-listed, and the allowed hours — and the hour, day and zone types it is written in.
 
-use crate::units::{de_nets, de_string_list};
+use super::geo::{AsnLimits, CountryLimits, de_asn_volume, de_asns, de_countries, de_country_volume};
+use crate::units::{Dur, WindowLimit, de_limits, de_nets, de_string_list};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
@@ -32,6 +33,48 @@ pub struct EgressPolicyConfig {
     /// Time zone of `allowed_hours`: `UTC`, an offset (`+01:00`), or a zoneinfo name
     /// (`Europe/Paris`, daylight saving included).
     pub timezone: TimeZoneName,
+    /// Countries (ISO codes) whose traffic never raises `egress_volume` or `long_session`, nor
+    /// counts toward proxyware's sustained-upload signal (needs `general.geoip_country_db`). Quiets bulk to the home country or a provider's
+    /// region, and also any exfiltration that lands there.
+    #[serde(deserialize_with = "de_countries")]
+    pub allow_countries: Vec<[u8; 2]>,
+    /// Countries whose traffic raises `egress_volume`'s dedicated signature at `alert_volume`.
+    /// Catches smaller transfers there, at the cost of alerts on benign services hosted there.
+    #[serde(deserialize_with = "de_countries")]
+    pub alert_countries: Vec<[u8; 2]>,
+    /// Thresholds per country (`{ RU = "1h:50MB" }`) for the dedicated signature; a country here
+    /// is watched even if not in `alert_countries`.
+    #[serde(deserialize_with = "de_country_volume")]
+    pub country_volume: CountryLimits,
+    /// Networks (AS numbers, `64496` or `"AS64496"`) never raising `egress_volume` or
+    /// `long_session` (needs `general.geoip_asn_db`): the company's cloud provider. Wins over
+    /// a country rule, so one cloud region can be allowed inside a watched country.
+    #[serde(deserialize_with = "de_asns")]
+    pub allow_asns: Vec<u32>,
+    /// Networks raising the dedicated signature at `alert_volume`.
+    #[serde(deserialize_with = "de_asns")]
+    pub alert_asns: Vec<u32>,
+    /// Thresholds per network (`{ AS64496 = "1h:50MB" }`) for the dedicated signature.
+    #[serde(deserialize_with = "de_asn_volume")]
+    pub asn_volume: AsnLimits,
+    /// `WINDOW:BYTES` thresholds of the dedicated signature for `alert_countries` and
+    /// `alert_asns`, per (home host, watched country or network): lower than `egress_volume`'s
+    /// to catch smaller transfers to where none should go.
+    #[serde(deserialize_with = "de_limits")]
+    pub alert_volume: Vec<WindowLimit>,
+    /// Prevalence window (with a GeoIP database): a destination network's share of home hosts
+    /// is counted over the last one to two of these. Longer remembers rare visitors longer.
+    pub prevalence_window: Dur,
+    /// A destination network at most this share of the home hosts talked to is "rare": the
+    /// egress family's and proxyware's alerts about it are raised one severity level. Higher
+    /// flags more networks as rare.
+    pub rare_prevalence: f64,
+    /// Prevalence is judged only once this many home hosts were seen in the window (with a
+    /// handful of hosts, every network is rare).
+    pub rare_min_home_hosts: u32,
+    /// Most destination networks in the prevalence table per window (about 100 bytes each plus
+    /// 8 per home host); beyond it new networks are not counted.
+    pub max_prevalence_networks: usize,
 }
 
 impl Default for EgressPolicyConfig {
@@ -68,6 +111,17 @@ impl Default for EgressPolicyConfig {
             allowed_hours: Vec::new(),
             allowed_days: Weekdays(0b1_1111),
             timezone: TimeZoneName("UTC".into()),
+            allow_countries: Vec::new(),
+            alert_countries: Vec::new(),
+            country_volume: Vec::new(),
+            allow_asns: Vec::new(),
+            alert_asns: Vec::new(),
+            asn_volume: Vec::new(),
+            alert_volume: WindowLimit::parse("1h:10MB").into_iter().collect(),
+            prevalence_window: Dur::secs(86_400),
+            rare_prevalence: 0.05,
+            rare_min_home_hosts: 20,
+            max_prevalence_networks: 100_000,
         }
     }
 }

@@ -8,8 +8,10 @@
 //! are merged into sorted ranges once, so a lookup is a binary search, not a scan of CIDRs.
 
 mod config;
+pub mod geo;
 
 pub use config::{EgressPolicyConfig, HourRange, TimeZoneName, Weekdays};
+pub use geo::{GeoPolicy, Watch};
 
 use crate::alert::AlertBuilder;
 use crate::detect::PacketCtx;
@@ -91,6 +93,8 @@ pub struct Policy {
     hours: Vec<HourRange>,
     days: Weekdays,
     tz: Option<tz::TimeZone>,
+    /// The rules by country and network.
+    pub geo: GeoPolicy,
 }
 
 /// The two sides of a flow as the egress family sees it.
@@ -116,6 +120,7 @@ impl Policy {
             hours: c.allowed_hours.clone(),
             days: c.allowed_days,
             tz: if c.allowed_hours.is_empty() { None } else { c.timezone.load().ok() },
+            geo: GeoPolicy::new(c),
         }
     }
 
@@ -150,6 +155,17 @@ impl Policy {
             }),
             EgressSide::None | EgressSide::Unknown => None,
         }
+    }
+
+    /// [`Policy::sides`] for the volume detectors (`egress_volume`, `long_session`): `None`
+    /// also when the peer's country or network is allow-listed (`allow_countries`,
+    /// `allow_asns`; the worker tagged the flow when it opened).
+    #[inline]
+    pub fn volume_sides(&self, f: &Flow) -> Option<Sides> {
+        if self.geo.allowed(f.geo).is_some() {
+            return None;
+        }
+        self.sides(f)
     }
 
     /// Works out which side of `f` is the home host talking to an external one (ignoring any

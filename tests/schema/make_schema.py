@@ -42,6 +42,20 @@ props["siphon"] = {
         "evidence": {"type": "object", "minProperties": 1},
     },
 }
+# The external side's country and network (docs/geoip.md), named as Logstash's geoip filter
+# names them in legacy mode; Suricata's schema has no geoip object.
+props["geoip"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ip"],
+    "properties": {
+        "ip": {"type": "string"},
+        "country_code2": {"type": "string", "pattern": "^[A-Z]{2}$"},
+        "country_name": {"type": "string"},
+        "asn": {"type": "integer", "minimum": 1},
+        "as_org": {"type": "string"},
+    },
+}
 props["event_type"] = {"type": "string", "enum": ["alert"]}
 props["alert"]["required"] = ["action", "gid", "signature_id", "rev", "signature", "category", "severity"]
 schema = {

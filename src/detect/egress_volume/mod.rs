@@ -21,7 +21,7 @@ mod state;
 mod tests;
 
 pub use config::EgressVolumeConfig;
-pub use signatures::{SIG_HOST, SIG_PAIR};
+pub use signatures::{SIG_GEO, SIG_HOST, SIG_PAIR};
 
 use super::{Build, Detector, DetectorStats, Env, Spec, VolumeCtx};
 use crate::alert::Alert;
@@ -61,6 +61,10 @@ pub struct EgressVolume {
     /// Keyed by the home host's hash.
     hosts: Tallies<u64>,
     shed: u64,
+    /// Per watched country or network ([`crate::policy::Watch::key`]), keyed by the home
+    /// host's hash: one table per rule (the rules' count is the config's), each with its own
+    /// thresholds and capped at `max_hosts`.
+    watched: rustc_hash::FxHashMap<u64, Tallies<u64>>,
 }
 
 impl EgressVolume {
@@ -71,6 +75,7 @@ impl EgressVolume {
             pairs: Tallies::new(&cfg.volume, cfg.max_pairs),
             hosts: Tallies::new(&cfg.host_volume, cfg.max_hosts),
             shed: 0,
+            watched: rustc_hash::FxHashMap::default(),
             cfg,
         }
     }
@@ -103,13 +108,54 @@ fn volume_evidence(
         .evidence("flows", t.flows)
 }
 
+impl EgressVolume {
+    /// Accounts a flow's volume to its watched country or network; the dedicated signature
+    /// when a window's threshold is reached. Returns the headroom.
+    fn watch(
+        &mut self,
+        v: &VolumeCtx<'_>,
+        s: &policy::Sides,
+        w: policy::Watch,
+        limits: &[WindowLimit],
+        out: &mut Vec<Alert>,
+    ) -> u64 {
+        let (o, i) = (v.delta.bytes(s.home_dir), v.delta.bytes(1 - s.home_dir));
+        let (ts, ratio, new_flow) = (v.ts, self.cfg.min_out_in_ratio, v.first);
+        let max = self.cfg.max_hosts;
+        let t = self.watched.entry(w.key()).or_insert_with(|| Tallies::new(limits, max));
+        let key = hash_ip(&s.home);
+        let Accounted { fired, room, .. } = t.account(key, ts, o, i, ratio, self.escalation, |t| {
+            if new_flow {
+                t.flows += 1;
+            }
+        });
+        if let Some(f) = fired
+            && let Some(tally) = t.map.get(&key)
+            && let Some(&l) = limits.get(f.i)
+        {
+            let (kind, name) = w.describe();
+            let b = Alert::build(NAME, &SIG_GEO, ts, s.home, s.remote)
+                .flow(v.flow, ts)
+                .evidence("last_destination", s.remote.to_string())
+                .evidence("service_port", s.service_port)
+                .evidence("watched", kind)
+                .evidence(if kind == "asn" { "watched_asn" } else { "watched_country" }, &name)
+                .evidence("windows", t.windows(tally))
+                .episode(format!("{}|{}", s.home, name), f.out as f64);
+            let b = volume_evidence(b, tally, &f, l, ratio, ts);
+            out.push(v.env.egress.stamp(b, ts, SIG_GEO.severity).finish());
+        }
+        room
+    }
+}
+
 impl Detector for EgressVolume {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
-        let Some(s) = v.env.egress.sides(v.flow) else { return u64::MAX };
+        let Some(s) = v.env.egress.volume_sides(v.flow) else { return u64::MAX };
         let (o, i) = (v.delta.bytes(s.home_dir), v.delta.bytes(1 - s.home_dir));
         let ts = v.ts;
         let ratio = self.cfg.min_out_in_ratio;
@@ -143,6 +189,9 @@ impl Detector for EgressVolume {
                 let b = volume_evidence(b, t, &f, l, ratio, ts);
                 out.push(v.env.egress.stamp(b, ts, SIG_PAIR.severity).finish());
             }
+        }
+        if let Some((w, limits)) = v.env.egress.geo.watched(v.flow.geo) {
+            room = room.min(self.watch(v, &s, w, limits, out));
         }
         if !self.cfg.host_volume.is_empty() {
             let Accounted { fired, room: r, .. } =
@@ -190,13 +239,22 @@ impl Detector for EgressVolume {
             }
         }
         self.hosts.expire(now);
+        for t in self.watched.values_mut() {
+            t.expire(now);
+        }
     }
 
     fn stats(&self) -> DetectorStats {
         DetectorStats {
-            tracked: (self.pairs.map.len() + self.hosts.map.len()) as u64,
-            evicted: self.pairs.evicted + self.hosts.evicted,
-            memory: (self.pairs.memory() + self.hosts.memory()) as u64,
+            tracked: (self.pairs.map.len()
+                + self.hosts.map.len()
+                + self.watched.values().map(|t| t.map.len()).sum::<usize>()) as u64,
+            evicted: self.pairs.evicted
+                + self.hosts.evicted
+                + self.watched.values().map(|t| t.evicted).sum::<u64>(),
+            memory: (self.pairs.memory()
+                + self.hosts.memory()
+                + self.watched.values().map(|t| t.memory()).sum::<usize>()) as u64,
             shed: self.shed,
         }
     }

@@ -21,5 +21,16 @@ pub const SIG_HOST: Signature = Signature {
     mitre: &["T1048", "T1041"],
 };
 
+/// One home host sent more than a watched country's or network's threshold to it
+/// (`egress.alert_countries`, `alert_asns`, `country_volume`, `asn_volume`).
+pub const SIG_GEO: Signature = Signature {
+    id: 9_100_402,
+    rev: 1,
+    msg: "SIPHON Excessive egress: volume to a watched country or network over its threshold",
+    category: "Potential Corporate Privacy Violation",
+    severity: 2,
+    mitre: &["T1048", "T1041"],
+};
+
 /// Every signature of the detector, for the table.
-pub(super) const ALL: &[Signature] = &[SIG_PAIR, SIG_HOST];
+pub(super) const ALL: &[Signature] = &[SIG_PAIR, SIG_HOST, SIG_GEO];

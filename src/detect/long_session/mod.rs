@@ -184,7 +184,7 @@ impl Detector for LongSession {
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let Some(s) = c.env.egress.sides(c.flow) else { return };
+        let Some(s) = c.env.egress.volume_sides(c.flow) else { return };
         if s.home_dir != 0 && !self.cfg.include_inbound {
             return;
         }
@@ -192,7 +192,7 @@ impl Detector for LongSession {
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
-        if let Some(s) = v.env.egress.sides(v.flow)
+        if let Some(s) = v.env.egress.volume_sides(v.flow)
             && (s.home_dir == 0 || self.cfg.include_inbound)
         {
             self.sustained(v, &s, out);

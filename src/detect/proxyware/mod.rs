@@ -241,6 +241,11 @@ impl Proxyware {
             (false, true) if !is_group(&f.orig_addr()) => (f.resp_addr(), f.orig_addr(), 1),
             _ => return,
         };
+        // Uploads to an allowed country or network (`egress.allow_countries`, `allow_asns`:
+        // the company's cloud provider) are not bandwidth hijacking.
+        if v.env.egress.geo.allowed(f.geo).is_some() {
+            return;
+        }
         let limits = self.limits;
         let h = self.host_mut(home, v.ts);
         h.last_seen = h.last_seen.max(v.ts);

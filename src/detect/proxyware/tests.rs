@@ -40,7 +40,9 @@ struct Run {
 
 impl Run {
     fn new(f: impl FnOnce(&mut ProxywareConfig)) -> Run {
-        let mut c = Config::default();
+        Run::with(Config::default(), f)
+    }
+    fn with(mut c: Config, f: impl FnOnce(&mut ProxywareConfig)) -> Run {
         f(c.detectors.get_mut::<ProxywareConfig>().expect("proxyware section"));
         Run { w: Worker::new(&c), alerts: Vec::new() }
     }
@@ -120,6 +122,35 @@ fn quiet_host_with_sustained_heavy_upload_is_reported_once() {
     let detect_secs = (a.ts.0 / 1_000_000 - start) as f64 / 1000.0;
     assert!((60.0..=80.0).contains(&detect_secs), "reported {detect_secs} s into the run");
     assert!(alerts.iter().all(|a| a.alert.signature_id == SIG_RATE.id), "{alerts:?}");
+}
+
+/// The sustained-upload signal skips traffic to an allowed network (`egress.allow_asns`): the
+/// same quiet-then-heavy host as above, its peer 203.0.113.9 in AS64500 of the test databases
+/// (tests/geoip/make_mmdb.pl, written by MaxMind's writer), stays quiet.
+#[test]
+fn sustained_upload_to_an_allowed_network_is_not_hijacking() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/geoip/make_mmdb.pl");
+    let ok = std::process::Command::new("perl").arg(script).arg(dir.path()).status().expect("perl runs");
+    assert!(ok.success(), "make_mmdb.pl (scripts/setup.sh installs libmaxmind-db-writer-perl)");
+    let toml = format!(
+        "[general]\ngeoip_asn_db = {:?}\n[egress]\nallow_asns = [\"AS64500\"]\n",
+        dir.path().join("asn.mmdb")
+    );
+    let mut r = Run::with(Config::from_toml(&toml).unwrap(), rate_config);
+    let quiet = udp(HOME, [203, 0, 113, 9], 200);
+    let heavy = udp(HOME, [203, 0, 113, 9], 1372);
+    let mut t = 1_000_000_000u64;
+    for _ in 0..240 {
+        r.feed(t, &quiet);
+        t += 10_000;
+    }
+    for _ in 0..9_000 {
+        r.feed(t, &heavy);
+        t += 10;
+    }
+    let alerts = r.finish();
+    assert!(alerts.iter().all(|a| a.alert.signature_id != SIG_RATE.id), "{alerts:?}");
 }
 
 #[test]
