@@ -325,6 +325,26 @@ mod tests {
         assert_eq!(m.qname.label_count(), 5);
     }
 
+    /// dnsmasq's answer to `dig hb.c2-example.net A` (pcaps/beacon_heartbeat.pcap, frame 4):
+    /// one A record, 203.0.113.53, and an OPT record.
+    const HB_ANSWER: &str = "d5db858000010001000000010268620a63322d6578616d706c65036e65740000010001\
+        c00c00010001000000000004cb00713500002904d0000000000000";
+
+    #[test]
+    fn answer_addresses_are_kept() {
+        let hex: Vec<u8> = HB_ANSWER.bytes().filter(u8::is_ascii_hexdigit).collect();
+        let b: Vec<u8> =
+            hex.chunks(2).map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap()).collect();
+        let m = parse(&b).unwrap();
+        assert!(m.is_response);
+        assert_eq!(m.qname.as_bytes(), b"hb.c2-example.net");
+        assert_eq!(m.answer_addrs[0], Some("203.0.113.53".parse().unwrap()));
+        assert_eq!(m.answer_addrs[1], None);
+        assert_eq!(registrable(b"hb.c2-example.net."), b"c2-example.net");
+        // A query has none.
+        assert_eq!(parse(&binary_query()).unwrap().answer_addrs, [None; MAX_ANSWER_ADDRS]);
+    }
+
     #[test]
     fn compression_loop_is_an_error() {
         // question name is a pointer to itself at offset 12

@@ -264,9 +264,18 @@ impl Beacon {
             .finish()
     }
 
-    /// The name `addr` was resolved from, if any: (destination key, name).
-    fn resolved(&self, addr: IpAddr) -> Option<(u64, Box<str>)> {
-        self.names.get(addr_hash(addr)).map(|n| (n.dest, n.name.clone()))
+    /// The destination key of the name `addr` was resolved from, if any.
+    fn resolved(&self, addr: IpAddr) -> Option<u64> {
+        self.names.get(addr_hash(addr)).map(|n| n.dest)
+    }
+
+    /// That name itself, copied only when `host` has no series for it yet (the copy names a new
+    /// series; an existing one has its name).
+    fn name_for_new_series(&self, host: IpAddr, addr: IpAddr, dest: u64) -> Option<Box<str>> {
+        if self.series.get(pair_key(host, dest)).is_some() {
+            return None;
+        }
+        self.names.get(addr_hash(addr)).map(|n| n.name.clone())
     }
 
     /// A connection's name (SNI, Host): a check-in of the name series unless the address's DNS
@@ -283,7 +292,7 @@ impl Beacon {
         }
         let reg = registrable(name);
         let dest = dest_key(DestKind::Name, None, reg);
-        if self.resolved(addr).is_some_and(|(d, _)| d == dest) {
+        if self.resolved(addr) == Some(dest) {
             return;
         }
         let key =
@@ -292,8 +301,13 @@ impl Beacon {
     }
 }
 
+/// Is `a` inside one of `nets`? (per family, without the generic `IpNet` dispatch: this runs on
+/// every flow start)
 fn in_nets(nets: &[IpNet], a: IpAddr) -> bool {
-    nets.iter().any(|n| n.contains(&a))
+    match a {
+        IpAddr::V4(v4) => nets.iter().any(|n| matches!(n, IpNet::V4(n) if n.contains(&v4))),
+        IpAddr::V6(v6) => nets.iter().any(|n| matches!(n, IpNet::V6(n) if n.contains(&v6))),
+    }
 }
 
 /// A Host header without its port (`name:8080`, `[2001:db8::1]:443`).
@@ -341,9 +355,10 @@ impl Detector for Beacon {
             (v.ts, Some(out_payload))
         };
         self.checkin(ts, host, addr, DestKind::Addr, addr_hash(addr), None, size, Some(f), out);
-        if let Some((dest, name)) = self.resolved(addr) {
-            let key =
-                self.checkin(ts, host, addr, DestKind::Name, dest, Some(name.as_bytes()), size, Some(f), out);
+        if let Some(dest) = self.resolved(addr) {
+            let name = self.name_for_new_series(host, addr, dest);
+            let name = name.as_deref().map(str::as_bytes);
+            let key = self.checkin(ts, host, addr, DestKind::Name, dest, name, size, Some(f), out);
             if v.first {
                 self.flow_names.entry(f.id, ts, || key);
             }
@@ -352,9 +367,10 @@ impl Detector for Beacon {
     }
 
     fn on_flow_end(&mut self, f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {
-        let name_key = self.flow_names.remove(f.id);
-        // A connection's size is a check-in's size; a long one's bursts were sized as they came.
-        if f.last.0.saturating_sub(f.first.0) >= self.silence_ns {
+        let name_key = if self.flow_names.is_empty() { None } else { self.flow_names.remove(f.id) };
+        // A connection's size is a check-in's size; a long one's bursts were sized as they came,
+        // and a connection that never carried data (an unanswered SYN) has none.
+        if f.payload[0] == 0 || f.last.0.saturating_sub(f.first.0) >= self.silence_ns {
             return;
         }
         let Some((host, addr)) = self.sides(f) else { return };

@@ -168,63 +168,100 @@ impl Series {
     }
 }
 
-/// A bounded map from a key to a value with a time, evicting the stalest of a few sampled
-/// entries when full (O(1)).
+/// A bounded map from a key to a value with a time: the values in a slab, an index from key to
+/// slot, and a clock hand that, when the slab is full, evicts the stalest of the next 8 slots
+/// (O(1); sampling from the start of a hash table instead degrades as evictions empty it).
 #[derive(Debug)]
 pub struct Bounded<V> {
-    map: FxHashMap<u64, (Timestamp, V)>,
+    index: FxHashMap<u64, u32>,
+    slots: Vec<(u64, Timestamp, V)>,
+    hand: usize,
     cap: usize,
     /// Entries evicted because the map was full.
     pub evicted: u64,
 }
 
+/// Slots a full [`Bounded`] compares to pick its victim.
+const EVICT_SAMPLE: usize = 8;
+
 impl<V> Bounded<V> {
     /// An empty map holding at most `cap` entries.
     pub fn new(cap: usize) -> Self {
-        Bounded { map: FxHashMap::default(), cap: cap.max(1), evicted: 0 }
+        Bounded { index: FxHashMap::default(), slots: Vec::new(), hand: 0, cap: cap.max(1), evicted: 0 }
     }
-    /// The entry for `k`, refreshed to `ts`.
+    /// The entry for `k`.
     pub fn get_mut(&mut self, k: u64) -> Option<&mut V> {
-        self.map.get_mut(&k).map(|(_, v)| v)
+        let i = *self.index.get(&k)? as usize;
+        self.slots.get_mut(i).map(|e| &mut e.2)
     }
-    /// The entry for `k`, without touching its time.
+    /// The entry for `k`.
     pub fn get(&self, k: u64) -> Option<&V> {
-        self.map.get(&k).map(|(_, v)| v)
+        let i = *self.index.get(&k)? as usize;
+        self.slots.get(i).map(|e| &e.2)
     }
-    /// Marks `k` as used at `ts`.
-    pub fn touch(&mut self, k: u64, ts: Timestamp) {
-        if let Some(e) = self.map.get_mut(&k) {
-            e.0 = ts;
-        }
-    }
-    /// The entry for `k`, inserted with `make` (evicting one when full) if absent.
+    /// The entry for `k`, marked used at `ts`; inserted with `make` (evicting one when full) if
+    /// absent.
     pub fn entry(&mut self, k: u64, ts: Timestamp, make: impl FnOnce() -> V) -> &mut V {
-        if self.map.len() >= self.cap && !self.map.contains_key(&k) {
-            let victim = self.map.iter().take(8).min_by_key(|(_, (t, _))| *t).map(|(k, _)| *k);
-            if let Some(v) = victim {
-                self.map.remove(&v);
-                self.evicted += 1;
+        let i = match self.index.get(&k) {
+            Some(&i) => i as usize,
+            None => {
+                if self.slots.len() >= self.cap {
+                    self.evict_one();
+                }
+                self.slots.push((k, ts, make()));
+                let i = self.slots.len() - 1;
+                self.index.insert(k, i as u32);
+                i
             }
+        };
+        let e = &mut self.slots[i];
+        e.1 = e.1.max(ts);
+        &mut e.2
+    }
+    fn evict_one(&mut self) {
+        let n = self.slots.len();
+        if n == 0 {
+            return;
         }
-        let e = self.map.entry(k).or_insert_with(|| (ts, make()));
-        e.0 = e.0.max(ts);
-        &mut e.1
+        let start = self.hand % n;
+        let victim = (0..EVICT_SAMPLE.min(n)).map(|j| (start + j) % n).min_by_key(|&i| self.slots[i].1);
+        self.hand = (start + EVICT_SAMPLE) % n;
+        if let Some(i) = victim {
+            self.remove_slot(i);
+            self.evicted += 1;
+        }
+    }
+    fn remove_slot(&mut self, i: usize) -> V {
+        let (k, _, v) = self.slots.swap_remove(i);
+        self.index.remove(&k);
+        if let Some(moved) = self.slots.get(i) {
+            self.index.insert(moved.0, i as u32);
+        }
+        v
     }
     /// Removes `k`.
     pub fn remove(&mut self, k: u64) -> Option<V> {
-        self.map.remove(&k).map(|(_, v)| v)
+        let i = *self.index.get(&k)? as usize;
+        Some(self.remove_slot(i))
     }
     /// Drops entries last used before `cutoff`.
     pub fn expire(&mut self, cutoff: Timestamp) {
-        self.map.retain(|_, (t, _)| *t >= cutoff);
+        let mut i = 0;
+        while i < self.slots.len() {
+            if self.slots[i].1 < cutoff {
+                self.remove_slot(i);
+            } else {
+                i += 1;
+            }
+        }
     }
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slots.len()
     }
     /// No entries.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.slots.is_empty()
     }
 }
 

@@ -128,8 +128,15 @@ fn bounded_map_evicts_and_expires() {
     }
     assert_eq!(m.len(), 4);
     assert_eq!(m.evicted, 6);
+    assert_eq!(m.get(9), Some(&1), "the newest stays");
+    // Removal keeps the index of the slot moved into the hole.
+    let keys: Vec<u64> = (0..10).filter(|k| m.get(*k).is_some()).collect();
+    assert_eq!(m.remove(keys[0]), Some(1));
+    for k in &keys[1..] {
+        assert_eq!(m.get(*k), Some(&1), "{k}");
+    }
     m.expire(ts(9.0));
-    assert!(m.len() <= 1);
+    assert_eq!(m.len(), 1);
 }
 
 #[test]
