@@ -83,6 +83,8 @@ pub struct Beacon {
     floor_ms: u64,
     max_gap_ms: u64,
     silence_ns: u64,
+    /// Pairs seen once: (fingerprint, first check-in), direct-mapped by pair key.
+    seen: Vec<(u32, Timestamp)>,
 }
 
 fn addr_hash(a: IpAddr) -> u64 {
@@ -108,6 +110,7 @@ impl Beacon {
             floor_ms: cfg.min_interval.0.as_millis() as u64,
             max_gap_ms: cfg.max_interval.0.as_millis() as u64,
             silence_ns: cfg.burst_silence.0.as_nanos() as u64,
+            seen: vec![(0, Timestamp(0)); cfg.max_pairs.max(1).next_power_of_two() * 2],
             cfg,
         }
     }
@@ -156,21 +159,24 @@ impl Beacon {
         out: &mut Vec<Alert>,
     ) -> u64 {
         let key = pair_key(host, dest);
-        let mut fresh = false;
-        let s = self.series.entry(key, ts, || {
-            fresh = true;
-            let mut s = Series::new(host, addr, kind, dest, ts);
-            s.name = name.map(|n| String::from_utf8_lossy(n).into());
-            s
-        });
-        s.addr = addr;
-        if fresh {
-            if let Some(z) = size {
-                s.size(z);
+        if self.series.get(key).is_none() {
+            // Admission: a pair gets its series at its second check-in within `max_interval`;
+            // until then its first one waits in a direct-mapped slot (most pairs are seen once).
+            let slot = (key as usize) & (self.seen.len() - 1);
+            let fp = ((key >> 32) as u32) | 1;
+            let (seen_fp, first) = self.seen[slot];
+            if seen_fp != fp || ts.0 < first.0 || ts.0 - first.0 > self.max_gap_ms.saturating_mul(1_000_000) {
+                self.seen[slot] = (fp, ts);
+                return key;
             }
+            self.seen[slot] = (0, Timestamp(0));
+            let mut s = Series::new(host, addr, kind, dest, first);
+            s.name = name.map(|n| String::from_utf8_lossy(n).into());
+            self.series.entry(key, ts, || s);
             self.dests.entry(dest, ts, Prevalence::default).add(host_hash(host));
-            return key;
         }
+        let Some(s) = self.series.get_mut(key) else { return key };
+        s.addr = addr;
         match s.checkin(ts, self.floor_ms, self.max_gap_ms) {
             Pushed::Merged => {
                 if let Some(z) = size {
@@ -345,12 +351,14 @@ impl Detector for Beacon {
         let (ts, size) = if v.first {
             (f.first, None)
         } else {
-            // A burst: a check-in only after the pair was silent long enough.
-            let Some(s) = self.series.get_mut(akey) else { return u64::MAX };
-            let quiet = v.ts.0.saturating_sub(s.last.0.max(s.active.0)) >= self.silence_ns;
-            s.active = v.ts;
-            if !quiet {
-                return u64::MAX;
+            // A burst: a check-in only after the pair was silent long enough (a pair with no
+            // series yet has only its flow start, at least `burst_silence` ago).
+            if let Some(s) = self.series.get_mut(akey) {
+                let quiet = v.ts.0.saturating_sub(s.last.0.max(s.active.0)) >= self.silence_ns;
+                s.active = v.ts;
+                if !quiet {
+                    return u64::MAX;
+                }
             }
             (v.ts, Some(out_payload))
         };
