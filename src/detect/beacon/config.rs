@@ -61,7 +61,7 @@ pub struct BeaconConfig {
     /// NTP, NetBIOS, SSDP, mDNS — periodic by design.
     #[serde(deserialize_with = "de_ports")]
     pub allow_ports: Vec<u16>,
-    /// Most (home host, destination) series per worker (~360 bytes each); a full table evicts
+    /// Most (home host, destination) series per worker (~450 bytes each); a full table evicts
     /// the stalest of a few sampled (counted).
     pub max_pairs: usize,
     /// Most remembered address → name mappings (from DNS answers, SNI, Host) and muted

@@ -41,7 +41,7 @@ use crate::flow::{EndReason, Flow, FlowTable};
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use score::RING;
-use state::{Bounded, DestKind, Prevalence, Pushed, Series, dest_key, host_hash, pair_key};
+use state::{Bounded, DestKind, Prevalence, Pushed, Series, ShortName, dest_key, host_hash, pair_key};
 use std::net::IpAddr;
 
 const NAME: &str = "beacon";
@@ -64,7 +64,7 @@ impl Build for Beacon {
 /// A name's destination: its key and registered domain.
 struct Named {
     dest: u64,
-    name: Box<str>,
+    name: ShortName,
 }
 
 /// The detector.
@@ -171,7 +171,7 @@ impl Beacon {
             }
             self.seen[slot] = (0, Timestamp(0));
             let mut s = Series::new(host, addr, kind, dest, first);
-            s.name = name.map(|n| String::from_utf8_lossy(n).into());
+            s.name = name.map(ShortName::new);
             self.series.entry(key, ts, || s);
             self.dests.entry(dest, ts, Prevalence::default).add(host_hash(host));
         }
@@ -233,7 +233,7 @@ impl Beacon {
         } else {
             sig.severity
         };
-        let dest = s.name.as_deref().map_or_else(|| s.addr.to_string(), str::to_owned);
+        let dest = s.name.as_ref().map_or_else(|| s.addr.to_string(), ShortName::to_text);
         let mut b = Alert::build(NAME, sig, ts, s.host, s.addr);
         if let Some(f) = flow {
             b = b.flow(f, ts);
@@ -277,11 +277,11 @@ impl Beacon {
 
     /// That name itself, copied only when `host` has no series for it yet (the copy names a new
     /// series; an existing one has its name).
-    fn name_for_new_series(&self, host: IpAddr, addr: IpAddr, dest: u64) -> Option<Box<str>> {
+    fn name_for_new_series(&self, host: IpAddr, addr: IpAddr, dest: u64) -> Option<ShortName> {
         if self.series.get(pair_key(host, dest)).is_some() {
             return None;
         }
-        self.names.get(addr_hash(addr)).map(|n| n.name.clone())
+        self.names.get(addr_hash(addr)).map(|n| n.name)
     }
 
     /// A connection's name (SNI, Host): a check-in of the name series unless the address's DNS
@@ -365,7 +365,7 @@ impl Detector for Beacon {
         self.checkin(ts, host, addr, DestKind::Addr, addr_hash(addr), None, size, Some(f), out);
         if let Some(dest) = self.resolved(addr) {
             let name = self.name_for_new_series(host, addr, dest);
-            let name = name.as_deref().map(str::as_bytes);
+            let name = name.as_ref().map(ShortName::as_bytes);
             let key = self.checkin(ts, host, addr, DestKind::Name, dest, name, size, Some(f), out);
             if v.first {
                 self.flow_names.entry(f.id, ts, || key);
@@ -422,9 +422,9 @@ impl Detector for Beacon {
                 if allowed {
                     self.muted.entry(k, c.ts, || ());
                 } else {
-                    let n = self.names.entry(k, c.ts, || Named { dest: 0, name: Box::from("") });
+                    let n = self.names.entry(k, c.ts, || Named { dest: 0, name: ShortName::new(b"") });
                     if n.dest != dest {
-                        *n = Named { dest, name: String::from_utf8_lossy(reg).into() };
+                        *n = Named { dest, name: ShortName::new(reg) };
                     }
                 }
             }

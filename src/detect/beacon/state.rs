@@ -51,6 +51,35 @@ pub fn pair_key(host: IpAddr, dest: u64) -> u64 {
     h.finish()
 }
 
+/// Longest name kept inline (registered domains are short; a longer one is cut, for evidence
+/// only: keys hash the whole name).
+pub const SHORT_NAME: usize = 62;
+
+/// A name stored inline, so naming a series or an address allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShortName {
+    len: u8,
+    buf: [u8; SHORT_NAME],
+}
+
+impl ShortName {
+    /// The first [`SHORT_NAME`] bytes of `name`.
+    pub fn new(name: &[u8]) -> ShortName {
+        let n = name.len().min(SHORT_NAME);
+        let mut buf = [0u8; SHORT_NAME];
+        buf[..n].copy_from_slice(&name[..n]);
+        ShortName { len: n as u8, buf }
+    }
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+    /// For evidence (non-UTF-8 bytes replaced).
+    pub fn to_text(&self) -> String {
+        String::from_utf8_lossy(self.as_bytes()).into_owned()
+    }
+}
+
 /// One pair's check-in series: the newest [`RING`] gaps (milliseconds) and sizes (bytes).
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -63,7 +92,7 @@ pub struct Series {
     /// Destination key (prevalence table).
     pub dest: u64,
     /// The destination's name (name and DNS series).
-    pub name: Option<Box<str>>,
+    pub name: Option<ShortName>,
     /// First check-in.
     pub first: Timestamp,
     /// Latest check-in.
