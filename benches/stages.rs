@@ -117,5 +117,65 @@ fn bench_worker(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_app_layer, bench_worker);
+/// TCP SYNs, each opening a new flow from one of 200 home hosts to one of 500 external servers.
+fn syn_frames(n: usize) -> Vec<Vec<u8>> {
+    let mut rng = Rng::new(5);
+    (0..n)
+        .map(|i| {
+            let client = [10, 1, (i % 200 / 100) as u8, (i % 100) as u8 + 1];
+            let server = [203, 0, 113, rng.below(250) as u8 + 1];
+            let b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+                .ipv4(client, server, 64)
+                .tcp(10_000 + (i / 200) as u16, [80, 443, 8443][i % 3], i as u32, 64_240)
+                .syn();
+            let mut f = Vec::new();
+            b.write(&mut f, &[]).expect("frame");
+            f
+        })
+        .collect()
+}
+
+/// The beacon detector's cost per flow start: the same SYNs through a worker with and without it
+/// (the difference, divided by the SYNs, is its lookup and check-in), and the score alone.
+fn bench_beacon(c: &mut Criterion) {
+    let syns = syn_frames(20_000);
+    let mut g = c.benchmark_group("beacon");
+    g.throughput(Throughput::Elements(syns.len() as u64));
+    for on in [false, true] {
+        let mut config = Config::default();
+        set_beacon(&mut config, on);
+        let name = if on { "flow_starts_beacon_on" } else { "flow_starts_beacon_off" };
+        // One worker, warmed by a first pass so every table is at its steady size (the beacon
+        // tables at their caps, evicting); SYNs 10 ms apart, so a pass (200 s) outlasts the flow
+        // idle timeout and every SYN of the next pass opens a new flow again.
+        let mut w = Worker::new(&config);
+        let mut t = 1_700_000_000u64 * 1_000_000_000;
+        let pass = |w: &mut Worker, t: &mut u64| {
+            for f in &syns {
+                *t += 10_000_000;
+                w.process(Timestamp(*t), LinkType::Ethernet, f, f.len() as u32, &mut |a| {
+                    black_box(a);
+                });
+            }
+        };
+        pass(&mut w, &mut t);
+        g.bench_function(name, |b| b.iter(|| pass(&mut w, &mut t)));
+    }
+    let mut rng = Rng::new(9);
+    let gaps: Vec<f64> = (0..32).map(|_| 10.0 + rng.below(3000) as f64 / 1000.0).collect();
+    let sizes: Vec<f64> = (0..32).map(|_| 400.0 + rng.below(50) as f64).collect();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("score_32_gaps", |b| {
+        b.iter(|| black_box(siphon::detect::beacon::score::score(black_box(&gaps), black_box(&sizes), 0.35)))
+    });
+    g.finish();
+}
+
+fn set_beacon(config: &mut Config, on: bool) {
+    if let Some(b) = config.detectors.get_mut::<siphon::detect::beacon::BeaconConfig>() {
+        b.enabled = on;
+    }
+}
+
+criterion_group!(benches, bench_decode, bench_app_layer, bench_worker, bench_beacon);
 criterion_main!(benches);

@@ -5,7 +5,9 @@
 //! non-ASCII labels with `LabelIsNotAscii` and exposes no raw bytes; see docs/architecture.md). The query
 //! name is copied once into a fixed-size [`DnsName`] on the stack: no allocation per message.
 
-use domain::base::Message;
+use domain::base::{Message, Rtype};
+use domain::rdata::{A, Aaaa};
+use std::net::IpAddr;
 
 /// Longest DNS name on the wire (RFC 1035).
 pub const MAX_NAME_LEN: usize = 255;
@@ -112,18 +114,27 @@ impl DnsName {
     /// The registrable domain (public suffix + one label) per the Public Suffix List, as a byte
     /// suffix of this name; the whole name if it has no known suffix.
     pub fn registrable(&self) -> &[u8] {
-        let bytes = self.as_bytes();
-        let mut lower = [0u8; MAX_NAME_LEN + 1];
-        for (d, s) in lower.iter_mut().zip(bytes) {
-            *d = s.to_ascii_lowercase();
+        registrable(self.as_bytes())
+    }
+}
+
+/// The registrable domain of a dotted name (public suffix + one label) per the Public Suffix
+/// List, as a byte suffix of `name`; the whole name if it has no known suffix or is too long.
+pub fn registrable(name: &[u8]) -> &[u8] {
+    let bytes = name.strip_suffix(b".").unwrap_or(name);
+    if bytes.len() > MAX_NAME_LEN {
+        return bytes;
+    }
+    let mut lower = [0u8; MAX_NAME_LEN + 1];
+    for (d, s) in lower.iter_mut().zip(bytes) {
+        *d = s.to_ascii_lowercase();
+    }
+    match psl::domain(&lower[..bytes.len()]) {
+        Some(d) => {
+            let n = d.as_bytes().len();
+            &bytes[bytes.len().saturating_sub(n)..]
         }
-        match psl::domain(&lower[..bytes.len()]) {
-            Some(d) => {
-                let n = d.as_bytes().len();
-                &bytes[bytes.len().saturating_sub(n)..]
-            }
-            None => bytes,
-        }
+        None => bytes,
     }
 }
 
@@ -178,7 +189,13 @@ pub struct DnsMessage {
     pub answer_bytes: u32,
     /// Largest single answer rdata.
     pub largest_answer: u16,
+    /// The first [`MAX_ANSWER_ADDRS`] A/AAAA addresses of the answer section (a response's
+    /// name → address mapping, for detectors that key a destination by the name it came from).
+    pub answer_addrs: [Option<IpAddr>; MAX_ANSWER_ADDRS],
 }
+
+/// Most answer addresses a [`DnsMessage`] keeps (fixed, so parsing allocates nothing for them).
+pub const MAX_ANSWER_ADDRS: usize = 4;
 
 /// Parses one DNS message (a UDP payload, or one TCP message without its length prefix).
 pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
@@ -195,6 +212,8 @@ pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
     let qname = DnsName::from_labels(q.qname().iter().map(|l| l.as_slice())).ok_or(DnsError::NameTooLong)?;
     let mut answer_bytes = 0u32;
     let mut largest_answer = 0u16;
+    let mut answer_addrs = [None; MAX_ANSWER_ADDRS];
+    let mut n_addrs = 0;
     if header.qr()
         && counts.ancount() > 0
         && let Ok(section) = msg.answer()
@@ -202,6 +221,19 @@ pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
         for rec in section.take(64).flatten() {
             answer_bytes = answer_bytes.saturating_add(u32::from(rec.rdlen()));
             largest_answer = largest_answer.max(rec.rdlen());
+            if n_addrs < MAX_ANSWER_ADDRS {
+                let addr = match rec.rtype() {
+                    Rtype::A => rec.to_record::<A>().ok().flatten().map(|r| IpAddr::V4(r.data().addr())),
+                    Rtype::AAAA => {
+                        rec.to_record::<Aaaa>().ok().flatten().map(|r| IpAddr::V6(r.data().addr()))
+                    }
+                    _ => None,
+                };
+                if addr.is_some() {
+                    answer_addrs[n_addrs] = addr;
+                    n_addrs += 1;
+                }
+            }
         }
     }
     Ok(DnsMessage {
@@ -216,6 +248,7 @@ pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
         len: b.len(),
         answer_bytes,
         largest_answer,
+        answer_addrs,
     })
 }
 
@@ -281,6 +314,26 @@ mod tests {
         assert_eq!(m.qname.label(0).unwrap(), b"Qx\xc3\xa9\x01\xffabc");
         assert_eq!(m.qname.registrable(), b"evil.co.uk");
         assert_eq!(m.qname.label_count(), 5);
+    }
+
+    /// dnsmasq's answer to `dig hb.c2-example.net A` (pcaps/beacon_heartbeat.pcap, frame 4):
+    /// one A record, 203.0.113.53, and an OPT record.
+    const HB_ANSWER: &str = "d5db858000010001000000010268620a63322d6578616d706c65036e65740000010001\
+        c00c00010001000000000004cb00713500002904d0000000000000";
+
+    #[test]
+    fn answer_addresses_are_kept() {
+        let hex: Vec<u8> = HB_ANSWER.bytes().filter(u8::is_ascii_hexdigit).collect();
+        let b: Vec<u8> =
+            hex.chunks(2).map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap()).collect();
+        let m = parse(&b).unwrap();
+        assert!(m.is_response);
+        assert_eq!(m.qname.as_bytes(), b"hb.c2-example.net");
+        assert_eq!(m.answer_addrs[0], Some("203.0.113.53".parse().unwrap()));
+        assert_eq!(m.answer_addrs[1], None);
+        assert_eq!(registrable(b"hb.c2-example.net."), b"c2-example.net");
+        // A query has none.
+        assert_eq!(parse(&binary_query()).unwrap().answer_addrs, [None; MAX_ANSWER_ADDRS]);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! `tunnel` object to their alerts, so a detector needs no mirror-specific code.
 
 pub mod alt_protocol;
+pub mod beacon;
 pub mod dns_tunnel;
 pub mod egress_volume;
 pub mod icmp_tunnel;
@@ -35,6 +36,7 @@ pub const ALL: &[Spec] = &[
     alt_protocol::SPEC,
     proxyware::SPEC,
     scan::SPEC,
+    beacon::SPEC,
 ];
 
 use crate::alert::Alert;
