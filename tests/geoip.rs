@@ -162,13 +162,10 @@ fn an_alert_country_fires_the_dedicated_signature_at_the_lower_threshold() {
 #[test]
 fn a_network_few_home_hosts_talk_to_raises_the_severity() {
     // Four home hosts of four captures: all talk to AS64500 (203.0.113.0/24), only 10.99.0.115
-    // to AS64502 (the upload sinks, 203.0.113.16/28).
-    let names = [
-        "scan_nmap_unreach.pcap",
-        "scan_benign_busy.pcap",
-        "proxy_socks_relay.pcap",
-        "egress_http_post.pcap",
-    ];
+    // to AS64502 (the upload sinks, 203.0.113.16/28). Files are read in capture-time order, so
+    // the three others are captures made before the upload (all seen when its alert is judged).
+    let names =
+        ["proxy_tls_sni.pcap", "proxy_benign_tls.pcap", "proxy_socks_relay.pcap", "egress_http_post.pcap"];
     let set = ["egress_volume.volume=1h:1MB", "egress.rare_min_home_hosts=4", "egress.rare_prevalence=0.3"];
     let alerts = run_geo(&names, &set);
     let v = of(&alerts, "egress_volume");
