@@ -246,3 +246,30 @@ fn country_codes_and_as_numbers_are_checked_when_read() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("allow_asns") && err.contains("line 2") && err.contains("AS4294967295"), "{err}");
 }
+
+#[test]
+fn the_report_shows_bytes_out_by_country_and_network() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.html");
+    let r = report.to_str().expect("utf-8 path");
+    let args = with_dbs(&["egress_volume.volume=1h:2MB"]);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend(["--report", r]);
+    let out = run_raw(&["egress_http_post.pcap"], &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&report).expect("report written");
+    assert!(html.contains("Where the data went"), "no places section");
+    assert!(html.contains("Bytes out by country") && html.contains("Bytes out by network"));
+    // The upload sink 203.0.113.23 is NL, AS64502 in the test databases.
+    assert!(html.contains("NL (Netherlands)"), "country row missing");
+    assert!(html.contains("AS64502"), "network row missing");
+    // Benign twin: without databases the section is absent.
+    let plain = dir.path().join("plain.html");
+    let out = run_raw(
+        &["egress_http_post.pcap"],
+        &["-q", "--set", "egress_volume.volume=1h:2MB", "--report", plain.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(&plain).expect("report written");
+    assert!(!html.contains("Where the data went"));
+}

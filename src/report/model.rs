@@ -39,6 +39,21 @@ pub struct AlertRow {
     pub escalation: Option<Value>,
     /// The evidence.
     pub evidence: Map<String, Value>,
+    /// Where the external side is (the alert's `geoip` object), when a database was loaded.
+    pub geo: Option<Geo>,
+}
+
+/// The external side's country and network, as the alert's `geoip` object gives them.
+#[derive(Debug, Clone, Default)]
+pub struct Geo {
+    /// ISO country code (`country_code2`).
+    pub country: Option<String>,
+    /// Country name.
+    pub country_name: Option<String>,
+    /// AS number.
+    pub asn: Option<u64>,
+    /// AS organisation.
+    pub as_org: Option<String>,
 }
 
 /// EVE timestamp (`2026-11-23T22:26:10.596601+0000`) to seconds since the epoch.
@@ -84,6 +99,12 @@ impl AlertRow {
             name,
             escalation: v.get("escalation").cloned(),
             evidence,
+            geo: v.get("geoip").map(|g| Geo {
+                country: g.get("country_code2").and_then(Value::as_str).map(str::to_owned),
+                country_name: g.get("country_name").and_then(Value::as_str).map(str::to_owned),
+                asn: g.get("asn").and_then(Value::as_u64),
+                as_org: g.get("as_org").and_then(Value::as_str).map(str::to_owned),
+            }),
         })
     }
 
@@ -217,4 +238,61 @@ mod tests {
         assert_eq!(h[1].alerts, 2);
         assert!(h[0].first < h[0].last);
     }
+}
+
+/// One row of "where the data went": a country or a network, over the alerts placed there.
+#[derive(Debug, Clone, Default)]
+pub struct PlaceRow {
+    /// `NL (Netherlands)` or `AS64502 (Example Org)`.
+    pub place: String,
+    /// Alerts whose external side is there.
+    pub alerts: usize,
+    /// Distinct home hosts alerted about with it.
+    pub hosts: usize,
+    /// Bytes out the alerts report (per home host and destination, the largest figure).
+    pub bytes_out: u64,
+}
+
+/// Bytes out by country and by network, from the alerts' `geoip` objects (largest figure first);
+/// empty when no alert carries one (no database loaded).
+pub fn by_place(alerts: &[AlertRow]) -> (Vec<PlaceRow>, Vec<PlaceRow>) {
+    use std::collections::{BTreeMap, BTreeSet};
+    #[derive(Default)]
+    struct Acc {
+        alerts: usize,
+        hosts: BTreeSet<String>,
+        pairs: BTreeMap<(String, String), u64>,
+    }
+    let mut countries: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut networks: BTreeMap<String, Acc> = BTreeMap::new();
+    for a in alerts {
+        let Some(g) = &a.geo else { continue };
+        let add = |m: &mut BTreeMap<String, Acc>, key: String| {
+            let acc = m.entry(key).or_default();
+            acc.alerts += 1;
+            acc.hosts.insert(a.src.clone());
+            let b = acc.pairs.entry((a.src.clone(), a.dst.clone())).or_default();
+            *b = (*b).max(a.bytes_out().unwrap_or(0));
+        };
+        if let Some(c) = &g.country {
+            add(&mut countries, g.country_name.as_ref().map_or(c.clone(), |n| format!("{c} ({n})")));
+        }
+        if let Some(n) = g.asn {
+            add(&mut networks, g.as_org.as_ref().map_or(format!("AS{n}"), |o| format!("AS{n} ({o})")));
+        }
+    }
+    let rows = |m: BTreeMap<String, Acc>| {
+        let mut v: Vec<PlaceRow> = m
+            .into_iter()
+            .map(|(place, a)| PlaceRow {
+                place,
+                alerts: a.alerts,
+                hosts: a.hosts.len(),
+                bytes_out: a.pairs.values().sum(),
+            })
+            .collect();
+        v.sort_by(|a, b| b.bytes_out.cmp(&a.bytes_out).then(b.alerts.cmp(&a.alerts)));
+        v
+    };
+    (rows(countries), rows(networks))
 }

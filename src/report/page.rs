@@ -46,6 +46,7 @@ pub fn render(r: &Report) -> Markup {
                 (svg::timeline(&r.alerts, run.as_ref().map(|r| &r.traffic), span))
                 h2 #hosts { "Hosts ranked by severity and evidence" }
                 (host_table(&hosts))
+                (places(&r.alerts))
                 h2 { "Detectors" }
                 @if detectors.is_empty() { p { "No detector fired." } }
                 @for d in &detectors {
@@ -185,5 +186,32 @@ fn meaning(k: &str) -> &'static str {
         "flows" => "flows evicted when the table was full: their state was lost",
         "tls_reassembly_refused" => "TLS ClientHellos not reassembled (no SNI seen)",
         _ => "state evicted under memory pressure: evidence may be incomplete",
+    }
+}
+
+/// "Where the data went": bytes out by country and by network, when alerts carry `geoip`.
+fn places(alerts: &[super::model::AlertRow]) -> Markup {
+    let (countries, networks) = super::model::by_place(alerts);
+    if countries.is_empty() && networks.is_empty() {
+        return html! {};
+    }
+    let table = |title: &str, rows: &[super::model::PlaceRow]| {
+        html! {
+            h3 { (title) }
+            table {
+                tr { th { "where" } th.num { "bytes out" } th.num { "alerts" } th.num { "home hosts" } }
+                @for p in rows {
+                    tr { td { (p.place) } td.num { (svg::bytes(p.bytes_out as f64)) } td.num { (p.alerts) } td.num { (p.hosts) } }
+                }
+            }
+        }
+    };
+    html! {
+        h2 #places { "Where the data went" }
+        p.muted { "The external side of each alert, from the GeoIP databases (general.geoip_country_db, geoip_asn_db); bytes out as the alerts report them, per home host and destination." }
+        div.figures {
+            div { (table("Bytes out by country", &countries)) }
+            div { (table("Bytes out by network", &networks)) }
+        }
     }
 }
