@@ -6,7 +6,6 @@
 
 use super::score::RING;
 use crate::time::Timestamp;
-use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
@@ -197,115 +196,65 @@ impl Series {
     }
 }
 
-/// A bounded map from a key to a value with a time: the values in a slab, an index from key to
-/// slot, and a clock hand that, when the slab is full, evicts the stalest of the next 8 slots
-/// (O(1); sampling from the start of a hash table instead degrades as evictions empty it).
-#[derive(Debug)]
+/// A bounded map from a key to a value with its last-use time: the project's LRU map
+/// ([`crate::flow::bounded::Bounded`], O(1) eviction of the least recently used entry) with the
+/// time beside each value, so entries idle past a cutoff can be expired oldest first.
 pub struct Bounded<V> {
-    index: FxHashMap<u64, u32>,
-    slots: Vec<(u64, Timestamp, V)>,
-    hand: usize,
-    cap: usize,
+    map: crate::flow::bounded::Bounded<u64, (Timestamp, V)>,
     /// Entries evicted because the map was full.
     pub evicted: u64,
 }
 
-/// Slots a full [`Bounded`] compares to pick its victim.
-const EVICT_SAMPLE: usize = 8;
-
 impl<V> Bounded<V> {
     /// An empty map holding at most `cap` entries.
     pub fn new(cap: usize) -> Self {
-        Bounded { index: FxHashMap::default(), slots: Vec::new(), hand: 0, cap: cap.max(1), evicted: 0 }
+        Bounded { map: crate::flow::bounded::Bounded::new(cap), evicted: 0 }
     }
     /// The entry for `k`.
     pub fn get_mut(&mut self, k: u64) -> Option<&mut V> {
-        let i = *self.index.get(&k)? as usize;
-        self.slots.get_mut(i).map(|e| &mut e.2)
+        self.map.get_mut(&k).map(|e| &mut e.1)
     }
     /// The entry for `k`.
     pub fn get(&self, k: u64) -> Option<&V> {
-        let i = *self.index.get(&k)? as usize;
-        self.slots.get(i).map(|e| &e.2)
+        self.map.get(&k).map(|e| &e.1)
     }
-    /// The entry for `k`, marked used at `ts`; inserted with `make` (evicting one when full) if
-    /// absent.
+    /// The entry for `k`, marked used at `ts`; inserted with `make` (evicting the least recently
+    /// used one when full) if absent.
     pub fn entry(&mut self, k: u64, ts: Timestamp, make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.index.get(&k) {
-            Some(&i) => i as usize,
-            None => {
-                if self.slots.len() >= self.cap {
-                    self.evict_one();
-                }
-                self.slots.push((k, ts, make()));
-                let i = self.slots.len() - 1;
-                self.index.insert(k, i as u32);
-                i
-            }
-        };
-        let e = &mut self.slots[i];
-        e.1 = e.1.max(ts);
-        &mut e.2
-    }
-    fn evict_one(&mut self) {
-        let n = self.slots.len();
-        if n == 0 {
-            return;
-        }
-        let start = self.hand % n;
-        let victim = (0..EVICT_SAMPLE.min(n)).map(|j| (start + j) % n).min_by_key(|&i| self.slots[i].1);
-        self.hand = (start + EVICT_SAMPLE) % n;
-        if let Some(i) = victim {
-            self.remove_slot(i);
-            self.evicted += 1;
-        }
-    }
-    fn remove_slot(&mut self, i: usize) -> V {
-        let (k, _, v) = self.slots.swap_remove(i);
-        self.index.remove(&k);
-        if let Some(moved) = self.slots.get(i) {
-            self.index.insert(moved.0, i as u32);
-        }
-        v
+        let evicted = &mut self.evicted;
+        let e = self.map.get_or_insert_with(k, |old| {
+            *evicted += u64::from(old.is_some());
+            (ts, make())
+        });
+        e.0 = e.0.max(ts);
+        &mut e.1
     }
     /// Removes `k`.
     pub fn remove(&mut self, k: u64) -> Option<V> {
-        let i = *self.index.get(&k)? as usize;
-        Some(self.remove_slot(i))
+        self.map.remove(&k).map(|e| e.1)
     }
-    /// Drops entries last used before `cutoff`.
+    /// Drops entries last used before `cutoff` (the least recently used come first).
     pub fn expire(&mut self, cutoff: Timestamp) {
-        let mut i = 0;
-        while i < self.slots.len() {
-            if self.slots[i].1 < cutoff {
-                self.remove_slot(i);
-            } else {
-                i += 1;
-            }
+        while self.map.oldest().is_some_and(|(_, e)| e.0 < cutoff) {
+            self.map.pop_oldest();
         }
     }
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-    /// Bytes held, by capacity (slab and index), for the memory budget.
-    pub fn memory(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<(u64, Timestamp, V)>()
-            + self.index.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
-    }
-    /// Evicts about `share` of the entries, the stalest of each clock sample first (the run is
-    /// over `memory.cap`); returns how many.
-    pub fn shed(&mut self, share: f64) -> u64 {
-        let n = (self.slots.len() as f64 * share.clamp(0.0, 1.0)).ceil() as usize;
-        for _ in 0..n {
-            self.evict_one();
-        }
-        self.evicted -= n.min(self.evicted as usize) as u64;
-        n as u64
+        self.map.len()
     }
     /// No entries.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.map.is_empty()
+    }
+    /// Bytes held, by capacity, for the memory budget.
+    pub fn memory(&self) -> usize {
+        self.map.overhead_bytes()
+    }
+    /// Drops about `share` of the entries, least recently used first (the run is over
+    /// `memory.cap`); returns how many.
+    pub fn shed(&mut self, share: f64) -> u64 {
+        self.map.shed(share, |_, _| {})
     }
 }
 
