@@ -157,6 +157,9 @@ fn the_same_session_short_or_to_a_home_host_is_quiet() {
         let alerts = run(p, &["-q"]);
         assert!(alerts.is_empty(), "{p}:\n{}", describe(&alerts));
     }
+    // NTP polling (one UDP flow for 10 minutes) is no session, even with a 1-minute threshold.
+    let alerts = run("benign_sntp.pcap", &["-q", "--set", "long_session.min_duration=60s"]);
+    assert!(of(&alerts, "long_session").is_empty(), "{}", describe(&alerts));
 }
 
 // ------------------------------------------------------------------ item 5: the resolver path

@@ -23,8 +23,9 @@ pub struct LongSessionConfig {
     #[serde(deserialize_with = "de_list")]
     pub report_tiers: Vec<Dur>,
     /// Payload the home host sent in the session from which its alert is raised one severity
-    /// level (it never gates the alert: a command channel or a shell sends a few KB an hour).
-    /// Lower raises more keep-alive channels; higher only sessions that upload.
+    /// level (it never gates a TCP session's alert: a command channel or a shell sends a few KB
+    /// an hour). UDP and ICMP flows, which polling keeps open, are reported only past it. Lower
+    /// raises more keep-alive channels and reports more pollers; higher only sessions that upload.
     pub raise_payload_out: Size,
     /// Mean outbound payload rate, bytes per second over the session, from which the alert is
     /// raised one more level. Lower raises slow drips; higher only bulk sessions.

@@ -5,8 +5,10 @@
 //!   `long_session.min_duration`, reported on its first packet past that age (not when it ends)
 //!   by its duration alone, and again at each of `report_tiers` (RITA's 1/4/8/12 h) — a chatty
 //!   command channel, a reverse shell, an interactive session kept open. Bytes and rates do not
-//!   gate the alert: the payload sent (`raise_payload_out`) and the mean outbound rate
-//!   (`raise_rate_out`) each raise its severity one level;
+//!   gate the alert for a connection (TCP, SCTP): the payload sent (`raise_payload_out`) and the
+//!   mean outbound rate (`raise_rate_out`) each raise its severity one level. A UDP or ICMP flow
+//!   (periodic request/response such as NTP, a ping left running) must also have sent
+//!   `raise_payload_out`;
 //! - a (home host, external destination) pair whose outbound payload rate stays above
 //!   `sustained_rate` for longer than `sustained_for`, measured in slots of a tenth of that
 //!   duration (1 s to 60 s): any slot below the rate ends the run.
@@ -95,6 +97,13 @@ impl LongSession {
         let done = self.reported.get(&f.id).copied().unwrap_or(0);
         let Some(tier) = self.tiers.get(usize::from(done)) else { return };
         if age < tier.0 {
+            return;
+        }
+        // Duration alone speaks for a connection (TCP, SCTP). A UDP or ICMP "flow" is only packets
+        // less than the idle timeout apart: NTP polling every 64 s or a ping left running is one
+        // endless flow without being a session. Those must also have sent `raise_payload_out`.
+        let connection = matches!(f.key.proto, 6 | 132);
+        if !connection && f.payload[s.home_dir] < self.cfg.raise_payload_out.0 {
             return;
         }
         // Every tier this packet has passed (a flow seen again after a long gap reports once).
