@@ -1,6 +1,7 @@
 //! ICMP and ICMPv6: echo (the fields the ICMP tunnel detector needs) and errors with the packet
 //! they quote (the scan detector attributes refused probes with them).
 
+pub use super::icmp_data::{TEXT_MIN_LEN, printable_text, protocol_banner};
 use super::packet::{Decoded, L4};
 
 /// An echo request or reply.
@@ -296,51 +297,6 @@ fn is_go_ping(p: &[u8]) -> bool {
     plausible && p.len() > 16 && p.get(16..).is_some_and(|t| t.iter().all(|&b| b == 1))
 }
 
-/// Bytes of printable text (ASCII 0x20-0x7e, tab, CR, LF) in `b`, if at least [`TEXT_MIN_LEN`]
-/// bytes long and at least 90 % printable: a message, a file, a command's output, base64. No
-/// ping implementation fills its payload with text (Windows' alphabet and traceroute's
-/// `HIJK...` are recognised before this is asked). `None` otherwise.
-pub fn printable_text(b: &[u8]) -> Option<usize> {
-    if b.len() < TEXT_MIN_LEN {
-        return None;
-    }
-    let n = b.iter().filter(|&&c| (0x20..0x7f).contains(&c) || matches!(c, b'\t' | b'\r' | b'\n')).count();
-    (n * 10 >= b.len() * 9).then_some(n)
-}
-
-/// Shortest payload judged as text by [`printable_text`].
-pub const TEXT_MIN_LEN: usize = 32;
-
-/// A known protocol's opening inside an echo payload — an SSH banner, an HTTP request or status
-/// line, a TLS handshake or application-data record — at its start or after a header of at most
-/// [`BANNER_SEARCH`] bytes: a TCP stream carried in echoes. Its name, or `None`.
-pub fn protocol_banner(b: &[u8]) -> Option<&'static str> {
-    if tls_record(b) {
-        return Some("tls");
-    }
-    let head = b.get(..b.len().min(BANNER_SEARCH + 8)).unwrap_or(b);
-    if head.windows(8).any(|w| w == b"SSH-2.0-" || w == b"SSH-1.99") {
-        return Some("ssh");
-    }
-    if super::app::looks_like_http(b) || head.windows(7).any(|w| w == b"HTTP/1.") {
-        return Some("http");
-    }
-    None
-}
-
-/// Bytes searched for a banner behind a tunnel's own header.
-const BANNER_SEARCH: usize = 32;
-
-/// A TLS record header (handshake or application data, TLS 1.0-1.3) with a plausible length.
-fn tls_record(b: &[u8]) -> bool {
-    let (Some(&t), Some(&maj), Some(&min), Some(len)) =
-        (b.first(), b.get(1), b.get(2), b.get(3..5).map(|l| u16::from_be_bytes([l[0], l[1]])))
-    else {
-        return false;
-    };
-    matches!(t, 0x16 | 0x17) && maj == 3 && min <= 4 && (1..=16_640).contains(&len)
-}
-
 /// Bytes an ICMP error may carry beyond the datagram it quotes: RFC 4884 pads the quote to 128
 /// bytes and appends an extension structure (MPLS label stacks, interface information).
 const ERROR_EXTENSION_ROOM: u32 = 64;
@@ -600,31 +556,6 @@ mod tests {
         assert_eq!(odd_type_data(true, 135, &[0u8; 24], 24), None, "neighbour solicitation");
         assert_eq!(odd_type_data(true, 1, &[0x60, 0, 0, 0], 48), None);
         assert_eq!(odd_type_data(true, 200, b"data", 4), Some("data_in_unassigned_type"));
-    }
-
-    #[test]
-    fn text_and_banners() {
-        // pcaps/icmp_text_message.pcap: one 140-byte message.
-        let m = b"meet at the north dock 23:40; bring the drive with the Q3 ledger. password for the archive is Tr0ub4dor&3 - delete this after reading, J.\n";
-        assert_eq!(classify(m, m.len() as u32), PayloadKind::Unknown);
-        assert_eq!(printable_text(m), Some(m.len()));
-        assert_eq!(printable_text(&m[..20]), None, "too short to judge");
-        // Random bytes, an iputils fill, zeros: not text.
-        assert_eq!(
-            printable_text(&hex("1f69bd19a38b2321202b4b0cf3df96051fb6a3c5d3080492620268227e25ac7f")),
-            None
-        );
-        assert_eq!(printable_text(&hex(IPUTILS_56)), None);
-        assert_eq!(printable_text(&[0u8; 64]), None);
-        // pcaps/icmp_reply_tunnel.pcap: the ssh client's banner in an echo reply.
-        assert_eq!(protocol_banner(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n"), Some("ssh"));
-        assert_eq!(protocol_banner(b"GET /index.html HTTP/1.1\r\nHost: x\r\n"), Some("http"));
-        assert_eq!(protocol_banner(b"HTTP/1.1 200 OK\r\n"), Some("http"));
-        assert_eq!(protocol_banner(&[0x16, 3, 1, 0, 0xc8, 1, 0, 0, 0xc4]), Some("tls"));
-        assert_eq!(protocol_banner(&[0x17, 3, 3, 0x01, 0x20, 0xaa]), Some("tls"));
-        assert_eq!(protocol_banner(&hex(IPUTILS_56)), None);
-        assert_eq!(protocol_banner(b"abcdefghijklmnopqrstuvwabcdefghi"), None);
-        assert_eq!(protocol_banner(&[0x16, 3, 1, 0, 0]), None, "an empty record");
     }
 
     #[test]
