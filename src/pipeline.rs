@@ -110,7 +110,8 @@ pub struct RunOutcome {
 }
 
 /// Which worker owns a packet: the home-side address (so all state about one internal host
-/// lives in one worker); the lower address if neither or both sides are home. With it, the
+/// lives in one worker); for DNS between home hosts, the server's; else the lower address if
+/// neither or both sides are home. With it, the
 /// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same decode.
 fn shard_of(
     p: &RawPacket<'_>,
@@ -129,6 +130,10 @@ fn shard_of(
     let key = match (home.contains(&d.src), home.contains(&d.dst)) {
         (true, false) => d.src,
         (false, true) => d.dst,
+        // DNS inside the home network goes with its server: a home resolver's clients and its own
+        // forwards meet in one worker, where `dns_tunnel` matches them.
+        (true, true) if d.ports().1 == 53 => d.dst,
+        (true, true) if d.ports().0 == 53 => d.src,
         _ => d.src.min(d.dst),
     };
     let mut h = rustc_hash::FxHasher::default();

@@ -152,6 +152,9 @@ fn every_capture_with_defaults_raises_only_what_it_should() {
         ("egress_ssh_443.pcap", &[9_100_504]),
         ("egress_http_post.pcap", &[9_100_502]),
         ("proxy_stratum.pcap", &[9_100_503]),
+        // tests/unseen_traffic.rs: trickle sessions past an hour, by duration alone.
+        ("trickle_75min.pcap", &[9_100_450]),
+        ("trickle_shell.pcap", &[9_100_450]),
     ];
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let mut names: Vec<String> = std::fs::read_dir(&dir)

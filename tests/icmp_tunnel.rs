@@ -28,8 +28,9 @@ fn assert_caught(pcap: &str, host: &str, peer: &str, sig: u64, max_requests: u64
     let r = e["requests_to_detect"].as_u64().or(e["odd_packets"].as_u64()).unwrap();
     assert!(r <= max_requests, "{pcap}: needed {r} packets (> {max_requests})");
     assert!(first["siphon"]["score"].as_f64().unwrap() >= e["score_threshold"].as_f64().unwrap());
-    // One alert per episode, plus at most one escalation per order of magnitude.
-    assert!(ours.len() <= 2, "{pcap}: too many alerts:\n{}", describe(&alerts));
+    // One alert per episode, plus at most one escalation per order of magnitude the score grows
+    // (a transfer weighted by the bytes it carries grows 100x in seconds: two).
+    assert!(ours.len() <= 3, "{pcap}: too many alerts:\n{}", describe(&alerts));
     e.clone()
 }
 
@@ -84,6 +85,10 @@ fn ordinary_icmp_and_other_detectors_captures_are_quiet() {
         "icmp_hping3.pcap",
         "icmp_v6_exfil.pcap",
         "icmp_hping3_unreach.pcap",
+        // tests/unseen_traffic.rs
+        "icmp_file_echoes.pcap",
+        "icmp_text_message.pcap",
+        "icmp_reply_tunnel.pcap",
     ];
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).expect("pcaps/") {

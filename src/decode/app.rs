@@ -34,6 +34,8 @@ pub enum AppProto {
     Socks5,
     /// Cryptocurrency-mining Stratum (JSON-RPC `mining.*`).
     Stratum,
+    /// NetBIOS name service (UDP 137): DNS's wire format, but NetBIOS names (RFC 1002).
+    Nbns,
     /// Payload seen but none of the above.
     Other,
 }
@@ -52,6 +54,7 @@ impl AppProto {
             AppProto::Socks4 => "socks4",
             AppProto::Socks5 => "socks5",
             AppProto::Stratum => "stratum",
+            AppProto::Nbns => "nbns",
             AppProto::Other => "other",
         }
     }
@@ -101,10 +104,28 @@ pub fn sniff_client(b: &[u8], udp: bool) -> (AppProto, Option<dns::DnsMessage>) 
     }
     let dns_msg =
         if udp { dns::parse(b).ok() } else { dns::tcp_messages(b).next().and_then(|m| dns::parse(m).ok()) };
+    if udp && dns_msg.is_some_and(|m| is_nbns(&m)) {
+        return (AppProto::Nbns, dns_msg);
+    }
     if dns_msg.is_some_and(|m| !m.is_response && dns::looks_like_dns(&m)) {
         return (AppProto::Dns, dns_msg);
     }
     (AppProto::Other, dns_msg)
+}
+
+/// A NetBIOS name service message (RFC 1002 §4.2): its question is a NetBIOS name in the
+/// first-level encoding — exactly 32 characters `A`–`P` (each nibble + 'A'), then an optional
+/// scope — asked as NB (0x20) or NBSTAT (0x21) in class IN. DNS never asks those types, and a
+/// DNS name's first label is never that shape by chance (16^32 of 37^32 labels of that length).
+pub fn is_nbns(m: &dns::DnsMessage) -> bool {
+    const NB: u16 = 0x20;
+    const NBSTAT: u16 = 0x21;
+    if !matches!(m.qtype, NB | NBSTAT) || m.qclass != 1 {
+        return false;
+    }
+    let name = m.qname.as_bytes();
+    let first = name.split(|&c| c == b'.').next().unwrap_or(&[]);
+    first.len() == 32 && first.iter().all(|c| (b'A'..=b'P').contains(c))
 }
 
 /// Classifies the first payload a server sent, for protocols where the server speaks first.
@@ -228,5 +249,33 @@ mod tests {
         let (app, m) = sniff_client(&q, true);
         assert_eq!(app, AppProto::Dns);
         assert_eq!(m.map(|m| m.id), Some(7));
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn netbios_name_service_is_not_dns() {
+        // pcaps/nbns_llmnr_mdns.pcap: nmap -sU -p137's NBSTAT query for "*", and nmblookup's
+        // broadcast NB query for WORKSTATION7.
+        let nbstat = hex(
+            "01910000000100000000000020434b4141414141414141414141414141414141414141414141414141414141410000210001",
+        );
+        let nb = hex(
+            "57430110000100000000000020464845504643454c4644464545424645454a4550454f444843414341434141410000200001",
+        );
+        for q in [&nbstat, &nb] {
+            let (app, m) = sniff_client(q, true);
+            assert_eq!(app, AppProto::Nbns);
+            assert!(m.is_some_and(|m| is_nbns(&m)));
+        }
+        // A DNS query whose first label happens to be 32 letters A-P, asked as A: still DNS.
+        let q = crate::synth::dns_message(9, "ABCDEFGHIJKLMNOPABCDEFGHIJKLMNOP.example.com", false);
+        assert_eq!(sniff_client(&q, true).0, AppProto::Dns);
+        // A character outside A-P is no NetBIOS name.
+        let mut bad = nb.clone();
+        bad[13] = b'Z';
+        assert_ne!(sniff_client(&bad, true).0, AppProto::Nbns);
     }
 }

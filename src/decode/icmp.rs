@@ -1,6 +1,7 @@
 //! ICMP and ICMPv6: echo (the fields the ICMP tunnel detector needs) and errors with the packet
 //! they quote (the scan detector attributes refused probes with them).
 
+pub use super::icmp_data::{TEXT_MIN_LEN, printable_text, protocol_banner};
 use super::packet::{Decoded, L4};
 
 /// An echo request or reply.

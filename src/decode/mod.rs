@@ -10,6 +10,7 @@ pub mod dns;
 mod fast;
 pub mod http;
 pub mod icmp;
+mod icmp_data;
 mod link;
 pub mod packet;
 pub mod tls;

@@ -55,8 +55,22 @@ pub struct DnsTunnelConfig {
     /// the direct-to-authoritative signature. Empty: that signature is off.
     #[serde(deserialize_with = "de_string_list")]
     pub resolvers: Vec<String>,
-    /// Flag DNS spoken on a port other than 53, 5353 (mDNS) and 5355 (LLMNR).
+    /// Flag DNS spoken on a port other than 53, 5353 (mDNS) and 5355 (LLMNR); the latter two
+    /// only to multicast, link-local or home addresses. NetBIOS name service is not DNS.
     pub alert_nonstandard_port: bool,
+    /// A query that repeats a name its sender (a home server) was asked this recently is a
+    /// resolver forwarding it: attributed to the client that asked, not scored again, and the
+    /// sender learned as a resolver. Longer matches slow upstreams and retries; shorter keeps
+    /// fewer names (the table holds one entry per question to a home server in this time).
+    pub forward_window: Dur,
+    /// A learned resolver is forgotten after this long without a forward.
+    pub learned_resolver_ttl: Dur,
+    /// Most recent questions to home servers remembered per worker for matching forwards
+    /// (~40 B each); the oldest goes first (counted). Too few on a busy network misses forwards,
+    /// and the resolver's leg is scored as its own.
+    pub max_forward_names: usize,
+    /// Most learned resolvers per worker; the least recently active goes (counted).
+    pub max_learned_resolvers: usize,
 }
 
 impl Default for DnsTunnelConfig {
@@ -135,6 +149,10 @@ impl Default for DnsTunnelConfig {
             allow_clients: Vec::new(),
             resolvers: Vec::new(),
             alert_nonstandard_port: true,
+            forward_window: Dur::secs(10),
+            learned_resolver_ttl: Dur::secs(3600),
+            max_forward_names: 16_384,
+            max_learned_resolvers: 1024,
         }
     }
 }
@@ -160,5 +178,9 @@ impl crate::detect::DetectorConfig for DnsTunnelConfig {
         ck.names("ignore_suffixes", &self.ignore_suffixes);
         ck.addrs("allow_clients", &self.allow_clients);
         ck.addrs("resolvers", &self.resolvers);
+        ck.dur("forward_window", self.forward_window, ms(100), ms(120_000));
+        ck.dur("learned_resolver_ttl", self.learned_resolver_ttl, ms(1000), 7 * DAY);
+        ck.cap("max_forward_names", self.max_forward_names);
+        ck.cap("max_learned_resolvers", self.max_learned_resolvers);
     }
 }

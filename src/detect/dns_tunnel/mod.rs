@@ -13,6 +13,11 @@
 //! accumulates a score. A second signature catches high volumes of distinct names even when each
 //! looks harmless, and a third flags DNS on a port that is not DNS's.
 //!
+//! A home resolver on the path (the sensor sees client → resolver and resolver → authoritative)
+//! is recognised by its forwards — the names a client asked it, repeated seconds later — and
+//! learned (`resolver.rs`): its forwards are attributed to the client that asked, so the tunnel
+//! raises one alert naming the client with the resolver in the evidence, none about the resolver.
+//!
 //! Needs: DNS messages (UDP or TCP, any port) from the spine. Memory: one group per (client,
 //! domain), capped at `max_groups` with counted eviction of the least recently used group in
 //! O(1) ([`crate::flow::bounded::Bounded`]); distinct names are 64-bit hashes in a
@@ -20,6 +25,7 @@
 
 mod config;
 mod figures;
+mod resolver;
 mod signatures;
 mod state;
 #[cfg(test)]
@@ -35,6 +41,7 @@ use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName, name_is_under};
 use crate::flow::bounded::Bounded;
 use crate::time::Timestamp;
+use resolver::Forward;
 use state::{Bucket, Example, Group, MAX_SPARE, hash_bytes_lower, rare_qtype_weight};
 use std::net::IpAddr;
 
@@ -71,6 +78,8 @@ pub struct DnsTunnel {
     /// between the table and the pool without being copied).
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Group>>,
+    /// Forwards by home resolvers, recognised and attributed to their clients.
+    path: resolver::ResolverPath,
     evicted: u64,
     shed: u64,
 }
@@ -84,7 +93,14 @@ impl DnsTunnel {
         let allow_clients = cfg.allow_clients.iter().filter_map(|s| s.parse().ok()).collect();
         let resolvers = cfg.resolvers.iter().filter_map(|s| s.parse().ok()).collect();
         let cfg_groups = cfg.max_groups.max(1);
+        let path = resolver::ResolverPath::new(
+            cfg.forward_window.nanos(),
+            cfg.learned_resolver_ttl.nanos(),
+            cfg.max_forward_names,
+            cfg.max_learned_resolvers,
+        );
         DnsTunnel {
+            path,
             cfg,
             escalation,
             allow,
@@ -115,7 +131,7 @@ impl DnsTunnel {
         }
     }
 
-    fn query(&mut self, c: &PacketCtx<'_, '_>, m: &DnsMessage, out: &mut Vec<Alert>) {
+    fn query(&mut self, c: &PacketCtx<'_, '_>, m: &DnsMessage, fwd: Option<Forward>, out: &mut Vec<Alert>) {
         let client = c.pkt.src;
         let server = c.pkt.dst;
         if self.allow_clients.contains(&client) {
@@ -128,6 +144,15 @@ impl DnsTunnel {
             return;
         }
         let domain = m.qname.registrable();
+        if let Some(f) = fwd {
+            // A resolver forwarding its client's question: the client's own query was scored;
+            // its group learns where the resolver sent it.
+            if let Some(g) = self.groups.get_mut(&(f.client, hash_bytes_lower(domain))) {
+                g.forwards += 1;
+                g.forwarded_to = Some(server);
+            }
+            return;
+        }
         let sub_len = name.len().saturating_sub(domain.len() + 1);
         let sub = if domain.len() < name.len() { &name[..sub_len] } else { &[][..] };
         let f = figures(sub);
@@ -162,6 +187,8 @@ impl DnsTunnel {
                 server,
                 example: None,
                 alerted_score: 0.0,
+                forwards: 0,
+                forwarded_to: None,
             };
             match slot {
                 Some(mut b) => {
@@ -290,6 +317,10 @@ impl DnsTunnel {
             .evidence("first_query", g.first_query.to_eve())
             .evidence("seconds_to_detect", round(ts.since(g.first_query).as_secs_f64()))
             .evidence("resolver", server.to_string())
+            .evidence("resolver_configured", self.resolvers.contains(&server))
+            .evidence("resolver_learned", self.path.learned(&server).is_some())
+            .evidence("resolver_forwards", g.forwards)
+            .evidence("resolver_forwarded_to", g.forwarded_to.map(|a| a.to_string()))
             .evidence("direct_to_authoritative", direct)
             .episode(format!("{client}|{domain_text}"), score)
             .finish();
@@ -307,6 +338,26 @@ impl DnsTunnel {
     }
 }
 
+/// DNS's own port, or mDNS (5353) and LLMNR (5355) where they live: multicast groups, link-local
+/// and home addresses. mDNS/LLMNR to an external host is DNS on a non-standard port (a tunnel
+/// server listening on 5353 does not get a pass). NetBIOS name service (137) never reaches here:
+/// the sniffer tells it apart by its encoded names ([`crate::decode::app::is_nbns`]).
+fn standard_port(c: &PacketCtx<'_, '_>, sport: u16, dport: u16) -> bool {
+    if sport == 53 || dport == 53 {
+        return true;
+    }
+    let local_scope = |p: u16| matches!(p, 5353 | 5355);
+    (local_scope(sport) || local_scope(dport)) && (c.dst_home() || link_scope(&c.pkt.dst))
+}
+
+/// Multicast or link-local: traffic that never leaves the link.
+fn link_scope(a: &IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => v.is_multicast() || v.is_link_local() || v.is_broadcast(),
+        IpAddr::V6(v) => v.is_multicast() || (v.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
 impl Detector for DnsTunnel {
     fn name(&self) -> &'static str {
         NAME
@@ -320,9 +371,12 @@ impl Detector for DnsTunnel {
         if m.opcode != 0 {
             return;
         }
+        // A home resolver forwarding a name a client asked it (seconds ago) is no client itself.
+        let fwd =
+            self.path.query(c.ts, c.pkt.src, c.pkt.dst, c.dst_home(), hash_bytes_lower(m.qname.as_bytes()));
         let (sport, dport) = c.pkt.ports();
         let std_port = |p: u16| matches!(p, 53 | 5353 | 5355);
-        if self.cfg.alert_nonstandard_port && !std_port(sport) && !std_port(dport) && c.src_home() {
+        if self.cfg.alert_nonstandard_port && !standard_port(c, sport, dport) && c.src_home() {
             let a = Alert::build(NAME, &SIG_PORT, c.ts, c.pkt.src, c.pkt.dst)
                 .proto(c.pkt.ip_proto)
                 .ports(sport, dport)
@@ -331,6 +385,10 @@ impl Detector for DnsTunnel {
                 .score(1.0, 1.0)
                 .evidence("port", dport)
                 .evidence("expected_ports", [53, 5353, 5355])
+                .evidence(
+                    "local_scope_ports",
+                    "5353 (mDNS) and 5355 (LLMNR) only to multicast, link-local or home addresses",
+                )
                 .episode(format!("{}|{}|{}", c.pkt.src, c.pkt.dst, dport), 1.0)
                 .finish();
             out.push(a);
@@ -340,6 +398,8 @@ impl Detector for DnsTunnel {
             && !c.dst_home()
             && !self.resolvers.contains(&c.pkt.dst)
             && !self.resolvers.contains(&c.pkt.src)
+            && fwd.is_none()
+            && self.path.learned(&c.pkt.src).is_none()
             && std_port(dport)
             && dport == 53
         {
@@ -354,12 +414,13 @@ impl Detector for DnsTunnel {
                 .finish();
             out.push(a);
         }
-        self.query(c, m, out);
+        self.query(c, m, fwd, out);
     }
 
     fn on_tick(&mut self, now: Timestamp, _f: &crate::flow::FlowTable, _e: &Env, _o: &mut Vec<Alert>) {
         let keep = self.cfg.window.nanos().saturating_mul(2);
         if now.secs().is_multiple_of(10) {
+            self.path.expire(now);
             let DnsTunnel { groups, spare, .. } = self;
             groups.retain_with(
                 |_, g| now.0.saturating_sub(g.last.0) < keep,
@@ -380,11 +441,12 @@ impl Detector for DnsTunnel {
                 + g.example.as_ref().map_or(0, |_| std::mem::size_of::<state::Example>())
         };
         let memory = self.groups.overhead_bytes()
+            + self.path.memory()
             + self.groups.values().map(|g| group(g)).sum::<usize>()
             + self.spare.iter().map(|g| group(g)).sum::<usize>();
         DetectorStats {
-            tracked: self.groups.len() as u64,
-            evicted: self.evicted,
+            tracked: (self.groups.len() + self.path.len()) as u64,
+            evicted: self.evicted + self.path.evicted,
             memory: memory as u64,
             shed: self.shed,
         }
@@ -392,7 +454,7 @@ impl Detector for DnsTunnel {
 
     fn shed(&mut self, share: f64) -> u64 {
         self.spare = Vec::new();
-        let n = self.groups.shed(share, |_, _| {});
+        let n = self.groups.shed(share, |_, _| {}) + self.path.shed(share);
         self.shed += n;
         n
     }

@@ -59,6 +59,9 @@ pub(super) struct Group {
     /// few, and a small entry keeps the table dense).
     pub(super) example: Option<Box<Example>>,
     pub(super) alerted_score: f64,
+    /// Of its queries, those a home resolver was seen forwarding, and where the last went.
+    pub(super) forwards: u64,
+    pub(super) forwarded_to: Option<IpAddr>,
 }
 
 /// A query an alert shows as its example.

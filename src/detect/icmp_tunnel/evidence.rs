@@ -1,10 +1,7 @@
 //! The alerts of the ICMP tunnel detector: every figure that fired, with its threshold.
 //! Built only when a signature fires, never per packet.
 
-use super::{
-    IcmpTunnelConfig, KINDS, NAME, Pair, SIG_ODD_TYPE, W_ENTROPY, W_HEADER, W_LARGE, W_NOT_ECHOED, W_PATTERN,
-    W_PATTERN_LONG, W_PAYLOAD,
-};
+use super::{IcmpTunnelConfig, KINDS, NAME, Pair, SIG_ODD_TYPE};
 use crate::alert::{Alert, Signature};
 use crate::decode::L4;
 use crate::decode::icmp::IcmpEcho;
@@ -57,6 +54,17 @@ pub(super) fn echo_alert(
     let ex = &p.example;
     let mean_entropy = if p.entropy_n > 0 { p.entropy_sum / p.entropy_n as f64 } else { 0.0 };
     let nondefault_share = if echoes > 0 { t.nondefault_payloads as f64 / echoes as f64 } else { 0.0 };
+    // What fired, as measured against its threshold; the score's parts that counted.
+    let two_way: Vec<&str> = [
+        (t.headers > 0, "tunnel_header"),
+        (t.banners > 0, "protocol_banner"),
+        (t.reply_only > 0, "replies_both_ways_without_requests"),
+        (t.not_echoed >= super::MIN_NOT_ECHOED_FOR_TUNNEL, "replies_with_own_data"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| *n)
+    .collect();
     Alert::build(NAME, sig, c.ts, host, peer)
         .proto(c.pkt.ip_proto)
         .icmp(ty, code)
@@ -65,8 +73,11 @@ pub(super) fn echo_alert(
         .evidence("peer", peer.to_string())
         .evidence("icmpv6", e.v6)
         .evidence("window_secs", cfg.window.0.as_secs())
+        .evidence("two_way_because", two_way)
         .evidence("echo_requests", t.requests)
         .evidence("echo_replies", t.replies)
+        .evidence("replies_from_host", t.replies_out)
+        .evidence("replies_to_host", t.replies_in)
         .evidence("echo_rate_per_sec", round(echoes as f64 / secs))
         .evidence("echoes_to_detect", p.episode_echoes)
         .evidence("requests_to_detect", p.episode_requests)
@@ -79,23 +90,22 @@ pub(super) fn echo_alert(
         .evidence("nondefault_share", round(nondefault_share))
         .evidence("distinct_nondefault_payloads", t.distinct)
         .evidence("distinct_nondefault_bytes", t.distinct_bytes)
-        .evidence("min_payload", cfg.min_payload)
+        .evidence("text_payloads", t.text_payloads)
+        .evidence("text_bytes", t.text_bytes)
+        .evidence("nonzero_code_payloads", t.nonzero_code)
+        .evidence("protocol_banner_payloads", t.banners)
+        .evidence("protocol_banner", p.banner)
         .evidence("ping_pattern_payloads", t.patterns)
         .evidence("tunnel_header_payloads", t.headers)
         .evidence("tunnel_tool", p.tool.map(|x| x.name()))
         .evidence("large_payloads", t.large)
-        .evidence("large_payload_threshold", cfg.large_payload.0)
         .evidence("high_entropy_payloads", t.high_entropy)
-        .evidence("entropy_threshold", cfg.entropy_threshold)
-        .evidence("entropy_min_len", cfg.entropy_min_len)
         .evidence("mean_normalised_entropy", round(mean_entropy))
         .evidence("replies_echoing_request", t.echoed)
         .evidence("replies_not_echoing_request", t.mismatched)
         .evidence("replies_without_request", t.unsolicited)
         .evidence("replies_with_own_data", t.not_echoed)
-        .evidence("replies_with_own_data_for_tunnel", super::MIN_NOT_ECHOED_FOR_TUNNEL)
         .evidence("payload_sizes", sizes.iter().map(|s| [s.0, s.1]).collect::<Vec<_>>())
-        .evidence("min_payload_len", if p.min_len == u32::MAX { 0 } else { p.min_len })
         .evidence("max_payload_len", p.max_len)
         .evidence("payload_kinds", kinds)
         .evidence("example_kind", ex.kind.map(|k| k.name()))
@@ -104,13 +114,6 @@ pub(super) fn echo_alert(
         .evidence("example_entropy_bits", round(ex.entropy))
         .evidence("example_normalised_entropy", round(ex.normalised_entropy))
         .evidence("example_head_hex", hex(ex.head.get(..usize::from(ex.head_len)).unwrap_or(&[])))
-        .evidence(
-            "score_weights",
-            json!({
-                "payload": W_PAYLOAD, "large": W_LARGE, "entropy": W_ENTROPY,
-                "ping_pattern": W_PATTERN, "ping_pattern_8_bytes_or_more": W_PATTERN_LONG, "tunnel_header": W_HEADER, "reply_not_echo": W_NOT_ECHOED,
-            }),
-        )
         .episode(format!("{host}|{peer}"), t.score)
         .finish()
 }

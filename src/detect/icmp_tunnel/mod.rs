@@ -5,14 +5,20 @@
 //! or traceroute implementation (iputils, BSD/macOS, Windows, tracert, busybox, Cisco, Go ping
 //! libraries) carries no data and never scores, whatever its entropy — a Linux ping payload has
 //! more byte entropy than several real tunnels, so entropy alone cannot separate them. What
-//! scores is each *distinct* non-default payload: 1, +1 if large, +1 if high-entropy, +0.5 for a
-//! `ping -p` pattern (+1 when 8-16 bytes long), +3 for a known tunnel header (ptunnel/ptunnel-ng, hans, icmptunnel, a
-//! whole IP packet), +1 for a reply that does not echo its request (real echo replies copy the
-//! request; tunnel servers answer with their own data). A repeated payload adds nothing, so a
+//! scores is each *distinct* non-default payload, weighted by the data it carries: 1, +1 if
+//! large, +1 per 256 bytes on the wire (up to 4), +1 per 16 bytes of printable text (up to 8;
+//! no ping sends text, so a 128-byte message crosses the threshold in one echo), +1 if
+//! high-entropy, +0.5 for a `ping -p` pattern (+1 when 8-16 bytes long), +3 for a known tunnel
+//! header (ptunnel/ptunnel-ng, hans, icmptunnel, a whole IP packet), +4 for a protocol's
+//! opening inside the echo (SSH banner, HTTP line, TLS record), +2 for a non-zero echo code,
+//! +1 for a reply that does not echo its request (real echo replies copy the request; tunnel
+//! servers answer with their own data), +2 for a reply when replies cross both ways and no
+//! request was ever seen (a reply-only tunnel). A repeated payload adds nothing, so a
 //! monitoring probe with a constant custom payload, or an admin's single `ping -p ff`, never
 //! accumulates a score; a file or a TCP stream pushed through echoes does within a few packets.
-//! The pair alerts once per episode: as a tunnel when replies carry their own data or a tunnel
-//! header was seen, as exfiltration otherwise. A second signature flags data carried in ICMP
+//! The pair alerts once per episode: as a tunnel when replies carry their own data, a tunnel
+//! header or a protocol's opening was seen, or replies cross without requests; as exfiltration
+//! otherwise. A second signature flags data carried in ICMP
 //! types that have none (errors that quote no IP header, timestamps with payload, unassigned
 //! types).
 //!
@@ -77,8 +83,32 @@ const LONG_PATTERN: u8 = 8;
 const W_HEADER: f64 = 3.0;
 /// Added for a reply that does not echo its request, or comes with no request.
 const W_NOT_ECHOED: f64 = 1.0;
-/// Replies that do not echo their request before the episode counts as a two-way tunnel.
-const MIN_NOT_ECHOED_FOR_TUNNEL: u64 = 2;
+/// Added per [`BYTES_PER_POINT`] bytes the payload carries on the wire (at most
+/// [`MAX_BYTE_POINTS`]): a few large echoes carry as much as many small ones.
+const W_BYTES: f64 = 1.0;
+/// Wire bytes per [`W_BYTES`].
+const BYTES_PER_POINT: u64 = 256;
+/// Most byte points one payload earns.
+const MAX_BYTE_POINTS: u64 = 4;
+/// Added per [`TEXT_PER_POINT`] bytes of printable text (at most [`MAX_TEXT_POINTS`]): no ping
+/// fills its payload with text, a message or a file does. A 128-byte text message reaches the
+/// default threshold in one echo.
+const W_TEXT: f64 = 1.0;
+/// Text bytes per [`W_TEXT`].
+const TEXT_PER_POINT: u64 = 16;
+/// Most text points one payload earns.
+const MAX_TEXT_POINTS: u64 = 8;
+/// Added for a non-zero echo code (RFC 792 says 0; tunnels use it to tag their own packets).
+/// Only with a non-default payload: nmap's OS probes send zeros with code 9.
+const W_CODE: f64 = 2.0;
+/// Added for a reply when replies cross in both directions and no request was ever seen: each
+/// side answers a request the other never sent.
+const W_REPLY_ONLY: f64 = 2.0;
+/// Added for a known protocol's opening (SSH banner, HTTP line, TLS record) inside the echo.
+const W_BANNER: f64 = 4.0;
+/// Replies that do not echo their request before the episode counts as a two-way tunnel (one:
+/// data-weighted payloads cross the threshold within a request or two, before a second reply).
+const MIN_NOT_ECHOED_FOR_TUNNEL: u64 = 1;
 /// Requests remembered per pair for matching replies.
 const RING: usize = 16;
 
@@ -143,6 +173,10 @@ impl IcmpTunnel {
             return;
         }
         let from_host = c.pkt.src == host;
+        let code = match c.pkt.l4 {
+            L4::Icmp(i) => i.code,
+            _ => 0,
+        };
         let kind = icmp::classify(e.payload, e.wire_len);
         // Ordinary ping costs no state: a pair is tracked from its first non-default payload.
         if kind.is_default() && !self.pairs.contains_key(&(host, peer)) {
@@ -157,6 +191,11 @@ impl IcmpTunnel {
             p.episode_requests += 1;
         } else {
             p.cur.replies += 1;
+            if from_host {
+                p.cur.replies_out += 1;
+            } else {
+                p.cur.replies_in += 1;
+            }
         }
         let wire = u64::from(e.wire_len);
         if from_host {
@@ -238,6 +277,26 @@ impl IcmpTunnel {
                 w += W_ENTROPY;
             }
         }
+        w += W_BYTES * (wire / BYTES_PER_POINT).min(MAX_BYTE_POINTS) as f64;
+        if let (PayloadKind::Unknown, Some(text)) = (kind, icmp::printable_text(e.payload)) {
+            p.cur.text_payloads += 1;
+            p.cur.text_bytes += text as u64;
+            w += W_TEXT * (text as u64 / TEXT_PER_POINT).min(MAX_TEXT_POINTS) as f64;
+        }
+        if code != 0 {
+            p.cur.nonzero_code += 1;
+            w += W_CODE;
+        }
+        if let Some(b) = icmp::protocol_banner(e.payload) {
+            p.cur.banners += 1;
+            p.banner = Some(b);
+            w += W_BANNER;
+        }
+        let t = p.total();
+        if !e.is_request && t.requests == 0 && t.replies_out > 0 && t.replies_in > 0 {
+            p.cur.reply_only += 1;
+            w += W_REPLY_ONLY;
+        }
         match kind {
             PayloadKind::Pattern { period } => {
                 p.cur.patterns += 1;
@@ -289,7 +348,8 @@ impl IcmpTunnel {
         if t.score < cfg.score_threshold || (p.alerted.is_some() && !esc.due(p.alerted_score, t.score)) {
             return;
         }
-        let two_way = t.headers > 0 || t.not_echoed >= MIN_NOT_ECHOED_FOR_TUNNEL;
+        let two_way =
+            t.headers > 0 || t.banners > 0 || t.reply_only > 0 || t.not_echoed >= MIN_NOT_ECHOED_FOR_TUNNEL;
         let sig = *p.alerted.get_or_insert(if two_way { &SIG_TUNNEL } else { &SIG_EXFIL });
         p.alerted_score = t.score;
         out.push(evidence::echo_alert(cfg, sig, c, host, peer, e, p));

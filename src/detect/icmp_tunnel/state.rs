@@ -31,6 +31,14 @@ pub(super) struct Bucket {
     pub(super) score: f64,
     pub(super) odd_packets: u64,
     pub(super) odd_bytes: u64,
+    /// Echo replies sent by the home host, and received by it.
+    pub(super) replies_out: u64,
+    pub(super) replies_in: u64,
+    pub(super) text_payloads: u64,
+    pub(super) text_bytes: u64,
+    pub(super) nonzero_code: u64,
+    pub(super) banners: u64,
+    pub(super) reply_only: u64,
 }
 
 impl Bucket {
@@ -54,6 +62,13 @@ impl Bucket {
         self.score += o.score;
         self.odd_packets += o.odd_packets;
         self.odd_bytes += o.odd_bytes;
+        self.replies_out += o.replies_out;
+        self.replies_in += o.replies_in;
+        self.text_payloads += o.text_payloads;
+        self.text_bytes += o.text_bytes;
+        self.nonzero_code += o.nonzero_code;
+        self.banners += o.banners;
+        self.reply_only += o.reply_only;
     }
 }
 
@@ -133,6 +148,8 @@ pub(super) struct Pair {
     pub(super) entropy_n: u64,
     pub(super) kinds: [u32; KINDS.len()],
     pub(super) tool: Option<TunnelTool>,
+    /// The protocol whose opening was last seen inside an echo (`ssh`, `http`, `tls`).
+    pub(super) banner: Option<&'static str>,
     pub(super) episode_echoes: u64,
     pub(super) episode_requests: u64,
     pub(super) example: Example,
@@ -162,6 +179,7 @@ impl Pair {
             entropy_n: 0,
             kinds: [0; KINDS.len()],
             tool: None,
+            banner: None,
             episode_echoes: 0,
             episode_requests: 0,
             example: Example::default(),

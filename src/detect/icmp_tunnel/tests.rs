@@ -144,9 +144,10 @@ fn a_file_in_echo_requests_is_exfiltration_within_a_few_requests() {
     assert_eq!(first.alert.signature_id, SIG_EXFIL.id);
     assert_eq!(first.src_ip, IpAddr::from(HOME));
     assert_eq!(first.dest_ip, IpAddr::from(PEER));
-    assert!(ev(first, "requests_to_detect").as_u64().unwrap() <= 4, "{:?}", first.siphon.evidence);
-    assert_eq!(ev(first, "replies_echoing_request"), 3);
-    assert!(a.len() <= 2, "one alert per episode (+ an escalation)");
+    // 1000 random bytes weigh 1 + 1 (large) + 3 (bytes) + 1 (entropy): two echoes.
+    assert_eq!(ev(first, "requests_to_detect"), 2, "{:?}", first.siphon.evidence);
+    assert_eq!(ev(first, "replies_echoing_request"), 1);
+    assert!(a.len() <= 3, "one alert per episode (+ one escalation per order of magnitude)");
 }
 
 #[test]
@@ -163,7 +164,7 @@ fn replies_carrying_their_own_data_are_a_tunnel() {
     assert_eq!(first.alert.signature_id, SIG_TUNNEL.id);
     assert_eq!(first.src_ip, IpAddr::from(HOME));
     assert!(ev(first, "requests_to_detect").as_u64().unwrap() <= 10);
-    assert!(ev(first, "replies_not_echoing_request").as_u64().unwrap() >= 2);
+    assert!(ev(first, "replies_not_echoing_request").as_u64().unwrap() >= 1);
 }
 
 #[test]
@@ -308,4 +309,49 @@ fn a_device_that_answers_a_constant_probe_oddly_is_quiet() {
     }
     let a = h.ours();
     assert!(a.is_empty(), "{:?}", a.iter().map(|a| &a.siphon.evidence).collect::<Vec<_>>());
+}
+
+#[test]
+fn text_non_zero_codes_and_banners_weigh_more_than_their_size() {
+    // One 130-byte text message: exfiltration on the spot.
+    let mut h = Harness::new(|_| {});
+    let msg = b"The wire goes out Friday 09:00 to account DE44 5001 0517 5407 3249 31; confirm with the usual code word before you call the bank.";
+    h.ping(0, HOME, PEER, 1, msg, Some(msg));
+    let a = h.ours();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].alert.signature_id, SIG_EXFIL.id);
+    assert!(ev(&a[0], "text_bytes").as_u64().unwrap() >= 128);
+    // 60 bytes of text is not enough alone.
+    let mut h = Harness::new(|_| {});
+    h.ping(0, HOME, PEER, 1, &msg[..60], Some(&msg[..60]));
+    assert!(h.ours().is_empty());
+    // Replies only, both ways, code 5, an HTTP request inside: a tunnel within two echoes.
+    let mut h = Harness::new(|_| {});
+    let reply = |src: [u8; 4], dst: [u8; 4], seq: u16, p: &[u8]| {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .icmpv4_raw(0, 5, [0x12, 0x34, 0, seq as u8])
+            .write(&mut v, p)
+            .expect("builds");
+        v
+    };
+    h.feed(0, &reply(HOME, PEER, 1, b"GET /tasks HTTP/1.1\r\nHost: c2\r\n\r\n"));
+    h.feed(5, &reply(PEER, HOME, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nls"));
+    let a = h.ours();
+    let first = a.first().expect("alert");
+    assert_eq!(first.alert.signature_id, SIG_TUNNEL.id);
+    assert_eq!(ev(first, "protocol_banner"), "http");
+    assert_eq!(ev(first, "echo_requests"), 0);
+    assert_eq!(ev(first, "echoes_to_detect"), 2);
+    // nmap -O's echo probes: zeros with code 9, never scored.
+    let mut h = Harness::new(|_| {});
+    for s in 0..50u8 {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4(HOME, PEER, 64)
+            .icmpv4_raw(8, 9, [0, 1, 0, s])
+            .write(&mut v, &[0u8; 120])
+            .expect("builds");
+        h.feed(u64::from(s) * 100, &v);
+    }
+    assert!(h.ours().is_empty());
 }

@@ -2,17 +2,24 @@
 //!
 //! Two signals, both reported while the traffic is still flowing:
 //! - a flow between a home host and an external address that has been active for longer than
-//!   `long_session.min_duration`, reported on its first packet past that age (not when it ends), with
-//!   its bytes and rates — a slow drip, a reverse shell, an interactive session kept open;
+//!   `long_session.min_duration`, reported on its first packet past that age (not when it ends)
+//!   by its duration alone, and again at each of `report_tiers` (RITA's 1/4/8/12 h) — a chatty
+//!   command channel, a reverse shell, an interactive session kept open. Bytes and rates do not
+//!   gate the alert for a connection (TCP, SCTP): the payload sent (`raise_payload_out`) and the
+//!   mean outbound rate (`raise_rate_out`) each raise its severity one level. A UDP or ICMP flow
+//!   (periodic request/response such as NTP, a ping left running) must also have sent
+//!   `raise_payload_out`;
 //! - a (home host, external destination) pair whose outbound payload rate stays above
 //!   `sustained_rate` for longer than `sustained_for`, measured in slots of a tenth of that
 //!   duration (1 s to 60 s): any slot below the rate ends the run.
 //!
-//! Payload bytes (true wire lengths, not captured lengths) decide both signals, so a long
-//! download's stream of bare ACKs does not look like an upload; evidence gives IP bytes too.
+//! Payload bytes (true wire lengths, not captured lengths) decide the rate signal and the
+//! severity, so a long download's stream of bare ACKs does not look like an upload; evidence
+//! gives IP bytes too.
 //!
-//! Needs: every packet (session age) and flow volumes (sustained rate). Memory: the set of flows already reported (capped at `max_flows`) and
-//! one small rate state per pair (capped at `max_pairs`), both with counted eviction.
+//! Needs: every packet (session age) and flow volumes (sustained rate). Memory: the flows already
+//! reported with their tier (capped at `max_flows`) and one small rate state per pair (capped at
+//! `max_pairs`), both with counted eviction.
 
 mod config;
 mod signatures;
@@ -30,7 +37,7 @@ use crate::flow::{EndReason, Flow, FlowTable};
 use crate::policy;
 use crate::time::Timestamp;
 use crate::units::Dur;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 use state::{NO_RUN, Rate, pair_key};
 
 const NAME: &str = "long_session";
@@ -53,9 +60,11 @@ impl Build for LongSession {
 /// The detector.
 pub struct LongSession {
     cfg: LongSessionConfig,
-    long: Dur,
+    /// `min_duration`, then the longer `report_tiers`, ascending.
+    tiers: Vec<Dur>,
     slot: u64,
-    reported: FxHashSet<u64>,
+    /// Flow id → tiers already reported.
+    reported: FxHashMap<u64, u8>,
     rates: Bounded<u64, Rate>,
     evicted: u64,
     shed: u64,
@@ -66,10 +75,14 @@ impl LongSession {
     pub fn new(cfg: LongSessionConfig) -> Self {
         // A tenth of the duration, between 1 s and 60 s.
         let slot = (cfg.sustained_for.nanos() / 10).clamp(1_000_000_000, 60_000_000_000);
+        let mut tiers = vec![cfg.min_duration];
+        tiers.extend(cfg.report_tiers.iter().copied().filter(|t| *t > cfg.min_duration));
+        tiers.sort();
+        tiers.dedup();
         LongSession {
-            long: cfg.min_duration,
+            tiers,
             slot,
-            reported: FxHashSet::default(),
+            reported: FxHashMap::default(),
             rates: Bounded::new(cfg.max_pairs),
             evicted: 0,
             shed: 0,
@@ -80,40 +93,65 @@ impl LongSession {
     fn long_session(&mut self, c: &PacketCtx<'_, '_>, s: &policy::Sides, out: &mut Vec<Alert>) {
         let f = c.flow;
         let age = c.ts.since(f.first);
-        if age < self.long.0
-            || f.payload[s.home_dir] < self.cfg.min_payload_out.0
-            || self.reported.contains(&f.id)
-        {
+        // Tiers are ascending: the next one due is the first not yet reported.
+        let done = self.reported.get(&f.id).copied().unwrap_or(0);
+        let Some(tier) = self.tiers.get(usize::from(done)) else { return };
+        if age < tier.0 {
             return;
         }
-        if self.reported.len() >= self.cfg.max_flows.max(1) {
-            self.reported.clear();
-            self.evicted += self.cfg.max_flows as u64;
+        // Duration alone speaks for a connection (TCP, SCTP). A UDP or ICMP "flow" is only packets
+        // less than the idle timeout apart: NTP polling every 64 s or a ping left running is one
+        // endless flow without being a session. Those must also have sent `raise_payload_out`.
+        let connection = matches!(f.key.proto, 6 | 132);
+        if !connection && f.payload[s.home_dir] < self.cfg.raise_payload_out.0 {
+            return;
         }
-        self.reported.insert(f.id);
+        // Every tier this packet has passed (a flow seen again after a long gap reports once).
+        let reached = self.tiers.iter().take_while(|t| age >= t.0).count();
+        if done == 0 && self.reported.len() >= self.cfg.max_flows.max(1) {
+            self.evicted += self.reported.len() as u64;
+            self.reported.clear();
+        }
+        self.reported.insert(f.id, reached as u8);
+        let tier = self.tiers.get(reached - 1).copied().unwrap_or(*tier);
         let (o, i) = (s.home_dir, 1 - s.home_dir);
         let secs = age.as_secs_f64();
+        let rate_out = policy::rate(f.payload[o], secs);
+        let by_payload = f.payload[o] >= self.cfg.raise_payload_out.0;
+        let by_rate = rate_out >= self.cfg.raise_rate_out.0;
+        let severity = SIG_LONG.severity.saturating_sub(u8::from(by_payload) + u8::from(by_rate)).max(1);
+        let raised: Vec<String> = [
+            (by_payload, format!("payload_out {} >= {}", f.payload[o], self.cfg.raise_payload_out.0)),
+            (by_rate, format!("payload_rate_out {rate_out} >= {}", self.cfg.raise_rate_out.0)),
+        ]
+        .into_iter()
+        .filter_map(|(on, why)| on.then_some(why))
+        .collect();
         let b = Alert::build(NAME, &SIG_LONG, c.ts, s.home, s.remote)
+            .severity(severity)
             .flow(f, c.ts)
-            .score(secs, self.long.0.as_secs_f64())
+            .score(secs, tier.0.as_secs_f64())
             .evidence("destination", s.remote.to_string())
             .evidence("service_port", s.service_port)
             .evidence("app_proto", f.app.name())
             .evidence("home_initiated", s.home_dir == 0)
             .evidence("duration_secs", round3(secs))
-            .evidence("long_session_secs", self.long.0.as_secs_f64())
+            .evidence("tier", reached)
+            .evidence("tier_secs", tier.0.as_secs_f64())
+            .evidence("long_session_secs", self.tiers.first().map_or(0.0, |t| t.0.as_secs_f64()))
+            .evidence("severity_raised_by", raised)
             .evidence("bytes_out", f.bytes[o])
             .evidence("bytes_in", f.bytes[i])
             .evidence("payload_out", f.payload[o])
             .evidence("payload_in", f.payload[i])
-            .evidence("min_payload_out", self.cfg.min_payload_out.0)
             .evidence("pkts_out", f.pkts[o])
             .evidence("pkts_in", f.pkts[i])
+            .evidence("payload_rate_out_bytes_per_sec", rate_out)
             .evidence("rate_out_bytes_per_sec", policy::rate(f.bytes[o], secs))
             .evidence("rate_in_bytes_per_sec", policy::rate(f.bytes[i], secs))
             .evidence("first_seen", f.first.to_eve())
-            .episode(format!("{}|{}|{}", s.home, s.remote, s.service_port), secs);
-        out.push(c.env.egress.stamp(b, c.ts, SIG_LONG.severity).finish());
+            .episode(format!("{}|{}|{}|{reached}", s.home, s.remote, s.service_port), secs);
+        out.push(c.env.egress.stamp(b, c.ts, severity).finish());
     }
 
     fn sustained(&mut self, c: &VolumeCtx<'_>, s: &policy::Sides, out: &mut Vec<Alert>) {
@@ -220,7 +258,7 @@ impl Detector for LongSession {
         DetectorStats {
             tracked: (self.reported.len() + self.rates.len()) as u64,
             evicted: self.evicted,
-            memory: (self.rates.overhead_bytes() + self.reported.capacity() * 9) as u64,
+            memory: (self.rates.overhead_bytes() + self.reported.capacity() * 17) as u64,
             shed: self.shed,
         }
     }
