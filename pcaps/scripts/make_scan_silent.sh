@@ -144,15 +144,15 @@ scan_ipproto() {   # nmap -sO: raw IP with protocol numbers 0-255, refused by pr
   chmod 644 "$OUT/scan_oneway_ipproto_replies.pcap"
   echo "--- scan_oneway_ipproto_replies.pcap: $(tshark -r "$OUT/scan_oneway_ipproto_replies.pcap" 2>/dev/null | wc -l) pkts"
 }
-# Benign twin: a host with a GRE-less IPsec-like peer (ESP, protocol 50) and an IP-in-IP peer
-# (protocol 4) that refuses it once, plus ordinary traffic.
+# Benign twin: a host sending ESP (protocol 50) and SCTP (132) datagrams to one peer that
+# refuses both with protocol unreachables, plus ordinary traffic: two protocols, not a scan.
 scan_benign_ipproto() {
   use_src 10.99.0.168
   http_at 203.0.113.84
   start_cap scan_benign_ipproto.pcap 0 host "$SRC"
   H curl -s -m 2 -o /dev/null http://203.0.113.84/ || true
   H timeout 10 hping3 -I "$VH" -a "$SRC" --rawip -H 50 -d 120 -c 20 -i u200000 203.0.113.85 >>"$LOG" 2>&1 || true
-  H timeout 5 hping3 -I "$VH" -a "$SRC" --rawip -H 4 -d 40 -c 3 -i u300000 203.0.113.85 >>"$LOG" 2>&1 || true
+  H timeout 5 hping3 -I "$VH" -a "$SRC" --rawip -H 132 -d 40 -c 3 -i u300000 203.0.113.85 >>"$LOG" 2>&1 || true
   H curl -s -m 2 -o /dev/null http://203.0.113.84/?again || true
   stop_cap
   tsum "$OUT/scan_benign_ipproto.pcap" "ip" ip.src ip.proto icmp.type icmp.code

@@ -207,6 +207,20 @@ fn silence_fails_on_timeout_when_the_return_path_is_visible() {
 }
 
 #[test]
+fn contacts_pending_when_the_capture_ends_are_no_evidence() {
+    let mut n = Net::new(config(|_| {}));
+    n.send(&syn(HOME, 1000, [198, 51, 100, 1], 443, false));
+    n.send(&tcp([198, 51, 100, 1], 443, HOME, 1000, "SA", &[]));
+    // Four OS SYNs to port 23 of hosts in four /24s; the capture ends before any timeout.
+    for h in 1..=4u8 {
+        n.send(&syn(HOME, 2000 + u16::from(h), [192, 0, h, 9], 23, false));
+    }
+    let alerts = &mut n.alerts;
+    n.w.finish(&mut |a| alerts.push(a));
+    assert!(n.scan_alerts().is_empty(), "{:?}", n.scan_alerts());
+}
+
+#[test]
 fn icmp_unreachable_is_attributed_to_the_prober_and_target() {
     let mut n = Net::new(config(|_| {}));
     let target = [203, 0, 113, 12];
