@@ -134,8 +134,6 @@ impl Scan {
             .evidence("duration_secs", round(duration))
             .evidence("probes_per_sec", round(rate))
             .evidence("seconds_to_detect", round(ts.since(s.first).as_secs_f64()))
-            .evidence("walk", round(score))
-            .evidence("walk_threshold", round(threshold))
             .evidence("return_path_visible", !blind && s.answered[family(&t.host)]);
         if direction == "external" {
             // Say what is true: neither side is home, and perhaps no home net of this family.

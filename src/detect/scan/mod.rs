@@ -3,7 +3,7 @@
 //!
 //! Observe → reduce → threshold, after Threshold Random Walk (Jung et al., 2004). Every flow's
 //! first packet is classified ([`probe`]): SYN from a raw socket or from the OS stack, FIN,
-//! NULL, Xmas, odd flags, bare ACK, UDP, ICMP echo or timestamp. A source's *first contact* with
+//! NULL, Xmas, odd flags, bare ACK, UDP, ICMP echo or timestamp, another IP protocol. A source's *first contact* with
 //! a target (host, protocol, port) is then decided, on packet time:
 //! - success: SYN-ACK, any UDP or echo answer, or, when only the prober's side is visible, its
 //!   own ACK or data after the SYN (the handshake must have completed);
@@ -24,15 +24,17 @@
 //! counts `blind_weight`, unanswered UDP/ICMP nothing — until the source's silent contacts fan
 //! out over `fanout_ports` ports of one host, which no client does: then silence counts fully.
 //! Distinct hosts touched per /24 (/64) are counted for every probe kind (crafted probes when
-//! sent, others when they fail), so a sweep nothing answers alerts without any answer seen.
+//! sent, others when nothing answers them), so a sweep nothing answers alerts without any
+//! answer seen.
 //! An ICMP unreachable whose probe was out of view (asymmetric routing, a one-way tap) is itself
 //! a refused first contact. Addresses a host resolved moments before are one target per name
 //! and port ([`resolved`]): failing over between them is not a scan.
 //!
-//! Needs: every packet (`on_packet`) and ticks (timeouts). Memory: one entry per source, capped
+//! Needs: every packet (`on_packet`), DNS answers (`on_dns`) and ticks (timeouts). Memory: one entry per source, capped
 //! at `max_sources` with counted eviction; per source, fixed-size sketches (a two-generation
 //! Bloom filter of targets seen, HyperLogLogs of failed hosts and ports) and short capped lists;
-//! first contacts awaiting an answer capped at `max_pending`. A /8 scan costs the same memory as
+//! first contacts awaiting an answer capped at `max_pending`; resolved addresses capped at
+//! `max_resolved` (LRU). A /8 scan costs the same memory as
 //! a /24. Limitation: workers shard by home host, so an external source scanning many home
 //! hosts is seen by every worker, each with its share of the targets (and may alert once each).
 
