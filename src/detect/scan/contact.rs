@@ -172,8 +172,8 @@ impl Scan {
     }
 
     /// An unreachable quoting a probe this sensor never saw (asymmetric routing, a one-way
-    /// tap): the quote is the first contact and the refusal its outcome. A target already
-    /// contacted in view is not counted twice; neither are servers' answers refused by their
+    /// tap): the quote is the first contact and the refusal its outcome. Only for a source none
+    /// of whose probes this episode were seen; not for servers' answers refused by their
     /// client (a late DNS answer), traceroute, nor echoes (the sweep count judges those).
     fn refused_out_of_view(
         &mut self,
@@ -200,7 +200,10 @@ impl Scan {
         let target = Target { host: q.dst, proto: q.proto, port };
         let ts = c.ts;
         let s = self.source(q.src, ts);
-        if !s.seen.insert(target.hash()) {
+        // A source whose own probes are in view has its refusals matched to them: an
+        // unreachable quoting one never sent is forged or stray (ICMP errors are easy to
+        // forge to frame a host), not a probe out of view.
+        if s.probes > s.out_of_view || !s.seen.insert(target.hash()) {
             return;
         }
         s.probes += 1;

@@ -317,6 +317,27 @@ mod tests {
         assert_eq!((p.kind, p.tool), (Kind::Syn, Some(Tool::Mirai)));
     }
 
+    fn raw_ip(proto: u8) -> Option<Probe> {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 99, 0, 167], [203, 0, 113, 83], 50)
+            .write(&mut f, etherparse::IpNumber(proto), &[])
+            .unwrap();
+        let mut an = Anomalies::default();
+        let d = decode(LinkType::Ethernet, &f, &DecodeOptions::default(), &mut an).unwrap();
+        classify(&d)
+    }
+
+    #[test]
+    fn other_ip_protocols_are_probes_crafted_unless_hosts_speak_them() {
+        // scan_ipproto.pcap: nmap -sO sends empty datagrams of protocol 0-255.
+        let p = raw_ip(77).unwrap();
+        assert_eq!((p.kind, p.crafted, p.proto, p.port), (Kind::IpProto, true, 77, 0));
+        let esp = raw_ip(50).unwrap();
+        assert_eq!((esp.kind, esp.crafted), (Kind::IpProto, false), "ESP is a tunnel, not a probe tool");
+        assert!(Kind::IpProto.port_scan() && !Kind::IpProto.definite());
+    }
+
     #[test]
     fn stealth_flags_and_answers() {
         assert_eq!(tcp(FIN, 1024, &[], 1, 1).unwrap().kind, Kind::Fin);
