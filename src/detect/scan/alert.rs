@@ -2,12 +2,13 @@
 //! its threshold.
 
 use super::probe::Kind;
-use super::signatures::{SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
+use super::signatures::{SIG_EXTERNAL, SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
 use super::state::{Target, family};
 use super::{Contact, NAME, Scan};
 use crate::alert::Alert;
 use crate::detect::Env;
 use crate::time::Timestamp;
+use ipnet::IpNet;
 
 /// What crossed its threshold.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +19,8 @@ pub(super) enum Trigger {
     Vertical { value: f64, threshold: f64 },
     /// The walk over every target.
     Block { value: f64, threshold: f64 },
-    /// Distinct hosts pinged in one /24.
-    Sweep { weight: u32, hosts: u32 },
+    /// Distinct hosts touched in one /24 (`echo`: by echo requests).
+    Sweep { weight: u32, hosts: u32, echo: bool },
 }
 
 impl Trigger {
@@ -28,7 +29,8 @@ impl Trigger {
             Trigger::Horizontal { .. } => "horizontal_walk",
             Trigger::Vertical { .. } => "vertical_walk",
             Trigger::Block { .. } => "block_walk",
-            Trigger::Sweep { .. } => "icmp_sweep",
+            Trigger::Sweep { echo: true, .. } => "icmp_sweep",
+            Trigger::Sweep { echo: false, .. } => "host_sweep",
         }
     }
 }
@@ -52,10 +54,11 @@ impl Scan {
         let (sig, direction) = match (src_home, dst_home) {
             (true, true) => (&SIG_INTERNAL, "internal"),
             (true, false) => (&SIG_OUTBOUND, "outbound"),
-            _ => (&SIG_INBOUND, "inbound"),
+            (false, true) => (&SIG_INBOUND, "inbound"),
+            (false, false) => (&SIG_EXTERNAL, "external"),
         };
         let technique = match trigger {
-            Trigger::Sweep { .. } => Kind::IcmpEcho,
+            Trigger::Sweep { echo: true, .. } => Kind::IcmpEcho,
             _ => s.technique(kind),
         };
         let (fh, fp) = s.failed_counts();
@@ -120,6 +123,7 @@ impl Scan {
             .evidence("unanswered", s.unanswered)
             .evidence("stealth", s.definite)
             .evidence("no_evidence", s.neutral)
+            .evidence("refused_out_of_view", s.out_of_view)
             .evidence("distinct_failed_hosts", fh)
             .evidence("distinct_failed_ports", fp)
             .evidence("sample_targets", s.sample.iter().map(Target::label).collect::<Vec<_>>())
@@ -130,24 +134,29 @@ impl Scan {
             .evidence("duration_secs", round(duration))
             .evidence("probes_per_sec", round(rate))
             .evidence("seconds_to_detect", round(ts.since(s.first).as_secs_f64()))
-            .evidence("walk", round(score))
-            .evidence("walk_threshold", round(threshold))
-            .evidence("trw_threshold", round(self.walk.upper))
-            .evidence("failure_step", round(self.walk.fail))
-            .evidence("success_step", round(self.walk.success))
-            .evidence("theta0", self.cfg.theta0)
-            .evidence("theta1", self.cfg.theta1)
-            .evidence("crafted_weight", self.cfg.crafted_weight)
-            .evidence("vertical_factor", self.cfg.vertical_factor)
-            .evidence("block_factor", self.cfg.block_factor)
-            .evidence("window_secs", self.cfg.window.0.as_secs())
-            .evidence("probe_timeout_secs", self.cfg.probe_timeout.0.as_secs_f64())
             .evidence("return_path_visible", !blind && s.answered[family(&t.host)]);
+        if direction == "external" {
+            // Say what is true: neither side is home, and perhaps no home net of this family.
+            let v6 = t.host.is_ipv6();
+            b = b.evidence(
+                "home_net_covers_family",
+                env.home.nets().iter().any(|n| matches!(n, IpNet::V6(_)) == v6),
+            );
+        }
         match trigger {
             Trigger::Horizontal { .. } => {
                 b = b.evidence("port", t.port).evidence("protocol", proto_name(t.proto))
             }
-            Trigger::Vertical { .. } => b = b.evidence("host", t.host.to_string()),
+            Trigger::Vertical { .. } => {
+                b = b.evidence("host", t.host.to_string());
+                if let Some(h) = s.by_host.iter().find(|h| h.host == t.host)
+                    && h.silent > 0
+                {
+                    b = b
+                        .evidence("silent_ports", h.silent)
+                        .evidence("fanout_ports_threshold", self.cfg.fanout_ports);
+                }
+            }
             Trigger::Sweep { hosts, .. } => {
                 b = b
                     .evidence("swept_hosts", hosts)

@@ -54,12 +54,26 @@ pub struct ScanConfig {
     /// silence is no evidence. Unanswered UDP/ICMP count nothing then. Lower is quieter on
     /// one-way taps; higher catches stateless scanners there sooner.
     pub blind_weight: f64,
-    /// ICMP echo sweep: distinct hosts of one /24 (IPv6 /64) pinged within `sweep_window`,
-    /// counting crafted (empty) echoes twice, that raise the alert even when every host answers.
+    /// Sweep: distinct hosts of one /24 (IPv6 /64) touched within `sweep_window` that raise the
+    /// alert: echoes and crafted probes (counting twice: empty echoes, raw SYNs, nmap's ACK
+    /// ping, empty UDP) when sent, even if every host answers; other probes when they fail.
     /// Lower catches small sweeps, higher keeps monitoring servers that ping a subnet quiet.
     pub sweep_hosts: u32,
     /// Window of the echo-sweep count.
     pub sweep_window: Dur,
+    /// Silent ports of one host after which silence counts fully, even from a source that never
+    /// got an answer or on a one-way tap (a UDP scan of an address that does not exist, or
+    /// behind a firewall that drops). Lower catches smaller silent scans; higher keeps clients
+    /// trying a few dead services of one server (mail ports, STUN/WebRTC candidates) quiet.
+    pub fanout_ports: u32,
+    /// A connection to an address the host resolved within this long is grouped with the
+    /// name's other addresses: trying them in turn (failover, happy eyeballs) is one first
+    /// contact per port. Longer covers clients that cache answers longer; shorter lets a
+    /// scanner that resolves names first hide less.
+    pub resolved_window: Dur,
+    /// Most (host, resolved address) pairs remembered per worker (about 80 bytes each); the
+    /// least recently resolved goes first (counted). Higher covers busier resolvers' clients.
+    pub max_resolved: usize,
     /// Most sources tracked per worker (active within `window`); the stalest is evicted
     /// (counted). A source costs about 1.7 KB, allocated once and recycled. Higher remembers
     /// more quiet scanners under a flood of one-probe sources; lower bounds memory.
@@ -98,6 +112,9 @@ impl Default for ScanConfig {
             blind_weight: 0.25,
             sweep_hosts: 20,
             sweep_window: Dur::secs(60),
+            fanout_ports: 10,
+            resolved_window: Dur::secs(60),
+            max_resolved: 8192,
             max_sources: 10_000,
             max_pending: 16_384,
             max_walks_per_source: 8,
@@ -174,6 +191,9 @@ impl crate::detect::DetectorConfig for ScanConfig {
         ck.range("blind_weight", self.blind_weight, 0.0, 100.0);
         ck.count("sweep_hosts", self.sweep_hosts, 2, MAX_CAP);
         ck.dur("sweep_window", self.sweep_window, ms(1000), 7 * DAY);
+        ck.count("fanout_ports", self.fanout_ports, 2, 65_536);
+        ck.dur("resolved_window", self.resolved_window, ms(1000), DAY);
+        ck.cap("max_resolved", self.max_resolved);
         ck.cap("max_sources", self.max_sources);
         ck.cap("max_pending", self.max_pending);
         ck.cap("max_walks_per_source", self.max_walks_per_source);

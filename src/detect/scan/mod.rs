@@ -3,7 +3,7 @@
 //!
 //! Observe → reduce → threshold, after Threshold Random Walk (Jung et al., 2004). Every flow's
 //! first packet is classified ([`probe`]): SYN from a raw socket or from the OS stack, FIN,
-//! NULL, Xmas, odd flags, bare ACK, UDP, ICMP echo or timestamp. A source's *first contact* with
+//! NULL, Xmas, odd flags, bare ACK, UDP, ICMP echo or timestamp, another IP protocol. A source's *first contact* with
 //! a target (host, protocol, port) is then decided, on packet time:
 //! - success: SYN-ACK, any UDP or echo answer, or, when only the prober's side is visible, its
 //!   own ACK or data after the SYN (the handshake must have completed);
@@ -21,42 +21,53 @@
 //! sweep where every host answers is caught by counting distinct hosts per /24.
 //!
 //! When the return path is invisible (one-way tap), silence is weak evidence: unanswered TCP
-//! counts `blind_weight`, unanswered UDP/ICMP nothing.
+//! counts `blind_weight`, unanswered UDP/ICMP nothing — until the source's silent contacts fan
+//! out over `fanout_ports` ports of one host, which no client does: then silence counts fully.
+//! Distinct hosts touched per /24 (/64) are counted for every probe kind (crafted probes when
+//! sent, others when nothing answers them), so a sweep nothing answers alerts without any
+//! answer seen.
+//! An ICMP unreachable whose probe was out of view (asymmetric routing, a one-way tap) is itself
+//! a refused first contact. Addresses a host resolved moments before are one target per name
+//! and port ([`resolved`]): failing over between them is not a scan.
 //!
-//! Needs: every packet (`on_packet`) and ticks (timeouts). Memory: one entry per source, capped
+//! Needs: every packet (`on_packet`), DNS answers (`on_dns`) and ticks (timeouts). Memory: one entry per source, capped
 //! at `max_sources` with counted eviction; per source, fixed-size sketches (a two-generation
 //! Bloom filter of targets seen, HyperLogLogs of failed hosts and ports) and short capped lists;
-//! first contacts awaiting an answer capped at `max_pending`. A /8 scan costs the same memory as
+//! first contacts awaiting an answer capped at `max_pending`; resolved addresses capped at
+//! `max_resolved` (LRU). A /8 scan costs the same memory as
 //! a /24. Limitation: workers shard by home host, so an external source scanning many home
 //! hosts is seen by every worker, each with its share of the targets (and may alert once each).
 
 mod alert;
 pub mod config;
+mod contact;
 pub mod probe;
+pub mod resolved;
 mod signatures;
 pub mod sketch;
 pub mod state;
 #[cfg(test)]
 mod tests;
+mod walk;
 
 pub use config::ScanConfig;
-pub use signatures::{SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
+pub use signatures::{SIG_EXTERNAL, SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::Alert;
-use crate::decode::icmp::{self, IcmpError};
-use crate::decode::packet::tcp_flags::{ACK, RST, SYN};
+use crate::decode::dns::DnsMessage;
+use crate::decode::icmp;
 use crate::decode::{Decoded, L4};
 use crate::flow::bounded::Bounded;
 use crate::flow::host::is_group;
-use crate::flow::{EndReason, Flow, FlowKey, FlowTable};
+use crate::flow::{EndReason, Flow, FlowTable};
 use crate::time::Timestamp;
-use alert::Trigger;
 use config::Walk;
 use ipnet::IpNet;
-use probe::{Kind, UDP_ONE_WAY, service_port};
+use probe::Kind;
+use resolved::Resolved;
 use rustc_hash::FxHashMap;
-use state::{Source, Target, family};
+use state::{Source, Target};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
@@ -97,6 +108,13 @@ enum Outcome {
     Neutral,
 }
 
+impl Outcome {
+    /// Silence, or a router's word for it.
+    fn silent(self) -> bool {
+        matches!(self, Outcome::Unanswered | Outcome::UnreachableRouter)
+    }
+}
+
 /// A first contact: who probed what, how.
 #[derive(Debug, Clone, Copy)]
 struct Contact {
@@ -125,13 +143,17 @@ pub struct Scan {
     /// between the map and the pool without being copied or reallocated.
     #[allow(clippy::vec_box)]
     pool: Vec<Box<Source>>,
-    /// First contacts awaiting an answer, by their flow key's hash ([`FlowKey::hash64`]; two
-    /// open flows share one about once in 2^64): 8-byte keys, and 16-byte entries in `order`,
-    /// which every new flow appends to.
+    /// First contacts awaiting an answer, by their flow key's hash ([`crate::flow::FlowKey::hash64`];
+    /// two open flows share one about once in 2^64): 8-byte keys, and 16-byte entries in
+    /// `order`, which every new flow appends to.
     pending: FxHashMap<u64, Pending>,
     order: VecDeque<(Timestamp, u64)>,
+    /// Addresses each host resolved lately, grouped by name.
+    resolved: Resolved,
     /// Last time a flow was seen answered (both directions visible).
     two_way_at: Option<Timestamp>,
+    /// Latest packet time seen.
+    now: Timestamp,
     evicted_sources: u64,
     evicted_pending: u64,
     shed: u64,
@@ -144,12 +166,14 @@ impl Scan {
         Scan {
             walk: Walk::from_config(&cfg),
             allow: cfg.allow_sources.clone(),
+            resolved: Resolved::new(cfg.max_resolved, cfg.resolved_window.nanos()),
             cfg,
             sources: Bounded::new(max_sources),
             pool: Vec::new(),
             pending: FxHashMap::default(),
             order: VecDeque::new(),
             two_way_at: None,
+            now: Timestamp(0),
             evicted_sources: 0,
             evicted_pending: 0,
             shed: 0,
@@ -202,272 +226,6 @@ impl Scan {
     fn pool_cap(&self) -> usize {
         self.cfg.max_sources.min(4096)
     }
-
-    /// A flow's first packet.
-    fn opened(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let d = c.pkt;
-        let Some(p) = probe::classify(d) else { return };
-        if !self.worth(&d.src, &d.dst) {
-            return;
-        }
-        let ts = c.ts;
-        let target = Target { host: d.dst, proto: p.proto, port: p.port };
-        let (sweep_window, sweep_hosts) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
-        let s = self.source(d.src, ts);
-        if !s.seen.insert(target.hash()) {
-            return;
-        }
-        s.probes += 1;
-        s.kinds[p.kind.idx()] += 1;
-        if let Some(t) = p.tool {
-            s.tools[t as usize] += 1;
-        }
-        s.last = ts;
-        s.last_probe = ts;
-        let contact = Contact { prober: d.src, sport: d.ports().0, target, kind: p.kind, crafted: p.crafted };
-        if p.kind == Kind::IcmpEcho {
-            let cell = s.sweep(&d.dst, p.crafted, ts, sweep_window);
-            if cell.weight >= sweep_hosts && !s.alerted {
-                let t = Trigger::Sweep { weight: cell.weight, hosts: cell.hosts };
-                self.raise(&contact, t, ts, c.env, out);
-            }
-        }
-        if p.kind.definite() {
-            self.resolve(ts, contact, Outcome::Definite, c.env, out);
-            return;
-        }
-        self.await_answer(c.flow.key.hash64(), contact, ts, c.env, out);
-    }
-
-    fn await_answer(&mut self, key: u64, contact: Contact, ts: Timestamp, env: &Env, out: &mut Vec<Alert>) {
-        let cap = self.cfg.max_pending.max(1);
-        while self.pending.len() >= cap || self.order.len() >= cap.saturating_mul(2) {
-            let Some((t, k)) = self.order.pop_front() else { break };
-            if self.pending.get(&k).is_some_and(|o| o.ts == t)
-                && let Some(old) = self.take(&k)
-            {
-                // Decided early. Silence counts only against a source that fills a good part of
-                // the table itself (a fast scanner): others' slow answers must not become
-                // failures because someone else flooded.
-                self.evicted_pending += 1;
-                let flooding = self.sources.get(&old.c.prober).is_some_and(|s| s.pending as usize >= cap / 8);
-                let outcome = if flooding { Outcome::Unanswered } else { Outcome::Neutral };
-                self.resolve(ts, old.c, outcome, env, out);
-            }
-        }
-        let _ = self.take(&key);
-        if let Some(s) = self.sources.get_mut(&contact.prober) {
-            s.pending += 1;
-        }
-        self.pending.insert(key, Pending { c: contact, ts });
-        self.order.push_back((ts, key));
-    }
-
-    /// Removes a pending first contact, keeping its source's count.
-    fn take(&mut self, key: &u64) -> Option<Pending> {
-        let p = self.pending.remove(key)?;
-        if let Some(s) = self.sources.get_mut(&p.c.prober) {
-            s.pending = s.pending.saturating_sub(1);
-        }
-        Some(p)
-    }
-
-    /// The first packet from the other side of a pending first contact.
-    fn answered(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let d = c.pkt;
-        let key = c.flow.key.hash64();
-        let Some(p) = self.pending.get(&key).copied() else { return };
-        if p.c.prober == d.src {
-            return;
-        }
-        self.take(&key);
-        let outcome = match d.l4 {
-            L4::Tcp(t) if t.flags & (SYN | ACK) == SYN | ACK => Outcome::Success { implied: false },
-            L4::Tcp(t) if t.flags & RST != 0 => Outcome::Rejected,
-            // A bare ACK answered with data or ACKs belongs to a live connection seen mid-way.
-            L4::Tcp(_) if p.c.kind == Kind::Ack => Outcome::Neutral,
-            _ => Outcome::Success { implied: false },
-        };
-        self.resolve(c.ts, p.c, outcome, c.env, out);
-    }
-
-    /// The prober's 2nd..4th packet while nothing came back: with a one-way view, its ACK or
-    /// data after a SYN shows the handshake completed.
-    fn followed_up(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let d = c.pkt;
-        let L4::Tcp(t) = d.l4 else { return };
-        let key = c.flow.key.hash64();
-        let Some(p) = self.pending.get(&key).copied() else { return };
-        if p.c.prober != d.src {
-            return;
-        }
-        let data = d.payload_wire_len > 0;
-        let outcome = match p.c.kind {
-            Kind::Syn | Kind::Connect if data || (t.flags & ACK != 0 && t.flags & (SYN | RST) == 0) => {
-                Outcome::Success { implied: true }
-            }
-            Kind::Ack if data || c.flow.pkts[c.dir.idx()] >= 3 => Outcome::Neutral,
-            _ => return,
-        };
-        self.take(&key);
-        self.resolve(c.ts, p.c, outcome, c.env, out);
-    }
-
-    /// An ICMP unreachable: the quote names the prober and the target.
-    fn unreachable(&mut self, c: &PacketCtx<'_, '_>, e: &IcmpError, out: &mut Vec<Alert>) {
-        let q = e.quoted;
-        if c.pkt.dst != q.src {
-            return;
-        }
-        let (key, _) = FlowKey::from_tuple(q.src, q.sport, q.dst, q.dport, q.proto, c.pkt.vlan.unwrap_or(0));
-        let key = key.hash64();
-        let Some(p) = self.pending.get(&key).copied() else { return };
-        if p.c.prober != q.src {
-            return;
-        }
-        self.take(&key);
-        let outcome = if c.pkt.src == q.dst { Outcome::Unreachable } else { Outcome::UnreachableRouter };
-        self.resolve(c.ts, p.c, outcome, c.env, out);
-    }
-
-    /// Weight of a failure in units of the walk's failure step; 0 = no evidence.
-    fn failure_weight(
-        &self,
-        s: &Source,
-        t: &Target,
-        kind: Kind,
-        crafted: bool,
-        outcome: Outcome,
-        now: Timestamp,
-    ) -> f64 {
-        // Host-discovery probes (ACK ping, echo, timestamp) count plainly: nmap sends them
-        // before any scan, and the alert should come from, and name, the scan itself.
-        let mut w = if crafted && kind.port_scan() { self.cfg.crafted_weight } else { 1.0 };
-        if t.proto == 17 && !crafted {
-            w = self.cfg.udp_weight;
-        }
-        if matches!(outcome, Outcome::Unanswered | Outcome::UnreachableRouter) {
-            if t.proto == 17 && (UDP_ONE_WAY.contains(&t.port) || (t.port >= 1024 && !crafted)) {
-                return 0.0;
-            }
-            // Silence (or a router's word) only counts fully where answers are known to be
-            // visible: replies seen on this tap lately, and by this source in this family.
-            if self.blind(now) || !s.answered[family(&t.host)] {
-                return if t.proto == 6 { w * self.cfg.blind_weight } else { 0.0 };
-            }
-        }
-        w
-    }
-
-    /// No answered flow seen on this tap within `window`: a one-way view, or nothing answers.
-    fn blind(&self, now: Timestamp) -> bool {
-        self.two_way_at.is_none_or(|at| now.0.saturating_sub(at.0) > self.cfg.window.nanos())
-    }
-
-    fn resolve(
-        &mut self,
-        ts: Timestamp,
-        contact: Contact,
-        outcome: Outcome,
-        env: &Env,
-        out: &mut Vec<Alert>,
-    ) {
-        let Contact { prober, target: t, kind, crafted, .. } = contact;
-        let window = self.cfg.window.nanos();
-        let cap = self.cfg.max_walks_per_source;
-        let walk = self.walk;
-        let Some(s) = self.sources.get(&prober) else { return };
-        let w = match outcome {
-            Outcome::Success { .. } | Outcome::Neutral => 0.0,
-            _ => self.failure_weight(s, &t, kind, crafted, outcome, ts),
-        };
-        // Echo is host discovery: its outcomes live in the echo port walk (sweeps) only, they
-        // neither excuse nor add to port failures. The block walk measures the port scan
-        // proper: host discovery (ACK ping, timestamp) precedes every nmap scan and would
-        // otherwise decide before, and name, the scan itself.
-        let echo = kind == Kind::IcmpEcho;
-        let blockable = kind.port_scan() && (crafted || service_port(t.port));
-        let sample_size = self.cfg.sample_size;
-        let Some(s) = self.sources.get_mut(&prober) else { return };
-        s.last = s.last.max(ts);
-        match outcome {
-            Outcome::Success { implied } => {
-                s.successes += 1;
-                s.answered[family(&t.host)] |= !implied;
-                s.port_walk(t.proto, t.port, cap).step(ts, walk.success, walk.lower, window);
-                if !echo {
-                    s.host_walk(t.host, cap).step(ts, walk.success, walk.lower, window);
-                    s.block.step(ts, walk.success, walk.lower, window);
-                }
-                return;
-            }
-            Outcome::Neutral => {
-                s.neutral += 1;
-                return;
-            }
-            Outcome::Rejected | Outcome::Unreachable => s.answered[family(&t.host)] = true,
-            _ => {}
-        }
-        if w <= 0.0 {
-            s.neutral += 1;
-            return;
-        }
-        s.failures += 1;
-        match outcome {
-            Outcome::Rejected => s.rejected += 1,
-            Outcome::Unreachable => s.unreachable += 1,
-            Outcome::UnreachableRouter => s.unreachable_router += 1,
-            Outcome::Unanswered => s.unanswered += 1,
-            _ => s.definite += 1,
-        }
-        s.failed(&t, sample_size);
-        let delta = w * walk.fail;
-        let h = s.port_walk(t.proto, t.port, cap);
-        h.step(ts, delta, walk.lower, window);
-        let hv = f64::from(h.value);
-        let mut vv = 0.0;
-        if !echo {
-            let v = s.host_walk(t.host, cap);
-            v.step(ts, delta, walk.lower, window);
-            vv = f64::from(v.value);
-        }
-        if blockable {
-            s.block.step(ts, delta, walk.lower, window);
-        }
-        if s.alerted {
-            return;
-        }
-        let (hu, vu, bu) =
-            (walk.upper, walk.upper * self.cfg.vertical_factor, walk.upper * self.cfg.block_factor);
-        let trigger = if hv >= hu {
-            Trigger::Horizontal { value: hv, threshold: hu }
-        } else if vv >= vu {
-            Trigger::Vertical { value: vv, threshold: vu }
-        } else if f64::from(s.block.value) >= bu {
-            Trigger::Block { value: f64::from(s.block.value), threshold: bu }
-        } else {
-            return;
-        };
-        self.raise(&contact, trigger, ts, env, out);
-    }
-}
-
-impl Scan {
-    /// Decides the first contacts whose timeout has passed at `now` as unanswered.
-    fn expire(&mut self, now: Timestamp, env: &Env, out: &mut Vec<Alert>) {
-        let timeout = self.cfg.probe_timeout.nanos();
-        while let Some(&(ts, key)) = self.order.front() {
-            if now.0.saturating_sub(ts.0) < timeout {
-                break;
-            }
-            self.order.pop_front();
-            if self.pending.get(&key).is_some_and(|p| p.ts == ts)
-                && let Some(p) = self.take(&key)
-            {
-                self.resolve(now, p.c, Outcome::Unanswered, env, out);
-            }
-        }
-    }
 }
 
 impl Detector for Scan {
@@ -476,6 +234,7 @@ impl Detector for Scan {
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        self.now = self.now.max(c.ts);
         // Timeouts are decided on ticks, and sooner when packets keep coming (one comparison).
         if self.order.front().is_some_and(|f| c.ts.0.saturating_sub(f.0.0) >= self.cfg.probe_timeout.nanos())
         {
@@ -484,7 +243,8 @@ impl Detector for Scan {
         let d: &Decoded<'_> = c.pkt;
         if let L4::Icmp(_) = d.l4
             && let Some(e) = icmp::error(d)
-            && e.unreachable
+            // ICMPv6 parameter problem, unrecognised next header: IPv6's protocol unreachable.
+            && (e.unreachable || (e.v6 && e.icmp_type == 4 && e.code == 1))
         {
             self.unreachable(c, &e, out);
         }
@@ -504,16 +264,26 @@ impl Detector for Scan {
         }
     }
 
+    fn on_dns(&mut self, c: &PacketCtx<'_, '_>, m: &DnsMessage, _out: &mut Vec<Alert>) {
+        if m.is_response && m.rcode == 0 && m.answer_addrs[0].is_some() {
+            self.resolved.record(c.pkt.dst, m, c.ts);
+        }
+    }
+
     fn on_flow_end(&mut self, f: &Flow, why: EndReason, env: &Env, out: &mut Vec<Alert>) {
-        // The capture ended: an answer that never came is not coming.
+        // The capture ended: an answer that never came is not coming — but a contact younger
+        // than `probe_timeout` had not yet failed (its answer may just be out of the capture).
         if why == EndReason::Shutdown
             && let Some(p) = self.take(&f.key.hash64())
         {
-            self.resolve(f.last, p.c, Outcome::Unanswered, env, out);
+            let due = self.now.0.saturating_sub(p.ts.0) >= self.cfg.probe_timeout.nanos();
+            let outcome = if due { Outcome::Unanswered } else { Outcome::Neutral };
+            self.resolve(self.now.max(f.last), p.c, outcome, env, out);
         }
     }
 
     fn on_tick(&mut self, now: Timestamp, _f: &FlowTable, env: &Env, out: &mut Vec<Alert>) {
+        self.now = self.now.max(now);
         self.expire(now, env, out);
         if now.secs().is_multiple_of(10) {
             let window = self.cfg.window.nanos();
@@ -527,24 +297,25 @@ impl Detector for Scan {
                     }
                 },
             );
+            self.resolved.expire(now);
         }
     }
 
     fn stats(&self) -> DetectorStats {
         DetectorStats {
-            tracked: (self.sources.len() + self.pending.len()) as u64,
-            evicted: self.evicted_sources + self.evicted_pending,
+            tracked: (self.sources.len() + self.pending.len() + self.resolved.len()) as u64,
+            evicted: self.evicted_sources + self.evicted_pending + self.resolved.evicted(),
             memory: (self.sources.overhead_bytes()
                 + (self.sources.len() + self.pool.len()) * std::mem::size_of::<Source>()
-                + self.pending.capacity() * (std::mem::size_of::<(u64, Pending)>() + 1))
-                as u64,
+                + self.pending.capacity() * (std::mem::size_of::<(u64, Pending)>() + 1)
+                + self.resolved.memory()) as u64,
             shed: self.shed,
         }
     }
 
     fn shed(&mut self, share: f64) -> u64 {
         self.pool = Vec::new();
-        let n = self.sources.shed(share, |_, _| {});
+        let n = self.sources.shed(share, |_, _| {}) + self.resolved.shed(share);
         self.shed += n;
         n
     }

@@ -35,11 +35,13 @@ pub enum Kind {
     IcmpEcho,
     /// ICMP timestamp, address-mask or information request, ICMPv6 node-information query.
     IcmpProbe,
+    /// A packet of another IP protocol (nmap -sO walks all 256); the target's port is 0.
+    IpProto,
 }
 
 impl Kind {
     /// Every kind, in evidence order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Syn,
         Kind::Connect,
         Kind::Fin,
@@ -50,6 +52,7 @@ impl Kind {
         Kind::Udp,
         Kind::IcmpEcho,
         Kind::IcmpProbe,
+        Kind::IpProto,
     ];
 
     /// Name in the evidence (`technique`).
@@ -65,6 +68,7 @@ impl Kind {
             Kind::Udp => "udp",
             Kind::IcmpEcho => "icmp_sweep",
             Kind::IcmpProbe => "icmp_probe",
+            Kind::IpProto => "ip_protocol",
         }
     }
 
@@ -141,6 +145,15 @@ pub const SERVICE_PORTS: [u16; 48] = [
     4444, 5000, 5060, 5432, 5555, 5601, 5672, 5900, 5984, 6000, 6379, 6443, 7001, 8000, 8008, 8009, 8080,
     8081, 8088, 8443, 8888, 9000, 9090, 9100, 9200, 9300, 10000, 11211, 27017, 50000, 49152,
 ];
+
+/// IP protocols other than TCP/UDP/ICMP that hosts speak (IGMP, IP-in-IP, 6in4, GRE, ESP, AH,
+/// OSPF, PIM, VRRP, L2TP, SCTP, UDP-Lite): a first packet of one is plain, of any other crafted.
+const PLAIN_PROTOCOLS: [u8; 12] = [2, 4, 41, 47, 50, 51, 89, 103, 112, 115, 132, 136];
+
+/// An IP protocol an operating system or a tunnel sends on its own.
+pub fn plain_protocol(proto: u8) -> bool {
+    PLAIN_PROTOCOLS.contains(&proto)
+}
 
 /// A port scanners target and ordinary clients rarely fail on.
 pub fn service_port(port: u16) -> bool {
@@ -223,7 +236,15 @@ pub fn classify(d: &Decoded<'_>) -> Option<Probe> {
             let crafted = kind == Kind::IcmpProbe || d.payload_wire_len == 0;
             Some(Probe { kind, crafted, tool: None, proto: d.ip_proto, port: u16::from(i.icmp_type) })
         }
-        L4::Other => None,
+        // Raw IP of another protocol (nmap -sO); TCP/UDP/ICMP too short to decode are no probe.
+        L4::Other if matches!(d.ip_proto, 1 | 6 | 17 | 58) => None,
+        L4::Other => Some(Probe {
+            kind: Kind::IpProto,
+            crafted: !plain_protocol(d.ip_proto),
+            tool: None,
+            proto: d.ip_proto,
+            port: 0,
+        }),
     }
 }
 
@@ -294,6 +315,27 @@ mod tests {
         assert_eq!(p.tool, Some(Tool::Zmap));
         let p = tcp(SYN, 14600, &[], 1, u32::from(std::net::Ipv4Addr::new(203, 0, 113, 11))).unwrap();
         assert_eq!((p.kind, p.tool), (Kind::Syn, Some(Tool::Mirai)));
+    }
+
+    fn raw_ip(proto: u8) -> Option<Probe> {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 99, 0, 167], [203, 0, 113, 83], 50)
+            .write(&mut f, etherparse::IpNumber(proto), &[])
+            .unwrap();
+        let mut an = Anomalies::default();
+        let d = decode(LinkType::Ethernet, &f, &DecodeOptions::default(), &mut an).unwrap();
+        classify(&d)
+    }
+
+    #[test]
+    fn other_ip_protocols_are_probes_crafted_unless_hosts_speak_them() {
+        // scan_ipproto.pcap: nmap -sO sends empty datagrams of protocol 0-255.
+        let p = raw_ip(77).unwrap();
+        assert_eq!((p.kind, p.crafted, p.proto, p.port), (Kind::IpProto, true, 77, 0));
+        let esp = raw_ip(50).unwrap();
+        assert_eq!((esp.kind, esp.crafted), (Kind::IpProto, false), "ESP is a tunnel, not a probe tool");
+        assert!(Kind::IpProto.port_scan() && !Kind::IpProto.definite());
     }
 
     #[test]

@@ -30,5 +30,16 @@ pub const SIG_INBOUND: Signature = Signature {
     mitre: &["T1595.001", "T1046"],
 };
 
+/// Neither side is in the home network (a SPAN carrying transit traffic, or a family the
+/// home network does not cover, such as IPv6 with only IPv4 home nets): no direction is claimed.
+pub const SIG_EXTERNAL: Signature = Signature {
+    id: 9_100_203,
+    rev: 1,
+    msg: "SIPHON scan: scan between hosts outside the home network",
+    category: "Detection of a Network Scan",
+    severity: 3,
+    mitre: &["T1046", "T1595"],
+};
+
 /// Every signature of the detector, for the table.
-pub(super) const ALL: &[Signature] = &[SIG_OUTBOUND, SIG_INTERNAL, SIG_INBOUND];
+pub(super) const ALL: &[Signature] = &[SIG_OUTBOUND, SIG_INTERNAL, SIG_INBOUND, SIG_EXTERNAL];

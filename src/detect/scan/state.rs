@@ -24,6 +24,15 @@ impl Target {
     pub fn hash(&self) -> u64 {
         mix(hash_ip(&self.host) ^ hash_port(self.proto, self.port))
     }
+    /// Hash for the seen-filter when the host is one of the addresses of a name the prober
+    /// resolved (`group`): every address of the name is one target per port.
+    pub fn hash_in_group(&self, group: u64) -> u64 {
+        mix(group ^ hash_port(self.proto, self.port) ^ 0x6a09_e667_f3bc_c908)
+    }
+    /// Hash for the seen-filter marking `host` as counted in its /24's sweep.
+    pub fn host_hash(host: &IpAddr) -> u64 {
+        mix(hash_ip(host) ^ 0xbb67_ae85_84ca_a73b)
+    }
     /// `203.0.113.11:443/tcp`, `203.0.113.11/icmp`.
     pub fn label(&self) -> String {
         match self.proto {
@@ -65,20 +74,31 @@ impl WalkState {
     }
 }
 
-/// Echo-sweep counter for one /24 (IPv6 /64).
+/// The walk over one host's ports, and how many of its ports were met with silence.
+#[derive(Debug, Clone, Copy)]
+pub struct HostWalk {
+    /// The host.
+    pub host: IpAddr,
+    /// The walk.
+    pub walk: WalkState,
+    /// Distinct ports (and protocols) of the host probed that never answered.
+    pub silent: u16,
+}
+
+/// Hosts-touched counter for one /24 (IPv6 /64), every probe kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Sweep {
     /// Hash of the prefix.
     pub prefix: u64,
-    /// First echo counted.
+    /// First host counted.
     pub first: Timestamp,
-    /// Weighted distinct hosts (crafted echoes count twice).
+    /// Weighted distinct hosts (crafted probes count twice).
     pub weight: u32,
     /// Distinct hosts.
     pub hosts: u32,
 }
 
-/// The prefix an echo sweep is counted in.
+/// The prefix a sweep is counted in.
 pub fn sweep_prefix(ip: &IpAddr) -> u64 {
     match ip {
         IpAddr::V4(v4) => mix(u64::from(u32::from(*v4) >> 8)),
@@ -123,8 +143,8 @@ pub struct Source {
     /// Walks per (protocol, port) over hosts (horizontal).
     pub by_port: Vec<(u8, u16, WalkState)>,
     /// Walks per host over ports (vertical).
-    pub by_host: Vec<(IpAddr, WalkState)>,
-    /// Echo-sweep counters.
+    pub by_host: Vec<HostWalk>,
+    /// Hosts-touched counters per /24.
     pub sweeps: Vec<Sweep>,
     /// First contacts (distinct targets).
     pub probes: u32,
@@ -145,6 +165,8 @@ pub struct Source {
     pub definite: u32,
     /// Outcomes that were no evidence (mid-stream ACKs, silence on one-way UDP ports).
     pub neutral: u32,
+    /// Refusals whose probe was never seen (first contacts known from the ICMP quote only).
+    pub out_of_view: u32,
     /// First contacts by technique ([`Kind::idx`]).
     pub kinds: [u32; Kind::ALL.len()],
     /// Probes carrying a tool's fingerprint.
@@ -200,6 +222,7 @@ impl Source {
             unanswered,
             definite,
             neutral,
+            out_of_view,
             kinds,
             tools,
             failed,
@@ -224,6 +247,7 @@ impl Source {
             unanswered,
             definite,
             neutral,
+            out_of_view,
         ] {
             *n = 0;
         }
@@ -253,23 +277,23 @@ impl Source {
     }
 
     /// The walk of `host`, replacing the stalest when `cap` are kept.
-    pub fn host_walk(&mut self, host: IpAddr, cap: usize) -> &mut WalkState {
-        let i = match self.by_host.iter().position(|(h, _)| *h == host) {
+    pub fn host_walk(&mut self, host: IpAddr, cap: usize) -> &mut HostWalk {
+        let i = match self.by_host.iter().position(|h| h.host == host) {
             Some(i) => i,
             None => {
                 if self.by_host.len() >= cap.max(1) {
-                    let old = stalest(self.by_host.iter().map(|w| w.1.last_secs));
+                    let old = stalest(self.by_host.iter().map(|w| w.walk.last_secs));
                     self.by_host.swap_remove(old);
                 }
-                push_capped(&mut self.by_host, (host, WalkState::default()), cap);
+                push_capped(&mut self.by_host, HostWalk { host, walk: WalkState::default(), silent: 0 }, cap);
                 self.by_host.len() - 1
             }
         };
-        &mut self.by_host[i].1
+        &mut self.by_host[i]
     }
 
-    /// Counts an echo to `host` in its prefix's sweep; returns the cell after counting.
-    pub fn sweep(&mut self, host: &IpAddr, crafted: bool, ts: Timestamp, window: u64) -> Sweep {
+    /// Counts `host` (`weight` times) in its prefix's sweep; returns the cell after counting.
+    pub fn sweep(&mut self, host: &IpAddr, weight: u32, ts: Timestamp, window: u64) -> Sweep {
         let prefix = sweep_prefix(host);
         let i = match self.sweeps.iter().position(|s| s.prefix == prefix) {
             Some(i) => i,
@@ -286,7 +310,7 @@ impl Source {
         if ts.0.saturating_sub(s.first.0) > window {
             *s = Sweep { prefix, first: ts, weight: 0, hosts: 0 };
         }
-        s.weight += if crafted { 2 } else { 1 };
+        s.weight += weight;
         s.hosts += 1;
         *s
     }

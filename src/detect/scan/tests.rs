@@ -207,10 +207,25 @@ fn silence_fails_on_timeout_when_the_return_path_is_visible() {
 }
 
 #[test]
+fn contacts_pending_when_the_capture_ends_are_no_evidence() {
+    let mut n = Net::new(config(|_| {}));
+    n.send(&syn(HOME, 1000, [198, 51, 100, 1], 443, false));
+    n.send(&tcp([198, 51, 100, 1], 443, HOME, 1000, "SA", &[]));
+    // Four OS SYNs to port 23 of hosts in four /24s; the capture ends before any timeout.
+    for h in 1..=4u8 {
+        n.send(&syn(HOME, 2000 + u16::from(h), [192, 0, h, 9], 23, false));
+    }
+    let alerts = &mut n.alerts;
+    n.w.finish(&mut |a| alerts.push(a));
+    assert!(n.scan_alerts().is_empty(), "{:?}", n.scan_alerts());
+}
+
+#[test]
 fn icmp_unreachable_is_attributed_to_the_prober_and_target() {
     let mut n = Net::new(config(|_| {}));
     let target = [203, 0, 113, 12];
-    // An unreachable sent to someone else, and one quoting a datagram never seen, count nothing.
+    // An unreachable sent to someone else counts nothing; one quoting a datagram never seen is
+    // a refusal whose probe was out of view (asymmetric routing, a one-way tap).
     n.send(&udp([10, 99, 0, 77], 1111, target, 9, &[]));
     n.send(&unreachable(target, HOME, 1111, target, 9, 3));
     n.send(&unreachable(target, [10, 99, 0, 78], 1111, target, 9, 3));
@@ -222,7 +237,8 @@ fn icmp_unreachable_is_attributed_to_the_prober_and_target() {
             assert_eq!(a[0]["src_ip"], "10.99.0.31");
             assert_eq!(ev(&a[0], "technique"), "udp");
             assert_eq!(ev(&a[0], "shape"), "vertical");
-            assert_eq!(ev(&a[0], "rejected_icmp"), i as u64 + 1);
+            assert_eq!(ev(&a[0], "rejected_icmp"), i as u64 + 2);
+            assert_eq!(ev(&a[0], "refused_out_of_view"), 1);
             assert!(i < 5, "empty UDP probes are crafted: 5 refusals at most");
             return;
         }

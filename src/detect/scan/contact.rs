@@ -1,0 +1,237 @@
+//! First contacts: a flow's first packet becomes a pending contact, decided by the answer
+//! (SYN-ACK, RST, any UDP/echo answer), the prober's own follow-up on a one-way view, an ICMP
+//! unreachable quoting it, or `probe_timeout` of silence. An unreachable whose probe was never
+//! seen (asymmetric routing, a tap that sees one direction) is a refused contact of its own.
+
+use super::alert::Trigger;
+use super::probe::{self, Kind, TRACEROUTE_PORTS};
+use super::state::Target;
+use super::{Contact, Outcome, Pending, Scan};
+use crate::alert::Alert;
+use crate::decode::L4;
+use crate::decode::icmp::IcmpError;
+use crate::decode::packet::tcp_flags::{ACK, RST, SYN};
+use crate::detect::{Env, PacketCtx};
+use crate::flow::FlowKey;
+use crate::time::Timestamp;
+
+impl Scan {
+    /// A flow's first packet.
+    pub(super) fn opened(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let d = c.pkt;
+        let Some(p) = probe::classify(d) else { return };
+        if !self.worth(&d.src, &d.dst) {
+            return;
+        }
+        let ts = c.ts;
+        let target = Target { host: d.dst, proto: p.proto, port: p.port };
+        // The addresses of a name the prober just resolved are one target per port: failing
+        // over between them (and retrying) is one first contact, not one per address.
+        let key = match self.resolved.group(&d.src, &d.dst, ts) {
+            Some(g) => target.hash_in_group(g),
+            None => target.hash(),
+        };
+        let s = self.source(d.src, ts);
+        if !s.seen.insert(key) {
+            return;
+        }
+        s.probes += 1;
+        s.kinds[p.kind.idx()] += 1;
+        if let Some(t) = p.tool {
+            s.tools[t as usize] += 1;
+        }
+        s.last = ts;
+        s.last_probe = ts;
+        let contact = Contact { prober: d.src, sport: d.ports().0, target, kind: p.kind, crafted: p.crafted };
+        // Hosts touched per /24: crafted probes and echoes count when sent, whatever the answer
+        // (a sweep where every host answers is still a sweep); other probes when they fail.
+        if p.crafted || p.kind == Kind::IcmpEcho {
+            self.touch(&contact, if p.crafted { 2 } else { 1 }, ts, c.env, out);
+        }
+        if p.kind.definite() {
+            self.resolve(ts, contact, Outcome::Definite, c.env, out);
+            return;
+        }
+        self.await_answer(c.flow.key.hash64(), contact, ts, c.env, out);
+    }
+
+    /// Counts `c`'s host among those its source touched in the host's /24 (/64), once per host,
+    /// `weight` times; raises the sweep alert at `sweep_hosts`.
+    pub(super) fn touch(&mut self, c: &Contact, weight: u32, ts: Timestamp, env: &Env, out: &mut Vec<Alert>) {
+        let (window, threshold) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
+        let Some(s) = self.sources.get_mut(&c.prober) else { return };
+        if !s.seen.insert(Target::host_hash(&c.target.host)) {
+            return;
+        }
+        let cell = s.sweep(&c.target.host, weight, ts, window);
+        if cell.weight >= threshold && !s.alerted {
+            let t = Trigger::Sweep { weight: cell.weight, hosts: cell.hosts, echo: c.kind == Kind::IcmpEcho };
+            self.raise(c, t, ts, env, out);
+        }
+    }
+
+    pub(super) fn await_answer(
+        &mut self,
+        key: u64,
+        contact: Contact,
+        ts: Timestamp,
+        env: &Env,
+        out: &mut Vec<Alert>,
+    ) {
+        let cap = self.cfg.max_pending.max(1);
+        while self.pending.len() >= cap || self.order.len() >= cap.saturating_mul(2) {
+            let Some((t, k)) = self.order.pop_front() else { break };
+            if self.pending.get(&k).is_some_and(|o| o.ts == t)
+                && let Some(old) = self.take(&k)
+            {
+                // Decided early. Silence counts only against a source that fills a good part of
+                // the table itself (a fast scanner): others' slow answers must not become
+                // failures because someone else flooded.
+                self.evicted_pending += 1;
+                let flooding = self.sources.get(&old.c.prober).is_some_and(|s| s.pending as usize >= cap / 8);
+                let outcome = if flooding { Outcome::Unanswered } else { Outcome::Neutral };
+                self.resolve(ts, old.c, outcome, env, out);
+            }
+        }
+        let _ = self.take(&key);
+        if let Some(s) = self.sources.get_mut(&contact.prober) {
+            s.pending += 1;
+        }
+        self.pending.insert(key, Pending { c: contact, ts });
+        self.order.push_back((ts, key));
+    }
+
+    /// Removes a pending first contact, keeping its source's count.
+    pub(super) fn take(&mut self, key: &u64) -> Option<Pending> {
+        let p = self.pending.remove(key)?;
+        if let Some(s) = self.sources.get_mut(&p.c.prober) {
+            s.pending = s.pending.saturating_sub(1);
+        }
+        Some(p)
+    }
+
+    /// The first packet from the other side of a pending first contact.
+    pub(super) fn answered(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let d = c.pkt;
+        let key = c.flow.key.hash64();
+        let Some(p) = self.pending.get(&key).copied() else { return };
+        if p.c.prober == d.src {
+            return;
+        }
+        self.take(&key);
+        let outcome = match d.l4 {
+            L4::Tcp(t) if t.flags & (SYN | ACK) == SYN | ACK => Outcome::Success { implied: false },
+            L4::Tcp(t) if t.flags & RST != 0 => Outcome::Rejected,
+            // A bare ACK answered with data or ACKs belongs to a live connection seen mid-way.
+            L4::Tcp(_) if p.c.kind == Kind::Ack => Outcome::Neutral,
+            _ => Outcome::Success { implied: false },
+        };
+        self.resolve(c.ts, p.c, outcome, c.env, out);
+    }
+
+    /// The prober's 2nd..4th packet while nothing came back: with a one-way view, its ACK or
+    /// data after a SYN shows the handshake completed.
+    pub(super) fn followed_up(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let d = c.pkt;
+        let L4::Tcp(t) = d.l4 else { return };
+        let key = c.flow.key.hash64();
+        let Some(p) = self.pending.get(&key).copied() else { return };
+        if p.c.prober != d.src {
+            return;
+        }
+        let data = d.payload_wire_len > 0;
+        let outcome = match p.c.kind {
+            Kind::Syn | Kind::Connect if data || (t.flags & ACK != 0 && t.flags & (SYN | RST) == 0) => {
+                Outcome::Success { implied: true }
+            }
+            Kind::Ack if data || c.flow.pkts[c.dir.idx()] >= 3 => Outcome::Neutral,
+            _ => return,
+        };
+        self.take(&key);
+        self.resolve(c.ts, p.c, outcome, c.env, out);
+    }
+
+    /// An ICMP unreachable: the quote names the prober and the target.
+    /// An ICMP unreachable: the quote names the prober and the target.
+    pub(super) fn unreachable(&mut self, c: &PacketCtx<'_, '_>, e: &IcmpError, out: &mut Vec<Alert>) {
+        let q = e.quoted;
+        if c.pkt.dst != q.src {
+            return;
+        }
+        let (key, _) = FlowKey::from_tuple(q.src, q.sport, q.dst, q.dport, q.proto, c.pkt.vlan.unwrap_or(0));
+        let key = key.hash64();
+        let outcome = if c.pkt.src == q.dst { Outcome::Unreachable } else { Outcome::UnreachableRouter };
+        match self.pending.get(&key).copied() {
+            Some(p) if p.c.prober == q.src => {
+                self.take(&key);
+                self.resolve(c.ts, p.c, outcome, c.env, out);
+            }
+            Some(_) => {}
+            None => self.refused_out_of_view(c, e, outcome, out),
+        }
+    }
+
+    /// An unreachable quoting a probe this sensor never saw (asymmetric routing, a one-way
+    /// tap): the quote is the first contact and the refusal its outcome. Only for a source none
+    /// of whose probes this episode were seen; not for servers' answers refused by their
+    /// client (a late DNS answer), traceroute, nor echoes (the sweep count judges those).
+    fn refused_out_of_view(
+        &mut self,
+        c: &PacketCtx<'_, '_>,
+        e: &IcmpError,
+        outcome: Outcome,
+        out: &mut Vec<Alert>,
+    ) {
+        let q = e.quoted;
+        if !self.worth(&q.src, &q.dst) {
+            return;
+        }
+        let kind = match q.proto {
+            6 => Kind::Connect,
+            17 => Kind::Udp,
+            1 | 58 => return,
+            _ => Kind::IpProto,
+        };
+        let answer = matches!(q.proto, 6 | 17) && q.sport < 1024 && q.dport >= 1024;
+        if answer || (q.proto == 17 && TRACEROUTE_PORTS.contains(&q.dport)) {
+            return;
+        }
+        let port = if kind == Kind::IpProto { 0 } else { q.dport };
+        let target = Target { host: q.dst, proto: q.proto, port };
+        let ts = c.ts;
+        let s = self.source(q.src, ts);
+        // A source whose own probes are in view has its refusals matched to them: an
+        // unreachable quoting one never sent is forged or stray (ICMP errors are easy to
+        // forge to frame a host), not a probe out of view.
+        if s.probes > s.out_of_view || !s.seen.insert(target.hash()) {
+            return;
+        }
+        s.probes += 1;
+        s.out_of_view += 1;
+        s.kinds[kind.idx()] += 1;
+        s.last = ts;
+        s.last_probe = ts;
+        let crafted = kind == Kind::IpProto && !probe::plain_protocol(q.proto);
+        let contact = Contact { prober: q.src, sport: q.sport, target, kind, crafted };
+        if crafted {
+            self.touch(&contact, 2, ts, c.env, out);
+        }
+        self.resolve(ts, contact, outcome, c.env, out);
+    }
+
+    /// Decides the first contacts whose timeout has passed at `now` as unanswered.
+    pub(super) fn expire(&mut self, now: Timestamp, env: &Env, out: &mut Vec<Alert>) {
+        let timeout = self.cfg.probe_timeout.nanos();
+        while let Some(&(ts, key)) = self.order.front() {
+            if now.0.saturating_sub(ts.0) < timeout {
+                break;
+            }
+            self.order.pop_front();
+            if self.pending.get(&key).is_some_and(|p| p.ts == ts)
+                && let Some(p) = self.take(&key)
+            {
+                self.resolve(now, p.c, Outcome::Unanswered, env, out);
+            }
+        }
+    }
+}
