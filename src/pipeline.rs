@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+mod fanout;
+pub use fanout::run_fanout;
+
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
