@@ -115,7 +115,7 @@ pub struct RunOutcome {
 /// Which worker owns a packet: the home-side address (so all state about one internal host
 /// lives in one worker); the lower address if neither or both sides are home. With it, the
 /// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same decode.
-fn shard_of(
+pub fn shard_of(
     p: &RawPacket<'_>,
     n: usize,
     home: &HomeNet,

@@ -666,6 +666,66 @@ mod tests {
     }
 
     #[test]
+    fn expiry_and_shedding_take_the_right_flows_and_lookups_survive_compaction() {
+        let cfg = FlowConfig::default();
+        let (idle, closed) = (cfg.idle_timeout.nanos(), cfg.closed_timeout.nanos());
+        let mut t = FlowTable::new(cfg);
+        let home = HomeNet::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let mut ended = Vec::new();
+        let mut an = Anomalies::default();
+        let opts = DecodeOptions::default();
+        let mut frames = Vec::new();
+        for i in 0..4000u16 {
+            frames.push(syn([10, 0, (i >> 8) as u8, i as u8], 1000 + i, [203, 0, 113, 5], 443, false));
+        }
+        // Flow i's only packet at i ms.
+        for (i, f) in frames.iter().enumerate() {
+            let d = decode(LinkType::Ethernet, f, &opts, &mut an).unwrap();
+            t.update(&d, Timestamp(1_000_000_000_000 + i as u64 * 1_000_000), &home, &mut ended);
+        }
+        // Flow 0 sees a RST: the closed timeout applies to it.
+        let rst = {
+            let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([203, 0, 113, 5], [10, 0, 0, 0], 64);
+            let mut out = Vec::new();
+            b.tcp(443, 1000, 1, 1000).rst().write(&mut out, &[]).unwrap();
+            out
+        };
+        let d = decode(LinkType::Ethernet, &rst, &opts, &mut an).unwrap();
+        t.update(&d, Timestamp(1_000_000_000_000 + 5_000_000_000), &home, &mut ended);
+        let at = |ns: u64| Timestamp(1_000_000_000_000 + ns);
+        t.expire(at(5_000_000_000 + closed - 1), &mut ended);
+        assert!(ended.is_empty());
+        t.expire(at(5_000_000_000 + closed), &mut ended);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].1, EndReason::Closed);
+        ended.clear();
+        // Idle: flows 1..=1000 (last packet at <= 1 s) are due at 1 s + idle, in slot order.
+        t.expire(at(1_000_000_000 + idle), &mut ended);
+        assert_eq!(ended.len(), 1000);
+        assert!(ended.windows(2).all(|w| w[0].0.first < w[1].0.first));
+        ended.clear();
+        // Shedding half ends the oldest half of the rest, and every other flow is still found
+        // (at a tick, as the worker sheds: after the traffic was handed over).
+        t.take_unflushed(&mut Vec::new());
+        let before = t.memory();
+        assert_eq!(t.shed(0.5, &mut ended), 1500);
+        assert_eq!(t.stats.shed, 1500);
+        assert!(ended.iter().all(|(f, r)| *r == EndReason::Evicted && f.first < at(2_501_000_000)));
+        assert!(t.memory() < before, "{} < {before}", t.memory());
+        assert_eq!(t.len(), 1499);
+        for f in &frames[2501..] {
+            let d = decode(LinkType::Ethernet, f, &opts, &mut an).unwrap();
+            let (key, _) = FlowKey::of(&d);
+            assert!(t.get_mut(&key).is_some());
+        }
+        // And they still expire, from their new slots.
+        ended.clear();
+        t.expire(at(10_000_000_000 + idle), &mut ended);
+        assert_eq!(ended.len(), 1499);
+        assert!(t.is_empty());
+    }
+
+    #[test]
     fn both_directions_share_a_flow_and_cap_evicts_with_count() {
         let cfg = FlowConfig { max_flows: 2, ..FlowConfig::default() };
         let mut t = FlowTable::new(cfg);
