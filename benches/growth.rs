@@ -74,8 +74,11 @@ fn session_packet(i: u32, round: u32, out: &mut Vec<u8>) {
     let h = i % 4000;
     let home = [10, 1 + (h >> 8) as u8, h as u8, 10];
     let s = (i / 4000) % 500;
-    let server =
-        if s % 2 == 0 { [198, 51, 100, (s / 2) as u8 + 1] } else { [203, 0, 113, (s / 2) as u8 + 1] };
+    let server = if s.is_multiple_of(2) {
+        [198, 51, 100, (s / 2) as u8 + 1]
+    } else {
+        [203, 0, 113, (s / 2) as u8 + 1]
+    };
     // (home, server) pairs are distinct up to 2 M sessions.
     let sport = 40_000;
     let seq = round.wrapping_mul(200);

@@ -199,7 +199,7 @@ impl DayTraffic {
             b[12..].copy_from_slice(&(s + 1).to_be_bytes());
             Addr::V6(b)
         } else {
-            let net = if s % 2 == 0 { [198, 51, 100] } else { [203, 0, 113] };
+            let net = if s.is_multiple_of(2) { [198, 51, 100] } else { [203, 0, 113] };
             Addr::V4([net[0], net[1], net[2], (s / 2 % 250) as u8 + 1])
         }
     }
