@@ -347,6 +347,11 @@ impl FlowTable {
                 if self.index.len() >= self.cfg.max_flows {
                     self.evict_one(ended);
                 }
+                // Flows evicted before their deadline leave their filings behind: when those
+                // outnumber the flows, drop them all at once (amortised O(1) a flow).
+                if self.wheel.len() > 2 * self.index.len() + 4096 {
+                    self.purge_wheel();
+                }
                 (self.insert(Self::open(d, key, src_is_a, ts, home), hash), true)
             }
         };
@@ -446,6 +451,14 @@ impl FlowTable {
             self.stats.evicted += 1;
             ended.push((f, EndReason::Evicted));
         }
+    }
+
+    /// Drops the expiry filings whose flow left its slot or was filed again since.
+    fn purge_wheel(&mut self) {
+        let slots = &self.slots;
+        self.wheel.retain(|e| {
+            slots.get(e.slot as usize).is_some_and(|f| f.as_ref().is_some_and(|f| f.wheel_at == e.at))
+        });
     }
 
     /// Ends flows idle past their timeout at `now`, in slot order: only the flows filed under
@@ -722,6 +735,32 @@ mod tests {
         ended.clear();
         t.expire(at(10_000_000_000 + idle), &mut ended);
         assert_eq!(ended.len(), 1499);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn filings_of_evicted_flows_are_purged_and_the_rest_still_expire() {
+        let cfg = FlowConfig { max_flows: 100, ..FlowConfig::default() };
+        let idle = cfg.idle_timeout.nanos();
+        let mut t = FlowTable::new(cfg);
+        let home = HomeNet::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let (mut ended, mut an, opts) = (Vec::new(), Anomalies::default(), DecodeOptions::default());
+        for i in 0..20_000u32 {
+            let f = syn(
+                [10, 1, (i >> 8) as u8, i as u8],
+                1000 + (i % 50_000) as u16,
+                [203, 0, 113, 5],
+                443,
+                false,
+            );
+            let d = decode(LinkType::Ethernet, &f, &opts, &mut an).unwrap();
+            t.update(&d, Timestamp(1_000_000_000_000 + u64::from(i) * 1000), &home, &mut ended);
+            assert!(t.wheel.len() <= 2 * t.len() + 4097, "{} filings for {} flows", t.wheel.len(), t.len());
+        }
+        assert_eq!(t.len(), 100);
+        ended.clear();
+        t.expire(Timestamp(1_000_000_000_000 + 1_000_000_000 + idle), &mut ended);
+        assert_eq!(ended.len(), 100);
         assert!(t.is_empty());
     }
 

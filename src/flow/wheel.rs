@@ -85,6 +85,15 @@ impl Wheel {
         }
     }
 
+    /// Keeps the entries `keep` says to keep, in every bucket (to drop stale filings at once).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        self.len = 0;
+        for b in &mut self.buckets {
+            b.retain(&mut keep);
+            self.len += b.len();
+        }
+    }
+
     /// Forgets every entry.
     pub fn clear(&mut self) {
         for b in &mut self.buckets {
