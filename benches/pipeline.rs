@@ -4,15 +4,25 @@
 //! cargo bench --bench pipeline            # SIPHON_BENCH_BYTES=1000000000 by default
 //! ```
 //!
-//! Generates a ~1 GB realistic mixed capture deterministically (interleaved TLS/HTTP sessions,
-//! DNS, ping, QUIC-like UDP; `siphon::synth`), then measures in one run, on the same file:
-//! a bare libpcap read loop (the ceiling) and `siphon -r` with every detector, each run once
-//! first and discarded (warm-up), then alternating (`SIPHON_BENCH_ROUNDS`, default 7), printing
-//! each one's best packets/s and Gbit/s, the ratio, and siphon's peak RSS over every run.
-//! `SIPHON_BENCH_WORKERS` sets `--workers` (default 1).
+//! Two profiles, each generated once deterministically into `target/bench/` and reused:
+//!
+//! - `mixed`: ~1 GB of interleaved TLS/HTTP sessions, DNS, ping and QUIC-like UDP in 7.4 s of
+//!   capture time (`siphon::synth::MixedTraffic`);
+//! - `day`: an office's day, 180 s of capture time with sessions starting and ending
+//!   throughout, 2,500 dual-stack home hosts, VLAN tags, DNS at ~5 % of packets with CNAME
+//!   chains, NXDOMAIN and EDNS, QUIC, long TLS sessions and uploads
+//!   (`siphon::synth::day::DayTraffic`).
+//!
+//! On each file it runs a bare libpcap read loop (the reference) and `siphon -r` with every
+//! detector, each once first and discarded (warm-up), then alternating
+//! (`SIPHON_BENCH_ROUNDS`, default 7), and prints each round, the best and the median of the
+//! per-round ratios, packets/s and siphon's peak RSS over every run, then one line per profile.
+//! `SIPHON_BENCH_WORKERS` sets `--workers` (default 1); `SIPHON_BENCH_PROFILE=mixed|day` runs
+//! one profile only.
 
 use siphon::capture::write::PcapWriter;
 use siphon::synth::MixedTraffic;
+use siphon::synth::day::{DayProfile, DayTraffic};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,18 +44,49 @@ fn generate(path: &Path, bytes: u64) -> std::io::Result<u64> {
     Ok(n)
 }
 
-fn bare_loop(path: &Path) -> (u64, u64, f64) {
+fn generate_day(path: &Path) -> std::io::Result<u64> {
+    let f = std::fs::File::create(path)?;
+    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, f))?;
+    let mut g = DayTraffic::new(0xda7, DayProfile::default(), 1_700_000_000_000_000);
+    let mut frame = Vec::with_capacity(1600);
+    let mut n = 0u64;
+    while g.next_frame(&mut frame) {
+        w.write(g.ts_micros, &frame, usize::MAX)?;
+        n += 1;
+    }
+    w.finish()?;
+    eprintln!("day: {} sessions started", g.sessions_started);
+    Ok(n)
+}
+
+/// CPU seconds (user + system) in `ru`.
+fn cpu(ru: &libc::rusage) -> f64 {
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// CPU seconds this process used so far.
+fn own_cpu() -> f64 {
+    // SAFETY: getrusage fills a plain-data struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    cpu(&ru)
+}
+
+/// Packets, bytes, wall seconds and CPU seconds of a bare libpcap read loop over `path`.
+fn bare_loop(path: &Path) -> (u64, u64, f64, f64) {
     let mut cap = pcap::Capture::from_file(path).expect("open");
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), own_cpu());
     let (mut n, mut b) = (0u64, 0u64);
     while let Ok(p) = cap.next_packet() {
         n += 1;
         b += u64::from(p.header.len);
     }
-    (n, b, t.elapsed().as_secs_f64())
+    (n, b, t.elapsed().as_secs_f64(), own_cpu() - c)
 }
 
-fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64, String) {
+/// Wall seconds, peak RSS, CPU seconds (all threads) and stderr of `siphon -r path`.
+fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64, f64, String) {
     let t = Instant::now();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
         .args(["-r"])
@@ -67,38 +108,41 @@ fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64, String) {
         let _ = e.read_to_string(&mut err);
     }
     let _ = child.try_wait(); // already reaped by wait4
-    (secs, ru.ru_maxrss as u64 * 1024, err)
+    (secs, ru.ru_maxrss as u64 * 1024, cpu(&ru), err)
 }
 
-fn main() {
-    let bytes: u64 =
-        std::env::var("SIPHON_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000_000);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("mixed-{bytes}.pcap"));
-    if !path.exists() {
-        let t = Instant::now();
-        let n = generate(&path, bytes).expect("generate");
-        eprintln!("generated {} ({n} packets) in {:.1}s", path.display(), t.elapsed().as_secs_f64());
-    }
+/// One profile's figures.
+struct Outcome {
+    name: &'static str,
+    packets: u64,
+    bare_best: f64,
+    siphon_best: f64,
+    median: f64,
+    rss: u64,
+    /// Median CPU ns per packet: bare loop, siphon (all its threads).
+    cpu_ns: (f64, f64),
+}
+
+fn measure(name: &'static str, path: &Path, workers: &str, rounds: usize) -> Outcome {
     // Warm-up, discarded: the page cache, so both readers see the same storage, and the
     // memory a new process gets (on a VM the first touch of pages the host took back is slow,
     // and only siphon keeps tables).
-    let workers = std::env::var("SIPHON_BENCH_WORKERS").unwrap_or_else(|_| "1".into());
-    let _ = bare_loop(&path);
-    let (warm_secs, warm_rss, _) = run_siphon(&path, &["--workers", &workers]);
-    let rounds: usize = std::env::var("SIPHON_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    let _ = bare_loop(path);
+    let (warm_secs, warm_rss, _, _) = run_siphon(path, &["--workers", workers]);
     // Alternate the two readers, so that a machine whose speed drifts (a VM) slows both alike;
     // keep each one's best time, and the ratio of every pair.
     let (mut n, mut b) = (0, 0);
     let (mut bare_best, mut siphon_best, mut rss_max) = (f64::MAX, f64::MAX, warm_rss);
     let mut ratios = Vec::new();
     let mut times = Vec::new();
+    let (mut bare_cpu, mut siphon_cpu) = (Vec::new(), Vec::new());
     let mut err = String::new();
     for _ in 0..rounds {
-        let (pn, pb, bare_secs) = bare_loop(&path);
+        let (pn, pb, bare_secs, bc) = bare_loop(path);
         (n, b) = (pn, pb);
-        let (secs, rss, e) = run_siphon(&path, &["--workers", &workers]);
+        let (secs, rss, sc, e) = run_siphon(path, &["--workers", workers]);
+        bare_cpu.push(bc);
+        siphon_cpu.push(sc);
         bare_best = bare_best.min(bare_secs);
         siphon_best = siphon_best.min(secs);
         rss_max = rss_max.max(rss);
@@ -108,8 +152,14 @@ fn main() {
     }
     ratios.sort_by(f64::total_cmp);
     let median = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0) * 1e9 / n.max(1) as f64
+    };
+    let cpu_ns = (med(&mut bare_cpu), med(&mut siphon_cpu));
     let mpps = |secs: f64| n as f64 / secs / 1e6;
     let gbps = |secs: f64| b as f64 * 8.0 / secs / 1e9;
+    println!("== profile {name}: {}", path.display());
     println!("capture: {} packets, {:.2} GB, avg {:.0} B/packet", n, b as f64 / 1e9, b as f64 / n as f64);
     println!("{rounds} alternating rounds, best of each:");
     println!(
@@ -132,5 +182,59 @@ fn main() {
         ratios.iter().map(|r| format!("{:.1}%", 100.0 * r)).collect::<Vec<_>>().join(" ")
     );
     println!("rounds in order, bare/siphon seconds: {} (siphon's warm-up: {warm_secs:.3})", times.join(" "));
+    println!(
+        "CPU time per packet, median: bare loop {:.0} ns, siphon {:.0} ns (all threads; what load does not inflate)",
+        cpu_ns.0, cpu_ns.1
+    );
     eprintln!("{err}");
+    Outcome { name, packets: n, bare_best, siphon_best, median, rss: rss_max, cpu_ns }
+}
+
+fn main() {
+    let bytes: u64 =
+        std::env::var("SIPHON_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000_000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let which = std::env::var("SIPHON_BENCH_PROFILE").unwrap_or_default();
+    let mut files: Vec<(&'static str, PathBuf)> = Vec::new();
+    if which.is_empty() || which == "mixed" {
+        let path = dir.join(format!("mixed-{bytes}.pcap"));
+        if !path.exists() {
+            let t = Instant::now();
+            let n = generate(&path, bytes).expect("generate");
+            eprintln!("generated {} ({n} packets) in {:.1}s", path.display(), t.elapsed().as_secs_f64());
+        }
+        files.push(("mixed", path));
+    }
+    if which.is_empty() || which == "day" {
+        // The generator's version is in the name: a changed generator writes a new file.
+        let path = dir.join("day-v2.pcap");
+        if !path.exists() {
+            let t = Instant::now();
+            let n = generate_day(&path).expect("generate");
+            eprintln!("generated {} ({n} packets) in {:.1}s", path.display(), t.elapsed().as_secs_f64());
+        }
+        files.push(("day", path));
+    }
+    let workers = std::env::var("SIPHON_BENCH_WORKERS").unwrap_or_else(|_| "1".into());
+    let rounds: usize = std::env::var("SIPHON_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    let outcomes: Vec<Outcome> = files.iter().map(|(name, p)| measure(name, p, &workers, rounds)).collect();
+    println!();
+    println!(
+        "profile  packets    bare best  siphon best  ratio best  ratio median  peak RSS    CPU ns/pkt bare/siphon"
+    );
+    for o in &outcomes {
+        println!(
+            "{:<8} {:>9}  {:>8.3}s  {:>10.3}s  {:>9.1}%  {:>11.1}%  {:>6.1} MiB  {:>5.0} / {:.0}",
+            o.name,
+            o.packets,
+            o.bare_best,
+            o.siphon_best,
+            100.0 * o.bare_best / o.siphon_best,
+            100.0 * o.median,
+            o.rss as f64 / (1 << 20) as f64,
+            o.cpu_ns.0,
+            o.cpu_ns.1
+        );
+    }
 }

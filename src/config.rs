@@ -160,11 +160,16 @@ pub struct CaptureConfig {
     /// workers; a full batch (256 packets) goes at once. Shorter lowers alert latency on a quiet
     /// link; longer makes fewer, fuller batches (1ms..10s).
     pub flush_interval: Dur,
+    /// Live capture with `--workers` above 1: one socket per worker in a `PACKET_FANOUT` group
+    /// whose BPF program sends each home host's packets to one worker, so the kernel shards
+    /// and the capture thread is no longer a limit. Off: one socket, and the capture thread
+    /// shards (one core's worth of reading and decoding for all workers).
+    pub fanout: bool,
 }
 
 impl Default for CaptureConfig {
     fn default() -> Self {
-        CaptureConfig { flush_interval: Dur(std::time::Duration::from_millis(100)) }
+        CaptureConfig { flush_interval: Dur(std::time::Duration::from_millis(100)), fanout: true }
     }
 }
 

@@ -147,6 +147,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     let stop = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(LiveCounters::default());
     let mut early_sink = None;
+    let mut fanned: Vec<Box<dyn PacketSource>> = Vec::new();
     let (mut source, breaker): (Box<dyn PacketSource>, Option<pcap::BreakLoop>) = match &s.input {
         Input::Files(paths) => match FileSource::new(paths.clone(), s.filter.clone()) {
             Ok(src) => (Box::new(src), None),
@@ -170,6 +171,21 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
             match LiveSource::open(&o) {
                 Ok(mut src) => {
                     let h = src.stop_handle();
+                    // One socket per worker, sharded by the kernel (capture.fanout).
+                    let single = if s.workers > 1 && s.config.capture.fanout {
+                        match open_fanout(src, &o, &s) {
+                            Ok(all) => {
+                                fanned = all;
+                                None
+                            }
+                            Err((first, e)) => {
+                                eprintln!("siphon: warning: {e}; the capture thread shards instead");
+                                Some(first)
+                            }
+                        }
+                    } else {
+                        Some(src)
+                    };
                     // Open the output while still privileged (and hand the file to the user, so
                     // a SIGHUP can reopen a rotated one), then drop to the user.
                     early_sink = Some(open_output(&s)?);
@@ -182,7 +198,12 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
                             return Ok(exit::LIVE);
                         }
                     }
-                    (Box::new(src), Some(h))
+                    match single {
+                        Some(src) => (Box::new(src) as Box<dyn PacketSource>, Some(h)),
+                        // Each worker's read returns within capture.flush_interval to look at the
+                        // stop flag; no break handle (its socket ends inside the run).
+                        None => (Box::new(NoSource) as Box<dyn PacketSource>, None),
+                    }
                 }
                 Err(e) => {
                     eprintln!("siphon: {e}");
@@ -220,7 +241,11 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         _ => None,
     };
     let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters, reopen };
-    let outcome = run(&mut *source, &s.config, sink, &opts);
+    let outcome = if fanned.is_empty() {
+        run(&mut *source, &s.config, sink, &opts)
+    } else {
+        siphon::pipeline::run_fanout(fanned, &s.config, sink, &opts)
+    };
     drop(progress);
     stop.store(true, Ordering::Relaxed);
     drop(edge);
@@ -290,6 +315,48 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         return Ok(if live { exit::LIVE } else { exit::INPUT });
     }
     Ok(exit::OK)
+}
+
+/// The capture thread's source when every worker reads its own socket: nothing.
+struct NoSource;
+
+impl PacketSource for NoSource {
+    fn read(
+        &mut self,
+        _max: usize,
+        _f: &mut dyn FnMut(&siphon::capture::RawPacket<'_>),
+    ) -> Result<bool, siphon::error::CaptureError> {
+        Ok(false)
+    }
+}
+
+/// Opens `s.workers - 1` more sockets on the interface of `first` and joins all of them to one
+/// `PACKET_FANOUT` group sharding by home host; on failure, hands `first` back with the reason.
+#[allow(clippy::result_large_err)]
+fn open_fanout(
+    first: LiveSource,
+    o: &LiveOptions,
+    s: &Settings,
+) -> Result<Vec<Box<dyn PacketSource>>, (LiveSource, String)> {
+    let Some(prog) = siphon::capture::fanout::program(&s.config.general.home_net, s.workers as u32) else {
+        return Err((first, "the home networks do not fit a fanout program".into()));
+    };
+    let group = (std::process::id() & 0xffff) as u16;
+    if let Err(e) = first.join_fanout(group, &prog) {
+        return Err((first, e.to_string()));
+    }
+    let mut all: Vec<Box<dyn PacketSource>> = vec![Box::new(first)];
+    for _ in 1..s.workers {
+        match LiveSource::open(o).and_then(|src| src.join_fanout(group, &prog).map(|()| src)) {
+            Ok(src) => all.push(Box::new(src)),
+            Err(e) => {
+                // The group cannot be undone on the first socket: report and stop.
+                eprintln!("siphon: {e}");
+                std::process::exit(exit::LIVE);
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// Makes `user` own the output file (as tcpdump does for `-Z`), so the process can still reopen

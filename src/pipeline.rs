@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+mod fanout;
+pub use fanout::run_fanout;
+
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
@@ -113,7 +116,7 @@ pub struct RunOutcome {
 /// lives in one worker); for DNS between home hosts, the server's; else the lower address if
 /// neither or both sides are home. With it, the
 /// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same decode.
-fn shard_of(
+pub fn shard_of(
     p: &RawPacket<'_>,
     n: usize,
     home: &HomeNet,

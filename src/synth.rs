@@ -318,3 +318,5 @@ pub fn mutate(rng: &mut Rng, seed: &[u8], out: &mut Vec<u8>) {
         }
     }
 }
+
+pub mod day;

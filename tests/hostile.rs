@@ -182,4 +182,8 @@ fn one_memory_cap_is_shared_and_enforced_by_shedding_detector_state() {
         "{}",
         tight["siphon"]["detectors"]
     );
+    // The flow tables (120,000 one-query flows) are shed too, oldest first, and counted.
+    let flows = &tight["siphon"]["flows"];
+    assert!(flows["shed"].as_u64().unwrap() > 0, "{flows}");
+    assert!(m["held"].as_u64().unwrap() < roomy["siphon"]["memory"]["held"].as_u64().unwrap(), "{m}");
 }

@@ -92,6 +92,15 @@ impl LiveSource {
         })
     }
 
+    /// Joins this socket to fanout group `group` with the home-host program for `workers`
+    /// sockets ([`super::fanout`]).
+    pub fn join_fanout(&self, group: u16, prog: &[super::fanout::Op]) -> Result<(), CaptureError> {
+        super::fanout::join(self.fd, group, prog).map_err(|e| CaptureError::Live {
+            iface: self.iface.clone(),
+            reason: format!("PACKET_FANOUT: {e}"),
+        })
+    }
+
     /// A handle that makes a blocked read return.
     pub fn stop_handle(&mut self) -> StopHandle {
         self.cap.breakloop_handle()

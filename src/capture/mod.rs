@@ -4,6 +4,7 @@
 //! recycled [`Batch`] and the rest of the pipeline borrows from there.
 
 pub mod blocks;
+pub mod fanout;
 pub mod file;
 pub mod live;
 pub mod order;

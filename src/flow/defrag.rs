@@ -50,6 +50,8 @@ pub struct DefragStats {
     pub invalid: u64,
     /// Fragments discarded because their datagram was dropped for `frag_too_many`.
     pub discarded: u64,
+    /// Packets dropped unfinished (oldest first) to bring the run under `memory.cap`.
+    pub shed: u64,
     /// Bytes the pool holds now (payload buffers and bitmaps).
     pub memory: u64,
     /// Highest `memory` seen.
@@ -65,6 +67,7 @@ impl DefragStats {
         self.evicted += o.evicted;
         self.invalid += o.invalid;
         self.discarded += o.discarded;
+        self.shed += o.shed;
         self.memory += o.memory;
         self.memory_peak += o.memory_peak;
     }
@@ -324,6 +327,21 @@ impl Defrag {
             self.recycle(s);
         }
         self.note_memory();
+    }
+
+    /// Drops about `share` (0-1) of the packets in reassembly, oldest first, and the spare
+    /// buffers, for the memory budget; returns how many packets were dropped.
+    pub fn shed(&mut self, share: f64) -> u64 {
+        self.spare.clear();
+        let mut n = 0;
+        let held = &mut self.held;
+        self.slots.shed(share, |_, s| {
+            *held -= s.bytes();
+            n += u64::from(!s.dead);
+        });
+        self.stats.shed += n;
+        self.note_memory();
+        n
     }
 
     /// Packets in reassembly.

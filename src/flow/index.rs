@@ -110,6 +110,20 @@ impl FlowIndex {
         }
     }
 
+    /// Rebuilds the index at the size it would have for `flows` flows, if smaller (after a
+    /// memory emergency shed flows).
+    pub fn shrink_for(&mut self, flows: usize) {
+        let n = (flows.max(self.len).saturating_mul(2)).next_power_of_two().max(MIN_ENTRIES);
+        if n >= self.entries.len() {
+            return;
+        }
+        let old = std::mem::replace(&mut self.entries, vec![EMPTY; n]);
+        self.mask = n - 1;
+        for e in old.into_iter().filter(|&e| e != EMPTY) {
+            self.place(e);
+        }
+    }
+
     /// Removes the entry of `slot` under `hash`, shifting later entries of its run back.
     pub fn remove(&mut self, hash: u64, slot: u32) {
         let h32 = hash as u32;

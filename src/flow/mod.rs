@@ -8,6 +8,7 @@ pub mod host;
 pub mod index;
 pub mod key;
 pub mod table;
+pub mod wheel;
 
 pub use host::HomeNet;
 pub use key::FlowKey;

@@ -5,6 +5,7 @@ use super::Dir;
 use super::host::HomeNet;
 use super::index::{FlowIndex, prefetch_line};
 use super::key::FlowKey;
+use super::wheel::{Wheel, second_of};
 use crate::config::FlowConfig;
 use crate::decode::app::AppProto;
 use crate::decode::packet::tcp_flags;
@@ -82,6 +83,8 @@ pub struct Flow {
     /// The external peer's country and network, looked up once when the flow opens if a GeoIP
     /// database is loaded and the flow is home ↔ external (unknown otherwise).
     pub geo: crate::enrich::GeoTag,
+    /// The second its expiry entry is filed under ([`super::wheel`]).
+    pub wheel_at: u32,
 }
 
 /// Which side of a flow is the home host talking to an external one, by the egress policy
@@ -208,6 +211,8 @@ pub struct FlowStats {
     pub evicted: u64,
     /// Flows open now.
     pub active: u64,
+    /// Flows ended early (oldest last packet first) to bring the run under `memory.cap`.
+    pub shed: u64,
 }
 
 /// The table: flows packed densely in slots (a flow keeps its slot for life; freed slots are
@@ -223,9 +228,19 @@ pub struct FlowTable {
     /// Slots of flows given traffic since the last [`FlowTable::take_unflushed`] (a flow at
     /// most once: [`Flow::queued`]).
     dirty: Vec<u32>,
+    /// Expiry schedule.
+    wheel: Wheel,
+    /// Slots found due by [`FlowTable::expire`] (reused).
+    due: Vec<u32>,
     cfg: FlowConfig,
     /// Counters.
     pub stats: FlowStats,
+}
+
+/// When `f` expires (ns): its last packet plus its timeout, the shorter one once TCP closed.
+fn deadline(f: &Flow, idle: u64, closed: u64) -> u64 {
+    let t = if f.key.proto == 6 && f.is_closed() { closed.min(idle) } else { idle };
+    f.last.0.saturating_add(t)
 }
 
 /// Which side initiated: `true` if the packet's source is the initiator.
@@ -259,6 +274,8 @@ impl FlowTable {
             index: FlowIndex::with_capacity(cap),
             evict_rng: 0x9e37_79b9_7f4a_7c15,
             dirty: Vec::with_capacity(1024),
+            wheel: Wheel::default(),
+            due: Vec::new(),
             cfg,
             stats: FlowStats::default(),
         }
@@ -324,15 +341,21 @@ impl FlowTable {
         let (key, src_is_a) = FlowKey::of(d);
         debug_assert!(hash == 0 || hash == key.hash64(), "a flow hint from another decode");
         let hash = if hash != 0 { hash } else { key.hash64() };
-        let slot = match self.find(&key, hash) {
-            Some(slot) => slot,
+        let (slot, new) = match self.find(&key, hash) {
+            Some(slot) => (slot, false),
             None => {
                 if self.index.len() >= self.cfg.max_flows {
                     self.evict_one(ended);
                 }
-                self.insert(Self::open(d, key, src_is_a, ts, home), hash)
+                // Flows evicted before their deadline leave their filings behind: when those
+                // outnumber the flows, drop them all at once (amortised O(1) a flow).
+                if self.wheel.len() > 2 * self.index.len() + 4096 {
+                    self.purge_wheel();
+                }
+                (self.insert(Self::open(d, key, src_is_a, ts, home), hash), true)
             }
         };
+        let (idle, closed) = (self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
         let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
             unreachable!("the index names only occupied slots")
         };
@@ -345,10 +368,21 @@ impl FlowTable {
         flow.pkts[i] += 1;
         flow.bytes[i] += u64::from(d.ip_len);
         flow.payload[i] += u64::from(d.payload_wire_len);
+        // A TCP flow that closes now has a nearer deadline: filed again under it.
+        let mut refile = new;
         if let L4::Tcp(t) = d.l4 {
-            flow.flags[i] |= t.flags;
+            if t.flags & (tcp_flags::FIN | tcp_flags::RST) != 0 && !flow.is_closed() {
+                flow.flags[i] |= t.flags;
+                refile |= flow.is_closed();
+            } else {
+                flow.flags[i] |= t.flags;
+            }
         }
         flow.last = flow.last.max(ts);
+        if refile {
+            flow.wheel_at = second_of(deadline(flow, idle, closed));
+            self.wheel.file(slot, flow.wheel_at);
+        }
         (flow, dir)
     }
 
@@ -401,6 +435,7 @@ impl FlowTable {
             queued: false,
             egress: EgressSide::Unknown,
             geo: crate::enrich::GeoTag::default(),
+            wheel_at: 0,
         }
     }
 
@@ -418,27 +453,129 @@ impl FlowTable {
         }
     }
 
-    /// Ends flows idle past their timeout at `now`.
+    /// Drops the expiry filings whose flow left its slot or was filed again since.
+    fn purge_wheel(&mut self) {
+        let slots = &self.slots;
+        self.wheel.retain(|e| {
+            slots.get(e.slot as usize).is_some_and(|f| f.as_ref().is_some_and(|f| f.wheel_at == e.at))
+        });
+    }
+
+    /// Ends flows idle past their timeout at `now`, in slot order: only the flows filed under
+    /// the seconds that passed since the last call are looked at ([`super::wheel`]).
     pub fn expire(&mut self, now: Timestamp, ended: &mut Vec<(Flow, EndReason)>) {
         let idle = self.cfg.idle_timeout.nanos();
         let closed = self.cfg.closed_timeout.nanos();
-        let before = ended.len();
-        for slot in 0..self.slots.len() {
-            let Some(Some(f)) = self.slots.get(slot) else { continue };
-            let quiet = now.0.saturating_sub(f.last.0);
-            let reason = if f.key.proto == 6 && f.is_closed() && quiet >= closed {
+        let now_sec = now.0 / 1_000_000_000;
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        let FlowTable { wheel, slots, .. } = self;
+        for b in wheel.due_buckets(now_sec) {
+            let mut entries = wheel.take(b);
+            entries.retain(|e| {
+                if u64::from(e.at) > now_sec {
+                    return true; // a later revolution
+                }
+                let Some(Some(f)) = slots.get_mut(e.slot as usize) else { return false };
+                if f.wheel_at != e.at {
+                    return false; // the flow left, or was filed again since
+                }
+                let dl = deadline(f, idle, closed);
+                if dl <= now.0 {
+                    due.push(e.slot);
+                    return false;
+                }
+                let at = second_of(dl);
+                if at == e.at {
+                    return true; // later in this second: looked at again next tick
+                }
+                f.wheel_at = at;
+                wheel.file(e.slot, at);
+                false
+            });
+            wheel.put_back(b, entries);
+        }
+        // In slot order, as a sweep of the table finds them.
+        due.sort_unstable();
+        due.dedup();
+        for &slot in &due {
+            let Some(Some(f)) = self.slots.get(slot as usize) else { continue };
+            let reason = if f.key.proto == 6 && f.is_closed() && now.0.saturating_sub(f.last.0) >= closed {
                 EndReason::Closed
-            } else if quiet >= idle {
-                EndReason::Idle
             } else {
-                continue;
+                EndReason::Idle
             };
-            if let Some(f) = self.remove_slot(slot as u32) {
+            if let Some(f) = self.remove_slot(slot) {
                 ended.push((f, reason));
+                self.stats.expired += 1;
             }
         }
-        self.stats.expired += (ended.len() - before) as u64;
+        self.due = due;
         self.stats.active = self.index.len() as u64;
+    }
+
+    /// Ends about `share` (0-1) of the open flows, those whose last packet is oldest, for the
+    /// memory budget (counted in `shed`, ended as evicted), then packs the survivors into the
+    /// lowest slots and gives the rest of the slab back. Returns how many flows ended.
+    pub fn shed(&mut self, share: f64, ended: &mut Vec<(Flow, EndReason)>) -> u64 {
+        let n = (self.index.len() as f64 * share.clamp(0.0, 1.0)).ceil() as usize;
+        if n == 0 {
+            return 0;
+        }
+        let mut open: Vec<(Timestamp, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.as_ref().map(|f| (f.last, i as u32)))
+            .collect();
+        let n = n.min(open.len());
+        if n < open.len() {
+            open.select_nth_unstable(n);
+        }
+        open.truncate(n);
+        open.sort_unstable();
+        for &(_, slot) in &open {
+            if let Some(f) = self.remove_slot(slot) {
+                ended.push((f, EndReason::Evicted));
+            }
+        }
+        self.stats.shed += n as u64;
+        self.stats.active = self.index.len() as u64;
+        self.compact();
+        n as u64
+    }
+
+    /// Moves the flows of the highest slots into the free ones below, so the slab can shrink to
+    /// the flows open (their index entries and expiry filings follow). Not while flows are
+    /// listed for [`FlowTable::take_unflushed`] (their slots would change).
+    fn compact(&mut self) {
+        if !self.dirty.is_empty() {
+            return;
+        }
+        self.free.sort_unstable_by(|a, b| b.cmp(a)); // lowest last, popped first
+        loop {
+            while matches!(self.slots.last(), Some(None)) {
+                self.slots.pop();
+            }
+            let len = self.slots.len() as u32;
+            while self.free.last().is_some_and(|&s| s >= len) {
+                self.free.pop();
+            }
+            let Some(hole) = self.free.pop() else { break };
+            let Some(Some(f)) = self.slots.pop() else { break };
+            let hash = f.key.hash64();
+            self.index.remove(hash, len - 1);
+            self.index.insert(hash, hole);
+            self.wheel.file(hole, f.wheel_at);
+            if let Some(x) = self.slots.get_mut(hole as usize) {
+                *x = Some(f);
+            }
+        }
+        self.free.clear();
+        self.slots.shrink_to(self.slots.len().max(1024));
+        self.free.shrink_to_fit();
+        self.index.shrink_for(self.index.len());
+        self.wheel.shrink();
     }
 
     /// Ends every flow (end of capture), one at a time in the order of the last packet not yet
@@ -460,6 +597,7 @@ impl FlowTable {
         self.index.clear();
         self.free.clear();
         self.dirty.clear();
+        self.wheel.clear();
         self.stats.active = 0;
     }
 
@@ -502,6 +640,8 @@ impl FlowTable {
             + self.free.capacity() * 4
             + self.index.memory()
             + self.dirty.capacity() * 4
+            + self.wheel.memory()
+            + self.due.capacity() * 4
     }
 
     /// Flows open now.
@@ -536,6 +676,92 @@ mod tests {
         let mut out = Vec::new();
         b.write(&mut out, &[]).unwrap();
         out
+    }
+
+    #[test]
+    fn expiry_and_shedding_take_the_right_flows_and_lookups_survive_compaction() {
+        let cfg = FlowConfig::default();
+        let (idle, closed) = (cfg.idle_timeout.nanos(), cfg.closed_timeout.nanos());
+        let mut t = FlowTable::new(cfg);
+        let home = HomeNet::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let mut ended = Vec::new();
+        let mut an = Anomalies::default();
+        let opts = DecodeOptions::default();
+        let mut frames = Vec::new();
+        for i in 0..4000u16 {
+            frames.push(syn([10, 0, (i >> 8) as u8, i as u8], 1000 + i, [203, 0, 113, 5], 443, false));
+        }
+        // Flow i's only packet at i ms.
+        for (i, f) in frames.iter().enumerate() {
+            let d = decode(LinkType::Ethernet, f, &opts, &mut an).unwrap();
+            t.update(&d, Timestamp(1_000_000_000_000 + i as u64 * 1_000_000), &home, &mut ended);
+        }
+        // Flow 0 sees a RST: the closed timeout applies to it.
+        let rst = {
+            let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([203, 0, 113, 5], [10, 0, 0, 0], 64);
+            let mut out = Vec::new();
+            b.tcp(443, 1000, 1, 1000).rst().write(&mut out, &[]).unwrap();
+            out
+        };
+        let d = decode(LinkType::Ethernet, &rst, &opts, &mut an).unwrap();
+        t.update(&d, Timestamp(1_000_000_000_000 + 5_000_000_000), &home, &mut ended);
+        let at = |ns: u64| Timestamp(1_000_000_000_000 + ns);
+        t.expire(at(5_000_000_000 + closed - 1), &mut ended);
+        assert!(ended.is_empty());
+        t.expire(at(5_000_000_000 + closed), &mut ended);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].1, EndReason::Closed);
+        ended.clear();
+        // Idle: flows 1..=1000 (last packet at <= 1 s) are due at 1 s + idle, in slot order.
+        t.expire(at(1_000_000_000 + idle), &mut ended);
+        assert_eq!(ended.len(), 1000);
+        assert!(ended.windows(2).all(|w| w[0].0.first < w[1].0.first));
+        ended.clear();
+        // Shedding half ends the oldest half of the rest, and every other flow is still found
+        // (at a tick, as the worker sheds: after the traffic was handed over).
+        t.take_unflushed(&mut Vec::new());
+        let before = t.memory();
+        assert_eq!(t.shed(0.5, &mut ended), 1500);
+        assert_eq!(t.stats.shed, 1500);
+        assert!(ended.iter().all(|(f, r)| *r == EndReason::Evicted && f.first < at(2_501_000_000)));
+        assert!(t.memory() < before, "{} < {before}", t.memory());
+        assert_eq!(t.len(), 1499);
+        for f in &frames[2501..] {
+            let d = decode(LinkType::Ethernet, f, &opts, &mut an).unwrap();
+            let (key, _) = FlowKey::of(&d);
+            assert!(t.get_mut(&key).is_some());
+        }
+        // And they still expire, from their new slots.
+        ended.clear();
+        t.expire(at(10_000_000_000 + idle), &mut ended);
+        assert_eq!(ended.len(), 1499);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn filings_of_evicted_flows_are_purged_and_the_rest_still_expire() {
+        let cfg = FlowConfig { max_flows: 100, ..FlowConfig::default() };
+        let idle = cfg.idle_timeout.nanos();
+        let mut t = FlowTable::new(cfg);
+        let home = HomeNet::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let (mut ended, mut an, opts) = (Vec::new(), Anomalies::default(), DecodeOptions::default());
+        for i in 0..20_000u32 {
+            let f = syn(
+                [10, 1, (i >> 8) as u8, i as u8],
+                1000 + (i % 50_000) as u16,
+                [203, 0, 113, 5],
+                443,
+                false,
+            );
+            let d = decode(LinkType::Ethernet, &f, &opts, &mut an).unwrap();
+            t.update(&d, Timestamp(1_000_000_000_000 + u64::from(i) * 1000), &home, &mut ended);
+            assert!(t.wheel.len() <= 2 * t.len() + 4097, "{} filings for {} flows", t.wheel.len(), t.len());
+        }
+        assert_eq!(t.len(), 100);
+        ended.clear();
+        t.expire(Timestamp(1_000_000_000_000 + 1_000_000_000 + idle), &mut ended);
+        assert_eq!(ended.len(), 100);
+        assert!(t.is_empty());
     }
 
     #[test]

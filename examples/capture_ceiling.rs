@@ -1,0 +1,52 @@
+//! The capture thread's own ceiling: what it does for `siphon -r FILE --workers N` (read, decode
+//! each frame for its flow hint and shard, copy it into its worker's batch) with the batches
+//! thrown away instead of sent, so no worker sets the pace:
+//! `cargo run --release --example capture_ceiling -- FILE [N]` (N = 2 by default; prints the
+//! best of `SIPHON_ROUNDS` runs, 3).
+
+use siphon::capture::file::FileSource;
+use siphon::capture::{BATCH_PACKETS, Batch, PacketSource};
+use siphon::config::Config;
+use siphon::flow::HomeNet;
+use std::time::Instant;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).ok_or_else(|| anyhow::anyhow!("usage: capture_ceiling FILE [WORKERS]"))?;
+    let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(2).max(2);
+    let config = Config::default();
+    let home = HomeNet::new(config.general.home_net.clone());
+    let opts = siphon::worker::decode_options(&config);
+    let rounds: usize = std::env::var("SIPHON_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let (mut best, mut packets) = (f64::MAX, 0u64);
+    for _ in 0..rounds {
+        let mut src = FileSource::new(vec![path.into()], None)?;
+        let mut current: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
+        let mut scratch = siphon::decode::Anomalies::default();
+        let mut per = vec![0u64; n];
+        let t = Instant::now();
+        loop {
+            let more = src.read(BATCH_PACKETS, &mut |p| {
+                let (s, hint) = siphon::pipeline::shard_of(p, n, &home, &opts, &mut scratch);
+                current[s].push(p, hint);
+                per[s] += 1;
+                if current[s].is_full() {
+                    std::hint::black_box(&current[s]);
+                    current[s].clear();
+                }
+            })?;
+            if !more {
+                break;
+            }
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+        packets = per.iter().sum();
+        println!("packets per shard: {per:?}");
+    }
+    println!(
+        "{packets} packets sharded {n} ways: best {best:.3} s, {:.0} ns/packet, {:.2} Mpkt/s",
+        best * 1e9 / packets as f64,
+        packets as f64 / best / 1e6
+    );
+    Ok(())
+}
