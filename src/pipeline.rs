@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+pub mod records;
+pub use records::{run_export_capture, run_records};
+
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts

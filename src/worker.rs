@@ -55,6 +55,8 @@ pub struct WorkerStats {
     pub mirror: MirrorStats,
     /// The memory budget: held, peak, emergencies.
     pub memory: MemoryStats,
+    /// Flow records (NetFlow/IPFIX) accounted.
+    pub records: u64,
 }
 
 impl WorkerStats {
@@ -83,6 +85,7 @@ impl WorkerStats {
         self.defrag.merge(&o.defrag);
         self.memory.merge(&o.memory);
         self.mirror.merge(&o.mirror);
+        self.records += o.records;
     }
 }
 
@@ -118,6 +121,9 @@ pub struct Worker {
     tick: u64,
     next_tick: Timestamp,
     now: Timestamp,
+    /// The exporter of the last flow record (address, observation domain, sampling interval):
+    /// alerts raised away from a record (ticks, flow ends) in a flow-record run carry it.
+    last_exporter: Option<(std::net::IpAddr, u32, u32)>,
     /// Counters.
     pub stats: WorkerStats,
 }
@@ -202,6 +208,7 @@ impl Worker {
             tick: config.flow.tick_interval.nanos().max(1),
             next_tick: Timestamp(0),
             now: Timestamp(0),
+            last_exporter: None,
             stats: WorkerStats::default(),
         }
     }
@@ -599,6 +606,11 @@ impl Worker {
 
     fn flush_alerts(&mut self, emit: &mut dyn FnMut(Alert)) {
         for mut a in self.alerts.drain(..) {
+            if a.siphon.source.is_none()
+                && let Some(e) = self.last_exporter
+            {
+                records::stamp(&mut a, e);
+            }
             if self.suppress.admit(&mut a) {
                 *self.stats.alerts.entry(a.siphon.detector).or_insert(0) += 1;
                 let mut a = a;
@@ -679,5 +691,6 @@ pub fn decode_options(c: &Config) -> DecodeOptions {
     }
 }
 
+mod records;
 #[cfg(test)]
 mod tests;

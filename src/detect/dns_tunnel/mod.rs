@@ -20,6 +20,7 @@
 
 mod config;
 mod figures;
+mod flows;
 mod signatures;
 mod state;
 #[cfg(test)]
@@ -27,9 +28,9 @@ mod tests;
 
 pub use config::DnsTunnelConfig;
 pub use figures::{SubdomainFigures, figures};
-pub use signatures::{SIG_DIRECT, SIG_PORT, SIG_TUNNEL, SIG_VOLUME};
+pub use signatures::{SIG_DIRECT, SIG_FLOW_VOLUME, SIG_PORT, SIG_TUNNEL, SIG_VOLUME};
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName, name_is_under};
@@ -71,6 +72,8 @@ pub struct DnsTunnel {
     /// between the table and the pool without being copied).
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Group>>,
+    /// The flow-record signal's (client, server) tallies ([`flows`]).
+    flow_pairs: Bounded<(IpAddr, IpAddr), flows::Pair>,
     evicted: u64,
     shed: u64,
 }
@@ -84,6 +87,7 @@ impl DnsTunnel {
         let allow_clients = cfg.allow_clients.iter().filter_map(|s| s.parse().ok()).collect();
         let resolvers = cfg.resolvers.iter().filter_map(|s| s.parse().ok()).collect();
         let cfg_groups = cfg.max_groups.max(1);
+        let cfg_flow_pairs = cfg.max_flow_pairs.max(1);
         DnsTunnel {
             cfg,
             escalation,
@@ -93,6 +97,7 @@ impl DnsTunnel {
             resolvers,
             groups: Bounded::new(cfg_groups),
             spare: Vec::new(),
+            flow_pairs: Bounded::new(cfg_flow_pairs),
             evicted: 0,
             shed: 0,
         }
@@ -369,7 +374,14 @@ impl Detector for DnsTunnel {
                     }
                 },
             );
+            if self.flow_pairs.len() > 0 {
+                self.expire_flow_pairs(now);
+            }
         }
+    }
+
+    fn on_flow_record(&mut self, r: &RecordCtx<'_>, out: &mut Vec<Alert>) {
+        self.on_record(r, out);
     }
 
     fn stats(&self) -> DetectorStats {
@@ -380,10 +392,11 @@ impl Detector for DnsTunnel {
                 + g.example.as_ref().map_or(0, |_| std::mem::size_of::<state::Example>())
         };
         let memory = self.groups.overhead_bytes()
+            + self.flow_pairs.overhead_bytes()
             + self.groups.values().map(|g| group(g)).sum::<usize>()
             + self.spare.iter().map(|g| group(g)).sum::<usize>();
         DetectorStats {
-            tracked: self.groups.len() as u64,
+            tracked: (self.groups.len() + self.flow_pairs.len()) as u64,
             evicted: self.evicted,
             memory: memory as u64,
             shed: self.shed,
@@ -392,7 +405,7 @@ impl Detector for DnsTunnel {
 
     fn shed(&mut self, share: f64) -> u64 {
         self.spare = Vec::new();
-        let n = self.groups.shed(share, |_, _| {});
+        let n = self.groups.shed(share, |_, _| {}) + self.flow_pairs.shed(share, |_, _| {});
         self.shed += n;
         n
     }

@@ -23,7 +23,8 @@
 //! When the return path is invisible (one-way tap), silence is weak evidence: unanswered TCP
 //! counts `blind_weight`, unanswered UDP/ICMP nothing.
 //!
-//! Needs: every packet (`on_packet`) and ticks (timeouts). Memory: one entry per source, capped
+//! Needs: every packet (`on_packet`) or flow record (`on_flow_record`, [`records`]) and ticks
+//! (timeouts). Memory: one entry per source, capped
 //! at `max_sources` with counted eviction; per source, fixed-size sketches (a two-generation
 //! Bloom filter of targets seen, HyperLogLogs of failed hosts and ports) and short capped lists;
 //! first contacts awaiting an answer capped at `max_pending`. A /8 scan costs the same memory as
@@ -33,6 +34,7 @@
 mod alert;
 pub mod config;
 pub mod probe;
+mod records;
 mod signatures;
 pub mod sketch;
 pub mod state;
@@ -42,7 +44,7 @@ mod tests;
 pub use config::ScanConfig;
 pub use signatures::{SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
 use crate::decode::icmp::{self, IcmpError};
 use crate::decode::packet::tcp_flags::{ACK, RST, SYN};
@@ -502,6 +504,10 @@ impl Detector for Scan {
         } else if theirs == 0 && mine <= 4 {
             self.followed_up(c, out);
         }
+    }
+
+    fn on_flow_record(&mut self, r: &RecordCtx<'_>, out: &mut Vec<Alert>) {
+        self.on_record(r, out);
     }
 
     fn on_flow_end(&mut self, f: &Flow, why: EndReason, env: &Env, out: &mut Vec<Alert>) {
