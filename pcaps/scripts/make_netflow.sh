@@ -5,9 +5,12 @@
 # what a collector receives from a router: `siphon --netflow -r netflow_*.pcap` replays them.
 #
 #   hostile set: egress_curl_upload (upload), egress_trickle (long session), scan_nmap_sS,
-#                scan_masscan_dark (scans), dns_iodine_null (DNS tunnel), proxy_relay_shape (relay)
+#                scan_masscan_dark (scans), dns_iodine_null (DNS tunnel), proxy_relay_shape (relay),
+#                beacon_http, beacon_heartbeat (beacons)
 #   benign set:  benign_browsing, benign_download, benign_small_upload, dns_benign,
-#                scan_benign_busy, scan_benign_monitor
+#                scan_benign_busy, scan_benign_monitor, benign_update (not benign_monitor: its
+#                datadog check-ins are quiet on packets only through the SNI allow-list, and a
+#                flow record has no name: on flows it is a beacon, as the detector says)
 #
 # nfcapd (package nfdump) listens on the export port meanwhile, so the exports are received (a
 # UDP socket with no listener gets ICMP port-unreachable and softflowd's next send fails), and
@@ -38,8 +41,10 @@ ip netns del "$ns" 2>/dev/null || true
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 
-hostile=(egress_curl_upload egress_trickle scan_nmap_sS scan_masscan_dark dns_iodine_null proxy_relay_shape)
-benign=(benign_browsing benign_download benign_small_upload dns_benign scan_benign_busy scan_benign_monitor)
+hostile=(egress_curl_upload egress_trickle scan_nmap_sS scan_masscan_dark dns_iodine_null proxy_relay_shape
+  beacon_http beacon_heartbeat)
+benign=(benign_browsing benign_download benign_small_upload dns_benign scan_benign_busy scan_benign_monitor
+  benign_update)
 
 # export SET_NAME VERSION PORT OUT: one softflowd run over the merged set, recorded to OUT.
 export_set() {

@@ -83,11 +83,12 @@ pub struct NetflowStats {
     pub records_unusable: u64,
 }
 
-/// Per (exporter, domain): the next sequence number expected and the sampling interval its
-/// options data announced.
+/// Per (exporter, domain): the last sequence number and the sampling interval its options
+/// data announced.
 #[derive(Debug, Clone, Copy, Default)]
 struct Exporter {
-    next_seq: Option<u32>,
+    /// The last packet's sequence number and what it added.
+    last_seq: Option<(u32, u32)>,
     sampling: Option<u32>,
 }
 
@@ -136,14 +137,18 @@ impl Collector {
     }
 
     /// Checks a packet's sequence number against the one expected, counting lost packets.
+    /// `advance` is what this packet adds to the counter (v5 and IPFIX: its records; v9: 1).
+    /// The RFC numbers a packet by what came before it; softflowd 1.1.0 numbers its IPFIX
+    /// messages after adding their own records (tshark flags the same): both are accepted,
+    /// and a gap is what neither explains.
     fn sequence(&mut self, addr: IpAddr, domain: u32, seq: u32, advance: u32) {
         let e = self.exporter(addr, domain);
-        let expected = e.next_seq;
-        e.next_seq = Some(seq.wrapping_add(advance));
-        if let Some(want) = expected {
+        let prev = e.last_seq.replace((seq, advance));
+        if let Some((last, last_adv)) = prev {
+            let want = last.wrapping_add(last_adv);
             let gap = seq.wrapping_sub(want);
             // Forward gaps only; a reordered or restarted exporter is not a loss.
-            if gap != 0 && gap < 1 << 30 {
+            if gap != 0 && seq != last.wrapping_add(advance) && gap < 1 << 30 {
                 *self.stats.sequence_gaps.entry(format!("{addr}/{domain}")).or_insert(0) += u64::from(gap);
             }
         }
