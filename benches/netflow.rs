@@ -40,7 +40,9 @@ fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
@@ -99,15 +101,18 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(records.len() as u64));
         let mut col = Collector::new(&NetflowConfig::default()).expect("collector");
         let mut out = Vec::with_capacity(2048);
-        group.bench_function(format!("decode {label} ({} packets, {} records)", packets.len(), records.len()), |b| {
-            b.iter(|| {
-                out.clear();
-                for (from, p) in &packets {
-                    col.decode(*from, black_box(p), &mut out);
-                }
-                black_box(out.len())
-            })
-        });
+        group.bench_function(
+            format!("decode {label} ({} packets, {} records)", packets.len(), records.len()),
+            |b| {
+                b.iter(|| {
+                    out.clear();
+                    for (from, p) in &packets {
+                        col.decode(*from, black_box(p), &mut out);
+                    }
+                    black_box(out.len())
+                })
+            },
+        );
         let config = Config::default();
         let mut w = Worker::new(&config);
         let mut col = Collector::new(&NetflowConfig::default()).expect("collector");

@@ -29,7 +29,7 @@ fn every_fuzz_entry_point_survives_seeds_and_mutations() {
     smoke("packet_sequence", &s.packet_sequence, 300, harness::packet_sequence);
     smoke("capture_file", &s.capture_file, 2_000, harness::capture_file);
     smoke("fragment_sequence", &s.fragment_sequence, 20_000, harness::fragment_sequence);
-    smoke("netflow_exports", &s.netflow_exports, 3_000, harness::netflow_exports);
+    smoke("netflow_exports", &s.netflow_exports, 1_000, harness::netflow_exports);
 }
 
 /// A fuzz entry point.

@@ -23,7 +23,9 @@ pub(super) fn stamp(a: &mut Alert, (exporter, domain, sampling): (IpAddr, u32, u
 }
 
 /// Most bytes handed over in one volume call: [`Volume`]'s counters are 32-bit.
-const CHUNK: u64 = 1 << 30;
+const CHUNK: u64 = u32::MAX as u64;
+/// Most volume calls for one record.
+const MAX_PIECES: u32 = 16;
 
 impl Worker {
     /// Accounts one flow record and runs the detectors on it; admitted alerts go to `emit`.
@@ -53,16 +55,21 @@ impl Worker {
                 flow.geo = g.on_new_flow(r.start, s.home, s.remote);
             }
         }
-        // The record's traffic, in pieces the volume counters hold, at the record's end.
+        // The record's traffic, in pieces the volume counters hold, at the record's end: at
+        // most MAX_PIECES hand-overs, the last one saturated (a record claiming more than
+        // 64 GiB is a lie or a counter error; the flow's own totals keep every byte).
         let (mut bytes, mut pkts, mut payload) = (r.bytes, r.pkts, record_payload(r));
         let i = dir.idx();
-        loop {
-            let (b, p, l) = (bytes.min(CHUNK), pkts.min(CHUNK), payload.min(CHUNK));
+        for piece in 1..=MAX_PIECES {
+            let last = piece == MAX_PIECES;
+            let take = |x: u64| if last { x } else { x.min(CHUNK) };
+            let (b, p, l) = (take(bytes), take(pkts), take(payload));
             let mut v = Volume::default();
             if let (Some(vb), Some(vp), Some(vl)) =
                 (v.bytes.get_mut(i), v.pkts.get_mut(i), v.payload.get_mut(i))
             {
-                (*vb, *vp, *vl) = (b as u32, p as u32, l as u32);
+                let sat = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+                (*vb, *vp, *vl) = (sat(b), sat(p), sat(l));
             }
             flow.unflushed = v;
             flow.unflushed_last = r.end;

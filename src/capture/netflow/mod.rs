@@ -132,8 +132,7 @@ impl Collector {
             // are capped in the parser the same way).
             self.exporters.clear();
         }
-        let e = self.exporters.entry((addr, domain)).or_default();
-        e
+        self.exporters.entry((addr, domain)).or_default()
     }
 
     /// Checks a packet's sequence number against the one expected, counting lost packets.

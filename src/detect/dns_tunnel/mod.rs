@@ -374,7 +374,7 @@ impl Detector for DnsTunnel {
                     }
                 },
             );
-            if self.flow_pairs.len() > 0 {
+            if !self.flow_pairs.is_empty() {
                 self.expire_flow_pairs(now);
             }
         }
