@@ -7,7 +7,7 @@
 fn main() -> std::io::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let s = siphon::harness::seeds(&root.join("pcaps"), 64);
-    let sets: [(&str, &Vec<Vec<u8>>); 8] = [
+    let sets: [(&str, &Vec<Vec<u8>>); 9] = [
         ("decode_frame", &s.decode_frame),
         ("tunnels", &s.tunnels),
         ("dns_message", &s.dns_message),
@@ -16,6 +16,7 @@ fn main() -> std::io::Result<()> {
         ("packet_sequence", &s.packet_sequence),
         ("capture_file", &s.capture_file),
         ("fragment_sequence", &s.fragment_sequence),
+        ("netflow_exports", &s.netflow_exports),
     ];
     for (name, set) in sets {
         let dir = root.join("fuzz/corpus").join(name);

@@ -27,7 +27,8 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 cargo build --quiet --release --manifest-path fuzz/Cargo.toml --target "$triple" --bins
 
 failed=()
-for t in dns_message tls_client_hello http_request tunnels decode_frame capture_file packet_sequence fragment_sequence; do
+for t in dns_message tls_client_hello http_request tunnels decode_frame capture_file packet_sequence fragment_sequence \
+  netflow_exports; do
   extra=()
   [ "$t" = packet_sequence ] && extra=(-max_len=4096)
   log=$(mktemp)

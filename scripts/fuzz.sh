@@ -15,7 +15,7 @@ export RUSTC_BOOTSTRAP=1
 cargo run --release --quiet --example fuzz_seeds
 cargo fuzz build -s none -O
 shift $(( $# < 2 ? $# : 2 ))
-targets=${*:-dns_message tls_client_hello http_request tunnels decode_frame capture_file packet_sequence fragment_sequence}
+targets=${*:-dns_message tls_client_hello http_request tunnels decode_frame capture_file packet_sequence fragment_sequence netflow_exports}
 for t in $targets; do
   mkdir -p "fuzz/corpus/$t"
   max_len=()

@@ -2,13 +2,15 @@
 # Installs what siphon needs on a fresh Debian machine (run as root): libpcap for the capture
 # stage, the tools the live-capture tests use (iproute2, tcpdump, ethtool, ping, dig, logrotate),
 # chromium for the report's browser test, and MaxMind's DB writer the geoip tests write their
-# databases with (libmaxmind-db-writer-perl), and masscan and iptables, which the capture script
-# pcaps/scripts/make_scan_silent.sh uses (a dark host's UDP sweep, a firewall that drops).
+# databases with (libmaxmind-db-writer-perl); masscan and iptables, which the capture script
+# pcaps/scripts/make_scan_silent.sh uses (a dark host's UDP sweep, a firewall that drops); and
+# softflowd and nfdump, which make and check the NetFlow/IPFIX export captures
+# (pcaps/scripts/make_netflow.sh).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 need=()
 for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping tcpreplay \
-  bind9-dnsutils logrotate chromium libmaxmind-db-writer-perl masscan iptables; do
+  bind9-dnsutils logrotate chromium libmaxmind-db-writer-perl masscan iptables softflowd nfdump; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

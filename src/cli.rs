@@ -36,6 +36,14 @@ pub struct Args {
     /// Capture live from an interface.
     #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with = "read")]
     pub interface: Option<String>,
+    /// The -r files are captures of NetFlow v5/v9 or IPFIX export packets (UDP to
+    /// netflow.ports): run the detectors on their flow records.
+    #[arg(long = "netflow", conflicts_with = "interface")]
+    pub netflow: bool,
+    /// Collect NetFlow v5/v9 and IPFIX exports on this UDP address (e.g. 0.0.0.0:2055) and run
+    /// the detectors on their flow records.
+    #[arg(long = "netflow-listen", value_name = "ADDR:PORT", conflicts_with_all = ["interface", "read"])]
+    pub netflow_listen: Option<std::net::SocketAddr>,
     /// BPF filter expression (or give it as trailing words, as tcpdump).
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
@@ -127,6 +135,10 @@ pub enum Input {
     Files(Vec<PathBuf>),
     /// A live interface.
     Live(String),
+    /// Captures of NetFlow/IPFIX export packets (`--netflow -r`).
+    NetflowFiles(Vec<PathBuf>),
+    /// A UDP address to collect NetFlow/IPFIX exports on (`--netflow-listen`).
+    NetflowListen(std::net::SocketAddr),
 }
 
 /// Built settings: everything the run needs, validated.
@@ -209,12 +221,26 @@ impl Args {
         let overrides = self.overrides()?;
         let config = Config::load(self.config.as_deref(), &overrides)?;
         check_filter_words(&self.filter_words, self.filter.is_some())?;
-        let input = match (self.interface, self.read.is_empty()) {
-            (Some(i), _) => Input::Live(i),
-            (None, false) => Input::Files(self.read),
-            (None, true) => return Err(UsageError::NoInput),
+        if self.netflow && self.read.is_empty() {
+            return Err(UsageError::Bad(
+                "--netflow reads export captures given with -r FILE (use --netflow-listen ADDR:PORT to collect live)".into(),
+            ));
+        }
+        if (self.netflow || self.netflow_listen.is_some())
+            && (self.filter.is_some() || !self.filter_words.is_empty())
+        {
+            return Err(UsageError::Bad(
+                "a BPF filter applies to packets, not to flow records (--netflow)".into(),
+            ));
+        }
+        let input = match (self.interface, self.read.is_empty(), self.netflow_listen) {
+            (_, _, Some(a)) => Input::NetflowListen(a),
+            (Some(i), _, None) => Input::Live(i),
+            (None, false, None) if self.netflow => Input::NetflowFiles(self.read),
+            (None, false, None) => Input::Files(self.read),
+            (None, true, None) => return Err(UsageError::NoInput),
         };
-        if let (Input::Files(inputs), Some(out)) = (&input, &self.output) {
+        if let (Input::Files(inputs) | Input::NetflowFiles(inputs), Some(out)) = (&input, &self.output) {
             check_output_is_not_an_input(inputs, out)?;
         }
         let filter = match (self.filter, self.filter_words.is_empty()) {

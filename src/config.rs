@@ -34,6 +34,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// The egress family's shared policy (`[egress]`): external ranges, allow-lists, hours.
     pub egress: EgressPolicyConfig,
+    /// Flow-record input (NetFlow v5/v9, IPFIX).
+    pub netflow: NetflowConfig,
     /// One section per detector (`[dns_tunnel]`, `[scan]`...), read through the detector table.
     pub detectors: Sections,
     /// The GeoIP databases of `general.geoip_country_db` / `geoip_asn_db`, opened when the
@@ -52,10 +54,12 @@ struct Core {
     memory: MemoryConfig,
     alerts: AlertConfig,
     egress: EgressPolicyConfig,
+    netflow: NetflowConfig,
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 7] = ["general", "capture", "decode", "flow", "memory", "alerts", "egress"];
+pub const CORE_SECTIONS: [&str; 8] =
+    ["general", "capture", "decode", "flow", "memory", "alerts", "egress", "netflow"];
 
 impl Config {
     /// Reads a TOML document: the core sections, then each detector's section by its name in
@@ -90,6 +94,7 @@ impl Config {
             memory: core.memory,
             alerts: core.alerts,
             egress: core.egress,
+            netflow: core.netflow,
             detectors: Sections::parse(specs, text)?,
         })
     }
@@ -186,6 +191,53 @@ pub struct DecodeConfig {
 impl Default for DecodeConfig {
     fn default() -> Self {
         DecodeConfig { max_vlan_depth: 8 }
+    }
+}
+
+/// Flow-record input: NetFlow v5/v9 and IPFIX export packets (`--netflow -r`,
+/// `--netflow-listen`), turned into flows the detectors judge like packets (docs/netflow.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetflowConfig {
+    /// UDP destination ports whose packets in a capture read with `--netflow -r` are export
+    /// packets (2055 and 9995/9996 are NetFlow's usual ones, 4739 IPFIX's). Other packets in the
+    /// capture are skipped.
+    #[serde(deserialize_with = "de_ports")]
+    pub ports: Vec<u16>,
+    /// Sampling interval assumed for exporters that announce none (1: unsampled). Counters are
+    /// multiplied by the exporter's own interval (v5 header, options data) when it sends one,
+    /// else by this: a wrong value scales every volume threshold by the same error.
+    pub sampling: u32,
+    /// Templates held per exporter and observation domain (least recently used go). Real
+    /// exporters use a handful; a lower cap bounds what a template flood can hold.
+    pub max_templates: usize,
+    /// Data sets held per exporter while their template has not arrived (replayed when it
+    /// comes). Higher loses fewer records after a collector restart; each may hold up to 64 KiB.
+    pub max_pending: usize,
+    /// Exporters (address, observation domain) tracked at once; past it the least recently
+    /// heard loses its templates. Bounds what spoofed exporters can make siphon hold.
+    pub max_exporters: usize,
+    /// A flow built from records ends this long after its last record's end, when no record
+    /// with FIN or RST closed it: longer than the exporters' active timeout, or a long session
+    /// exported in pieces is judged as several shorter ones; shorter frees memory sooner.
+    pub flow_timeout: Dur,
+    /// Records held to be handed on in start-time order (`--netflow -r`): exporters send a
+    /// flow when it ends, so a long flow's record comes after shorter ones that started later.
+    /// Higher reorders over longer spans of export, at about 100 bytes a record.
+    pub reorder_records: usize,
+}
+
+impl Default for NetflowConfig {
+    fn default() -> Self {
+        NetflowConfig {
+            ports: vec![2055, 4739, 9995, 9996],
+            sampling: 1,
+            max_templates: 64,
+            max_pending: 256,
+            max_exporters: 1024,
+            flow_timeout: Dur(std::time::Duration::from_secs(1860)),
+            reorder_records: 100_000,
+        }
     }
 }
 

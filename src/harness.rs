@@ -192,6 +192,57 @@ pub struct Seeds {
     pub capture_file: Vec<Vec<u8>>,
     /// `fragment_sequence`: synthetic fragment sequences (see [`fragment_sequence`]).
     pub fragment_sequence: Vec<Vec<u8>>,
+    /// `netflow_exports`: the export packets of the NetFlow/IPFIX captures, as sequences (see
+    /// [`netflow_exports`]), in their order and with the templates last.
+    pub netflow_exports: Vec<Vec<u8>>,
+}
+
+/// Export packets as one [`netflow_exports`] input: each one's length (u16), exporter (u8).
+fn export_sequence(packets: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in packets {
+        out.extend_from_slice(&(p.len().min(65_535) as u16).to_be_bytes());
+        out.push(0);
+        out.extend_from_slice(&p[..p.len().min(65_535)]);
+    }
+    out
+}
+
+/// NetFlow v5/v9 and IPFIX export packets through the collector (`netflow_parser` with
+/// siphon's caps, small here so floods hit them) and their records through a worker's flow
+/// table and every detector. Input: packets, each a length (u16), an exporter number (u8: four
+/// exporters, two observation domains each in the packets' own headers) and the bytes —
+/// templates in any order, lying lengths, template floods. The caps must hold: templates per
+/// exporter, exporters, waiting data.
+pub fn netflow_exports(data: &[u8]) {
+    use crate::capture::netflow::Collector;
+    let cfg = crate::config::NetflowConfig {
+        max_templates: 4,
+        max_pending: 8,
+        max_exporters: 4,
+        ..crate::config::NetflowConfig::default()
+    };
+    let Ok(mut c) = Collector::new(&cfg) else { return };
+    let config = Config::default();
+    let mut w = Worker::new(&config);
+    let mut records = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 3 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let from = std::net::SocketAddr::from(([192, 0, 2, rest[2] % 4], 2055));
+        let body = rest.get(3..3 + len).unwrap_or(&rest[3..]);
+        c.decode(from, body, &mut records);
+        rest = rest.get(3 + len..).unwrap_or(&[]);
+        for r in records.drain(..) {
+            w.process_record(&r, &mut |_| {});
+        }
+    }
+    c.refresh_stats();
+    // Per exporter: v9 keeps 2 template caches, IPFIX 4, each capped; at most 4 exporters per
+    // protocol scope.
+    assert!(c.stats.templates <= 4 * 6 * 8, "template cap broken: {:?}", c.stats);
+    assert!(c.stats.exporters <= 4, "exporter cap broken: {:?}", c.stats);
+    w.finish(&mut |_| {});
 }
 
 /// Extracts seeds from every `*.pcap`/`*.pcapng` in `dir` (at most `per_file` of each kind).
@@ -212,6 +263,7 @@ pub fn seeds(dir: &std::path::Path, per_file: usize) -> Seeds {
         let mut an = Anomalies::default();
         let (mut frames, mut dnsn, mut tlsn, mut httpn, mut tun) = (0, 0, 0, 0, 0);
         let mut seq = Vec::new();
+        let mut exports: Vec<Vec<u8>> = Vec::new();
         let _ = src.read(usize::MAX, &mut |p| {
             if frames < per_file {
                 let mut f = vec![0u8];
@@ -233,6 +285,9 @@ pub fn seeds(dir: &std::path::Path, per_file: usize) -> Seeds {
             if pl.is_empty() {
                 return;
             }
+            if matches!(dp, 2055 | 4739 | 9995 | 9996) && exports.len() < 64 {
+                exports.push(pl.to_vec());
+            }
             if (sp == 53 || dp == 53 || sp == 5353 || dp == 5353) && dnsn < per_file {
                 s.dns_message.push(pl.to_vec());
                 dnsn += 1;
@@ -248,6 +303,11 @@ pub fn seeds(dir: &std::path::Path, per_file: usize) -> Seeds {
         });
         if !seq.is_empty() {
             s.packet_sequence.push(seq);
+        }
+        if !exports.is_empty() {
+            s.netflow_exports.push(export_sequence(&exports));
+            exports.rotate_left(1);
+            s.netflow_exports.push(export_sequence(&exports));
         }
     }
     // Encapsulations are built from frames the captures carry, so seeds exist without mirrors.

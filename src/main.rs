@@ -8,8 +8,15 @@ use siphon::alert::text::TextLines;
 use siphon::capture::PacketSource;
 use siphon::capture::file::FileSource;
 use siphon::capture::live::{LiveOptions, LiveSource, drop_privileges};
+use siphon::capture::netflow::source::{ExportFiles, ExportSocket, RecordSource};
 use siphon::cli::{Args, Format, Input, Settings, exit};
-use siphon::pipeline::{LiveCounters, RunOptions, run};
+use siphon::pipeline::{LiveCounters, RunOptions, run, run_records};
+
+/// What a run reads: packets, or flow records (never both in one run).
+enum Src {
+    Packets(Box<dyn PacketSource>),
+    Records(Box<dyn RecordSource>),
+}
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -148,9 +155,23 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     let counters = Arc::new(LiveCounters::default());
     let mut early_sink = None;
     let mut fanned: Vec<Box<dyn PacketSource>> = Vec::new();
-    let (mut source, breaker): (Box<dyn PacketSource>, Option<pcap::BreakLoop>) = match &s.input {
+    let (mut source, breaker): (Src, Option<pcap::BreakLoop>) = match &s.input {
+        Input::NetflowFiles(paths) => match ExportFiles::new(paths.clone(), &s.config.netflow) {
+            Ok(src) => (Src::Records(Box::new(src)), None),
+            Err(e) => {
+                eprintln!("siphon: {e}");
+                return Ok(exit::INPUT);
+            }
+        },
+        Input::NetflowListen(addr) => match ExportSocket::bind(*addr, &s.config.netflow) {
+            Ok(src) => (Src::Records(Box::new(src)), None),
+            Err(e) => {
+                eprintln!("siphon: {e}");
+                return Ok(exit::LIVE);
+            }
+        },
         Input::Files(paths) => match FileSource::new(paths.clone(), s.filter.clone()) {
-            Ok(src) => (Box::new(src), None),
+            Ok(src) => (Src::Packets(Box::new(src)), None),
             Err(e) => {
                 eprintln!("siphon: {e}");
                 return Ok(match e {
@@ -199,10 +220,10 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
                         }
                     }
                     match single {
-                        Some(src) => (Box::new(src) as Box<dyn PacketSource>, Some(h)),
+                        Some(src) => (Src::Packets(Box::new(src)), Some(h)),
                         // Each worker's read returns within capture.flush_interval to look at the
                         // stop flag; no break handle (its socket ends inside the run).
-                        None => (Box::new(NoSource) as Box<dyn PacketSource>, None),
+                        None => (Src::Packets(Box::new(NoSource)), None),
                     }
                 }
                 Err(e) => {
@@ -223,7 +244,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         }
         None => (sink, None),
     };
-    let live = matches!(s.input, Input::Live(_));
+    let live = matches!(s.input, Input::Live(_) | Input::NetflowListen(_));
     let reopen = Arc::new(AtomicBool::new(false));
     let edge = spawn_edges(
         stop.clone(),
@@ -234,17 +255,19 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         if live { s.stats_interval } else { 0 },
     );
     let progress = match &s.input {
-        Input::Files(paths) if !s.quiet && paths.iter().all(|p| p.as_os_str() != "-") => {
+        Input::Files(paths) | Input::NetflowFiles(paths)
+            if !s.quiet && paths.iter().all(|p| p.as_os_str() != "-") =>
+        {
             let total = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
             siphon::progress::Progress::start(total, counters.clone())
         }
         _ => None,
     };
     let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters, reopen };
-    let outcome = if fanned.is_empty() {
-        run(&mut *source, &s.config, sink, &opts)
-    } else {
-        siphon::pipeline::run_fanout(fanned, &s.config, sink, &opts)
+    let outcome = match &mut source {
+        Src::Packets(_) if !fanned.is_empty() => siphon::pipeline::run_fanout(fanned, &s.config, sink, &opts),
+        Src::Packets(p) => run(&mut **p, &s.config, sink, &opts),
+        Src::Records(r) => run_records(&mut **r, &s.config, sink, &opts),
     };
     drop(progress);
     stop.store(true, Ordering::Relaxed);
@@ -296,6 +319,11 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
                 p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -r ")
             ),
             Input::Live(i) => format!("siphon -i {i}"),
+            Input::NetflowFiles(p) => format!(
+                "siphon --netflow -r {}",
+                p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -r ")
+            ),
+            Input::NetflowListen(a) => format!("siphon --netflow-listen {a}"),
         };
         let mut r = siphon::report::Report::new(alerts, Some(outcome.summary.to_eve(&ts)), source);
         if over > 0 {
@@ -371,7 +399,7 @@ fn give_to_user(path: &std::path::Path, user: &str) {
 /// The inputs as the report's header names them, with file sizes.
 fn inputs_of(input: &Input) -> Vec<siphon::run_info::InputInfo> {
     match input {
-        Input::Files(paths) => paths
+        Input::Files(paths) | Input::NetflowFiles(paths) => paths
             .iter()
             .map(|p| siphon::run_info::InputInfo {
                 name: p.display().to_string(),
@@ -379,6 +407,7 @@ fn inputs_of(input: &Input) -> Vec<siphon::run_info::InputInfo> {
             })
             .collect(),
         Input::Live(i) => vec![siphon::run_info::InputInfo { name: i.clone(), size: None }],
+        Input::NetflowListen(a) => vec![siphon::run_info::InputInfo { name: format!("udp {a}"), size: None }],
     }
 }
 

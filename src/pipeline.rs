@@ -25,6 +25,8 @@ use std::time::Instant;
 
 mod fanout;
 pub use fanout::run_fanout;
+pub mod records;
+pub use records::{run_export_capture, run_records};
 
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;

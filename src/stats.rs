@@ -30,6 +30,8 @@ pub struct Summary {
     pub run: RunInfo,
     /// Warnings about the input: capture files out of time order or overlapping.
     pub input_warnings: Vec<String>,
+    /// The flow-record collector's counters (`--netflow` runs only).
+    pub netflow: Option<crate::capture::netflow::NetflowStats>,
 }
 
 impl Summary {
@@ -46,6 +48,7 @@ impl Summary {
             outputs: Vec::new(),
             run: RunInfo::default(),
             input_warnings: Vec::new(),
+            netflow: None,
         }
     }
 
@@ -83,6 +86,7 @@ impl Summary {
             "outputs": self.outputs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "input_error": self.input_error,
             "input_warnings": self.input_warnings,
+            "netflow": self.netflow,
             "run": self.run,
             "latency_ns": {
                 "p50": l.value_at_quantile(0.5),
@@ -118,6 +122,21 @@ impl Summary {
             self.pps(),
             self.gbps()
         );
+        if let Some(n) = &self.netflow {
+            s += &format!(
+                "siphon: netflow: {} export packets, records {:?}, {} templates, {} waiting for a template ({} replayed, {} dropped), {} exporters, sequence gaps {:?}, malformed {:?}, {} unusable records\n",
+                n.packets,
+                n.records,
+                n.templates,
+                n.pending,
+                n.replayed,
+                n.pending_dropped,
+                n.exporters,
+                n.sequence_gaps,
+                n.malformed,
+                n.records_unusable
+            );
+        }
         if let Some(c) = &self.capture {
             s += &format!(
                 "siphon: kernel: {} received, {} dropped, {} dropped by interface\n",

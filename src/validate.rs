@@ -166,6 +166,7 @@ impl Config {
         self.capture.validate(ck.section("capture"));
         self.flow.validate(ck.section("flow"));
         self.alerts.validate(ck.section("alerts"));
+        self.netflow.validate(ck.section("netflow"));
         // [egress] (the shared policy) holds only typed lists, parsed as they are read.
         self.detectors.validate(&mut ck);
         ck.problems
@@ -198,6 +199,19 @@ impl FlowConfig {
         ck.count("max_tls_reassembly", self.max_tls_reassembly, 0, MAX_CAP);
         ck.count("max_fragmented", self.max_fragmented, 0, MAX_CAP);
         ck.dur("fragment_timeout", self.fragment_timeout, ms(100), Duration::from_secs(3600));
+    }
+}
+
+impl crate::config::NetflowConfig {
+    /// Checks `[netflow]`.
+    pub fn validate(&self, ck: &mut Checker) {
+        ck.ports("ports", &self.ports);
+        ck.count("sampling", self.sampling, 1, MILLION);
+        ck.count("max_templates", self.max_templates, 1, 65_536);
+        ck.count("max_pending", self.max_pending, 1, 65_536);
+        ck.count("max_exporters", self.max_exporters, 1, MILLION);
+        ck.dur("flow_timeout", self.flow_timeout, ms(1000), 7 * DAY);
+        ck.count("reorder_records", self.reorder_records, 1, 10 * MILLION);
     }
 }
 

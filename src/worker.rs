@@ -55,6 +55,8 @@ pub struct WorkerStats {
     pub mirror: MirrorStats,
     /// The memory budget: held, peak, emergencies.
     pub memory: MemoryStats,
+    /// Flow records (NetFlow/IPFIX) accounted.
+    pub records: u64,
 }
 
 impl WorkerStats {
@@ -84,6 +86,7 @@ impl WorkerStats {
         self.defrag.merge(&o.defrag);
         self.memory.merge(&o.memory);
         self.mirror.merge(&o.mirror);
+        self.records += o.records;
     }
 }
 
@@ -121,6 +124,9 @@ pub struct Worker {
     charged_at: (u32, u64),
     next_tick: Timestamp,
     now: Timestamp,
+    /// The exporter of the last flow record (address, observation domain, sampling interval):
+    /// alerts raised away from a record (ticks, flow ends) in a flow-record run carry it.
+    last_exporter: Option<(std::net::IpAddr, u32, u32)>,
     /// Counters.
     pub stats: WorkerStats,
 }
@@ -211,6 +217,7 @@ impl Worker {
             charged_at: (QUIET_TICKS, 0),
             next_tick: Timestamp(0),
             now: Timestamp(0),
+            last_exporter: None,
             stats: WorkerStats::default(),
         }
     }
@@ -619,6 +626,11 @@ impl Worker {
 
     fn flush_alerts(&mut self, emit: &mut dyn FnMut(Alert)) {
         for mut a in self.alerts.drain(..) {
+            if a.siphon.source.is_none()
+                && let Some(e) = self.last_exporter
+            {
+                records::stamp(&mut a, e);
+            }
             if self.suppress.admit(&mut a) {
                 *self.stats.alerts.entry(a.siphon.detector).or_insert(0) += 1;
                 let mut a = a;
@@ -713,5 +725,6 @@ pub fn decode_options(c: &Config) -> DecodeOptions {
     }
 }
 
+mod records;
 #[cfg(test)]
 mod tests;

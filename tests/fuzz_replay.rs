@@ -29,6 +29,7 @@ fn every_fuzz_entry_point_survives_seeds_and_mutations() {
     smoke("packet_sequence", &s.packet_sequence, 300, harness::packet_sequence);
     smoke("capture_file", &s.capture_file, 2_000, harness::capture_file);
     smoke("fragment_sequence", &s.fragment_sequence, 20_000, harness::fragment_sequence);
+    smoke("netflow_exports", &s.netflow_exports, 1_000, harness::netflow_exports);
 }
 
 /// A fuzz entry point.
@@ -38,7 +39,7 @@ type Target = fn(&[u8]);
 #[test]
 fn every_fuzz_regression_input_passes() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let targets: [(&str, Target); 8] = [
+    let targets: [(&str, Target); 9] = [
         ("decode_frame", harness::decode_frame),
         ("tunnels", harness::tunnels),
         ("dns_message", harness::dns_message),
@@ -47,6 +48,7 @@ fn every_fuzz_regression_input_passes() {
         ("packet_sequence", harness::packet_sequence),
         ("capture_file", harness::capture_file),
         ("fragment_sequence", harness::fragment_sequence),
+        ("netflow_exports", harness::netflow_exports),
     ];
     let mut replayed = 0;
     for (name, f) in targets {

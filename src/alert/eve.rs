@@ -138,6 +138,15 @@ pub struct SiphonEvidence {
     /// Set when this alert re-fires inside an episode because its figure grew.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
+    /// What the alert was judged on when not packets: `"netflow"` for flow records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
+    /// The exporter whose flow records raised it (flow-record input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exporter: Option<String>,
+    /// The exporter's observation domain (IPFIX) or source id (v9); 0 for v5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observation_domain: Option<u32>,
 }
 
 /// Why an alert of an already-reported episode was written again.

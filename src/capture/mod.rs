@@ -7,6 +7,7 @@ pub mod blocks;
 pub mod fanout;
 pub mod file;
 pub mod live;
+pub mod netflow;
 pub mod order;
 pub mod write;
 

@@ -133,6 +133,43 @@ pub struct VolumeCtx<'a> {
     pub env: &'a Env,
 }
 
+/// One flow record (NetFlow v5/v9, IPFIX: one direction of a flow as an exporter saw it), after
+/// the worker accounted it to its flow and handed its traffic to `on_flow_volume`. Detectors
+/// that judge packets judge records here: the record's flags are the OR of its packets', its
+/// counters are already scaled by the exporter's sampling interval.
+pub struct RecordCtx<'a> {
+    /// The record's last packet (its first is `start`).
+    pub ts: Timestamp,
+    /// The record's first packet.
+    pub start: Timestamp,
+    /// The flow, with this record's counters added.
+    pub flow: &'a Flow,
+    /// The record's direction within the flow.
+    pub dir: Dir,
+    /// Packets in the record.
+    pub pkts: u64,
+    /// IP bytes in the record.
+    pub bytes: u64,
+    /// TCP flags of the record (OR of its packets').
+    pub flags: u8,
+    /// ICMP type (ICMP records).
+    pub icmp_type: u8,
+    /// The record opened the flow.
+    pub new_flow: bool,
+    /// Shared environment.
+    pub env: &'a Env,
+}
+
+impl RecordCtx<'_> {
+    /// Is the record's source in the home network?
+    pub fn src_home(&self) -> bool {
+        match self.dir {
+            Dir::ToServer => self.flow.orig_home,
+            Dir::ToClient => self.flow.resp_home,
+        }
+    }
+}
+
 /// Memory accounting a detector reports in the stats.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct DetectorStats {
@@ -166,6 +203,9 @@ pub trait Detector: Send {
     fn on_flow_volume(&mut self, _v: &VolumeCtx<'_>, _out: &mut Vec<Alert>) -> u64 {
         u64::MAX
     }
+    /// A flow record (NetFlow/IPFIX input), after its flow was updated and its traffic handed to
+    /// `on_flow_volume`. Detectors that need packets or payload never see flow records.
+    fn on_flow_record(&mut self, _r: &RecordCtx<'_>, _out: &mut Vec<Alert>) {}
     /// A flow left the table.
     fn on_flow_end(&mut self, _f: &Flow, _why: EndReason, _env: &Env, _out: &mut Vec<Alert>) {}
     /// Periodic tick on packet time (`flow.tick_interval`), with the open flows.

@@ -439,6 +439,79 @@ impl FlowTable {
         }
     }
 
+    /// Accounts a flow record (one direction of a flow, from NetFlow/IPFIX) to its flow,
+    /// creating it; returns the flow, the record's direction and whether it opened the flow.
+    /// The record's source is the initiator unless its port is a service's and the other one
+    /// is not (records come in start order, so the initiator's usually opens the flow).
+    /// Payload bytes are estimated from IP bytes less 40 bytes of headers per packet.
+    pub fn update_record(
+        &mut self,
+        r: &crate::capture::netflow::FlowRecord,
+        home: &HomeNet,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> (&mut Flow, Dir, bool) {
+        let (key, src_is_a) = FlowKey::from_tuple(r.src, r.sport, r.dst, r.dport, r.proto, 0);
+        let hash = key.hash64();
+        let (slot, new) = match self.find(&key, hash) {
+            Some(slot) => (slot, false),
+            None => {
+                if self.index.len() >= self.cfg.max_flows {
+                    self.evict_one(ended);
+                }
+                let src_orig = !(r.sport < 1024 && r.dport >= 1024);
+                let (o, resp) = if src_orig { (r.src, r.dst) } else { (r.dst, r.src) };
+                let mut h = rustc_hash::FxHasher::default();
+                key.hash(&mut h);
+                r.start.0.hash(&mut h);
+                let flow = Flow {
+                    key,
+                    id: h.finish() & 0x7fff_ffff_ffff_ffff,
+                    orig_is_a: src_orig == src_is_a,
+                    orig_home: home.contains(&o),
+                    resp_home: home.contains(&resp),
+                    first: r.start,
+                    last: r.end,
+                    pkts: [0; 2],
+                    bytes: [0; 2],
+                    payload: [0; 2],
+                    flags: [0; 2],
+                    app: AppProto::Unknown,
+                    classified: [true; 2],
+                    tls_done: true,
+                    tunnel: None,
+                    vlan: None,
+                    unflushed: Volume::default(),
+                    unflushed_last: r.end,
+                    flush_budget: 0,
+                    flushed_once: false,
+                    queued: false,
+                    egress: EgressSide::Unknown,
+                    geo: crate::enrich::GeoTag::default(),
+                    wheel_at: 0,
+                };
+                (self.insert(flow, hash), true)
+            }
+        };
+        let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
+            unreachable!("the index names only occupied slots")
+        };
+        let dir = if src_is_a == flow.orig_is_a { Dir::ToServer } else { Dir::ToClient };
+        let i = dir.idx();
+        flow.pkts[i] = flow.pkts[i].saturating_add(r.pkts);
+        flow.bytes[i] = flow.bytes[i].saturating_add(r.bytes);
+        flow.payload[i] = flow.payload[i].saturating_add(record_payload(r));
+        flow.flags[i] |= r.flags;
+        flow.first = flow.first.min(r.start);
+        flow.last = flow.last.max(r.end);
+        // Filed for expiry when new, and again when its deadline came nearer (closed by flags).
+        let at = second_of(deadline(flow, self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos()));
+        if new || at < flow.wheel_at {
+            flow.wheel_at = at;
+            self.wheel.file(slot, at);
+        }
+        (flow, dir, new)
+    }
+
     fn evict_one(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
         // A pseudo-random victim: cheap, and not steerable by one attacker-chosen tuple.
         let r = &mut self.evict_rng;
@@ -653,6 +726,13 @@ impl FlowTable {
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }
+}
+
+/// Payload bytes of a flow record, estimated: IP bytes less 40 bytes of IP and transport
+/// headers per packet (20 + 20 for TCP without options, more than UDP's or ICMP's 28).
+pub fn record_payload(r: &crate::capture::netflow::FlowRecord) -> u64 {
+    let per_packet = if r.src.is_ipv6() { 60 } else { 40 };
+    r.bytes.saturating_sub(r.pkts.saturating_mul(per_packet))
 }
 
 #[cfg(test)]

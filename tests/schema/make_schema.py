@@ -40,6 +40,9 @@ props["siphon"] = {
         "mitre": {"type": "array", "minItems": 1,
                   "items": {"type": "string", "pattern": "^T[0-9]{4}(\\.[0-9]{3})?$"}},
         "evidence": {"type": "object", "minProperties": 1},
+        "source": {"type": "string", "enum": ["netflow"]},
+        "exporter": {"type": "string"},
+        "observation_domain": {"type": "integer", "minimum": 0},
     },
 }
 # The external side's country and network (docs/geoip.md), named as Logstash's geoip filter

@@ -71,6 +71,20 @@ pub struct DnsTunnelConfig {
     pub max_forward_names: usize,
     /// Most learned resolvers per worker; the least recently active goes (counted).
     pub max_learned_resolvers: usize,
+    /// Flow records only (no names to read): the window over which one home client's DNS
+    /// traffic (UDP/TCP 53) to one server is summed. Longer catches slower tunnels.
+    pub flow_window: Dur,
+    /// Flow records only: query bytes (IP) from one client to one server in `flow_window` that,
+    /// with large queries, raise the flow-volume signature. Lower catches smaller exfiltration
+    /// sooner; a busy client's lookups reach it too, so the query size decides.
+    pub flow_min_bytes_out: crate::units::Size,
+    /// Flow records only: mean IP size of those queries (bytes per packet) at or above which
+    /// they carry data. A lookup of a usual name is 60-100 bytes; tunnels fill their labels
+    /// (iodine's ~250, 60-hex-character labels ~150). Lower catches shorter encodings but
+    /// flags clients resolving long names.
+    pub flow_min_query_bytes: u64,
+    /// Flow records only: (client, server) pairs tracked at once (least recently seen go).
+    pub max_flow_pairs: usize,
 }
 
 impl Default for DnsTunnelConfig {
@@ -153,6 +167,10 @@ impl Default for DnsTunnelConfig {
             learned_resolver_ttl: Dur::secs(3600),
             max_forward_names: 16_384,
             max_learned_resolvers: 1024,
+            flow_window: Dur(std::time::Duration::from_secs(600)),
+            flow_min_bytes_out: crate::units::Size(12_000),
+            flow_min_query_bytes: 120,
+            max_flow_pairs: 65_536,
         }
     }
 }
@@ -182,5 +200,9 @@ impl crate::detect::DetectorConfig for DnsTunnelConfig {
         ck.dur("learned_resolver_ttl", self.learned_resolver_ttl, ms(1000), 7 * DAY);
         ck.cap("max_forward_names", self.max_forward_names);
         ck.cap("max_learned_resolvers", self.max_learned_resolvers);
+        ck.dur("flow_window", self.flow_window, ms(1000), 7 * DAY);
+        ck.count("flow_min_bytes_out", self.flow_min_bytes_out.0, 1, 1 << 40);
+        ck.count("flow_min_query_bytes", self.flow_min_query_bytes, 29, 65_535);
+        ck.cap("max_flow_pairs", self.max_flow_pairs);
     }
 }

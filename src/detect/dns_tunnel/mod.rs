@@ -25,6 +25,7 @@
 
 mod config;
 mod figures;
+mod flows;
 mod resolver;
 mod signatures;
 mod state;
@@ -33,9 +34,9 @@ mod tests;
 
 pub use config::DnsTunnelConfig;
 pub use figures::{SubdomainFigures, figures};
-pub use signatures::{SIG_DIRECT, SIG_PORT, SIG_TUNNEL, SIG_VOLUME};
+pub use signatures::{SIG_DIRECT, SIG_FLOW_VOLUME, SIG_PORT, SIG_TUNNEL, SIG_VOLUME};
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName, name_is_under};
@@ -80,6 +81,8 @@ pub struct DnsTunnel {
     spare: Vec<Box<Group>>,
     /// Forwards by home resolvers, recognised and attributed to their clients.
     path: resolver::ResolverPath,
+    /// The flow-record signal's (client, server) tallies ([`flows`]).
+    flow_pairs: Bounded<(IpAddr, IpAddr), flows::Pair>,
     evicted: u64,
     shed: u64,
 }
@@ -99,6 +102,7 @@ impl DnsTunnel {
             cfg.max_forward_names,
             cfg.max_learned_resolvers,
         );
+        let cfg_flow_pairs = cfg.max_flow_pairs.max(1);
         DnsTunnel {
             path,
             cfg,
@@ -109,6 +113,7 @@ impl DnsTunnel {
             resolvers,
             groups: Bounded::new(cfg_groups),
             spare: Vec::new(),
+            flow_pairs: Bounded::new(cfg_flow_pairs),
             evicted: 0,
             shed: 0,
         }
@@ -430,7 +435,14 @@ impl Detector for DnsTunnel {
                     }
                 },
             );
+            if !self.flow_pairs.is_empty() {
+                self.expire_flow_pairs(now);
+            }
         }
+    }
+
+    fn on_flow_record(&mut self, r: &RecordCtx<'_>, out: &mut Vec<Alert>) {
+        self.on_record(r, out);
     }
 
     fn stats(&self) -> DetectorStats {
@@ -442,10 +454,11 @@ impl Detector for DnsTunnel {
         };
         let memory = self.groups.overhead_bytes()
             + self.path.memory()
+            + self.flow_pairs.overhead_bytes()
             + self.groups.values().map(|g| group(g)).sum::<usize>()
             + self.spare.iter().map(|g| group(g)).sum::<usize>();
         DetectorStats {
-            tracked: (self.groups.len() + self.path.len()) as u64,
+            tracked: (self.groups.len() + self.path.len() + self.flow_pairs.len()) as u64,
             evicted: self.evicted + self.path.evicted,
             memory: memory as u64,
             shed: self.shed,
@@ -454,7 +467,9 @@ impl Detector for DnsTunnel {
 
     fn shed(&mut self, share: f64) -> u64 {
         self.spare = Vec::new();
-        let n = self.groups.shed(share, |_, _| {}) + self.path.shed(share);
+        let n = self.groups.shed(share, |_, _| {})
+            + self.path.shed(share)
+            + self.flow_pairs.shed(share, |_, _| {});
         self.shed += n;
         n
     }

@@ -39,5 +39,15 @@ pub const SIG_DIRECT: Signature = Signature {
     mitre: &["T1071.004"],
 };
 
+/// Flow records: DNS traffic from one client to one server far above what lookups need.
+pub const SIG_FLOW_VOLUME: Signature = Signature {
+    id: 9_100_005,
+    rev: 1,
+    msg: "SIPHON DNS tunnel by flow volume: large queries from one client to one DNS server",
+    category: "Potentially Bad Traffic",
+    severity: 2,
+    mitre: &["T1071.004", "T1048", "T1572"],
+};
+
 /// Every signature of the detector, for the table.
-pub(super) const ALL: &[Signature] = &[SIG_TUNNEL, SIG_VOLUME, SIG_PORT, SIG_DIRECT];
+pub(super) const ALL: &[Signature] = &[SIG_TUNNEL, SIG_VOLUME, SIG_PORT, SIG_DIRECT, SIG_FLOW_VOLUME];

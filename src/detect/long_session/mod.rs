@@ -17,9 +17,9 @@
 //! severity, so a long download's stream of bare ACKs does not look like an upload; evidence
 //! gives IP bytes too.
 //!
-//! Needs: every packet (session age) and flow volumes (sustained rate). Memory: the flows already
-//! reported with their tier (capped at `max_flows`) and one small rate state per pair (capped at
-//! `max_pairs`), both with counted eviction.
+//! Needs: every packet or flow record (session age) and flow volumes (sustained rate). Memory:
+//! the flows already reported with their tier (capped at `max_flows`) and one small rate state
+//! per pair (capped at `max_pairs`), both with counted eviction.
 
 mod config;
 mod signatures;
@@ -30,7 +30,7 @@ mod tests;
 pub use config::LongSessionConfig;
 pub use signatures::{SIG_LONG, SIG_SUSTAINED};
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec, VolumeCtx};
 use crate::alert::Alert;
 use crate::flow::bounded::Bounded;
 use crate::flow::{EndReason, Flow, FlowTable};
@@ -90,9 +90,8 @@ impl LongSession {
         }
     }
 
-    fn long_session(&mut self, c: &PacketCtx<'_, '_>, s: &policy::Sides, out: &mut Vec<Alert>) {
-        let f = c.flow;
-        let age = c.ts.since(f.first);
+    fn long_session(&mut self, ts: Timestamp, f: &Flow, env: &Env, s: &policy::Sides, out: &mut Vec<Alert>) {
+        let age = ts.since(f.first);
         // Tiers are ascending: the next one due is the first not yet reported.
         let done = self.reported.get(&f.id).copied().unwrap_or(0);
         let Some(tier) = self.tiers.get(usize::from(done)) else { return };
@@ -127,9 +126,9 @@ impl LongSession {
         .into_iter()
         .filter_map(|(on, why)| on.then_some(why))
         .collect();
-        let b = Alert::build(NAME, &SIG_LONG, c.ts, s.home, s.remote)
+        let b = Alert::build(NAME, &SIG_LONG, ts, s.home, s.remote)
             .severity(severity)
-            .flow(f, c.ts)
+            .flow(f, ts)
             .score(secs, tier.0.as_secs_f64())
             .evidence("destination", s.remote.to_string())
             .evidence("service_port", s.service_port)
@@ -151,7 +150,7 @@ impl LongSession {
             .evidence("rate_in_bytes_per_sec", policy::rate(f.bytes[i], secs))
             .evidence("first_seen", f.first.to_eve())
             .episode(format!("{}|{}|{}|{reached}", s.home, s.remote, s.service_port), secs);
-        out.push(c.env.egress.stamp(b, c.ts, severity).finish());
+        out.push(env.egress.stamp(b, ts, severity).finish());
     }
 
     fn sustained(&mut self, c: &VolumeCtx<'_>, s: &policy::Sides, out: &mut Vec<Alert>) {
@@ -226,7 +225,17 @@ impl Detector for LongSession {
         if s.home_dir != 0 && !self.cfg.include_inbound {
             return;
         }
-        self.long_session(c, &s, out);
+        self.long_session(c.ts, c.flow, c.env, &s, out);
+    }
+
+    fn on_flow_record(&mut self, r: &RecordCtx<'_>, out: &mut Vec<Alert>) {
+        // A record's end is its flow's latest packet; an exporter's long-flow splits (active
+        // timeout) are records of one flow, so the age counts from the first one's start.
+        let Some(s) = r.env.egress.volume_sides(r.flow) else { return };
+        if s.home_dir != 0 && !self.cfg.include_inbound {
+            return;
+        }
+        self.long_session(r.ts, r.flow, r.env, &s, out);
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {

@@ -59,8 +59,9 @@ impl Proxyware {
             o.sessions.add(inn, outb, inbound);
             o.peers.insert(addr_hash(&peer));
             // A closed session waiting out `flow.closed_timeout` still counts its bytes, but
-            // it is no longer concurrent.
-            if !f.is_closed() && now.0.saturating_sub(f.first.0) >= min_age {
+            // it is no longer concurrent. A flow built from records knows its end in advance
+            // (the clock follows record starts): it is open while its last packet is ahead.
+            if (!f.is_closed() || f.last > now) && now.0.saturating_sub(f.first.0) >= min_age {
                 o.sessions.peak_concurrent += 1;
             }
             if o.busiest.is_none_or(|(b, _)| inn + outb > b) {

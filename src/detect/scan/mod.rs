@@ -30,7 +30,8 @@
 //! a refused first contact. Addresses a host resolved moments before are one target per name
 //! and port ([`resolved`]): failing over between them is not a scan.
 //!
-//! Needs: every packet (`on_packet`), DNS answers (`on_dns`) and ticks (timeouts). Memory: one entry per source, capped
+//! Needs: every packet (`on_packet`) or flow record (`on_flow_record`, [`records`]), DNS
+//! answers (`on_dns`) and ticks (timeouts). Memory: one entry per source, capped
 //! at `max_sources` with counted eviction; per source, fixed-size sketches (a two-generation
 //! Bloom filter of targets seen, HyperLogLogs of failed hosts and ports) and short capped lists;
 //! first contacts awaiting an answer capped at `max_pending`; resolved addresses capped at
@@ -42,6 +43,7 @@ mod alert;
 pub mod config;
 mod contact;
 pub mod probe;
+mod records;
 pub mod resolved;
 mod signatures;
 pub mod sketch;
@@ -53,7 +55,7 @@ mod walk;
 pub use config::ScanConfig;
 pub use signatures::{SIG_EXTERNAL, SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
 use crate::decode::dns::DnsMessage;
 use crate::decode::icmp;
@@ -268,6 +270,10 @@ impl Detector for Scan {
         if m.is_response && m.rcode == 0 && m.answer_addrs[0].is_some() {
             self.resolved.record(c.pkt.dst, m, c.ts);
         }
+    }
+
+    fn on_flow_record(&mut self, r: &RecordCtx<'_>, out: &mut Vec<Alert>) {
+        self.on_record(r, out);
     }
 
     fn on_flow_end(&mut self, f: &Flow, why: EndReason, env: &Env, out: &mut Vec<Alert>) {
