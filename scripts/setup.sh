@@ -2,12 +2,13 @@
 # Installs what siphon needs on a fresh Debian machine (run as root): libpcap for the capture
 # stage, the tools the live-capture tests use (iproute2, tcpdump, ethtool, ping, dig, logrotate),
 # chromium for the report's browser test, and MaxMind's DB writer the geoip tests write their
-# databases with (libmaxmind-db-writer-perl).
+# databases with (libmaxmind-db-writer-perl), the servers the fleet-output tests start (redis-server,
+# prometheus), and zlib for librdkafka in `--features kafka` builds (zlib1g-dev).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 need=()
 for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping tcpreplay \
-  bind9-dnsutils logrotate chromium libmaxmind-db-writer-perl; do
+  bind9-dnsutils logrotate chromium libmaxmind-db-writer-perl redis-server prometheus zlib1g-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

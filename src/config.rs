@@ -34,6 +34,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// The egress family's shared policy (`[egress]`): external ranges, allow-lists, hours.
     pub egress: EgressPolicyConfig,
+    /// Network outputs for a fleet (`[outputs.redis]`, `[outputs.kafka]`).
+    pub outputs: crate::alert::output::config::OutputsConfig,
     /// One section per detector (`[dns_tunnel]`, `[scan]`...), read through the detector table.
     pub detectors: Sections,
     /// The GeoIP databases of `general.geoip_country_db` / `geoip_asn_db`, opened when the
@@ -52,10 +54,12 @@ struct Core {
     memory: MemoryConfig,
     alerts: AlertConfig,
     egress: EgressPolicyConfig,
+    outputs: crate::alert::output::config::OutputsConfig,
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 7] = ["general", "capture", "decode", "flow", "memory", "alerts", "egress"];
+pub const CORE_SECTIONS: [&str; 8] =
+    ["general", "capture", "decode", "flow", "memory", "alerts", "egress", "outputs"];
 
 impl Config {
     /// Reads a TOML document: the core sections, then each detector's section by its name in
@@ -90,6 +94,7 @@ impl Config {
             memory: core.memory,
             alerts: core.alerts,
             egress: core.egress,
+            outputs: core.outputs,
             detectors: Sections::parse(specs, text)?,
         })
     }
@@ -366,16 +371,21 @@ pub fn effective_toml(path: Option<&Path>, overrides: &[String]) -> Result<Strin
         apply_override(&mut user, o)?;
     }
     let mut merged: toml::Table = EXAMPLE_CONFIG.parse().map_err(|e| bad("example config", e))?;
-    for (section, v) in user {
-        match (merged.get_mut(&section), v) {
-            (Some(toml::Value::Table(base)), toml::Value::Table(keys)) => base.extend(keys),
+    merge_tables(&mut merged, user);
+    toml::to_string(&merged)
+        .map_err(|e| ConfigError::Parse { origin: "config".to_owned(), message: e.to_string() })
+}
+
+/// `over`'s keys replace `base`'s, table by table (`[outputs.redis]` keeps its other defaults).
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
             (_, v) => {
-                merged.insert(section, v);
+                base.insert(k, v);
             }
         }
     }
-    toml::to_string(&merged)
-        .map_err(|e| ConfigError::Parse { origin: "config".to_owned(), message: e.to_string() })
 }
 
 /// Sets `a.b.c=value` in a TOML table; the value is read as TOML if it parses, else as a string.

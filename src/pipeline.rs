@@ -57,6 +57,12 @@ pub struct RunOptions {
     pub counters: Arc<LiveCounters>,
     /// Set (by SIGHUP) to have the writer flush and reopen the output file between two alerts.
     pub reopen: Arc<AtomicBool>,
+    /// Where workers and the writer publish their counters for `/metrics` (when it is served).
+    pub live: Option<Arc<crate::metrics::Live>>,
+    /// Write EVE `flow` events for ended flows (`--eve-types flow`).
+    pub flow_events: bool,
+    /// Write EVE `netflow` events for ended flows (`--eve-types netflow`).
+    pub netflow_events: bool,
 }
 
 impl Default for RunOptions {
@@ -66,6 +72,9 @@ impl Default for RunOptions {
             stop: Arc::new(AtomicBool::new(false)),
             counters: Arc::default(),
             reopen: Arc::default(),
+            live: None,
+            flow_events: false,
+            netflow_events: false,
         }
     }
 }
@@ -145,12 +154,15 @@ pub fn run(
 ) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let n = opts.workers.max(1);
-    let (alert_tx, alert_rx) = bounded::<Alert>(ALERT_QUEUE);
+    let (alert_tx, alert_rx) = bounded::<Out>(ALERT_QUEUE);
+    let log_flows = opts.flow_events || opts.netflow_events;
+    let event_kinds = (opts.flow_events, opts.netflow_events);
     let (pool_tx, pool_rx) = bounded::<Batch>(n * BATCHES_PER_WORKER + n);
     for _ in 0..n * BATCHES_PER_WORKER + n {
         let _ = pool_tx.send(Batch::default());
     }
     let writer_stop = opts.stop.clone();
+    let writer_live = opts.live.clone();
     let reopen = opts.reopen.clone();
     let counters = opts.counters.clone();
     let home = HomeNet::new(config.general.home_net.clone());
@@ -170,7 +182,16 @@ pub fn run(
                 Some(s) => s,
                 None => return WriterResult::default(),
             };
-            let mut r = write_alerts(&mut *sink, &alert_rx, &writer_stop, &reopen, &counters, across);
+            let mut r = write_alerts(
+                &mut *sink,
+                &alert_rx,
+                &writer_stop,
+                &reopen,
+                &counters,
+                across,
+                writer_live.as_deref(),
+                event_kinds,
+            );
             r.sink = Some(sink);
             r
         });
@@ -185,9 +206,13 @@ pub fn run(
             let pool_tx = pool_tx.clone();
             let counters = opts.counters.clone();
             let mirror = mirror.clone();
+            let live = opts.live.clone();
             handles.push(scope.spawn(move || {
-                let w = Worker::with_shared(config, mirror, budget, slot);
-                work(w, rx, pool_tx, alert_tx, &counters)
+                let mut w = Worker::with_shared(config, mirror, budget, slot);
+                if log_flows {
+                    w.log_flows();
+                }
+                work(w, rx, pool_tx, alert_tx, &counters, live.as_deref().map(|l| (l, slot)))
             }));
         }
         drop(alert_tx);
@@ -250,6 +275,9 @@ pub fn run(
             if let Some(k) = source.stats() {
                 opts.counters.kernel_received.store(k.received, Ordering::Relaxed);
                 opts.counters.kernel_dropped.store(k.dropped + k.if_dropped, Ordering::Relaxed);
+                if let Some(l) = &opts.live {
+                    l.set_kernel(k);
+                }
             }
             match res {
                 Ok(true) => {
@@ -320,19 +348,42 @@ fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
     let _ = tx.send(full);
 }
 
+/// What workers hand the writer. Unboxed: an alert in a box would cost an allocation each,
+/// and the channel's slots (`ALERT_QUEUE`) are allocated once.
+#[allow(clippy::large_enum_variant)]
+enum Out {
+    /// An admitted alert.
+    Alert(Alert),
+    /// An ended flow, for `flow`/`netflow` events.
+    Flow(crate::alert::flow_event::FlowRecord),
+}
+
+/// Hands the worker's ended flows to the writer.
+fn send_flows(w: &mut Worker, tx: &Sender<Out>) {
+    if let Some(log) = w.flow_log.as_mut() {
+        for r in log.drain(..) {
+            let _ = tx.send(Out::Flow(r));
+        }
+    }
+}
+
 fn work(
     mut w: Worker,
     rx: Receiver<Batch>,
     pool: Sender<Batch>,
-    alerts: Sender<Alert>,
+    alerts: Sender<Out>,
     counters: &LiveCounters,
+    live: Option<(&crate::metrics::Live, usize)>,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
     let mut hist = new_histogram();
+    let tx = alerts.clone();
     let mut emit = |a: Alert| {
-        let _ = alerts.send(a);
+        let _ = tx.send(Out::Alert(a));
     };
+    let mut published = Instant::now();
     for mut batch in rx {
         let bytes = w.process_batch(&batch, &mut emit);
+        send_flows(&mut w, &alerts);
         if let Some(t) = batch.sent_at {
             let _ = hist.record_n(t.elapsed().as_nanos() as u64, batch.len() as u64);
         }
@@ -340,18 +391,33 @@ fn work(
         counters.bytes.fetch_add(bytes, Ordering::Relaxed);
         batch.clear();
         let _ = pool.try_send(batch);
+        // Once per batch at most, and only every PUBLISH_EVERY: never per packet.
+        if let Some((l, slot)) = live
+            && published.elapsed() >= crate::metrics::PUBLISH_EVERY
+        {
+            w.refresh_stats();
+            l.publish_worker(slot, &w.stats, &hist);
+            published = Instant::now();
+        }
     }
     w.finish(&mut emit);
+    send_flows(&mut w, &alerts);
+    if let Some((l, slot)) = live {
+        l.publish_worker(slot, &w.stats, &hist);
+    }
     (w.stats, hist)
 }
 
+#[allow(clippy::too_many_arguments)] // the writer's inputs, each owned elsewhere
 fn write_alerts(
     sink: &mut dyn AlertSink,
-    rx: &Receiver<Alert>,
+    rx: &Receiver<Out>,
     stop: &AtomicBool,
     reopen: &AtomicBool,
     counters: &LiveCounters,
     mut across: Option<Suppressor>,
+    live: Option<&crate::metrics::Live>,
+    (flow_events, netflow_events): (bool, bool),
 ) -> WriterResult {
     let mut r = WriterResult::default();
     let mut failed = false;
@@ -363,7 +429,7 @@ fn write_alerts(
             // The old file stays in use: nothing is lost, the operator is told.
             eprintln!("siphon: SIGHUP: cannot reopen the output, still writing the old file: {e}");
         }
-        let mut a = match rx.recv_timeout(REOPEN_POLL) {
+        let out = match rx.recv_timeout(REOPEN_POLL) {
             Ok(a) => a,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -371,6 +437,34 @@ fn write_alerts(
         if failed {
             continue; // keep draining so workers never block on a dead output
         }
+        let mut a = match out {
+            Out::Alert(a) => a,
+            Out::Flow(f) => {
+                let mut res = Ok(());
+                if flow_events {
+                    res = sink.write_event(&f.to_flow_event());
+                }
+                if netflow_events {
+                    for e in f.to_netflow_events() {
+                        res = res.and_then(|()| sink.write_event(&e));
+                    }
+                }
+                if res.is_ok() && rx.is_empty() {
+                    res = sink.flush();
+                }
+                if let Err(e) = res {
+                    failed = true;
+                    stop.store(true, Ordering::Relaxed);
+                    match &e {
+                        OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                            r.broken_pipe = true
+                        }
+                        _ => r.error = Some(e),
+                    }
+                }
+                continue;
+            }
+        };
         if let Some(s) = across.as_mut()
             && !s.admit(&mut a)
         {
@@ -385,6 +479,9 @@ fn write_alerts(
             Ok(()) => {
                 r.written += 1;
                 counters.alerts.fetch_add(1, Ordering::Relaxed);
+                if let Some(l) = live {
+                    l.alert_written(a.siphon.detector, a.alert.signature_id, &a.alert.signature);
+                }
             }
             Err(e) => {
                 failed = true;

@@ -166,6 +166,7 @@ impl Config {
         self.capture.validate(ck.section("capture"));
         self.flow.validate(ck.section("flow"));
         self.alerts.validate(ck.section("alerts"));
+        self.outputs.validate(&mut ck);
         // [egress] (the shared policy) holds only typed lists, parsed as they are read.
         self.detectors.validate(&mut ck);
         ck.problems

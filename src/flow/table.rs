@@ -208,6 +208,8 @@ pub struct FlowStats {
     pub evicted: u64,
     /// Flows open now.
     pub active: u64,
+    /// Bytes the flow table holds (by capacity).
+    pub memory: u64,
 }
 
 /// The table: flows packed densely in slots (a flow keeps its slot for life; freed slots are
