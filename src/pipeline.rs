@@ -22,12 +22,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use writer::{Out, WriterResult, write_alerts};
 
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
 /// to a trickle). The channel's slots are allocated and touched up front, 640 bytes each.
 const ALERT_QUEUE: usize = 512;
+
+mod writer;
 
 /// Counters readable while the pipeline runs (periodic stats, signals).
 #[derive(Debug, Default)]
@@ -79,30 +82,12 @@ impl Default for RunOptions {
     }
 }
 
-/// How often an idle writer looks at the reopen flag: a SIGHUP with no alert flowing takes
-/// effect within this.
-const REOPEN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
-
 /// How a run ended badly.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Writing alerts failed; the run stopped.
     #[error(transparent)]
     Output(#[from] OutputError),
-}
-
-/// What the writer thread reports.
-#[derive(Default)]
-struct WriterResult {
-    /// The sink, handed back for the stats event and to close its network outputs.
-    sink: Option<Box<dyn AlertSink>>,
-    written: u64,
-    error: Option<OutputError>,
-    broken_pipe: bool,
-    /// Alerts the cross-worker suppression dropped, per detector.
-    dropped: std::collections::BTreeMap<&'static str, u64>,
-    /// What the cross-worker suppression counted.
-    suppressed: crate::alert::suppress::SuppressStats,
 }
 
 /// The result of a run: the summary, and whether the output pipe was closed by the reader.
@@ -348,16 +333,6 @@ fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
     let _ = tx.send(full);
 }
 
-/// What workers hand the writer. Unboxed: an alert in a box would cost an allocation each,
-/// and the channel's slots (`ALERT_QUEUE`) are allocated once.
-#[allow(clippy::large_enum_variant)]
-enum Out {
-    /// An admitted alert.
-    Alert(Alert),
-    /// An ended flow, for `flow`/`netflow` events.
-    Flow(crate::alert::flow_event::FlowRecord),
-}
-
 /// Hands the worker's ended flows to the writer.
 fn send_flows(w: &mut Worker, tx: &Sender<Out>) {
     if let Some(log) = w.flow_log.as_mut() {
@@ -406,105 +381,6 @@ fn work(
         l.publish_worker(slot, &w.stats, &hist);
     }
     (w.stats, hist)
-}
-
-#[allow(clippy::too_many_arguments)] // the writer's inputs, each owned elsewhere
-fn write_alerts(
-    sink: &mut dyn AlertSink,
-    rx: &Receiver<Out>,
-    stop: &AtomicBool,
-    reopen: &AtomicBool,
-    counters: &LiveCounters,
-    mut across: Option<Suppressor>,
-    live: Option<&crate::metrics::Live>,
-    (flow_events, netflow_events): (bool, bool),
-) -> WriterResult {
-    let mut r = WriterResult::default();
-    let mut failed = false;
-    loop {
-        if reopen.swap(false, Ordering::Relaxed)
-            && !failed
-            && let Err(e) = sink.reopen()
-        {
-            // The old file stays in use: nothing is lost, the operator is told.
-            eprintln!("siphon: SIGHUP: cannot reopen the output, still writing the old file: {e}");
-        }
-        let out = match rx.recv_timeout(REOPEN_POLL) {
-            Ok(a) => a,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-        };
-        if failed {
-            continue; // keep draining so workers never block on a dead output
-        }
-        let mut a = match out {
-            Out::Alert(a) => a,
-            Out::Flow(f) => {
-                let mut res = Ok(());
-                if flow_events {
-                    res = sink.write_event(&f.to_flow_event());
-                }
-                if netflow_events {
-                    for e in f.to_netflow_events() {
-                        res = res.and_then(|()| sink.write_event(&e));
-                    }
-                }
-                if res.is_ok() && rx.is_empty() {
-                    res = sink.flush();
-                }
-                if let Err(e) = res {
-                    failed = true;
-                    stop.store(true, Ordering::Relaxed);
-                    match &e {
-                        OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
-                            r.broken_pipe = true
-                        }
-                        _ => r.error = Some(e),
-                    }
-                }
-                continue;
-            }
-        };
-        if let Some(s) = across.as_mut()
-            && !s.admit(&mut a)
-        {
-            *r.dropped.entry(a.siphon.detector).or_insert(0) += 1;
-            continue;
-        }
-        let mut res = sink.write(&a);
-        if res.is_ok() && rx.is_empty() {
-            res = sink.flush();
-        }
-        match res {
-            Ok(()) => {
-                r.written += 1;
-                counters.alerts.fetch_add(1, Ordering::Relaxed);
-                if let Some(l) = live {
-                    l.alert_written(a.siphon.detector, a.alert.signature_id, &a.alert.signature);
-                }
-            }
-            Err(e) => {
-                failed = true;
-                stop.store(true, Ordering::Relaxed);
-                match &e {
-                    OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
-                        r.broken_pipe = true
-                    }
-                    _ => r.error = Some(e),
-                }
-            }
-        }
-    }
-    if let Some(s) = across {
-        r.suppressed = s.stats;
-    }
-    if !failed && let Err(e) = sink.flush() {
-        match &e {
-            OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => r.broken_pipe = true,
-            _ => r.error = Some(e),
-        }
-    }
-    r
 }
 
 /// A sink that hands its alerts back after the run.

@@ -106,7 +106,8 @@ fn counts(err: &str) -> (u64, u64, u64) {
 #[test]
 fn alerts_reach_kafka_keyed_by_src_ip_and_a_consumer_reads_them_back() {
     let b = broker("siphon-alerts");
-    let o = run_raw(&[CAPTURE, OTHER], &kafka_args(b.port, "siphon-alerts"));
+    let args = kafka_args(b.port, "siphon-alerts");
+    let o = run_raw(&[CAPTURE, OTHER], &args.iter().map(String::as_str).collect::<Vec<_>>());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect();
@@ -136,7 +137,8 @@ fn alerts_reach_kafka_keyed_by_src_ip_and_a_consumer_reads_them_back() {
 #[test]
 fn no_broker_costs_one_grace_period_and_counts_everything() {
     let t = Instant::now();
-    let o = run_raw(&[OTHER], &kafka_args(free_port(), "nowhere"));
+    let args = kafka_args(free_port(), "nowhere");
+    let o = run_raw(&[OTHER], &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");

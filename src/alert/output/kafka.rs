@@ -83,7 +83,7 @@ impl Transport for Kafka {
 
     fn disconnect(&mut self) {
         if let Some(p) = self.producer.take() {
-            let _ = p.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+            p.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
         }
     }
 }
