@@ -27,7 +27,7 @@ use writer::{Out, WriterResult, write_alerts};
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
-/// to a trickle). The channel's slots are allocated and touched up front, 640 bytes each.
+/// to a trickle). The channel's slots are allocated and touched up front, about 810 bytes each.
 const ALERT_QUEUE: usize = 512;
 
 mod writer;

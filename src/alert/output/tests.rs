@@ -131,6 +131,12 @@ fn batches_are_sent_whole_and_a_failed_batch_is_counted_whole() {
     for i in 10..20u8 {
         q.push(vec![i]);
     }
+    // Reconnected after the backoff, it sends again.
+    let t = Instant::now();
+    while q.stats().sent == 0 {
+        assert!(t.elapsed() < Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let s = q.close(Duration::from_secs(2));
     let batches: Vec<Vec<Vec<u8>>> = got.try_iter().collect();
     assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= 4), "{batches:?}");
