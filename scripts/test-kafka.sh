@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Kafka output's test, apart from CI (scripts/test.sh) because of what it builds: librdkafka
-# from source for siphon's `kafka` feature (gcc, make, zlib1g-dev; ~2-3 min on 2 cores) and the
-# tansu broker (a Kafka-protocol broker in Rust, with in-memory storage; ~10-15 min on 2 cores,
-# once). tests/kafka.rs starts tansu on a free loopback port, creates the topic, runs siphon on
+# from source for siphon's `kafka` feature (gcc, make, zlib1g-dev; 18 min on a busy 2-core VM)
+# and the tansu broker (a Kafka-protocol broker in Rust, with in-memory storage; about 2 h at
+# nice 19 on a busy 2-core VM, once). tests/kafka.rs starts tansu on a free loopback port, creates the topic, runs siphon on
 # bundled captures with [outputs.kafka] on and reads the alerts back with librdkafka's consumer.
 #
 #   scripts/test-kafka.sh            # TANSU_ROOT (default ~/.cache/siphon/tansu) holds tansu
