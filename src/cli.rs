@@ -63,6 +63,17 @@ pub struct Args {
     /// Also send each alert as RFC 5424 syslog to udp://HOST:PORT or tcp://HOST:PORT.
     #[arg(long = "syslog", value_name = "URL")]
     pub syslog: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics while running (e.g. 127.0.0.1:9100).
+    #[arg(long = "metrics-listen", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// With --metrics-listen and -r: keep serving the final figures this long after the input
+    /// ends (e.g. 30s), so a scraper gets them; SIGINT/SIGTERM end it early.
+    #[arg(long = "metrics-linger", value_name = "DURATION")]
+    pub metrics_linger: Option<String>,
+    /// EVE event types written: any of `alert`, `flow` (one per ended flow, Suricata's), `netflow`
+    /// (one per direction of each ended flow) and `stats` (the run's stats event, as --stats-json).
+    #[arg(long = "eve-types", value_name = "TYPE,...", default_value = "alert")]
+    pub eve_types: String,
     /// Alert format: `eve` (EVE JSON lines) or `text` (one line per alert, as Suricata's fast.log).
     #[arg(long = "format", value_name = "FORMAT", default_value = "eve")]
     pub format: Format,
@@ -174,6 +185,60 @@ pub struct Settings {
     pub report: Option<PathBuf>,
     /// Alert format.
     pub format: Format,
+    /// Where to serve `/metrics`.
+    pub metrics_listen: Option<String>,
+    /// How long to keep serving metrics after a `-r` run's input ends.
+    pub metrics_linger: std::time::Duration,
+    /// Which EVE event types are written.
+    pub eve_types: EveTypes,
+}
+
+/// The EVE event types a run writes (`--eve-types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EveTypes {
+    /// Alerts (on unless `--eve-types` leaves them out).
+    pub alert: bool,
+    /// One `flow` event per ended flow.
+    pub flow: bool,
+    /// Two `netflow` events (one per direction) per ended flow.
+    pub netflow: bool,
+    /// The stats event at the end.
+    pub stats: bool,
+}
+
+impl Default for EveTypes {
+    fn default() -> Self {
+        EveTypes { alert: true, flow: false, netflow: false, stats: false }
+    }
+}
+
+impl EveTypes {
+    /// Parses `alert,flow,netflow,stats` (any subset, at least one).
+    pub fn parse(s: &str) -> Result<EveTypes, String> {
+        let mut t = EveTypes { alert: false, flow: false, netflow: false, stats: false };
+        for w in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match w {
+                "alert" => t.alert = true,
+                "flow" => t.flow = true,
+                "netflow" => t.netflow = true,
+                "stats" => t.stats = true,
+                other => {
+                    return Err(format!(
+                        "--eve-types: unknown event type `{other}`; valid: alert, flow, netflow, stats"
+                    ));
+                }
+            }
+        }
+        if t == (EveTypes { alert: false, flow: false, netflow: false, stats: false }) {
+            return Err("--eve-types: give at least one of alert, flow, netflow, stats".into());
+        }
+        Ok(t)
+    }
+
+    /// Flow or netflow events are wanted.
+    pub fn flows(&self) -> bool {
+        self.flow || self.netflow
+    }
 }
 
 /// Why the command line cannot run.
@@ -251,6 +316,15 @@ impl Args {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let workers = self.workers.unwrap_or(cores.saturating_sub(1)).max(1);
         let buffer_size = crate::units::Size::parse(&self.buffer_size).map_err(UsageError::Bad)?.0;
+        let metrics_linger = match &self.metrics_linger {
+            None => std::time::Duration::ZERO,
+            Some(d) if self.metrics_listen.is_none() => {
+                return Err(UsageError::Bad(format!("--metrics-linger {d}: needs --metrics-listen")));
+            }
+            Some(d) => humantime::parse_duration(d)
+                .map_err(|e| UsageError::Bad(format!("--metrics-linger {d:?}: {e}")))?,
+        };
+        let eve_types = EveTypes::parse(&self.eve_types).map_err(UsageError::Bad)?;
         Ok(Settings {
             input,
             filter,
@@ -272,6 +346,9 @@ impl Args {
             quiet: self.quiet,
             report: self.report,
             format: self.format,
+            metrics_listen: self.metrics_listen,
+            metrics_linger,
+            eve_types,
         })
     }
 }

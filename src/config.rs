@@ -36,6 +36,8 @@ pub struct Config {
     pub egress: EgressPolicyConfig,
     /// Flow-record input (NetFlow v5/v9, IPFIX).
     pub netflow: NetflowConfig,
+    /// Network outputs for a fleet (`[outputs.redis]`, `[outputs.kafka]`).
+    pub outputs: crate::alert::output::config::OutputsConfig,
     /// One section per detector (`[dns_tunnel]`, `[scan]`...), read through the detector table.
     pub detectors: Sections,
     /// The GeoIP databases of `general.geoip_country_db` / `geoip_asn_db`, opened when the
@@ -55,11 +57,12 @@ struct Core {
     alerts: AlertConfig,
     egress: EgressPolicyConfig,
     netflow: NetflowConfig,
+    outputs: crate::alert::output::config::OutputsConfig,
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 8] =
-    ["general", "capture", "decode", "flow", "memory", "alerts", "egress", "netflow"];
+pub const CORE_SECTIONS: [&str; 9] =
+    ["general", "capture", "decode", "flow", "memory", "alerts", "egress", "netflow", "outputs"];
 
 impl Config {
     /// Reads a TOML document: the core sections, then each detector's section by its name in
@@ -95,6 +98,7 @@ impl Config {
             alerts: core.alerts,
             egress: core.egress,
             netflow: core.netflow,
+            outputs: core.outputs,
             detectors: Sections::parse(specs, text)?,
         })
     }
@@ -423,16 +427,21 @@ pub fn effective_toml(path: Option<&Path>, overrides: &[String]) -> Result<Strin
         apply_override(&mut user, o)?;
     }
     let mut merged: toml::Table = EXAMPLE_CONFIG.parse().map_err(|e| bad("example config", e))?;
-    for (section, v) in user {
-        match (merged.get_mut(&section), v) {
-            (Some(toml::Value::Table(base)), toml::Value::Table(keys)) => base.extend(keys),
+    merge_tables(&mut merged, user);
+    toml::to_string(&merged)
+        .map_err(|e| ConfigError::Parse { origin: "config".to_owned(), message: e.to_string() })
+}
+
+/// `over`'s keys replace `base`'s, table by table (`[outputs.redis]` keeps its other defaults).
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
             (_, v) => {
-                merged.insert(section, v);
+                base.insert(k, v);
             }
         }
     }
-    toml::to_string(&merged)
-        .map_err(|e| ConfigError::Parse { origin: "config".to_owned(), message: e.to_string() })
 }
 
 /// Sets `a.b.c=value` in a TOML table; the value is read as TOML if it parses, else as a string.

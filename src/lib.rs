@@ -20,6 +20,7 @@ pub mod error;
 pub mod flow;
 #[cfg(feature = "testing")]
 pub mod harness;
+pub mod metrics;
 pub mod mirror;
 pub mod pipeline;
 pub mod policy;

@@ -3,6 +3,8 @@
 
 use anyhow::Context;
 use clap::Parser;
+use siphon::alert::output::OutputQueue;
+use siphon::alert::output::tee::NetOutput;
 use siphon::alert::sink::{AlertSink, JsonLines};
 use siphon::alert::text::TextLines;
 use siphon::capture::PacketSource;
@@ -113,7 +115,11 @@ fn write_stdout(b: &[u8]) -> i32 {
     }
 }
 
-fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
+/// A sink chain and its network outputs' queues (read by the metrics endpoint).
+type Outputs = (Box<dyn AlertSink>, Vec<Arc<OutputQueue>>);
+
+/// The sink chain: `-o`/stdout, then Redis and Kafka (`[outputs.*]`), then syslog.
+fn open_output(s: &Settings) -> anyhow::Result<Outputs> {
     let primary: Box<dyn AlertSink> = match (&s.output, s.format) {
         (Some(p), Format::Eve) => Box::new(JsonLines::create(p)?),
         (None, Format::Eve) => Box::new(JsonLines::new(std::io::stdout())),
@@ -126,10 +132,33 @@ fn open_output(s: &Settings) -> anyhow::Result<Box<dyn AlertSink>> {
         )),
         (None, Format::Text) => Box::new(TextLines::new(std::io::stdout())),
     };
-    Ok(match &s.syslog {
-        Some(t) => Box::new(siphon::alert::output::syslog::SyslogTee::new(primary, t.clone())?),
+    let primary: Box<dyn AlertSink> =
+        if s.eve_types.alert { primary } else { Box::new(siphon::alert::sink::NoAlerts(primary)) };
+    let mut queues = Vec::new();
+    let mut net = Vec::new();
+    let o = &s.config.outputs;
+    if o.redis.enabled {
+        let q = Arc::new(siphon::alert::output::redis::start(&o.redis).map_err(anyhow::Error::msg)?);
+        queues.push(q.clone());
+        net.push(NetOutput { queue: q, keyed: false });
+    }
+    #[cfg(feature = "kafka")]
+    if o.kafka.enabled {
+        let q = Arc::new(siphon::alert::output::kafka::start(&o.kafka).map_err(anyhow::Error::msg)?);
+        queues.push(q.clone());
+        net.push(NetOutput { queue: q, keyed: true });
+    }
+    let primary: Box<dyn AlertSink> =
+        if net.is_empty() { primary } else { Box::new(siphon::alert::output::tee::Tee::new(primary, net)) };
+    let sink: Box<dyn AlertSink> = match &s.syslog {
+        Some(t) => {
+            let tee = siphon::alert::output::syslog::SyslogTee::new(primary, t.clone())?;
+            queues.push(tee.queue());
+            Box::new(tee)
+        }
         None => primary,
-    })
+    };
+    Ok((sink, queues))
 }
 
 extern "C" fn wake(_: libc::c_int) {}
@@ -233,9 +262,28 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
             }
         }
     };
-    let sink = match early_sink {
+    let (sink, queues) = match early_sink {
         Some(sink) => sink,
         None => open_output(&s)?,
+    };
+    let live = s.metrics_listen.as_ref().map(|_| Arc::new(siphon::metrics::Live::new(counters.clone())));
+    let metrics = match (&s.metrics_listen, &live) {
+        (Some(addr), Some(l)) => {
+            l.set_outputs(queues);
+            let info = siphon::run_info::RunInfo::for_config(&s.config);
+            let m = siphon::metrics::server::MetricsServer::start(
+                addr,
+                l.clone(),
+                info.version,
+                info.config_digest,
+            )
+            .with_context(|| "cannot serve metrics".to_owned())?;
+            if !s.quiet {
+                eprintln!("siphon: metrics at http://{}/metrics", m.addr());
+            }
+            Some(m)
+        }
+        _ => None,
     };
     let (sink, report_alerts) = match &s.report {
         Some(_) => {
@@ -244,7 +292,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         }
         None => (sink, None),
     };
-    let live = matches!(s.input, Input::Live(_) | Input::NetflowListen(_));
+    let is_live = matches!(s.input, Input::Live(_) | Input::NetflowListen(_));
     let reopen = Arc::new(AtomicBool::new(false));
     let edge = spawn_edges(
         stop.clone(),
@@ -252,7 +300,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         counters.clone(),
         breaker,
         capture_thread,
-        if live { s.stats_interval } else { 0 },
+        if is_live { s.stats_interval } else { 0 },
     );
     let progress = match &s.input {
         Input::Files(paths) | Input::NetflowFiles(paths)
@@ -263,15 +311,21 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         }
         _ => None,
     };
-    let opts = RunOptions { workers: s.workers, stop: stop.clone(), counters, reopen };
+    let opts = RunOptions {
+        workers: s.workers,
+        stop: stop.clone(),
+        counters,
+        reopen,
+        live: live.clone(),
+        flow_events: s.eve_types.flow,
+        netflow_events: s.eve_types.netflow,
+    };
     let outcome = match &mut source {
         Src::Packets(_) if !fanned.is_empty() => siphon::pipeline::run_fanout(fanned, &s.config, sink, &opts),
         Src::Packets(p) => run(&mut **p, &s.config, sink, &opts),
         Src::Records(r) => run_records(&mut **r, &s.config, sink, &opts),
     };
     drop(progress);
-    stop.store(true, Ordering::Relaxed);
-    drop(edge);
     let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -284,6 +338,21 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     if let Some(sink) = sink.as_mut() {
         outcome.summary.outputs = sink.close_outputs(OUTPUT_GRACE);
     }
+    // The final figures stay up for a scraper while asked to (a signal ends the wait).
+    if let Some(m) = &metrics
+        && !s.metrics_linger.is_zero()
+    {
+        let until = std::time::Instant::now() + s.metrics_linger;
+        while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if !s.quiet {
+            eprintln!("siphon: metrics served {} scrapes", m.scrapes());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(edge);
+    drop(metrics);
     outcome.summary.run.inputs = inputs_of(&s.input);
     for w in &outcome.summary.input_warnings {
         eprintln!("siphon: warning: {w}");
@@ -302,7 +371,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     }
     // The stats event goes through the run's own sink: the file it holds open (reopened on
     // SIGHUP, before privileges were dropped for -Z), never a fresh open by path.
-    if s.stats_json
+    if (s.stats_json || s.eve_types.stats)
         && s.format == Format::Eve
         && !outcome.broken_pipe
         && let Some(sink) = sink.as_mut()
@@ -340,7 +409,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     }
     if let Some(e) = &outcome.input_error {
         eprintln!("siphon: {e}");
-        return Ok(if live { exit::LIVE } else { exit::INPUT });
+        return Ok(if is_live { exit::LIVE } else { exit::INPUT });
     }
     Ok(exit::OK)
 }

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use writer::{Out, WriterResult, write_alerts};
 
 mod fanout;
 pub use fanout::run_fanout;
@@ -31,8 +32,10 @@ pub use records::{run_export_capture, run_records};
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
-/// to a trickle). The channel's slots are allocated and touched up front, 640 bytes each.
+/// to a trickle). The channel's slots are allocated and touched up front, about 810 bytes each.
 const ALERT_QUEUE: usize = 512;
+
+mod writer;
 
 /// Counters readable while the pipeline runs (periodic stats, signals).
 #[derive(Debug, Default)]
@@ -62,6 +65,12 @@ pub struct RunOptions {
     pub counters: Arc<LiveCounters>,
     /// Set (by SIGHUP) to have the writer flush and reopen the output file between two alerts.
     pub reopen: Arc<AtomicBool>,
+    /// Where workers and the writer publish their counters for `/metrics` (when it is served).
+    pub live: Option<Arc<crate::metrics::Live>>,
+    /// Write EVE `flow` events for ended flows (`--eve-types flow`).
+    pub flow_events: bool,
+    /// Write EVE `netflow` events for ended flows (`--eve-types netflow`).
+    pub netflow_events: bool,
 }
 
 impl Default for RunOptions {
@@ -71,13 +80,12 @@ impl Default for RunOptions {
             stop: Arc::new(AtomicBool::new(false)),
             counters: Arc::default(),
             reopen: Arc::default(),
+            live: None,
+            flow_events: false,
+            netflow_events: false,
         }
     }
 }
-
-/// How often an idle writer looks at the reopen flag: a SIGHUP with no alert flowing takes
-/// effect within this.
-const REOPEN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How a run ended badly.
 #[derive(Debug, thiserror::Error)]
@@ -85,20 +93,6 @@ pub enum RunError {
     /// Writing alerts failed; the run stopped.
     #[error(transparent)]
     Output(#[from] OutputError),
-}
-
-/// What the writer thread reports.
-#[derive(Default)]
-struct WriterResult {
-    /// The sink, handed back for the stats event and to close its network outputs.
-    sink: Option<Box<dyn AlertSink>>,
-    written: u64,
-    error: Option<OutputError>,
-    broken_pipe: bool,
-    /// Alerts the cross-worker suppression dropped, per detector.
-    dropped: std::collections::BTreeMap<&'static str, u64>,
-    /// What the cross-worker suppression counted.
-    suppressed: crate::alert::suppress::SuppressStats,
 }
 
 /// The result of a run: the summary, and whether the output pipe was closed by the reader.
@@ -155,12 +149,15 @@ pub fn run(
 ) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let n = opts.workers.max(1);
-    let (alert_tx, alert_rx) = bounded::<Alert>(ALERT_QUEUE);
+    let (alert_tx, alert_rx) = bounded::<Out>(ALERT_QUEUE);
+    let log_flows = opts.flow_events || opts.netflow_events;
+    let event_kinds = (opts.flow_events, opts.netflow_events);
     let (pool_tx, pool_rx) = bounded::<Batch>(n * BATCHES_PER_WORKER + n);
     for _ in 0..n * BATCHES_PER_WORKER + n {
         let _ = pool_tx.send(Batch::default());
     }
     let writer_stop = opts.stop.clone();
+    let writer_live = opts.live.clone();
     let reopen = opts.reopen.clone();
     let counters = opts.counters.clone();
     let home = HomeNet::new(config.general.home_net.clone());
@@ -180,7 +177,16 @@ pub fn run(
                 Some(s) => s,
                 None => return WriterResult::default(),
             };
-            let mut r = write_alerts(&mut *sink, &alert_rx, &writer_stop, &reopen, &counters, across);
+            let mut r = write_alerts(
+                &mut *sink,
+                &alert_rx,
+                &writer_stop,
+                &reopen,
+                &counters,
+                across,
+                writer_live.as_deref(),
+                event_kinds,
+            );
             r.sink = Some(sink);
             r
         });
@@ -195,9 +201,13 @@ pub fn run(
             let pool_tx = pool_tx.clone();
             let counters = opts.counters.clone();
             let mirror = mirror.clone();
+            let live = opts.live.clone();
             handles.push(scope.spawn(move || {
-                let w = Worker::with_shared(config, mirror, budget, slot);
-                work(w, rx, pool_tx, alert_tx, &counters)
+                let mut w = Worker::with_shared(config, mirror, budget, slot);
+                if log_flows {
+                    w.log_flows();
+                }
+                work(w, rx, pool_tx, alert_tx, &counters, live.as_deref().map(|l| (l, slot)))
             }));
         }
         drop(alert_tx);
@@ -260,6 +270,9 @@ pub fn run(
             if let Some(k) = source.stats() {
                 opts.counters.kernel_received.store(k.received, Ordering::Relaxed);
                 opts.counters.kernel_dropped.store(k.dropped + k.if_dropped, Ordering::Relaxed);
+                if let Some(l) = &opts.live {
+                    l.set_kernel(k);
+                }
             }
             match res {
                 Ok(true) => {
@@ -330,19 +343,32 @@ fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
     let _ = tx.send(full);
 }
 
+/// Hands the worker's ended flows to the writer.
+fn send_flows(w: &mut Worker, tx: &Sender<Out>) {
+    if let Some(log) = w.flow_log.as_mut() {
+        for r in log.drain(..) {
+            let _ = tx.send(Out::Flow(r));
+        }
+    }
+}
+
 fn work(
     mut w: Worker,
     rx: Receiver<Batch>,
     pool: Sender<Batch>,
-    alerts: Sender<Alert>,
+    alerts: Sender<Out>,
     counters: &LiveCounters,
+    live: Option<(&crate::metrics::Live, usize)>,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
     let mut hist = new_histogram();
+    let tx = alerts.clone();
     let mut emit = |a: Alert| {
-        let _ = alerts.send(a);
+        let _ = tx.send(Out::Alert(a));
     };
+    let mut published = Instant::now();
     for mut batch in rx {
         let bytes = w.process_batch(&batch, &mut emit);
+        send_flows(&mut w, &alerts);
         if let Some(t) = batch.sent_at {
             let _ = hist.record_n(t.elapsed().as_nanos() as u64, batch.len() as u64);
         }
@@ -350,74 +376,21 @@ fn work(
         counters.bytes.fetch_add(bytes, Ordering::Relaxed);
         batch.clear();
         let _ = pool.try_send(batch);
+        // Once per batch at most, and only every PUBLISH_EVERY: never per packet.
+        if let Some((l, slot)) = live
+            && published.elapsed() >= crate::metrics::PUBLISH_EVERY
+        {
+            w.refresh_stats();
+            l.publish_worker(slot, &w.stats, &hist);
+            published = Instant::now();
+        }
     }
     w.finish(&mut emit);
+    send_flows(&mut w, &alerts);
+    if let Some((l, slot)) = live {
+        l.publish_worker(slot, &w.stats, &hist);
+    }
     (w.stats, hist)
-}
-
-fn write_alerts(
-    sink: &mut dyn AlertSink,
-    rx: &Receiver<Alert>,
-    stop: &AtomicBool,
-    reopen: &AtomicBool,
-    counters: &LiveCounters,
-    mut across: Option<Suppressor>,
-) -> WriterResult {
-    let mut r = WriterResult::default();
-    let mut failed = false;
-    loop {
-        if reopen.swap(false, Ordering::Relaxed)
-            && !failed
-            && let Err(e) = sink.reopen()
-        {
-            // The old file stays in use: nothing is lost, the operator is told.
-            eprintln!("siphon: SIGHUP: cannot reopen the output, still writing the old file: {e}");
-        }
-        let mut a = match rx.recv_timeout(REOPEN_POLL) {
-            Ok(a) => a,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-        };
-        if failed {
-            continue; // keep draining so workers never block on a dead output
-        }
-        if let Some(s) = across.as_mut()
-            && !s.admit(&mut a)
-        {
-            *r.dropped.entry(a.siphon.detector).or_insert(0) += 1;
-            continue;
-        }
-        let mut res = sink.write(&a);
-        if res.is_ok() && rx.is_empty() {
-            res = sink.flush();
-        }
-        match res {
-            Ok(()) => {
-                r.written += 1;
-                counters.alerts.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                failed = true;
-                stop.store(true, Ordering::Relaxed);
-                match &e {
-                    OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
-                        r.broken_pipe = true
-                    }
-                    _ => r.error = Some(e),
-                }
-            }
-        }
-    }
-    if let Some(s) = across {
-        r.suppressed = s.stats;
-    }
-    if !failed && let Err(e) = sink.flush() {
-        match &e {
-            OutputError::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe => r.broken_pipe = true,
-            _ => r.error = Some(e),
-        }
-    }
-    r
 }
 
 /// A sink that hands its alerts back after the run.

@@ -167,6 +167,7 @@ impl Config {
         self.flow.validate(ck.section("flow"));
         self.alerts.validate(ck.section("alerts"));
         self.netflow.validate(ck.section("netflow"));
+        self.outputs.validate(&mut ck);
         // [egress] (the shared policy) holds only typed lists, parsed as they are read.
         self.detectors.validate(&mut ck);
         ck.problems

@@ -71,6 +71,7 @@ impl WorkerStats {
         self.flows.evicted += o.flows.evicted;
         self.flows.active += o.flows.active;
         self.flows.shed += o.flows.shed;
+        self.flows.memory += o.flows.memory;
         for (k, v) in &o.alerts {
             *self.alerts.entry(k).or_insert(0) += v;
         }
@@ -129,6 +130,9 @@ pub struct Worker {
     last_exporter: Option<(std::net::IpAddr, u32, u32)>,
     /// Counters.
     pub stats: WorkerStats,
+    /// Ended flows for EVE `flow`/`netflow` events, when asked for ([`Worker::log_flows`]);
+    /// the caller drains it.
+    pub flow_log: Option<Vec<crate::alert::flow_event::FlowRecord>>,
 }
 
 /// While a worker holds under a quarter of `memory.cap`, its memory is counted every this many
@@ -219,7 +223,13 @@ impl Worker {
             now: Timestamp(0),
             last_exporter: None,
             stats: WorkerStats::default(),
+            flow_log: None,
         }
+    }
+
+    /// Records every ended flow in [`Worker::flow_log`] from now on.
+    pub fn log_flows(&mut self) {
+        self.flow_log = Some(Vec::with_capacity(1024));
     }
 
     /// Processes a batch of frames in order, with the prefetches that hide its cache misses
@@ -338,6 +348,7 @@ impl Worker {
             hello_pool,
             stats,
             max_hellos,
+            flow_log,
             ..
         } = self;
         let first_alert = alerts.len();
@@ -501,7 +512,7 @@ impl Worker {
             }
         }
         if !ended.is_empty() {
-            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool);
+            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool, flow_log.as_mut());
         }
     }
 
@@ -523,6 +534,7 @@ impl Worker {
         flow.flush_budget = budget.clamp(1, MAX_UNFLUSHED) as u32;
     }
 
+    #[allow(clippy::too_many_arguments)] // the worker's fields, borrowed apart
     fn end_flows(
         ended: &mut Vec<(Flow, EndReason)>,
         order: &mut Vec<(Timestamp, u32)>,
@@ -531,7 +543,11 @@ impl Worker {
         alerts: &mut Vec<Alert>,
         hellos: &mut FxHashMap<FlowKey, Hello>,
         hello_pool: &mut Vec<Vec<u8>>,
+        log: Option<&mut Vec<crate::alert::flow_event::FlowRecord>>,
     ) {
+        if let Some(log) = log {
+            log.extend(ended.iter().map(|(f, why)| crate::alert::flow_event::FlowRecord::of(f, *why)));
+        }
         // In packet-time order, so volume hand-overs reach shared tallies as the traffic did
         // (sorting positions, not the flow records themselves).
         order.clear();
@@ -595,6 +611,7 @@ impl Worker {
             &mut self.alerts,
             &mut self.hellos,
             &mut self.hello_pool,
+            self.flow_log.as_mut(),
         );
         let first_alert = self.alerts.len();
         for det in self.detectors.iter_mut() {
@@ -648,8 +665,11 @@ impl Worker {
         self.run_tick();
         // Every open flow, in packet-time order as in `end_flows`.
         let mut order = std::mem::take(&mut self.end_order);
-        let Worker { table, detectors, env, alerts, hellos, hello_pool, .. } = self;
+        let Worker { table, detectors, env, alerts, hellos, hello_pool, flow_log, .. } = self;
         table.end_all(&mut order, |mut f| {
+            if let Some(log) = flow_log.as_mut() {
+                log.push(crate::alert::flow_event::FlowRecord::of(&f, EndReason::Shutdown));
+            }
             Self::end_flow(&mut f, EndReason::Shutdown, detectors, env, alerts, hellos, hello_pool);
         });
         self.end_order = order;
@@ -689,6 +709,7 @@ impl Worker {
                 &mut self.alerts,
                 &mut self.hellos,
                 &mut self.hello_pool,
+                self.flow_log.as_mut(),
             );
         }
     }
@@ -697,6 +718,7 @@ impl Worker {
     pub fn refresh_stats(&mut self) {
         self.stats.flows = self.table.stats.clone();
         self.stats.flows.active = self.table.len() as u64;
+        self.stats.flows.memory = self.table.memory() as u64;
         self.stats.suppressed = self.suppress.stats.clone();
         self.stats.defrag = self.defrag.stats.clone();
         self.mirror.refresh_stats();

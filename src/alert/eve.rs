@@ -192,6 +192,11 @@ pub struct Alert {
     /// ICMP code, for ICMP alerts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp_code: Option<u8>,
+    /// The Community ID (v1, seed 0) of the flow the alert is about, as Suricata and Zeek
+    /// write it: the same string in their logs names the same flow. Absent when the alert is
+    /// not about one flow (an aggregate over many, with no protocol or ports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<String>,
     /// The EVE alert object.
     pub alert: EveAlert,
     /// DNS query that fired.
@@ -215,6 +220,9 @@ pub struct Alert {
     pub geoip: Option<crate::enrich::EveGeoip>,
     /// siphon's evidence.
     pub siphon: SiphonEvidence,
+    /// IP protocol number, when known (for the Community ID; not serialized).
+    #[serde(skip)]
+    pub proto_num: Option<u8>,
     /// Packet time (for suppression and ordering; not serialized).
     #[serde(skip)]
     pub ts: Timestamp,

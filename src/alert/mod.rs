@@ -1,6 +1,8 @@
 //! Alerts: the EVE type, how detectors build one, suppression per episode, and the sinks.
 
+pub mod community_id;
 pub mod eve;
+pub mod flow_event;
 pub mod output;
 pub mod sink;
 pub mod suppress;
@@ -59,6 +61,7 @@ impl Alert {
                 proto: String::new(),
                 icmp_type: None,
                 icmp_code: None,
+                community_id: None,
                 alert: EveAlert {
                     action: "allowed",
                     gid: 1,
@@ -84,6 +87,7 @@ impl Alert {
                     exporter: None,
                     observation_domain: None,
                 },
+                proto_num: None,
                 ts,
                 episode: String::new(),
                 magnitude: 1.0,
@@ -183,6 +187,7 @@ impl AlertBuilder {
     /// IP protocol number.
     pub fn proto(mut self, p: u8) -> Self {
         self.alert.proto = eve::proto_name(p);
+        self.alert.proto_num = Some(p);
         self
     }
     /// Source and destination ports.
@@ -196,6 +201,7 @@ impl AlertBuilder {
         self.alert.flow_id = f.id;
         if self.alert.proto.is_empty() {
             self.alert.proto = eve::proto_name(f.key.proto);
+            self.alert.proto_num = Some(f.key.proto);
         }
         if self.alert.src_port.is_none() && matches!(f.key.proto, 6 | 17) {
             let (sp, dp) = if f.orig_addr() == self.alert.src_ip {
@@ -291,6 +297,14 @@ impl AlertBuilder {
         if self.alert.proto.is_empty() {
             self.alert.proto = "IP".into();
         }
+        let a = &self.alert;
+        let ports = match (a.src_port, a.dest_port, a.icmp_type) {
+            (Some(s), Some(d), _) => Some((s, d)),
+            (_, _, Some(t)) => Some((u16::from(t), u16::from(a.icmp_code.unwrap_or(0)))),
+            _ => None,
+        };
+        self.alert.community_id =
+            a.proto_num.and_then(|p| community_id::community_id_v1(0, a.src_ip, a.dest_ip, p, ports));
         if self.alert.flow_id == 0 {
             self.alert.flow_id = crate::flow::key::stable_id(
                 &[self.alert.src_ip, self.alert.dest_ip],

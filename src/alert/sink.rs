@@ -158,6 +158,27 @@ impl AlertSink for VecSink {
     }
 }
 
+/// Passes every event but alerts to the sink it wraps (`--eve-types` without `alert`).
+pub struct NoAlerts(pub Box<dyn AlertSink>);
+
+impl AlertSink for NoAlerts {
+    fn write(&mut self, _alert: &Alert) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), OutputError> {
+        self.0.flush()
+    }
+    fn write_event(&mut self, event: &serde_json::Value) -> Result<(), OutputError> {
+        self.0.write_event(event)
+    }
+    fn reopen(&mut self) -> Result<(), OutputError> {
+        self.0.reopen()
+    }
+    fn close_outputs(&mut self, grace: Duration) -> Vec<(&'static str, OutputStats)> {
+        self.0.close_outputs(grace)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

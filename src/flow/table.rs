@@ -213,6 +213,8 @@ pub struct FlowStats {
     pub active: u64,
     /// Flows ended early (oldest last packet first) to bring the run under `memory.cap`.
     pub shed: u64,
+    /// Bytes the flow table holds (by capacity).
+    pub memory: u64,
 }
 
 /// The table: flows packed densely in slots (a flow keeps its slot for life; freed slots are

@@ -14,6 +14,9 @@
 /// revolution in its bucket).
 const BUCKETS: usize = 512;
 
+/// Filings each bucket has room for from the start.
+const BUCKET_START: usize = 64;
+
 /// One filing: the flow's slot, and the second it was filed under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -34,7 +37,10 @@ pub struct Wheel {
 
 impl Default for Wheel {
     fn default() -> Self {
-        Wheel { buckets: (0..BUCKETS).map(|_| Vec::new()).collect(), visited: None, len: 0 }
+        // Each bucket starts with room for 64 filings (256 KiB per table), so a steady run does
+        // not reallocate buckets through their small sizes as flows come and go (tests/no_alloc).
+        let buckets = (0..BUCKETS).map(|_| Vec::with_capacity(BUCKET_START)).collect();
+        Wheel { buckets, visited: None, len: 0 }
     }
 }
 

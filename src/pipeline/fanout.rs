@@ -29,7 +29,10 @@ pub fn run_fanout(
 ) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let n = sources.len().max(1);
-    let (alert_tx, alert_rx) = bounded::<Alert>(ALERT_QUEUE);
+    let (alert_tx, alert_rx) = bounded::<Out>(ALERT_QUEUE);
+    let (log_flows, event_kinds) =
+        (opts.flow_events || opts.netflow_events, (opts.flow_events, opts.netflow_events));
+    let writer_live = opts.live.clone();
     let dopts = decode_options(config);
     let addrs = sources.first().map(|s| s.local_addrs()).unwrap_or_default();
     let mirror = Arc::new(MirrorShared::new(&config.general, addrs));
@@ -47,7 +50,16 @@ pub fn run_fanout(
                 Some(s) => s,
                 None => return WriterResult::default(),
             };
-            let mut r = write_alerts(&mut *sink, &alert_rx, &writer_stop, &reopen, &counters, across);
+            let mut r = write_alerts(
+                &mut *sink,
+                &alert_rx,
+                &writer_stop,
+                &reopen,
+                &counters,
+                across,
+                writer_live.as_deref(),
+                event_kinds,
+            );
             r.sink = Some(sink);
             r
         });
@@ -55,12 +67,18 @@ pub fn run_fanout(
         for (slot, mut src) in sources.into_iter().enumerate() {
             let (alert_tx, mirror, budget) = (alert_tx.clone(), mirror.clone(), budget.clone());
             let (dopts, seen, kernel) = (&dopts, &seen, &kernel);
-            let (stop, counters) = (opts.stop.clone(), opts.counters.clone());
+            let (stop, counters, live) = (opts.stop.clone(), opts.counters.clone(), opts.live.clone());
             handles.push(scope.spawn(move || -> WorkerEnd {
                 let mut w = Worker::with_shared(config, mirror, budget, slot);
+                if log_flows {
+                    w.log_flows();
+                }
+                let tx = alert_tx.clone();
                 let mut emit = |a: Alert| {
-                    let _ = alert_tx.send(a);
+                    let _ = tx.send(Out::Alert(a));
                 };
+                let hist = super::new_histogram();
+                let mut published = Instant::now();
                 let mut batch = Batch::default();
                 let mut scratch = Anomalies::default();
                 let mut error = None;
@@ -78,8 +96,16 @@ pub fn run_fanout(
                             }
                         }
                         let bytes = w.process_batch(&batch, &mut emit);
+                        send_flows(&mut w, &alert_tx);
                         counters.packets.fetch_add(batch.len() as u64, Ordering::Relaxed);
                         counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    }
+                    if let Some(l) = live.as_deref()
+                        && published.elapsed() >= crate::metrics::PUBLISH_EVERY
+                    {
+                        w.refresh_stats();
+                        l.publish_worker(slot, &w.stats, &hist);
+                        published = Instant::now();
                     }
                     if let (Some(k), Some(mine)) = (src.stats(), kernel.get(slot)) {
                         mine[0].store(k.received, Ordering::Relaxed);
@@ -100,6 +126,10 @@ pub fn run_fanout(
                     }
                 }
                 w.finish(&mut emit);
+                send_flows(&mut w, &alert_tx);
+                if let Some(l) = live.as_deref() {
+                    l.publish_worker(slot, &w.stats, &hist);
+                }
                 (w.stats, src.stats(), error, src.warnings())
             }));
         }

@@ -5,7 +5,9 @@
 //! Flow records and packets are not mixed in one run: an exporter's view of a flow and a
 //! sensor's packets of the same flow would count its traffic twice.
 
-use super::{LiveCounters, RunError, RunOptions, RunOutcome, SharedVec, WriterResult, write_alerts};
+use super::{
+    LiveCounters, Out, RunError, RunOptions, RunOutcome, SharedVec, WriterResult, send_flows, write_alerts,
+};
 use crate::alert::Alert;
 use crate::alert::sink::{AlertSink, VecSink};
 use crate::alert::suppress::Suppressor;
@@ -62,7 +64,10 @@ pub fn run_records(
     let started = Instant::now();
     let config = &record_config(config);
     let n = opts.workers.max(1);
-    let (alert_tx, alert_rx) = bounded::<Alert>(super::ALERT_QUEUE);
+    let (alert_tx, alert_rx) = bounded::<Out>(super::ALERT_QUEUE);
+    let (log_flows, event_kinds) =
+        (opts.flow_events || opts.netflow_events, (opts.flow_events, opts.netflow_events));
+    let writer_live = opts.live.clone();
     let home = HomeNet::new(config.general.home_net.clone());
     let mirror = Arc::new(MirrorShared::new(&config.general, Vec::new()));
     let budget = Arc::new(crate::flow::budget::MemoryBudget::new(config.memory.cap.0, n));
@@ -74,7 +79,16 @@ pub fn run_records(
             let Some(mut sink) = sink.lock().ok().and_then(|mut s| s.take()) else {
                 return WriterResult::default();
             };
-            let mut r = write_alerts(&mut *sink, &alert_rx, &writer_stop, &reopen, &counters, across);
+            let mut r = write_alerts(
+                &mut *sink,
+                &alert_rx,
+                &writer_stop,
+                &reopen,
+                &counters,
+                across,
+                writer_live.as_deref(),
+                event_kinds,
+            );
             r.sink = Some(sink);
             r
         });
@@ -85,9 +99,13 @@ pub fn run_records(
             senders.push(tx);
             let (alert_tx, counters, mirror, budget) =
                 (alert_tx.clone(), opts.counters.clone(), mirror.clone(), budget.clone());
+            let live = opts.live.clone();
             handles.push(scope.spawn(move || {
-                let w = Worker::with_shared(config, mirror, budget, slot);
-                work_records(w, rx, alert_tx, &counters)
+                let mut w = Worker::with_shared(config, mirror, budget, slot);
+                if log_flows {
+                    w.log_flows();
+                }
+                work_records(w, rx, alert_tx, &counters, live.as_deref().map(|l| (l, slot)))
             }));
         }
         drop(alert_tx);
@@ -172,21 +190,37 @@ pub fn run_records(
 fn work_records(
     mut w: Worker,
     rx: Receiver<Vec<FlowRecord>>,
-    alerts: Sender<Alert>,
+    alerts: Sender<Out>,
     counters: &LiveCounters,
+    live: Option<(&crate::metrics::Live, usize)>,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
     let hist = new_histogram();
+    let tx = alerts.clone();
     let mut emit = |a: Alert| {
-        let _ = alerts.send(a);
+        let _ = tx.send(Out::Alert(a));
     };
+    let mut published = Instant::now();
     for batch in rx {
         for r in &batch {
             w.process_record(r, &mut emit);
             counters.bytes.fetch_add(r.bytes, Ordering::Relaxed);
         }
+        send_flows(&mut w, &alerts);
         counters.packets.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        // Once per batch at most, and only every PUBLISH_EVERY.
+        if let Some((l, slot)) = live
+            && published.elapsed() >= crate::metrics::PUBLISH_EVERY
+        {
+            w.refresh_stats();
+            l.publish_worker(slot, &w.stats, &hist);
+            published = Instant::now();
+        }
     }
     w.finish(&mut emit);
+    send_flows(&mut w, &alerts);
+    if let Some((l, slot)) = live {
+        l.publish_worker(slot, &w.stats, &hist);
+    }
     (w.stats, hist)
 }
 

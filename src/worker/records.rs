@@ -44,7 +44,8 @@ impl Worker {
             self.run_tick();
             self.next_tick = Timestamp(self.now.0 - self.now.0 % self.tick + self.tick);
         }
-        let Worker { table, detectors, env, alerts, ended, end_order, hellos, hello_pool, .. } = self;
+        let Worker { table, detectors, env, alerts, ended, end_order, hellos, hello_pool, flow_log, .. } =
+            self;
         let first_alert = alerts.len();
         let (flow, dir, new_flow) = table.update_record(r, &env.home, ended);
         if new_flow {
@@ -99,7 +100,7 @@ impl Worker {
             stamp(a, (r.exporter, r.domain, r.sampling));
         }
         if !ended.is_empty() {
-            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool);
+            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool, flow_log.as_mut());
         }
         self.flush_alerts(emit);
     }

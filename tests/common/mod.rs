@@ -91,4 +91,5 @@ pub fn describe(alerts: &[Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+pub mod servers;
 pub mod veth;

@@ -20,8 +20,10 @@ def strip(o):
     return o
 
 keep = ["timestamp", "flow_id", "event_type", "vlan", "src_ip", "src_port", "dest_ip", "dest_port",
-        "proto", "icmp_type", "icmp_code", "alert", "dns", "tls", "http", "flow", "tunnel", "stats"]
+        "proto", "icmp_type", "icmp_code", "community_id", "alert", "dns", "tls", "http", "flow", "tunnel", "stats"]
 props = {k: strip(p[k]) for k in keep}
+# Community ID v1: "1:" and the base64 of a SHA-1 (20 bytes).
+props["community_id"]["pattern"] = "^1:[A-Za-z0-9+/]{27}=$"
 defs, needed = {}, set(re.findall(r"#/\$defs/([A-Za-z0-9_.\-]+)", json.dumps(props)))
 while True:
     new = set()

@@ -10,7 +10,12 @@
 //! thread is abandoned. Every output reports `sent`, `dropped` and `reconnects`
 //! ([`OutputStats`]), printed on stderr at exit and in the EVE `stats` event.
 
+pub mod config;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+pub mod redis;
 pub mod syslog;
+pub mod tee;
 
 use std::collections::VecDeque;
 use std::io;
@@ -25,6 +30,15 @@ pub trait Transport: Send + 'static {
     fn connect(&mut self, timeout: Duration) -> io::Result<()>;
     /// Sends one message on the open connection (framing is the transport's business).
     fn send(&mut self, msg: &[u8]) -> io::Result<()>;
+    /// Most messages handed to [`Transport::send_batch`] at once (pipelining); 1 by default.
+    fn batch_size(&self) -> usize {
+        1
+    }
+    /// Sends several messages, all or none counted as sent: by default one [`Transport::send`]
+    /// each; a pipelining transport sends them in one round trip.
+    fn send_batch(&mut self, msgs: &[Vec<u8>]) -> io::Result<()> {
+        msgs.iter().try_for_each(|m| self.send(m))
+    }
     /// Drops the connection after a failure; the next message reconnects first.
     fn disconnect(&mut self);
 }
@@ -71,8 +85,8 @@ pub struct OutputStats {
 struct State {
     queue: VecDeque<Vec<u8>>,
     stats: OutputStats,
-    /// A message is being written by the drain thread.
-    in_flight: bool,
+    /// Messages being written by the drain thread.
+    in_flight: u64,
     /// No more messages will come; drain and stop.
     closed: bool,
     /// The grace period ran out: the thread must stop at once and count nothing more.
@@ -106,7 +120,7 @@ impl OutputQueue {
             state: Mutex::new(State {
                 queue: VecDeque::with_capacity(o.capacity.min(1024)),
                 stats: OutputStats::default(),
-                in_flight: false,
+                in_flight: 0,
                 closed: false,
                 abandoned: false,
             }),
@@ -144,6 +158,11 @@ impl OutputQueue {
         self.shared.wake.notify_one();
     }
 
+    /// Messages waiting now.
+    pub fn depth(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> OutputStats {
         self.shared.lock().stats
@@ -173,7 +192,7 @@ impl OutputQueue {
         drop(done);
         let mut st = self.shared.lock();
         if !st.abandoned {
-            let left = st.queue.len() as u64 + u64::from(st.in_flight);
+            let left = st.queue.len() as u64 + st.in_flight;
             st.stats.dropped += left;
             st.queue.clear();
             st.abandoned = true;
@@ -188,15 +207,17 @@ impl Drop for OutputQueue {
     }
 }
 
-/// The drain thread: connect (with backoff), send, count.
+/// The drain thread: connect (with backoff), send (a batch at a time), count.
 fn drain(shared: &Shared, mut t: impl Transport, o: QueueOptions) {
     let mut connected = false;
     let mut attempts = 0u64;
     let mut backoff = o.backoff_min;
     let mut next_attempt = Instant::now();
+    let batch_size = t.batch_size().max(1);
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(batch_size);
     loop {
         // Wait for a message (or the end), and for the backoff to pass when not connected.
-        let msg = {
+        {
             let mut st = shared.lock();
             loop {
                 if st.abandoned || (st.closed && st.queue.is_empty()) {
@@ -226,13 +247,13 @@ fn drain(shared: &Shared, mut t: impl Transport, o: QueueOptions) {
                 if attempts > 1 {
                     st.stats.reconnects += 1;
                 }
-                None
             } else {
-                st.in_flight = true;
-                st.queue.pop_front()
+                let n = st.queue.len().min(batch_size);
+                batch.extend(st.queue.drain(..n));
+                st.in_flight = n as u64;
             }
-        };
-        let Some(msg) = msg else {
+        }
+        if !connected {
             // Connect outside the lock.
             match t.connect(o.connect_timeout) {
                 Ok(()) => {
@@ -245,17 +266,19 @@ fn drain(shared: &Shared, mut t: impl Transport, o: QueueOptions) {
                 }
             }
             continue;
-        };
-        let res = t.send(&msg);
+        }
+        let res = t.send_batch(&batch);
+        let n = batch.len() as u64;
+        batch.clear();
         let mut st = shared.lock();
-        st.in_flight = false;
+        st.in_flight = 0;
         if st.abandoned {
             return;
         }
         match res {
-            Ok(()) => st.stats.sent += 1,
+            Ok(()) => st.stats.sent += n,
             Err(_) => {
-                st.stats.dropped += 1;
+                st.stats.dropped += n;
                 drop(st);
                 t.disconnect();
                 connected = false;

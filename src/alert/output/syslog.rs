@@ -201,7 +201,15 @@ impl AlertSink for SyslogTee {
         self.primary.reopen()
     }
     fn close_outputs(&mut self, grace: Duration) -> Vec<(&'static str, OutputStats)> {
-        vec![(self.queue.name(), self.queue.close(grace))]
+        // Side by side with the outputs behind it: each gets the whole grace.
+        let q = self.queue.clone();
+        let own = std::thread::spawn(move || (q.name(), q.close(grace)));
+        let mut v = self.primary.close_outputs(grace);
+        match own.join() {
+            Ok(s) => v.push(s),
+            Err(_) => v.push((self.queue.name(), self.queue.stats())),
+        }
+        v
     }
 }
 

@@ -85,3 +85,63 @@ fn failed_connections_are_retried_with_backoff_and_counted() {
     let s = q.close(Duration::from_secs(1));
     assert_eq!(s, OutputStats { sent: 1, dropped: 0, reconnects: 3 });
 }
+
+/// Takes batches of up to `n`; fails every batch while `fail` is set.
+struct Batches {
+    n: usize,
+    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    out: mpsc::Sender<Vec<Vec<u8>>>,
+}
+
+impl Transport for Batches {
+    fn connect(&mut self, _timeout: Duration) -> io::Result<()> {
+        Ok(())
+    }
+    fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
+        unreachable!("batched transports get send_batch")
+    }
+    fn batch_size(&self) -> usize {
+        self.n
+    }
+    fn send_batch(&mut self, msgs: &[Vec<u8>]) -> io::Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        let _ = self.out.send(msgs.to_vec());
+        Ok(())
+    }
+    fn disconnect(&mut self) {}
+}
+
+#[test]
+fn batches_are_sent_whole_and_a_failed_batch_is_counted_whole() {
+    let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (out, got) = mpsc::channel();
+    let q = OutputQueue::start("t", Batches { n: 4, fail: fail.clone(), out }, opts(100)).unwrap();
+    for i in 0..3u8 {
+        q.push(vec![i]);
+    }
+    // The first batch (up to 4 of what is queued) fails, and is dropped whole.
+    let t = Instant::now();
+    while q.stats().dropped == 0 {
+        assert!(t.elapsed() < Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    fail.store(false, std::sync::atomic::Ordering::Relaxed);
+    for i in 10..20u8 {
+        q.push(vec![i]);
+    }
+    // Reconnected after the backoff, it sends again.
+    let t = Instant::now();
+    while q.stats().sent == 0 {
+        assert!(t.elapsed() < Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let s = q.close(Duration::from_secs(2));
+    let batches: Vec<Vec<Vec<u8>>> = got.try_iter().collect();
+    assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= 4), "{batches:?}");
+    let sent: usize = batches.iter().map(Vec::len).sum();
+    assert_eq!(s.sent as usize, sent);
+    assert_eq!(s.sent + s.dropped, 13, "{s:?}");
+    assert!(s.reconnects >= 1);
+}
