@@ -27,8 +27,9 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 cargo build --quiet --release --manifest-path fuzz/Cargo.toml --target "$triple" --bins
 
 failed=()
-for t in dns_message tls_client_hello http_request tunnels decode_frame capture_file packet_sequence fragment_sequence \
-  netflow_exports; do
+targets=(dns_message tls_client_hello http_request tunnels decode_frame capture_file packet_sequence
+  fragment_sequence netflow_exports)
+for t in "${targets[@]}"; do
   extra=()
   [ "$t" = packet_sequence ] && extra=(-max_len=4096)
   log=$(mktemp)
@@ -49,7 +50,7 @@ for t in dns_message tls_client_hello http_request tunnels decode_frame capture_
   rm -f "$log"
 done
 if [ ${#failed[@]} -eq 0 ]; then
-  echo "FUZZ SMOKE: PASS (8 targets, ${secs}s each)"
+  echo "FUZZ SMOKE: PASS (${#targets[@]} targets, ${secs}s each)"
 else
   echo "FUZZ SMOKE: FAIL (${failed[*]})"
   exit 1
