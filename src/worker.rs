@@ -642,6 +642,10 @@ impl Worker {
     }
 
     fn flush_alerts(&mut self, emit: &mut dyn FnMut(Alert)) {
+        // Called after every packet; almost always there is nothing to hand over.
+        if self.alerts.is_empty() {
+            return;
+        }
         for mut a in self.alerts.drain(..) {
             if a.siphon.source.is_none()
                 && let Some(e) = self.last_exporter
