@@ -333,7 +333,9 @@ impl Worker {
                 }
             }
         }
-        self.flush_alerts(emit);
+        if !self.alerts.is_empty() {
+            self.flush_alerts(emit);
+        }
     }
 
     fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>, hint: u64) {
