@@ -219,6 +219,7 @@ pub fn run(
         let mut first_ts = None;
         let mut last_ts = crate::time::Timestamp(0);
         let mut traffic = crate::run_info::TrafficSeries::default();
+        let mut run = crate::run_info::TrafficRun::default();
         loop {
             if opts.stop.load(Ordering::Relaxed) {
                 break;
@@ -234,7 +235,7 @@ pub fn run(
                 for m in &b.meta {
                     first_ts = Some(first_ts.map_or(m.ts, |f: crate::time::Timestamp| f.min(m.ts)));
                     last_ts = last_ts.max(m.ts);
-                    traffic.add(m.ts, m.wire_len);
+                    run.add(&mut traffic, m.ts, m.wire_len);
                 }
                 if !b.is_empty() {
                     send_batch(b, &senders[0], &pool_rx);
@@ -258,7 +259,7 @@ pub fn run(
                 current[s].push(p, hint);
                 first_ts = Some(first_ts.map_or(p.ts, |f: crate::time::Timestamp| f.min(p.ts)));
                 last_ts = last_ts.max(p.ts);
-                traffic.add(p.ts, p.wire_len);
+                run.add(&mut traffic, p.ts, p.wire_len);
                 if current[s].is_full() && !full.contains(&s) {
                     full.push(s);
                 }
@@ -300,6 +301,7 @@ pub fn run(
                 send_batch(b, &senders[s], &pool_rx);
             }
         }
+        run.flush(&mut traffic);
         let kernel = source.stats();
         let input_warnings = source.warnings();
         drop(senders);

@@ -333,7 +333,9 @@ impl Worker {
                 }
             }
         }
-        self.flush_alerts(emit);
+        if !self.alerts.is_empty() {
+            self.flush_alerts(emit);
+        }
     }
 
     fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>, hint: u64) {
@@ -642,6 +644,10 @@ impl Worker {
     }
 
     fn flush_alerts(&mut self, emit: &mut dyn FnMut(Alert)) {
+        // Called after every packet; almost always there is nothing to hand over.
+        if self.alerts.is_empty() {
+            return;
+        }
         for mut a in self.alerts.drain(..) {
             if a.siphon.source.is_none()
                 && let Some(e) = self.last_exporter

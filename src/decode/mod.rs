@@ -13,6 +13,7 @@ pub mod icmp;
 mod icmp_data;
 mod link;
 pub mod packet;
+pub mod suffix;
 pub mod tls;
 pub mod tunnel;
 

@@ -36,6 +36,7 @@ use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
 use crate::alert::Alert;
 use crate::decode::dns::{DnsMessage, name_is_under, registrable};
 use crate::decode::http::HttpRequest;
+use crate::decode::suffix::SuffixSet;
 use crate::decode::tls::ClientHello;
 use crate::flow::{EndReason, Flow, FlowTable};
 use crate::time::Timestamp;
@@ -70,7 +71,7 @@ struct Named {
 /// The detector.
 pub struct Beacon {
     cfg: BeaconConfig,
-    allow_names: Vec<Vec<u8>>,
+    allow_names: SuffixSet,
     series: Bounded<Series>,
     /// Address (hash) → the name it was resolved from.
     names: Bounded<Named>,
@@ -96,12 +97,9 @@ fn addr_hash(a: IpAddr) -> u64 {
 impl Beacon {
     /// A detector with `[beacon]`.
     pub fn new(cfg: BeaconConfig) -> Self {
-        let allow_names = cfg
-            .allow_names
-            .iter()
-            .chain(&cfg.allow_names_extra)
-            .map(|s| s.trim_end_matches('.').to_ascii_lowercase().into_bytes())
-            .collect();
+        let allow_names = SuffixSet::new(
+            cfg.allow_names.iter().chain(&cfg.allow_names_extra).map(|s| s.trim_end_matches('.')),
+        );
         Beacon {
             allow_names,
             series: Bounded::new(cfg.max_pairs),
@@ -119,7 +117,7 @@ impl Beacon {
     }
 
     fn name_allowed(&self, name: &[u8]) -> bool {
-        self.allow_names.iter().any(|s| name_is_under(name, s))
+        self.allow_names.matches(name)
     }
 
     /// The home host and external server of a flow the home host opened, unless allow-listed.

@@ -62,6 +62,8 @@ pub struct LongSession {
     cfg: LongSessionConfig,
     /// `min_duration`, then the longer `report_tiers`, ascending.
     tiers: Vec<Dur>,
+    /// The first tier in nanoseconds: younger flows are passed over without a lookup.
+    first_tier_ns: u64,
     slot: u64,
     /// Flow id → tiers already reported.
     reported: FxHashMap<u64, u8>,
@@ -80,6 +82,9 @@ impl LongSession {
         tiers.sort();
         tiers.dedup();
         LongSession {
+            first_tier_ns: tiers
+                .first()
+                .map_or(u64::MAX, |t| u64::try_from(t.0.as_nanos()).unwrap_or(u64::MAX)),
             tiers,
             slot,
             reported: FxHashMap::default(),
@@ -221,6 +226,10 @@ impl Detector for LongSession {
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        // Most packets belong to flows younger than the first tier: nothing to look up.
+        if c.ts.0.saturating_sub(c.flow.first.0) < self.first_tier_ns {
+            return;
+        }
         let Some(s) = c.env.egress.volume_sides(c.flow) else { return };
         if s.home_dir != 0 && !self.cfg.include_inbound {
             return;
