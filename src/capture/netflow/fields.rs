@@ -40,6 +40,30 @@ fn addr(v: &FieldValue) -> Option<IpAddr> {
     }
 }
 
+/// A sampling rate from a counter, capped to `u32`.
+pub(crate) fn clamp_rate(n: u64) -> u32 {
+    n.min(u64::from(u32::MAX)) as u32
+}
+
+/// PSAMP systematic count-based sampling (RFC 5476/5477): `interval` packets selected, then
+/// `space` packets skipped.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Psamp {
+    pub interval: Option<u64>,
+    pub space: Option<u64>,
+}
+
+impl Psamp {
+    /// The sampling rate, 1 in `(interval + space) / interval` (rounded); the interval alone
+    /// when no space was given.
+    pub(crate) fn rate(&self) -> Option<u32> {
+        let interval = self.interval.filter(|&i| i >= 1)?;
+        let space = self.space.unwrap_or(0);
+        let total = interval.saturating_add(space);
+        Some(clamp_rate(total.saturating_add(interval / 2) / interval).max(1))
+    }
+}
+
 /// The fields of one record, by meaning, before times are made absolute.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Raw {
@@ -61,6 +85,8 @@ pub(crate) struct Raw {
     pub end_up: Option<u32>,
     /// Sampling interval carried in the record itself.
     pub sampling: Option<u32>,
+    /// PSAMP interval and space carried in the record itself.
+    pub psamp: Psamp,
     /// IPFIX systemInitTimeMilliseconds: the epoch of the uptime offsets.
     pub init_ms: Option<u64>,
 }
@@ -81,7 +107,9 @@ impl Raw {
             21 => self.end_up = n().map(|x| x as u32),
             22 => self.start_up = n().map(|x| x as u32),
             32 | 139 => self.icmp = n().map(|x| x as u16),
-            34 | 50 | 305 => self.sampling = n().map(|x| x.min(u64::from(u32::MAX)) as u32),
+            34 | 50 => self.sampling = n().map(clamp_rate),
+            305 => self.psamp.interval = n(),
+            306 => self.psamp.space = n(),
             150 => self.start_ms = n().map(|s| s.saturating_mul(1000)),
             151 => self.end_ms = n().map(|s| s.saturating_mul(1000)),
             152 => self.start_ms = n(),
@@ -139,7 +167,7 @@ impl Raw {
             bytes: self.bytes,
             start: Timestamp(start.saturating_mul(1_000_000)),
             end: Timestamp(end.saturating_mul(1_000_000)),
-            sampling: self.sampling.unwrap_or(base.sampling),
+            sampling: self.psamp.rate().or(self.sampling).unwrap_or(base.sampling).max(1),
             ..*base
         })
     }
@@ -177,6 +205,7 @@ pub(crate) fn ipfix_id(f: &IPFixField) -> u16 {
         IANAIPFixField::FlowEndMilliseconds => 153,
         IANAIPFixField::SystemInitTimeMilliseconds => 160,
         IANAIPFixField::SamplingPacketInterval => 305,
+        IANAIPFixField::SamplingPacketSpace => 306,
         _ => 0,
     }
 }

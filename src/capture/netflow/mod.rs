@@ -319,20 +319,29 @@ impl Collector {
         self.sequence(addr, domain, h.sequence_number, data_records);
     }
 
-    /// Options data: the sampling interval an exporter announces for its domain.
+    /// Options data: the sampling interval an exporter announces for its domain: v9's
+    /// SAMPLING_INTERVAL, IPFIX's samplingInterval / samplerRandomInterval, or PSAMP's
+    /// samplingPacketInterval and samplingPacketSpace (RFC 5477: `interval` packets selected
+    /// then `space` skipped, 1 in (interval + space) / interval; softflowd `-s 10` says 1 and 9).
     fn announce<'v>(
         &mut self,
         addr: IpAddr,
         domain: u32,
         fields: impl Iterator<Item = (u16, &'v netflow_parser::variable_versions::field_value::FieldValue)>,
     ) {
+        let (mut rate, mut psamp) = (None, fields::Psamp::default());
         for (id, v) in fields {
-            if matches!(id, 34 | 50 | 305)
-                && let Some(n) = num(v)
-                && n >= 1
-            {
-                self.exporter(addr, domain).sampling = Some(n.min(u64::from(u32::MAX)) as u32);
+            match id {
+                34 | 50 => rate = num(v).or(rate),
+                305 => psamp.interval = num(v),
+                306 => psamp.space = num(v),
+                _ => {}
             }
+        }
+        if let Some(n) = psamp.rate().or(rate.map(fields::clamp_rate))
+            && n >= 1
+        {
+            self.exporter(addr, domain).sampling = Some(n);
         }
     }
 
