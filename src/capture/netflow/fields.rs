@@ -94,7 +94,33 @@ pub(crate) struct Raw {
 impl Raw {
     /// Applies one field by its IANA element number (v9 numbers are the same for these).
     pub(super) fn set(&mut self, id: u16, v: &FieldValue) {
-        let n = || num(v);
+        match id {
+            8 | 27 => self.src = self.src.or(addr(v)),
+            12 | 28 => self.dst = self.dst.or(addr(v)),
+            _ => self.set_num(id, num(v)),
+        }
+    }
+
+    /// Applies one field from its bytes in a record (the fast path: big-endian numbers,
+    /// addresses of 4 or 16 bytes).
+    pub(super) fn set_bytes(&mut self, id: u16, b: &[u8]) {
+        let ip = || -> Option<IpAddr> {
+            match b.len() {
+                4 => <[u8; 4]>::try_from(b).ok().map(|a| IpAddr::from(a)),
+                16 => <[u8; 16]>::try_from(b).ok().map(|a| IpAddr::from(a)),
+                _ => None,
+            }
+        };
+        match id {
+            8 | 27 => self.src = self.src.or(ip()),
+            12 | 28 => self.dst = self.dst.or(ip()),
+            _ => self.set_num(id, Some(b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x)))),
+        }
+    }
+
+    /// Applies one numeric field.
+    fn set_num(&mut self, id: u16, v: Option<u64>) {
+        let n = || v;
         match id {
             1 => self.bytes = n().unwrap_or(0),
             2 => self.pkts = n().unwrap_or(0),
@@ -102,8 +128,6 @@ impl Raw {
             6 => self.flags = n().unwrap_or(0) as u8,
             7 => self.sport = n().unwrap_or(0) as u16,
             11 => self.dport = n().unwrap_or(0) as u16,
-            8 | 27 => self.src = self.src.or(addr(v)),
-            12 | 28 => self.dst = self.dst.or(addr(v)),
             21 => self.end_up = n().map(|x| x as u32),
             22 => self.start_up = n().map(|x| x as u32),
             32 | 139 => self.icmp = n().map(|x| x as u16),
