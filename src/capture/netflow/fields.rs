@@ -106,8 +106,8 @@ impl Raw {
     pub(super) fn set_bytes(&mut self, id: u16, b: &[u8]) {
         let ip = || -> Option<IpAddr> {
             match b.len() {
-                4 => <[u8; 4]>::try_from(b).ok().map(|a| IpAddr::from(a)),
-                16 => <[u8; 16]>::try_from(b).ok().map(|a| IpAddr::from(a)),
+                4 => <[u8; 4]>::try_from(b).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(b).ok().map(IpAddr::from),
                 _ => None,
             }
         };
