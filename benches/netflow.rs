@@ -10,6 +10,8 @@
 //! SIPHON_NETFLOW_ROUNDS=200 cargo bench --bench netflow
 //! # The same with every packet through netflow_parser (no fast path), for comparison.
 //! SIPHON_NETFLOW_ROUNDS=200 SIPHON_NETFLOW_CRATE=1 cargo bench --bench netflow
+//! # Instructions: one version, under callgrind (Collector::decode and process_record inclusive).
+//! SIPHON_NETFLOW_ROUNDS=20 SIPHON_NETFLOW_ONLY=v9 valgrind --tool=callgrind target/release/deps/netflow-* --bench
 //! ```
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -105,11 +107,16 @@ fn collector() -> Collector {
     c
 }
 
-/// `rounds` of each export decoded, then decoded and analysed, timed by CPU clock.
+/// `rounds` of each export (or only `SIPHON_NETFLOW_ONLY`: v9, ipfix, v5) decoded, then decoded
+/// and analysed, timed by CPU clock.
 fn fixed_rounds(rounds: u64) {
+    let only = std::env::var("SIPHON_NETFLOW_ONLY").ok();
     for (name, label) in
         [("netflow_v9.pcap", "v9"), ("netflow_ipfix.pcap", "ipfix"), ("netflow_v5.pcap", "v5")]
     {
+        if only.as_deref().is_some_and(|o| o != label) {
+            continue;
+        }
         let packets = exports(name);
         let mut col = collector();
         let mut out = Vec::with_capacity(2048);
