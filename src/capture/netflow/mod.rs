@@ -123,9 +123,11 @@ impl Collector {
     pub fn new(cfg: &NetflowConfig) -> Result<Collector, CollectorError> {
         let mut pending = PendingFlowsConfig::new(cfg.max_pending.clamp(1, 65_536));
         pending.max_entries_per_template = cfg.max_pending.clamp(1, 65_536);
-        // Room for every template the crate may hold (it tells the store what it evicts).
-        let layouts =
-            Arc::new(fast::Layouts::new(cfg.max_exporters.max(1).saturating_mul(cfg.max_templates.max(1))));
+        // Room for every data template the crate may hold (it tells the store what it evicts):
+        // `max_templates` for each of `max_exporters` v9 and as many IPFIX sources; at most
+        // ~21 MB at the defaults, less than the crate's own copies of the same templates.
+        let cap = cfg.max_exporters.max(1).saturating_mul(cfg.max_templates.max(1)).saturating_mul(2);
+        let layouts = Arc::new(fast::Layouts::new(cap));
         let builder = NetflowParser::builder()
             .with_cache_size(cfg.max_templates.max(1))
             .with_pending_flows(pending)
