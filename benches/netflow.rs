@@ -5,6 +5,13 @@
 //!
 //! ```sh
 //! cargo bench --bench netflow
+//! # Fixed work instead of criterion: N rounds of each export, CPU time per record (the thread's
+//! # own clock, steadier than wall time on a shared machine); under callgrind, instructions.
+//! SIPHON_NETFLOW_ROUNDS=200 cargo bench --bench netflow
+//! # The same with every packet through netflow_parser (no fast path), for comparison.
+//! SIPHON_NETFLOW_ROUNDS=200 SIPHON_NETFLOW_CRATE=1 cargo bench --bench netflow
+//! # Instructions: one version, under callgrind (Collector::decode and process_record inclusive).
+//! SIPHON_NETFLOW_ROUNDS=20 SIPHON_NETFLOW_ONLY=v9 valgrind --tool=callgrind target/release/deps/netflow-* --bench
 //! ```
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -86,20 +93,91 @@ fn memory_with_100k_flows() {
     );
 }
 
+/// The thread's CPU time, in seconds.
+fn cpu_secs() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+fn collector() -> Collector {
+    let mut c = Collector::new(&NetflowConfig::default()).expect("collector");
+    c.set_fast_path(std::env::var_os("SIPHON_NETFLOW_CRATE").is_none());
+    c
+}
+
+/// `rounds` of each export (or only `SIPHON_NETFLOW_ONLY`: v9, ipfix, v5) decoded, then decoded
+/// and analysed, timed by CPU clock.
+fn fixed_rounds(rounds: u64) {
+    let only = std::env::var("SIPHON_NETFLOW_ONLY").ok();
+    for (name, label) in
+        [("netflow_v9.pcap", "v9"), ("netflow_ipfix.pcap", "ipfix"), ("netflow_v5.pcap", "v5")]
+    {
+        if only.as_deref().is_some_and(|o| o != label) {
+            continue;
+        }
+        let packets = exports(name);
+        let mut col = collector();
+        let mut out = Vec::with_capacity(2048);
+        let t = cpu_secs();
+        let mut n = 0u64;
+        for _ in 0..rounds {
+            out.clear();
+            for (from, p) in &packets {
+                col.decode(*from, black_box(p), &mut out);
+            }
+            n += out.len() as u64;
+        }
+        let decode = cpu_secs() - t;
+        let config = Config::default();
+        let mut w = Worker::new(&config);
+        let mut col = collector();
+        let t = cpu_secs();
+        for round in 1..=rounds {
+            out.clear();
+            for (from, p) in &packets {
+                col.decode(*from, black_box(p), &mut out);
+            }
+            for r in &mut out {
+                r.start.0 += round * 3_600_000_000_000;
+                r.end.0 += round * 3_600_000_000_000;
+                w.process_record(r, &mut |a| {
+                    black_box(a);
+                });
+            }
+        }
+        let both = cpu_secs() - t;
+        eprintln!(
+            "netflow {label}: {n} records; decode {:.0} records/s CPU ({:.0} ns each, {} of {} packets fast); decode+analyse {:.0} records/s CPU ({:.0} ns each)",
+            n as f64 / decode,
+            decode * 1e9 / n as f64,
+            col.stats.fast_packets,
+            col.stats.packets,
+            n as f64 / both,
+            both * 1e9 / n as f64,
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    if let Some(rounds) = std::env::var("SIPHON_NETFLOW_ROUNDS").ok().and_then(|r| r.parse().ok()) {
+        fixed_rounds(rounds);
+        return;
+    }
     memory_with_100k_flows();
     let mut group = c.benchmark_group("netflow");
     for (name, label) in
         [("netflow_v9.pcap", "v9"), ("netflow_ipfix.pcap", "ipfix"), ("netflow_v5.pcap", "v5")]
     {
         let packets = exports(name);
-        let mut probe = Collector::new(&NetflowConfig::default()).expect("collector");
+        let mut probe = collector();
         let mut records = Vec::new();
         for (from, p) in &packets {
             probe.decode(*from, p, &mut records);
         }
         group.throughput(Throughput::Elements(records.len() as u64));
-        let mut col = Collector::new(&NetflowConfig::default()).expect("collector");
+        let mut col = collector();
         let mut out = Vec::with_capacity(2048);
         group.bench_function(
             format!("decode {label} ({} packets, {} records)", packets.len(), records.len()),
@@ -115,7 +193,7 @@ fn bench(c: &mut Criterion) {
         );
         let config = Config::default();
         let mut w = Worker::new(&config);
-        let mut col = Collector::new(&NetflowConfig::default()).expect("collector");
+        let mut col = collector();
         let mut shift = 0u64;
         group.bench_function(format!("decode+analyse {label}, every detector"), |b| {
             b.iter(|| {

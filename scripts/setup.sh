@@ -5,7 +5,8 @@
 # databases with (libmaxmind-db-writer-perl); masscan and iptables, which the capture script
 # pcaps/scripts/make_scan_silent.sh uses (a dark host's UDP sweep, a firewall that drops); and
 # softflowd and nfdump, which make and check the NetFlow/IPFIX export captures
-# (pcaps/scripts/make_netflow.sh);
+# (pcaps/scripts/make_netflow.sh), and pmacct, whose pmacctd exports a live session split at its
+# active timeout (pcaps/scripts/make_netflow_split.sh);
 # the servers the fleet-output tests start (redis-server, prometheus), and zlib for librdkafka
 # in `--features kafka` builds (zlib1g-dev).
 # Idempotent and quiet when everything is already there.
@@ -13,7 +14,7 @@ set -euo pipefail
 need=()
 for pkg in libpcap-dev pkg-config build-essential iproute2 tcpdump ethtool iputils-ping tcpreplay \
   bind9-dnsutils logrotate chromium libmaxmind-db-writer-perl masscan iptables softflowd nfdump \
-  redis-server prometheus zlib1g-dev; do
+  pmacct redis-server prometheus zlib1g-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -213,7 +213,7 @@ fn export_sequence(packets: &[Vec<u8>]) -> Vec<u8> {
 /// table and every detector. Input: packets, each a length (u16), an exporter number (u8: four
 /// exporters, two observation domains each in the packets' own headers) and the bytes —
 /// templates in any order, lying lengths, template floods. The caps must hold: templates per
-/// exporter, exporters, waiting data.
+/// exporter, exporters, waiting data; and the fast path must read what the crate reads.
 pub fn netflow_exports(data: &[u8]) {
     use crate::capture::netflow::Collector;
     let cfg = crate::config::NetflowConfig {
@@ -223,15 +223,22 @@ pub fn netflow_exports(data: &[u8]) {
         ..crate::config::NetflowConfig::default()
     };
     let Ok(mut c) = Collector::new(&cfg) else { return };
+    // The model: the same collector with every packet through netflow_parser. The fast path
+    // (learned fixed-length templates read in place) must give the same records.
+    let Ok(mut model) = Collector::new(&cfg) else { return };
+    model.set_fast_path(false);
     let config = Config::default();
     let mut w = Worker::new(&config);
-    let mut records = Vec::new();
+    let (mut records, mut expected) = (Vec::new(), Vec::new());
     let mut rest = data;
     while rest.len() >= 3 {
         let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         let from = std::net::SocketAddr::from(([192, 0, 2, rest[2] % 4], 2055));
         let body = rest.get(3..3 + len).unwrap_or(&rest[3..]);
         c.decode(from, body, &mut records);
+        model.decode(from, body, &mut expected);
+        assert_eq!(records, expected, "the fast path and netflow_parser disagree");
+        expected.clear();
         rest = rest.get(3 + len..).unwrap_or(&[]);
         for r in records.drain(..) {
             w.process_record(&r, &mut |_| {});

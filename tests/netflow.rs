@@ -204,3 +204,67 @@ fn a_live_collector_alerts_while_it_runs() {
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The records of a capture's exports, decoded by one collector.
+fn records(name: &str) -> Vec<siphon::capture::netflow::FlowRecord> {
+    let mut c = Collector::new(&NetflowConfig::default()).unwrap();
+    let mut out = Vec::new();
+    for (from, p) in &exports(name) {
+        c.decode(*from, p, &mut out);
+    }
+    out
+}
+
+#[test]
+fn an_exporters_long_flow_splits_join_into_one_long_session() {
+    // pmacctd watched a live 92 s TCP session with a 20 s active timeout (maxlife) and split
+    // it into five records each way (pcaps/scripts/make_netflow_split.sh).
+    for name in ["netflow_split_v9.pcap", "netflow_split_ipfix.pcap"] {
+        let recs = records(name);
+        assert_eq!(recs.len(), 10, "{name}: {recs:?}");
+        let out = recs.iter().filter(|r| r.src.to_string() == "10.99.0.111").collect::<Vec<_>>();
+        assert_eq!(out.len(), 5, "{name}");
+        assert!(out.iter().all(|r| r.end.0 - r.start.0 < 22_000_000_000), "{name}: {out:?}");
+        let span = out.iter().map(|r| r.end.0).max().unwrap() - out.iter().map(|r| r.start.0).min().unwrap();
+        assert!(span > 90_000_000_000, "{name}: {span}");
+        // No piece is 60 s long; the chain is: one long session, not five, not none.
+        let alerts = run(name, &["--netflow", "-q", "--set", "long_session.min_duration=60s"]);
+        assert_eq!(alerts.len(), 1, "{name}:\n{}", describe(&alerts));
+        let a = &alerts[0];
+        assert_eq!(a["siphon"]["detector"], "long_session", "{a}");
+        assert_eq!(a["src_ip"], "10.99.0.111");
+        assert_eq!(a["dest_ip"], "203.0.113.30");
+        let secs = a["siphon"]["evidence"]["duration_secs"].as_f64().unwrap();
+        assert!((60.0..93.0).contains(&secs), "{name}: {a}");
+        // Its twin: a threshold above the chain's 92 s stays quiet (pieces are joined, not
+        // stacked).
+        let quiet = run(name, &["--netflow", "-q", "--set", "long_session.min_duration=95s"]);
+        assert!(quiet.is_empty(), "{name}:\n{}", describe(&quiet));
+    }
+}
+
+#[test]
+fn sampled_exports_are_scaled_by_the_rate_in_their_options_data() {
+    // softflowd -s 10 (pcaps/scripts/make_netflow_sampled.sh): v9 announces
+    // SAMPLING_INTERVAL 10, IPFIX the PSAMP pair samplingPacketInterval 1, samplingPacketSpace 9.
+    for name in ["netflow_sampled_v9.pcap", "netflow_sampled_ipfix.pcap"] {
+        let recs = records(name);
+        assert_eq!(recs.len(), 6, "{name}");
+        assert!(recs.iter().all(|r| r.sampling == 10), "{name}: {recs:?}");
+        // The exporter's own rate wins over the configured default.
+        for extra in [&[][..], &["--set", "netflow.sampling=3"][..]] {
+            let mut args = vec!["--netflow"];
+            args.extend(LOW);
+            args.extend(extra);
+            let alerts = run(name, &args);
+            // The 30 MB upload, seen through one packet in ten (3 MB, under the 4 MB
+            // threshold unscaled), is an upload again; the sampled 30 MB download and the
+            // 100 KB upload stay quiet.
+            assert_eq!(alerts.len(), 1, "{name} {extra:?}:\n{}", describe(&alerts));
+            let e = find(&alerts, "egress_volume", 9_100_400, "10.99.0.110", "203.0.113.20").unwrap();
+            assert_eq!(e["siphon"]["evidence"]["sampling_rate"], 10, "{e}");
+            let bytes = e["siphon"]["evidence"]["bytes_out"].as_u64().unwrap();
+            assert!(bytes.abs_diff(30_190_982) < 1_500_000, "{name}: {bytes}");
+        }
+    }
+}

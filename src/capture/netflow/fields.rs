@@ -40,6 +40,30 @@ fn addr(v: &FieldValue) -> Option<IpAddr> {
     }
 }
 
+/// A sampling rate from a counter, capped to `u32`.
+pub(crate) fn clamp_rate(n: u64) -> u32 {
+    n.min(u64::from(u32::MAX)) as u32
+}
+
+/// PSAMP systematic count-based sampling (RFC 5476/5477): `interval` packets selected, then
+/// `space` packets skipped.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Psamp {
+    pub interval: Option<u64>,
+    pub space: Option<u64>,
+}
+
+impl Psamp {
+    /// The sampling rate, 1 in `(interval + space) / interval` (rounded); the interval alone
+    /// when no space was given.
+    pub(crate) fn rate(&self) -> Option<u32> {
+        let interval = self.interval.filter(|&i| i >= 1)?;
+        let space = self.space.unwrap_or(0);
+        let total = interval.saturating_add(space);
+        Some(clamp_rate(total.saturating_add(interval / 2) / interval).max(1))
+    }
+}
+
 /// The fields of one record, by meaning, before times are made absolute.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Raw {
@@ -61,6 +85,8 @@ pub(crate) struct Raw {
     pub end_up: Option<u32>,
     /// Sampling interval carried in the record itself.
     pub sampling: Option<u32>,
+    /// PSAMP interval and space carried in the record itself.
+    pub psamp: Psamp,
     /// IPFIX systemInitTimeMilliseconds: the epoch of the uptime offsets.
     pub init_ms: Option<u64>,
 }
@@ -68,7 +94,33 @@ pub(crate) struct Raw {
 impl Raw {
     /// Applies one field by its IANA element number (v9 numbers are the same for these).
     pub(super) fn set(&mut self, id: u16, v: &FieldValue) {
-        let n = || num(v);
+        match id {
+            8 | 27 => self.src = self.src.or(addr(v)),
+            12 | 28 => self.dst = self.dst.or(addr(v)),
+            _ => self.set_num(id, num(v)),
+        }
+    }
+
+    /// Applies one field from its bytes in a record (the fast path: big-endian numbers,
+    /// addresses of 4 or 16 bytes).
+    pub(super) fn set_bytes(&mut self, id: u16, b: &[u8]) {
+        let ip = || -> Option<IpAddr> {
+            match b.len() {
+                4 => <[u8; 4]>::try_from(b).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(b).ok().map(IpAddr::from),
+                _ => None,
+            }
+        };
+        match id {
+            8 | 27 => self.src = self.src.or(ip()),
+            12 | 28 => self.dst = self.dst.or(ip()),
+            _ => self.set_num(id, Some(b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x)))),
+        }
+    }
+
+    /// Applies one numeric field.
+    fn set_num(&mut self, id: u16, v: Option<u64>) {
+        let n = || v;
         match id {
             1 => self.bytes = n().unwrap_or(0),
             2 => self.pkts = n().unwrap_or(0),
@@ -76,12 +128,12 @@ impl Raw {
             6 => self.flags = n().unwrap_or(0) as u8,
             7 => self.sport = n().unwrap_or(0) as u16,
             11 => self.dport = n().unwrap_or(0) as u16,
-            8 | 27 => self.src = self.src.or(addr(v)),
-            12 | 28 => self.dst = self.dst.or(addr(v)),
             21 => self.end_up = n().map(|x| x as u32),
             22 => self.start_up = n().map(|x| x as u32),
             32 | 139 => self.icmp = n().map(|x| x as u16),
-            34 | 50 | 305 => self.sampling = n().map(|x| x.min(u64::from(u32::MAX)) as u32),
+            34 | 50 => self.sampling = n().map(clamp_rate),
+            305 => self.psamp.interval = n(),
+            306 => self.psamp.space = n(),
             150 => self.start_ms = n().map(|s| s.saturating_mul(1000)),
             151 => self.end_ms = n().map(|s| s.saturating_mul(1000)),
             152 => self.start_ms = n(),
@@ -139,7 +191,7 @@ impl Raw {
             bytes: self.bytes,
             start: Timestamp(start.saturating_mul(1_000_000)),
             end: Timestamp(end.saturating_mul(1_000_000)),
-            sampling: self.sampling.unwrap_or(base.sampling),
+            sampling: self.psamp.rate().or(self.sampling).unwrap_or(base.sampling).max(1),
             ..*base
         })
     }
@@ -177,6 +229,7 @@ pub(crate) fn ipfix_id(f: &IPFixField) -> u16 {
         IANAIPFixField::FlowEndMilliseconds => 153,
         IANAIPFixField::SystemInitTimeMilliseconds => 160,
         IANAIPFixField::SamplingPacketInterval => 305,
+        IANAIPFixField::SamplingPacketSpace => 306,
         _ => 0,
     }
 }

@@ -10,6 +10,7 @@
 //! v5 header, or `netflow.sampling`). Everything an export packet can get wrong is counted by
 //! kind in [`NetflowStats`], never fatal.
 
+mod fast;
 mod fields;
 pub mod source;
 
@@ -22,6 +23,7 @@ use netflow_parser::{AutoScopedParser, NetflowPacket, NetflowParser, PendingFlow
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// One flow record, one direction of a flow as an exporter saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,9 @@ pub struct NetflowStats {
     pub malformed: BTreeMap<&'static str, u64>,
     /// Records without the addresses a flow needs.
     pub records_unusable: u64,
+    /// Export packets read by the fast path (templates already learned; not in the EVE stats).
+    #[serde(skip)]
+    pub fast_packets: u64,
 }
 
 /// Per (exporter, domain): the last sequence number and the sampling interval its options
@@ -98,6 +103,12 @@ pub struct Collector {
     exporters: FxHashMap<(IpAddr, u32), Exporter>,
     max_exporters: usize,
     sampling: u32,
+    /// The crate's learned data templates, compiled for the fast path.
+    layouts: Arc<fast::Layouts>,
+    /// Whether packets of data sets with known templates skip the crate.
+    fast: bool,
+    /// The fast path's sets of the packet at hand (kept for its capacity).
+    sets: Vec<fast::DataSet>,
     /// Counters.
     pub stats: NetflowStats,
 }
@@ -112,8 +123,15 @@ impl Collector {
     pub fn new(cfg: &NetflowConfig) -> Result<Collector, CollectorError> {
         let mut pending = PendingFlowsConfig::new(cfg.max_pending.clamp(1, 65_536));
         pending.max_entries_per_template = cfg.max_pending.clamp(1, 65_536);
-        let builder =
-            NetflowParser::builder().with_cache_size(cfg.max_templates.max(1)).with_pending_flows(pending);
+        // Room for every data template the crate may hold (it tells the store what it evicts):
+        // `max_templates` for each of `max_exporters` v9 and as many IPFIX sources; at most
+        // ~21 MB at the defaults, less than the crate's own copies of the same templates.
+        let cap = cfg.max_exporters.max(1).saturating_mul(cfg.max_templates.max(1)).saturating_mul(2);
+        let layouts = Arc::new(fast::Layouts::new(cap));
+        let builder = NetflowParser::builder()
+            .with_cache_size(cfg.max_templates.max(1))
+            .with_pending_flows(pending)
+            .with_template_store(layouts.clone());
         let parser = AutoScopedParser::try_with_builder(builder)
             .and_then(|p| p.with_max_sources(cfg.max_exporters.max(1)))
             .map_err(|e| CollectorError(e.to_string()))?;
@@ -122,6 +140,9 @@ impl Collector {
             exporters: FxHashMap::default(),
             max_exporters: cfg.max_exporters.max(1),
             sampling: cfg.sampling.max(1),
+            layouts,
+            fast: true,
+            sets: Vec::new(),
             stats: NetflowStats::default(),
         })
     }
@@ -153,9 +174,23 @@ impl Collector {
         }
     }
 
+    /// Turns the fast path off (on by default): every packet goes through `netflow_parser`.
+    /// For comparing the two paths (`tests/netflow_fast.rs`, the fuzz target).
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.fast = on;
+    }
+
+    /// Compiled data templates the fast path holds.
+    pub fn fast_templates(&self) -> usize {
+        self.layouts.len()
+    }
+
     /// Decodes one export datagram from `from`, appending its flow records to `out`.
     pub fn decode(&mut self, from: SocketAddr, payload: &[u8], out: &mut Vec<FlowRecord>) {
         self.stats.packets += 1;
+        if self.fast && self.decode_fast(from, payload, out) {
+            return;
+        }
         let res = self.parser.parse_from_source(from, payload);
         if let Some(e) = &res.error {
             let kind = match e {
@@ -174,6 +209,52 @@ impl Collector {
                 _ => *self.stats.malformed.entry("unsupported_version").or_insert(0) += 1,
             }
         }
+    }
+
+    /// The fast path ([`fast`]): a v9 or IPFIX packet of data sets whose templates the crate
+    /// has learned. False (and nothing done) when the packet needs the crate.
+    fn decode_fast(&mut self, from: SocketAddr, p: &[u8], out: &mut Vec<FlowRecord>) -> bool {
+        let be32 = |at: usize| p.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let (proto, domain) = match (p.get(..4), be32(16), be32(12)) {
+            (Some([0, 9, ..]), Some(source_id), _) => (fast::Proto::V9, source_id),
+            (Some([0, 10, hi, lo]), _, Some(domain))
+                if usize::from(u16::from_be_bytes([*hi, *lo])) == p.len() =>
+            {
+                (fast::Proto::Ipfix, domain)
+            }
+            _ => return false,
+        };
+        let mut sets = std::mem::take(&mut self.sets);
+        if fast::plan(&self.layouts, from, domain, proto, p, &mut sets).is_none() {
+            self.sets = sets;
+            return false;
+        }
+        let addr = from.ip();
+        let (t, seq) = (be32(4).unwrap_or(0), be32(8).unwrap_or(0));
+        if proto == fast::Proto::V9 {
+            let (secs, seq) = (be32(8).unwrap_or(0), be32(12).unwrap_or(0));
+            self.sequence(addr, domain, seq, 1);
+            let base = self.base(addr, domain, 9, None);
+            for (layout, start, end) in &sets {
+                for rec in p[*start..*end].chunks_exact(layout.rec_len) {
+                    let raw = layout.read(rec);
+                    self.push(raw.finish(u64::from(secs) * 1000, Some(t), &base), "v9", out);
+                }
+            }
+        } else {
+            let base = self.base(addr, domain, 10, None);
+            let mut records = 0u32;
+            for (layout, start, end) in &sets {
+                for rec in p[*start..*end].chunks_exact(layout.rec_len) {
+                    records += 1;
+                    self.push(layout.read(rec).finish(u64::from(t) * 1000, None, &base), "ipfix", out);
+                }
+            }
+            self.sequence(addr, domain, seq, records);
+        }
+        self.sets = sets;
+        self.stats.fast_packets += 1;
+        true
     }
 
     fn base(&mut self, exporter: IpAddr, domain: u32, version: u8, header_rate: Option<u32>) -> FlowRecord {
@@ -319,20 +400,29 @@ impl Collector {
         self.sequence(addr, domain, h.sequence_number, data_records);
     }
 
-    /// Options data: the sampling interval an exporter announces for its domain.
+    /// Options data: the sampling interval an exporter announces for its domain: v9's
+    /// SAMPLING_INTERVAL, IPFIX's samplingInterval / samplerRandomInterval, or PSAMP's
+    /// samplingPacketInterval and samplingPacketSpace (RFC 5477: `interval` packets selected
+    /// then `space` skipped, 1 in (interval + space) / interval; softflowd `-s 10` says 1 and 9).
     fn announce<'v>(
         &mut self,
         addr: IpAddr,
         domain: u32,
         fields: impl Iterator<Item = (u16, &'v netflow_parser::variable_versions::field_value::FieldValue)>,
     ) {
+        let (mut rate, mut psamp) = (None, fields::Psamp::default());
         for (id, v) in fields {
-            if matches!(id, 34 | 50 | 305)
-                && let Some(n) = num(v)
-                && n >= 1
-            {
-                self.exporter(addr, domain).sampling = Some(n.min(u64::from(u32::MAX)) as u32);
+            match id {
+                34 | 50 => rate = num(v).or(rate),
+                305 => psamp.interval = num(v),
+                306 => psamp.space = num(v),
+                _ => {}
             }
+        }
+        if let Some(n) = psamp.rate().or(rate.map(fields::clamp_rate))
+            && n >= 1
+        {
+            self.exporter(addr, domain).sampling = Some(n);
         }
     }
 
