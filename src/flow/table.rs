@@ -239,6 +239,10 @@ pub struct FlowTable {
     pub stats: FlowStats,
 }
 
+/// Slots reserved up front at most (about 200 MiB of address space); a larger `flow.max_flows`
+/// grows the slab past it by doubling.
+const MAX_RESERVED_SLOTS: usize = 1 << 20;
+
 /// When `f` expires (ns): its last packet plus its timeout, the shorter one once TCP closed.
 fn deadline(f: &Flow, idle: u64, closed: u64) -> u64 {
     let t = if f.key.proto == 6 && f.is_closed() { closed.min(idle) } else { idle };
@@ -270,8 +274,11 @@ impl FlowTable {
     pub fn new(cfg: FlowConfig) -> Self {
         let cap = cfg.max_flows.min(65_536);
         FlowTable {
-            // Address space only: pages are touched as flows arrive.
-            slots: Vec::with_capacity(cap),
+            // Address space only: pages are touched as flows arrive (and memory is charged by
+            // slots used). Reserved for the cap at once, so a flood filling the table never
+            // copies the slab to a bigger one (each doubling copied every flow and faulted in
+            // twice the pages).
+            slots: Vec::with_capacity(cfg.max_flows.min(MAX_RESERVED_SLOTS)),
             free: Vec::new(),
             index: FlowIndex::with_capacity(cap),
             evict_rng: 0x9e37_79b9_7f4a_7c15,
