@@ -29,6 +29,7 @@ mod flows;
 mod resolver;
 mod signatures;
 mod state;
+mod suffixes;
 #[cfg(test)]
 mod tests;
 
@@ -39,12 +40,13 @@ pub use signatures::{SIG_DIRECT, SIG_FLOW_VOLUME, SIG_PORT, SIG_TUNNEL, SIG_VOLU
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
-use crate::decode::dns::{DnsMessage, DnsName, name_is_under};
+use crate::decode::dns::{DnsMessage, DnsName};
 use crate::flow::bounded::Bounded;
 use crate::time::Timestamp;
 use resolver::Forward;
 use state::{Bucket, Example, Group, MAX_SPARE, hash_bytes_lower, rare_qtype_weight};
 use std::net::IpAddr;
+use suffixes::Suffixes;
 
 const NAME: &str = "dns_tunnel";
 
@@ -68,8 +70,8 @@ impl Build for DnsTunnel {
 pub struct DnsTunnel {
     cfg: DnsTunnelConfig,
     escalation: Escalation,
-    allow: Vec<Vec<u8>>,
-    ignore: Vec<Vec<u8>>,
+    allow: Suffixes,
+    ignore: Suffixes,
     allow_clients: Vec<IpAddr>,
     resolvers: Vec<IpAddr>,
     /// Boxed: a group is ~330 bytes, and a table of pointers grows without moving (or leaving
@@ -91,8 +93,8 @@ impl DnsTunnel {
     /// A detector with `cfg`, re-alerting inside an episode by `escalation`.
     pub fn new(cfg: DnsTunnelConfig, escalation: Escalation) -> Self {
         let allow =
-            cfg.allow_domains.iter().chain(&cfg.allow_domains_extra).map(|s| s.as_bytes().to_vec()).collect();
-        let ignore = cfg.ignore_suffixes.iter().map(|s| s.as_bytes().to_vec()).collect();
+            Suffixes::new(cfg.allow_domains.iter().chain(&cfg.allow_domains_extra).map(|s| s.as_bytes()));
+        let ignore = Suffixes::new(cfg.ignore_suffixes.iter().map(|s| s.as_bytes()));
         let allow_clients = cfg.allow_clients.iter().filter_map(|s| s.parse().ok()).collect();
         let resolvers = cfg.resolvers.iter().filter_map(|s| s.parse().ok()).collect();
         let cfg_groups = cfg.max_groups.max(1);
@@ -143,9 +145,7 @@ impl DnsTunnel {
             return;
         }
         let name = m.qname.as_bytes();
-        if self.ignore.iter().any(|s| name_is_under(name, s))
-            || self.allow.iter().any(|s| name_is_under(name, s))
-        {
+        if self.ignore.matches(name) || self.allow.matches(name) {
             return;
         }
         let domain = m.qname.registrable();
