@@ -62,6 +62,26 @@ pub fn is_group(ip: &IpAddr) -> bool {
     }
 }
 
+/// SplitMix64 finaliser: a well-mixed 64-bit hash of `x`.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A well-mixed 64-bit hash of an address, for keys and sketches: one-to-one for IPv4 (`mix` is a
+/// bijection), colliding about once in 2^64 for IPv6.
+pub fn hash_ip(ip: &IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => mix(u64::from(u32::from(*v4))),
+        IpAddr::V6(v6) => {
+            let x = u128::from(*v6);
+            mix((x as u64) ^ mix((x >> 64) as u64))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,25 +122,5 @@ mod tests {
             assert_eq!(home.contains(a), nets.iter().any(|n| n.contains(a)), "{a}");
         }
         assert!(!HomeNet::default().contains(&addrs[0]));
-    }
-}
-
-/// SplitMix64 finaliser: a well-mixed 64-bit hash of `x`.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// A well-mixed 64-bit hash of an address, for keys and sketches: one-to-one for IPv4 (`mix` is a
-/// bijection), colliding about once in 2^64 for IPv6.
-pub fn hash_ip(ip: &IpAddr) -> u64 {
-    match ip {
-        IpAddr::V4(v4) => mix(u64::from(u32::from(*v4))),
-        IpAddr::V6(v6) => {
-            let x = u128::from(*v6);
-            mix((x as u64) ^ mix((x >> 64) as u64))
-        }
     }
 }
