@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo bench --bench floods                 # SIPHON_BENCH_ROUNDS=3 by default
+//! SIPHON_BENCH_GENERATE_ONLY=1 cargo bench --bench floods   # only write the files (profiling)
 //! ```
 //!
 //! Generates each flood deterministically (`target/bench/flood-*.pcap`), then per file runs a
@@ -195,6 +196,10 @@ fn main() {
                 }
             }
         });
+    }
+    if std::env::var_os("SIPHON_BENCH_GENERATE_ONLY").is_some() {
+        println!("flood files in {}", dir.display());
+        return;
     }
     println!("{rounds} alternating rounds per file, best of each; siphon -q -r FILE (1 worker)");
     println!(

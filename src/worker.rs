@@ -573,7 +573,10 @@ impl Worker {
         hellos: &mut FxHashMap<FlowKey, Hello>,
         hello_pool: &mut Vec<Vec<u8>>,
     ) {
-        if let Some(h) = hellos.remove(&f.key) {
+        // (Most flows never held a partial hello: no hash of their key for nothing.)
+        if !hellos.is_empty()
+            && let Some(h) = hellos.remove(&f.key)
+        {
             hello_pool.push(h.buf);
         }
         let first_alert = alerts.len();

@@ -123,10 +123,14 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
                 self.move_to_tail(i);
                 i
             }
-            None => {
-                let evicted = if self.slab.len() >= self.cap { self.pop_oldest() } else { None };
-                self.push_new(key, make(evicted))
+            None if self.slab.len() >= self.cap && self.head != NIL => {
+                let i = self.head;
+                let old_key = self.slab[i as usize].key;
+                self.reuse_oldest(key);
+                replace_with_or_abort(&mut self.slab[i as usize].value, |old| make(Some((old_key, old))));
+                i
             }
+            None => self.push_new(key, make(None)),
         };
         &mut self.slab[i as usize].value
     }
@@ -139,9 +143,15 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
             self.move_to_tail(i);
             return None;
         }
-        let out = if self.slab.len() >= self.cap { self.pop_oldest() } else { None };
+        if self.slab.len() >= self.cap && self.head != NIL {
+            let i = self.head;
+            let old_key = self.slab[i as usize].key;
+            self.reuse_oldest(key);
+            let old = std::mem::replace(&mut self.slab[i as usize].value, value);
+            return Some((old_key, old));
+        }
         self.push_new(key, value);
-        out
+        None
     }
 
     /// Removes `key`.
@@ -164,6 +174,14 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
             i = e.next;
             Some((&e.key, &e.value))
         })
+    }
+
+    /// Makes the least recently used entry the most recently used (a second chance), without a
+    /// hash lookup.
+    pub fn rotate_oldest(&mut self) {
+        if self.head != NIL {
+            self.move_to_tail(self.head);
+        }
     }
 
     /// Removes and returns the least recently used entry.
@@ -254,6 +272,20 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         i
     }
 
+    /// Gives the least recently used entry's slot (`head`, which must be an entry) to `key`, as
+    /// the most recently used: only the two keys' index entries and the list's ends change, no
+    /// entry moves (evicting through [`Bounded::pop_oldest`] moved the slab's last entry into the
+    /// hole, relinking its neighbours and re-indexing its key: three more cache misses under a
+    /// flood). The caller replaces the value.
+    fn reuse_oldest(&mut self, key: K) {
+        let i = self.head;
+        let old_key = self.slab[i as usize].key;
+        self.index.remove(&old_key);
+        self.slab[i as usize].key = key;
+        self.move_to_tail(i);
+        self.index.insert(key, i);
+    }
+
     fn unlink(&mut self, i: u32) {
         let (prev, next) = {
             let e = &self.slab[i as usize];
@@ -309,6 +341,26 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         let e = self.slab.swap_remove(i as usize);
         (e.key, e.value)
     }
+}
+
+/// Replaces `*slot` with `f` of its old value; aborts the process if `f` panics (the old value
+/// has been moved out, and must not be dropped twice). What `replace_with::replace_with_or_abort`
+/// does, in eight lines instead of a dependency.
+fn replace_with_or_abort<V>(slot: &mut V, f: impl FnOnce(V) -> V) {
+    struct AbortOnUnwind;
+    impl Drop for AbortOnUnwind {
+        fn drop(&mut self) {
+            std::process::abort();
+        }
+    }
+    let guard = AbortOnUnwind;
+    // SAFETY: the value read out of `slot` is written back before `slot` is used again, and if
+    // `f` unwinds in between the guard aborts, so the moved-out value is never dropped twice.
+    unsafe {
+        let old = std::ptr::read(slot);
+        std::ptr::write(slot, f(old));
+    }
+    std::mem::forget(guard);
 }
 
 impl<K: Copy + Eq + Hash, V> std::ops::Index<&K> for Bounded<K, V> {

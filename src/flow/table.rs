@@ -227,6 +227,9 @@ pub struct FlowTable {
     index: FlowIndex,
     /// State of the generator choosing eviction victims (fixed seed: offline runs repeat).
     evict_rng: u64,
+    /// The next two victims' slots, chosen ahead so that their records (and then the first
+    /// one's index entry) are loaded by the time a flood evicts them ([`FlowTable::evict_one`]).
+    victims: [u32; 2],
     /// Slots of flows given traffic since the last [`FlowTable::take_unflushed`] (a flow at
     /// most once: [`Flow::queued`]).
     dirty: Vec<u32>,
@@ -238,6 +241,10 @@ pub struct FlowTable {
     /// Counters.
     pub stats: FlowStats,
 }
+
+/// Slots reserved up front at most (about 200 MiB of address space); a larger `flow.max_flows`
+/// grows the slab past it by doubling.
+const MAX_RESERVED_SLOTS: usize = 1 << 20;
 
 /// When `f` expires (ns): its last packet plus its timeout, the shorter one once TCP closed.
 fn deadline(f: &Flow, idle: u64, closed: u64) -> u64 {
@@ -270,11 +277,15 @@ impl FlowTable {
     pub fn new(cfg: FlowConfig) -> Self {
         let cap = cfg.max_flows.min(65_536);
         FlowTable {
-            // Address space only: pages are touched as flows arrive.
-            slots: Vec::with_capacity(cap),
+            // Address space only: pages are touched as flows arrive (and memory is charged by
+            // slots used). Reserved for the cap at once, so a flood filling the table never
+            // copies the slab to a bigger one (each doubling copied every flow and faulted in
+            // twice the pages).
+            slots: Vec::with_capacity(cfg.max_flows.min(MAX_RESERVED_SLOTS)),
             free: Vec::new(),
             index: FlowIndex::with_capacity(cap),
             evict_rng: 0x9e37_79b9_7f4a_7c15,
+            victims: [u32::MAX; 2],
             dirty: Vec::with_capacity(1024),
             wheel: Wheel::default(),
             due: Vec::new(),
@@ -514,18 +525,46 @@ impl FlowTable {
         (flow, dir, new)
     }
 
+    /// Ends one flow to make room: a pseudo-random victim, cheap, and not steerable by one
+    /// attacker-chosen tuple. Victims are random slots picked two evictions ahead: each eviction
+    /// prefetches the record of the one after next and the index entry of the next, so under a
+    /// flood (one eviction a packet) the victim's three cache misses overlap other work instead
+    /// of stalling it. A victim slot found empty meanwhile falls back to a random index entry.
     fn evict_one(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        // A pseudo-random victim: cheap, and not steerable by one attacker-chosen tuple.
+        let mut slot = self.victims[0];
+        if !self.slots.get(slot as usize).is_some_and(Option::is_some) {
+            let r = self.next_random();
+            match self.index.any(r) {
+                Some(s) => slot = s,
+                None => return,
+            }
+        }
+        let r = self.next_random();
+        let n = self.slots.len() as u64;
+        let after_next = ((r >> 32).wrapping_mul(n) >> 32) as u32;
+        self.victims = [self.victims[1], after_next];
+        if let Some(f) = self.slots.get(after_next as usize) {
+            let p: *const u8 = std::ptr::from_ref(f).cast();
+            for off in (0..std::mem::size_of::<Option<Flow>>()).step_by(64) {
+                prefetch_line(p.wrapping_add(off));
+            }
+        }
+        if let Some(Some(f)) = self.slots.get(self.victims[0] as usize) {
+            self.index.prefetch(f.key.hash64());
+        }
+        if let Some(f) = self.remove_slot(slot) {
+            self.stats.evicted += 1;
+            ended.push((f, EndReason::Evicted));
+        }
+    }
+
+    /// The eviction generator's next number (xorshift64).
+    fn next_random(&mut self) -> u64 {
         let r = &mut self.evict_rng;
         *r ^= *r << 13;
         *r ^= *r >> 7;
         *r ^= *r << 17;
-        if let Some(slot) = self.index.any(*r)
-            && let Some(f) = self.remove_slot(slot)
-        {
-            self.stats.evicted += 1;
-            ended.push((f, EndReason::Evicted));
-        }
+        *r
     }
 
     /// Drops the expiry filings whose flow left its slot or was filed again since.

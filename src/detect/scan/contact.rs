@@ -14,6 +14,7 @@ use crate::decode::packet::tcp_flags::{ACK, RST, SYN};
 use crate::detect::{Env, PacketCtx};
 use crate::flow::FlowKey;
 use crate::time::Timestamp;
+use std::collections::hash_map::Entry;
 
 impl Scan {
     /// A flow's first packet.
@@ -81,23 +82,32 @@ impl Scan {
         let cap = self.cfg.max_pending.max(1);
         while self.pending.len() >= cap || self.order.len() >= cap.saturating_mul(2) {
             let Some((t, k)) = self.order.pop_front() else { break };
-            if self.pending.get(&k).is_some_and(|o| o.ts == t)
-                && let Some(old) = self.take(&k)
-            {
-                // Decided early. Silence counts only against a source that fills a good part of
-                // the table itself (a fast scanner): others' slow answers must not become
-                // failures because someone else flooded.
-                self.evicted_pending += 1;
-                let flooding = self.sources.get(&old.c.prober).is_some_and(|s| s.pending as usize >= cap / 8);
-                let outcome = if flooding { Outcome::Unanswered } else { Outcome::Neutral };
-                self.resolve(ts, old.c, outcome, env, out);
-            }
+            // One lookup: the entry goes only if it is still the one filed at `t`.
+            let old = match self.pending.entry(k) {
+                Entry::Occupied(o) if o.get().ts == t => o.remove(),
+                _ => continue,
+            };
+            // Decided early. Silence counts only against a source that fills a good part of
+            // the table itself (a fast scanner): others' slow answers must not become
+            // failures because someone else flooded.
+            self.evicted_pending += 1;
+            let flooding = self.sources.get_mut(&old.c.prober).is_some_and(|s| {
+                s.pending = s.pending.saturating_sub(1);
+                s.pending as usize >= cap / 8
+            });
+            let outcome = if flooding { Outcome::Unanswered } else { Outcome::Neutral };
+            self.resolve(ts, old.c, outcome, env, out);
         }
-        let _ = self.take(&key);
-        if let Some(s) = self.sources.get_mut(&contact.prober) {
+        let prober = contact.prober;
+        // A contact of an older flow with the same key hash is replaced (one lookup).
+        if let Some(old) = self.pending.insert(key, Pending { c: contact, ts })
+            && let Some(s) = self.sources.get_mut(&old.c.prober)
+        {
+            s.pending = s.pending.saturating_sub(1);
+        }
+        if let Some(s) = self.sources.get_mut(&prober) {
             s.pending += 1;
         }
-        self.pending.insert(key, Pending { c: contact, ts });
         self.order.push_back((ts, key));
     }
 

@@ -194,35 +194,29 @@ impl Scan {
     /// The source's state, starting a new episode if it was quiet for `window`.
     fn source(&mut self, src: IpAddr, ts: Timestamp) -> &mut Source {
         let window = self.cfg.window.nanos();
-        if self.sources.is_full() && !self.sources.contains_key(&src) {
-            // The least recently seen source goes, in O(1): a flood of one-probe sources cannot
-            // pin an old scanner in place for long, nor slow the table down.
-            if let Some((_, old)) = self.sources.pop_oldest() {
-                self.evicted_sources += 1;
-                self.recycle(old);
-            }
-        }
-        let (pool, sample) = (&mut self.pool, self.cfg.sample_size);
-        let s = self.sources.get_or_insert_with(src, |_| match pool.pop() {
-            Some(mut b) => {
-                b.reset(ts);
-                b.pending = 0;
-                b
-            }
-            None => Box::new(Source::new(ts, sample)),
+        // When full, the least recently seen source goes, in O(1), and its allocations become
+        // the new one's in place: a flood of one-probe sources cannot pin an old scanner in
+        // place for long, nor slow the table down.
+        let (pool, sample, evicted) = (&mut self.pool, self.cfg.sample_size, &mut self.evicted_sources);
+        let s = self.sources.get_or_insert_with(src, |old| {
+            let mut b = match old {
+                Some((_, b)) => {
+                    *evicted += 1;
+                    b
+                }
+                None => match pool.pop() {
+                    Some(b) => b,
+                    None => return Box::new(Source::new(ts, sample)),
+                },
+            };
+            b.reset(ts);
+            b.pending = 0;
+            b
         });
         if ts.0.saturating_sub(s.last.0) > window {
             s.reset(ts);
         }
         s
-    }
-
-    /// Keeps a forgotten source's allocations for the next new one (bounded by `max_sources`):
-    /// in steady state new sources allocate nothing.
-    fn recycle(&mut self, s: Box<Source>) {
-        if self.pool.len() < self.pool_cap() {
-            self.pool.push(s);
-        }
     }
 
     fn pool_cap(&self) -> usize {
