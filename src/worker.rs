@@ -354,13 +354,11 @@ impl Worker {
         let first_alert = alerts.len();
         let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
-        if new_flow {
-            flow.egress = env.egress.side(flow);
-            if let Some(g) = &env.geoip
-                && let Some(s) = env.egress.sides(flow)
-            {
-                flow.geo = g.on_new_flow(ts, s.home, s.remote);
-            }
+        if new_flow
+            && let Some(g) = &env.geoip
+            && let Some(s) = env.egress.sides(flow)
+        {
+            flow.geo = g.on_new_flow(ts, s.home, s.remote);
         }
         // Volume accounting, per flow: what came before this second goes with its own time.
         if !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
@@ -685,7 +683,7 @@ impl Worker {
             + self.hello_pool.iter().map(Vec::capacity).sum::<usize>();
         let detectors: u64 = self.detectors.iter().map(|d| d.stats().memory).sum();
         let (table, defrag) = (self.table.memory() as u64, self.defrag.stats.memory);
-        let held = table + hellos as u64 + defrag + detectors;
+        let held = table + hellos as u64 + defrag + detectors + self.env.egress.memory();
         let m = &mut self.stats.memory;
         m.cap = self.budget.cap();
         m.held = held;

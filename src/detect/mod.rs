@@ -58,9 +58,9 @@ use crate::time::Timestamp;
 pub struct Env {
     /// The home network.
     pub home: HomeNet,
-    /// The egress family's one policy (`[egress]`): the worker stores its verdict on each new
-    /// flow ([`crate::flow::Flow::egress`]), and `egress_volume`, `long_session` and
-    /// `alt_protocol` judge and stamp their alerts with it.
+    /// The egress family's one policy (`[egress]`): `egress_volume`, `long_session` and
+    /// `alt_protocol` judge flows and stamp their alerts with it; it remembers its verdict on
+    /// each flow itself ([`crate::policy::Side`]), so the flow record carries none.
     pub egress: crate::policy::Policy,
     /// The escalation rule (`alerts.escalation_factor`) the suppressor applies, for detectors
     /// that skip building alerts it would drop.

@@ -48,13 +48,11 @@ impl Worker {
             self;
         let first_alert = alerts.len();
         let (flow, dir, new_flow) = table.update_record(r, &env.home, ended);
-        if new_flow {
-            flow.egress = env.egress.side(flow);
-            if let Some(g) = &env.geoip
-                && let Some(s) = env.egress.sides(flow)
-            {
-                flow.geo = g.on_new_flow(r.start, s.home, s.remote);
-            }
+        if new_flow
+            && let Some(g) = &env.geoip
+            && let Some(s) = env.egress.sides(flow)
+        {
+            flow.geo = g.on_new_flow(r.start, s.home, s.remote);
         }
         // The record's traffic, in pieces the volume counters hold, at the record's end: at
         // most MAX_PIECES hand-overs, the last one saturated (a record claiming more than

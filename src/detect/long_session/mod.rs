@@ -221,6 +221,10 @@ impl Detector for LongSession {
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        // Nothing is due before the first tier: most packets stop at this compare.
+        if self.tiers.first().is_none_or(|t| c.ts.since(c.flow.first) < t.0) {
+            return;
+        }
         let Some(s) = c.env.egress.volume_sides(c.flow) else { return };
         if s.home_dir != 0 && !self.cfg.include_inbound {
             return;
