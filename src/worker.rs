@@ -337,20 +337,7 @@ impl Worker {
     }
 
     fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>, hint: u64) {
-        let Worker {
-            table,
-            detectors,
-            env,
-            alerts,
-            ended,
-            end_order,
-            hellos,
-            hello_pool,
-            stats,
-            max_hellos,
-            flow_log,
-            ..
-        } = self;
+        let Worker { table, detectors, env, alerts, ended, hellos, hello_pool, stats, max_hellos, .. } = self;
         let first_alert = alerts.len();
         let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
@@ -509,8 +496,8 @@ impl Worker {
                 a.set_tunnel(t);
             }
         }
-        if !ended.is_empty() {
-            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool, flow_log.as_mut());
+        if !self.ended.is_empty() {
+            self.end_flows();
         }
     }
 
@@ -532,18 +519,12 @@ impl Worker {
         flow.flush_budget = budget.clamp(1, MAX_UNFLUSHED) as u32;
     }
 
-    #[allow(clippy::too_many_arguments)] // the worker's fields, borrowed apart
-    fn end_flows(
-        ended: &mut Vec<(Flow, EndReason)>,
-        order: &mut Vec<(Timestamp, u32)>,
-        detectors: &mut [Box<dyn Detector>],
-        env: &Env,
-        alerts: &mut Vec<Alert>,
-        hellos: &mut FxHashMap<FlowKey, Hello>,
-        hello_pool: &mut Vec<Vec<u8>>,
-        log: Option<&mut Vec<crate::alert::flow_event::FlowRecord>>,
-    ) {
-        if let Some(log) = log {
+    /// Ends the flows that left the table (`ended`): their flow events, then their last
+    /// hand-overs and every detector's `on_flow_end`.
+    fn end_flows(&mut self) {
+        let Worker { ended, end_order: order, detectors, env, alerts, hellos, hello_pool, flow_log, .. } =
+            self;
+        if let Some(log) = flow_log {
             log.extend(ended.iter().map(|(f, why)| crate::alert::flow_event::FlowRecord::of(f, *why)));
         }
         // In packet-time order, so volume hand-overs reach shared tallies as the traffic did
@@ -601,16 +582,7 @@ impl Worker {
         self.pending = pending;
         self.table.expire(now, &mut self.ended);
         self.defrag.expire(now);
-        Self::end_flows(
-            &mut self.ended,
-            &mut self.end_order,
-            &mut self.detectors,
-            &self.env,
-            &mut self.alerts,
-            &mut self.hellos,
-            &mut self.hello_pool,
-            self.flow_log.as_mut(),
-        );
+        self.end_flows();
         let first_alert = self.alerts.len();
         for det in self.detectors.iter_mut() {
             det.on_tick(now, &self.table, &self.env, &mut self.alerts);
@@ -699,16 +671,7 @@ impl Worker {
             }
             m.shed += self.defrag.shed(share);
             m.shed += self.table.shed(share, &mut self.ended);
-            Self::end_flows(
-                &mut self.ended,
-                &mut self.end_order,
-                &mut self.detectors,
-                &self.env,
-                &mut self.alerts,
-                &mut self.hellos,
-                &mut self.hello_pool,
-                self.flow_log.as_mut(),
-            );
+            self.end_flows();
         }
     }
 

@@ -44,8 +44,7 @@ impl Worker {
             self.run_tick();
             self.next_tick = Timestamp(self.now.0 - self.now.0 % self.tick + self.tick);
         }
-        let Worker { table, detectors, env, alerts, ended, end_order, hellos, hello_pool, flow_log, .. } =
-            self;
+        let Worker { table, detectors, env, alerts, ended, .. } = self;
         let first_alert = alerts.len();
         let (flow, dir, new_flow) = table.update_record(r, &env.home, ended);
         if new_flow
@@ -97,8 +96,8 @@ impl Worker {
         for a in &mut alerts[first_alert..] {
             stamp(a, (r.exporter, r.domain, r.sampling));
         }
-        if !ended.is_empty() {
-            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool, flow_log.as_mut());
+        if !self.ended.is_empty() {
+            self.end_flows();
         }
         self.flush_alerts(emit);
     }
