@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::decode::app::{AppProto, classify_server, sniff_client};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
-use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
+use crate::detect::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::flow::budget::{MemoryBudget, MemoryStats};
 use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
@@ -197,7 +197,7 @@ impl Worker {
             budget,
             budget_slot,
             opts: decode_options(config),
-            detectors: detect::build(config, &env),
+            detectors: config.detectors.build(&env),
             env,
             table: FlowTable::new(config.flow.clone()),
             suppress: Suppressor::new(config.alerts.clone()),

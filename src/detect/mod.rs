@@ -40,7 +40,6 @@ pub const ALL: &[Spec] = &[
 ];
 
 use crate::alert::Alert;
-use crate::config::Config;
 use crate::decode::Decoded;
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
@@ -67,18 +66,6 @@ pub struct Env {
     pub escalation: crate::alert::suppress::Escalation,
     /// The GeoIP databases and prevalence table, when a database is configured.
     pub geoip: Option<std::sync::Arc<crate::enrich::Enrichment>>,
-}
-
-impl Env {
-    /// From the config.
-    pub fn from_config(c: &Config) -> Env {
-        Env {
-            home: HomeNet::new(c.general.home_net.clone()),
-            egress: crate::policy::Policy::new(&c.egress),
-            escalation: crate::alert::suppress::Escalation(c.alerts.escalation_factor),
-            geoip: c.geoip.clone(),
-        }
-    }
 }
 
 /// One packet as detectors see it.
@@ -219,9 +206,4 @@ pub trait Detector: Send {
     fn shed(&mut self, _share: f64) -> u64 {
         0
     }
-}
-
-/// The enabled detectors of the config's table, in table order.
-pub fn build(c: &Config, env: &Env) -> Vec<Box<dyn Detector>> {
-    c.detectors.build(env)
 }
