@@ -466,6 +466,20 @@ fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Built here, not in `detect`: the config reads the detector table, and `detect` never reads
+/// the config (no import cycle; `detect::table_tests` checks it).
+impl crate::detect::Env {
+    /// From the config.
+    pub fn from_config(c: &Config) -> Self {
+        crate::detect::Env {
+            home: crate::flow::HomeNet::new(c.general.home_net.clone()),
+            egress: crate::policy::Policy::new(&c.egress),
+            escalation: crate::alert::suppress::Escalation(c.alerts.escalation_factor),
+            geoip: c.geoip.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

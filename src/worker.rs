@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::decode::app::{AppProto, classify_server, sniff_client};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
-use crate::detect::{self, Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
+use crate::detect::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
 use crate::flow::budget::{MemoryBudget, MemoryStats};
 use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
@@ -197,7 +197,7 @@ impl Worker {
             budget,
             budget_slot,
             opts: decode_options(config),
-            detectors: detect::build(config, &env),
+            detectors: config.detectors.build(&env),
             env,
             table: FlowTable::new(config.flow.clone()),
             suppress: Suppressor::new(config.alerts.clone()),
@@ -339,30 +339,15 @@ impl Worker {
     }
 
     fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>, hint: u64) {
-        let Worker {
-            table,
-            detectors,
-            env,
-            alerts,
-            ended,
-            end_order,
-            hellos,
-            hello_pool,
-            stats,
-            max_hellos,
-            flow_log,
-            ..
-        } = self;
+        let Worker { table, detectors, env, alerts, ended, hellos, hello_pool, stats, max_hellos, .. } = self;
         let first_alert = alerts.len();
         let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
-        if new_flow {
-            flow.egress = env.egress.side(flow);
-            if let Some(g) = &env.geoip
-                && let Some(s) = env.egress.sides(flow)
-            {
-                flow.geo = g.on_new_flow(ts, s.home, s.remote);
-            }
+        if new_flow
+            && let Some(g) = &env.geoip
+            && let Some(s) = env.egress.sides(flow)
+        {
+            flow.geo = g.on_new_flow(ts, s.home, s.remote);
         }
         // Volume accounting, per flow: what came before this second goes with its own time.
         if !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
@@ -513,8 +498,8 @@ impl Worker {
                 a.set_tunnel(t);
             }
         }
-        if !ended.is_empty() {
-            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool, flow_log.as_mut());
+        if !self.ended.is_empty() {
+            self.end_flows();
         }
     }
 
@@ -536,18 +521,12 @@ impl Worker {
         flow.flush_budget = budget.clamp(1, MAX_UNFLUSHED) as u32;
     }
 
-    #[allow(clippy::too_many_arguments)] // the worker's fields, borrowed apart
-    fn end_flows(
-        ended: &mut Vec<(Flow, EndReason)>,
-        order: &mut Vec<(Timestamp, u32)>,
-        detectors: &mut [Box<dyn Detector>],
-        env: &Env,
-        alerts: &mut Vec<Alert>,
-        hellos: &mut FxHashMap<FlowKey, Hello>,
-        hello_pool: &mut Vec<Vec<u8>>,
-        log: Option<&mut Vec<crate::alert::flow_event::FlowRecord>>,
-    ) {
-        if let Some(log) = log {
+    /// Ends the flows that left the table (`ended`): their flow events, then their last
+    /// hand-overs and every detector's `on_flow_end`.
+    fn end_flows(&mut self) {
+        let Worker { ended, end_order: order, detectors, env, alerts, hellos, hello_pool, flow_log, .. } =
+            self;
+        if let Some(log) = flow_log {
             log.extend(ended.iter().map(|(f, why)| crate::alert::flow_event::FlowRecord::of(f, *why)));
         }
         // In packet-time order, so volume hand-overs reach shared tallies as the traffic did
@@ -608,16 +587,7 @@ impl Worker {
         self.pending = pending;
         self.table.expire(now, &mut self.ended);
         self.defrag.expire(now);
-        Self::end_flows(
-            &mut self.ended,
-            &mut self.end_order,
-            &mut self.detectors,
-            &self.env,
-            &mut self.alerts,
-            &mut self.hellos,
-            &mut self.hello_pool,
-            self.flow_log.as_mut(),
-        );
+        self.end_flows();
         let first_alert = self.alerts.len();
         for det in self.detectors.iter_mut() {
             det.on_tick(now, &self.table, &self.env, &mut self.alerts);
@@ -694,7 +664,7 @@ impl Worker {
             + self.hello_pool.iter().map(Vec::capacity).sum::<usize>();
         let detectors: u64 = self.detectors.iter().map(|d| d.stats().memory).sum();
         let (table, defrag) = (self.table.memory() as u64, self.defrag.stats.memory);
-        let held = table + hellos as u64 + defrag + detectors;
+        let held = table + hellos as u64 + defrag + detectors + self.env.egress.memory();
         let m = &mut self.stats.memory;
         m.cap = self.budget.cap();
         m.held = held;
@@ -710,16 +680,7 @@ impl Worker {
             }
             m.shed += self.defrag.shed(share);
             m.shed += self.table.shed(share, &mut self.ended);
-            Self::end_flows(
-                &mut self.ended,
-                &mut self.end_order,
-                &mut self.detectors,
-                &self.env,
-                &mut self.alerts,
-                &mut self.hellos,
-                &mut self.hello_pool,
-                self.flow_log.as_mut(),
-            );
+            self.end_flows();
         }
     }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scans that get no answer, IP-protocol scans, a client failing over between a name's dropped
 # addresses, and an IPv6 scan between two non-home addresses (issue 20), each with its benign
-# twin; made with real tools inside two network namespaces (netns.sh, prefix `sc`). Run as root:
+# twin; made with real tools inside two network namespaces (netns.sh and its scenario helpers,
+# prefix `sc`, or $NS_PREFIX). Run as root:
 #
 #   pcaps/scripts/make_scan_silent.sh                    # every scenario
 #   pcaps/scripts/make_scan_silent.sh scan_silent_udp_dark scan_ipproto   # only these
@@ -20,17 +21,6 @@ set +o pipefail
 PY=/usr/bin/python3
 WORK=$(mktemp -d /tmp/siphon-scan-silent.XXXXXX)
 LOG=$WORK/log
-BG_PIDS=()
-say() { printf '\n=== %s\n' "$*"; }
-H() { ip netns exec "$NS_HOME" "$@"; }
-I() { ip netns exec "$NS_NET" "$@"; }
-i_bg() { ip netns exec "$NS_NET" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
-kill_bg() {
-  local p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  BG_PIDS=()
-}
 cleanup() {
   set +e
   [ -n "${CAP_PID:-}" ] && kill -INT "$CAP_PID" 2>/dev/null
@@ -38,23 +28,6 @@ cleanup() {
   rm -rf "/etc/netns/${NS_HOME:-schome}"
   netns_down
   rm -rf "$WORK"
-}
-use_src() {
-  SRC=$1
-  home_addr "$SRC"
-  ip -n "$NS_HOME" route replace default via 10.99.0.254 src "$SRC"
-}
-start_cap() { CAP_FILE=$OUT/$1; rm -f "$CAP_FILE"; capture_start "$CAP_FILE" "$2" "${@:3}"; }
-stop_cap() {
-  capture_stop; CAP_PID=
-  kill_bg
-  chmod 644 "$CAP_FILE"
-  echo "--- $(basename "$CAP_FILE"): $(stat -c %s "$CAP_FILE") bytes, $(tshark -r "$CAP_FILE" 2>/dev/null | wc -l) pkts"
-}
-tsum() {
-  local f=$1 flt=$2; shift 2
-  local args=(); for x in "$@"; do args+=(-e "$x"); done
-  tshark -r "$f" -Y "$flt" -T fields "${args[@]}" 2>/dev/null | sort | uniq -c | sort -rn | head -8 || true
 }
 count() { tshark -r "$OUT/$1" -Y "$2" 2>/dev/null | wc -l; }
 distinct() { tshark -r "$OUT/$1" -Y "$2" -T fields -e "$3" 2>/dev/null | sort -u | wc -l; }

@@ -7,6 +7,8 @@
 #   inet  (NS_NET):  veth $VN, 10.99.0.254/24, owns 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24
 #
 # Usage: source netns.sh; netns_up PREFIX; ... ; netns_down (also trapped on EXIT).
+# The scenario helpers at the end (H, I, i_bg, kill_bg, use_src, start_cap, stop_cap, ...) need
+# OUT (where captures go) and LOG (where daemons write) set by the script.
 set -euo pipefail
 
 netns_up() {
@@ -61,3 +63,44 @@ netns_down_quiet() {
   done
 }
 netns_down() { netns_down_quiet; }
+
+# ---------------------------------------------------------------- scenario helpers
+BG_PIDS=()
+say() { printf '\n=== %s\n' "$*"; }
+H() { ip netns exec "$NS_HOME" "$@"; }   # run in the home namespace
+I() { ip netns exec "$NS_NET" "$@"; }    # run in the fake internet
+# Background daemons; `ip netns exec` execs the command, so $! is the daemon itself.
+h_bg() { ip netns exec "$NS_HOME" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
+i_bg() { ip netns exec "$NS_NET" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
+kill_bg() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  BG_PIDS=()
+}
+# Every scenario gets its own home source address; the default route's src makes every tool use it.
+use_src() {
+  SRC=$1
+  home_addr "$SRC"
+  ip -n "$NS_HOME" route replace default via 10.99.0.254 src "$SRC"
+}
+# start_cap FILE SNAPLEN [FILTER...]: capture into $OUT/FILE; stop_cap ends it and the daemons.
+start_cap() { CAP_FILE=$OUT/$1; rm -f "$CAP_FILE"; capture_start "$CAP_FILE" "$2" "${@:3}"; }
+stop_cap() {
+  capture_stop; CAP_PID=
+  kill_bg
+  chmod 644 "$CAP_FILE"
+  echo "--- $(basename "$CAP_FILE"): $(stat -c %s "$CAP_FILE") bytes, $(tshark -r "$CAP_FILE" 2>/dev/null | wc -l) pkts"
+}
+# tsum FILE FILTER FIELD...: the most common values of FIELDs among the packets FILTER keeps.
+tsum() {
+  local f=$1 flt=$2; shift 2
+  local args=(); for x in "$@"; do args+=(-e "$x"); done
+  tshark -r "$f" -Y "$flt" -T fields "${args[@]}" 2>/dev/null | sort | uniq -c | sort -rn | head -8 || true
+}
+# wait_until SECONDS CMD...: poll until CMD succeeds.
+wait_until() {
+  local t=$1; shift
+  for _ in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "timed out waiting for: $*" >&2; return 1
+}

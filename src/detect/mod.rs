@@ -40,7 +40,6 @@ pub const ALL: &[Spec] = &[
 ];
 
 use crate::alert::Alert;
-use crate::config::Config;
 use crate::decode::Decoded;
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
@@ -58,27 +57,15 @@ use crate::time::Timestamp;
 pub struct Env {
     /// The home network.
     pub home: HomeNet,
-    /// The egress family's one policy (`[egress]`): the worker stores its verdict on each new
-    /// flow ([`crate::flow::Flow::egress`]), and `egress_volume`, `long_session` and
-    /// `alt_protocol` judge and stamp their alerts with it.
+    /// The egress family's one policy (`[egress]`): `egress_volume`, `long_session` and
+    /// `alt_protocol` judge flows and stamp their alerts with it; it remembers its verdict on
+    /// each flow itself ([`crate::policy::Side`]), so the flow record carries none.
     pub egress: crate::policy::Policy,
     /// The escalation rule (`alerts.escalation_factor`) the suppressor applies, for detectors
     /// that skip building alerts it would drop.
     pub escalation: crate::alert::suppress::Escalation,
     /// The GeoIP databases and prevalence table, when a database is configured.
     pub geoip: Option<std::sync::Arc<crate::enrich::Enrichment>>,
-}
-
-impl Env {
-    /// From the config.
-    pub fn from_config(c: &Config) -> Env {
-        Env {
-            home: HomeNet::new(c.general.home_net.clone()),
-            egress: crate::policy::Policy::new(&c.egress),
-            escalation: crate::alert::suppress::Escalation(c.alerts.escalation_factor),
-            geoip: c.geoip.clone(),
-        }
-    }
 }
 
 /// One packet as detectors see it.
@@ -219,9 +206,4 @@ pub trait Detector: Send {
     fn shed(&mut self, _share: f64) -> u64 {
         0
     }
-}
-
-/// The enabled detectors of the config's table, in table order.
-pub fn build(c: &Config, env: &Env) -> Vec<Box<dyn Detector>> {
-    c.detectors.build(env)
 }

@@ -70,10 +70,33 @@ fn sections_parse_by_name_and_errors_keep_their_line() {
     assert!(e.contains("long_lable") && e.contains("line 9"), "{e}");
     let c = crate::config::Config::from_toml("[scan]\nenabled = false\n").unwrap();
     assert!(!c.detectors.get::<scan::ScanConfig>().unwrap().enabled);
-    let names: Vec<&str> = build(&c, &Env::from_config(&c)).iter().map(|d| d.name()).collect();
+    let names: Vec<&str> = c.detectors.build(&Env::from_config(&c)).iter().map(|d| d.name()).collect();
     assert!(!names.contains(&"scan") && names.len() == ALL.len() - 1, "{names:?}");
     let e = crate::config::Config::from_toml("[sacn]\nenabled = false\n").unwrap_err().to_string();
     assert!(e.contains("sacn") && e.contains("scan"), "{e}");
+}
+
+#[test]
+fn detect_never_imports_the_config() {
+    // The config reads the detector table (`Sections`); `detect` and the detectors' folders get
+    // their own sections and `Env`, never the config: no import cycle (tests aside).
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                walk(&p, found);
+            } else if name.ends_with(".rs") && !name.contains("tests") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                if text.contains("crate::config") || text.contains("super::config::Config") {
+                    found.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/detect"), &mut found);
+    assert!(found.is_empty(), "detect imports the config: {found:?}");
 }
 
 #[test]

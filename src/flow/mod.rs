@@ -12,7 +12,7 @@ pub mod wheel;
 
 pub use host::HomeNet;
 pub use key::FlowKey;
-pub use table::{EgressSide, EndReason, Flow, FlowStats, FlowTable, Volume};
+pub use table::{EndReason, Flow, FlowStats, FlowTable, Volume};
 
 /// Which way a packet goes within its flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -76,30 +76,11 @@ pub struct Flow {
     pub flushed_once: bool,
     /// Listed for the next [`FlowTable::take_unflushed`].
     pub queued: bool,
-    /// The egress policy's verdict, worked out once when the flow opens (the worker sets it;
-    /// [`crate::detect::egress_policy::Policy::sides`] reads it instead of searching ranges on
-    /// every packet).
-    pub egress: EgressSide,
     /// The external peer's country and network, looked up once when the flow opens if a GeoIP
     /// database is loaded and the flow is home ↔ external (unknown otherwise).
     pub geo: crate::enrich::GeoTag,
     /// The second its expiry entry is filed under ([`super::wheel`]).
     pub wheel_at: u32,
-}
-
-/// Which side of a flow is the home host talking to an external one, by the egress policy
-/// ([`crate::detect::egress_policy::Policy::side`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum EgressSide {
-    /// Not worked out yet.
-    #[default]
-    Unknown,
-    /// Not home ↔ external, or the home host is allow-listed.
-    None,
-    /// The originator is the home host.
-    HomeOrig,
-    /// The responder is the home host.
-    HomeResp,
 }
 
 /// Traffic of one flow between two volume hand-overs, per direction ([`Dir::idx`]). 32-bit
@@ -446,7 +427,6 @@ impl FlowTable {
             flush_budget: 0,
             flushed_once: false,
             queued: false,
-            egress: EgressSide::Unknown,
             geo: crate::enrich::GeoTag::default(),
             wheel_at: 0,
         }
@@ -498,7 +478,6 @@ impl FlowTable {
                     flush_budget: 0,
                     flushed_once: false,
                     queued: false,
-                    egress: EgressSide::Unknown,
                     geo: crate::enrich::GeoTag::default(),
                     wheel_at: 0,
                 };

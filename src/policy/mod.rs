@@ -9,15 +9,18 @@
 
 mod config;
 pub mod geo;
+mod side;
 
 pub use config::{EgressPolicyConfig, HourRange, TimeZoneName, Weekdays};
 pub use geo::{GeoPolicy, Watch};
+pub use side::Side;
 
 use crate::alert::AlertBuilder;
 use crate::detect::PacketCtx;
-use crate::flow::{Dir, EgressSide, Flow};
+use crate::flow::{Dir, Flow};
 use crate::time::Timestamp;
 use ipnet::IpNet;
+use side::SideCache;
 use std::net::IpAddr;
 
 /// A set of address ranges, merged and sorted for binary search.
@@ -83,10 +86,12 @@ pub struct OffHours {
     pub local: String,
 }
 
-/// The shared policy, built from `[egress]` once per worker ([`crate::detect::Env::egress`]): the
-/// worker stores each flow's verdict in the flow, and the egress family reads it from there.
+/// The shared policy, built from `[egress]` once per worker ([`crate::detect::Env::egress`]).
+/// It keeps its own verdict on each flow it was asked about ([`Side`]), so the flow record
+/// carries none of the family's state.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    sides: SideCache,
     exclude: RangeSet,
     allow_dst: RangeSet,
     allow_hosts: RangeSet,
@@ -114,6 +119,7 @@ impl Policy {
     /// From the shared keys of `[egress]`.
     pub fn new(c: &EgressPolicyConfig) -> Policy {
         Policy {
+            sides: SideCache::default(),
             exclude: RangeSet::new(&c.exclude_nets),
             allow_dst: RangeSet::new(&c.allow_destinations),
             allow_hosts: RangeSet::new(&c.allow_hosts),
@@ -132,54 +138,70 @@ impl Policy {
     }
 
     /// Home host and external peer of a flow, or `None` if the flow is not home ↔ external
-    /// or its home host is allow-listed. Reads the verdict the worker stored in the flow when
-    /// it opened ([`Flow::egress`]), and works it out only for a flow without one.
-    #[inline]
+    /// or its home host is allow-listed. The verdict is worked out once a flow and remembered
+    /// ([`Side`]); later asks for the same flow read it back.
+    #[inline(always)]
     pub fn sides(&self, f: &Flow) -> Option<Sides> {
-        let side = match f.egress {
-            EgressSide::Unknown => self.side(f),
-            s => s,
+        let side = match self.sides.get(f) {
+            Some(s) => s,
+            None => self.judge(f),
         };
         match side {
-            EgressSide::HomeOrig => Some(Sides {
+            Side::HomeOrig => Some(Sides {
                 home: f.orig_addr(),
                 remote: f.resp_addr(),
                 service_port: f.resp_port(),
                 home_dir: 0,
             }),
-            EgressSide::HomeResp => Some(Sides {
+            Side::HomeResp => Some(Sides {
                 home: f.resp_addr(),
                 remote: f.orig_addr(),
                 service_port: f.resp_port(),
                 home_dir: 1,
             }),
-            EgressSide::None | EgressSide::Unknown => None,
+            Side::None => None,
         }
+    }
+
+    /// Works out the verdict on a flow not in the cache, and remembers it (once a flow, or
+    /// again after a collision: kept out of line so the asks stay small enough to inline).
+    #[cold]
+    #[inline(never)]
+    fn judge(&self, f: &Flow) -> Side {
+        let s = self.side(f);
+        self.sides.put(f, s);
+        s
     }
 
     /// [`Policy::sides`] for the volume detectors (`egress_volume`, `long_session`): `None`
     /// also when the peer's country or network is allow-listed (`allow_countries`,
     /// `allow_asns`; the worker tagged the flow when it opened).
-    #[inline]
+    #[inline(always)]
     pub fn volume_sides(&self, f: &Flow) -> Option<Sides> {
+        let s = self.sides(f)?;
         if self.geo.allowed(f.geo).is_some() {
             return None;
         }
-        self.sides(f)
+        Some(s)
     }
 
-    /// Works out which side of `f` is the home host talking to an external one (ignoring any
-    /// verdict already stored in the flow).
-    pub fn side(&self, f: &Flow) -> EgressSide {
+    /// Works out which side of `f` is the home host talking to an external one (without the
+    /// remembered verdicts).
+    pub fn side(&self, f: &Flow) -> Side {
         let (side, home) = match (f.orig_home, f.resp_home) {
-            (true, false) if self.external(&f.resp_addr(), false) => (EgressSide::HomeOrig, f.orig_addr()),
-            (false, true) if self.external(&f.orig_addr(), false) => (EgressSide::HomeResp, f.resp_addr()),
-            _ => return EgressSide::None,
+            (true, false) if self.external(&f.resp_addr(), false) => (Side::HomeOrig, f.orig_addr()),
+            (false, true) if self.external(&f.orig_addr(), false) => (Side::HomeResp, f.resp_addr()),
+            _ => return Side::None,
         };
         if self.allow_hosts.contains(&home) {
-            return EgressSide::None;
+            return Side::None;
         }
         side
+    }
+
+    /// Bytes the policy holds per worker (its remembered verdicts; the ranges are a few KiB).
+    pub fn memory(&self) -> u64 {
+        SideCache::BYTES as u64
     }
 
     /// Does this packet go from the home host out (`true`) or in (`false`)?
@@ -253,6 +275,65 @@ mod tests {
         assert!(r.contains(&"fe80::1".parse().unwrap()));
         assert!(!r.contains(&"2001:db8::1".parse().unwrap()));
         assert!(parse_net("nope").is_err());
+    }
+
+    /// A flow from a record `src:sport -> dst:dport` (TCP), with home 10.0.0.0/8.
+    fn flow(src: &str, sport: u16, dst: &str, dport: u16) -> Flow {
+        let r = crate::capture::netflow::FlowRecord {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            sport,
+            dport,
+            proto: 6,
+            flags: 0,
+            icmp_type: 0,
+            pkts: 1,
+            bytes: 60,
+            start: Timestamp::from_secs(1),
+            end: Timestamp::from_secs(1),
+            exporter: "192.0.2.1".parse().unwrap(),
+            domain: 0,
+            sampling: 1,
+            version: 5,
+        };
+        let home = crate::flow::HomeNet::new(vec![parse_net("10.0.0.0/8").unwrap()]);
+        let mut t = crate::flow::FlowTable::new(crate::config::FlowConfig::default());
+        t.update_record(&r, &home, &mut Vec::new()).0.clone()
+    }
+
+    #[test]
+    fn verdicts_are_remembered_per_flow_and_survive_collisions() {
+        let p = Policy::new(&EgressPolicyConfig::default());
+        let out = flow("10.0.0.5", 40000, "203.0.113.9", 443);
+        let inbound = flow("198.51.100.7", 40000, "10.0.0.6", 22);
+        let local = flow("10.0.0.5", 40000, "10.0.0.7", 445);
+        // Same slot as `out` (ids equal in their low bits), other verdicts: each ask must still
+        // give each flow its own.
+        let (mut twin_in, mut twin_local) = (inbound.clone(), local.clone());
+        twin_in.id = out.id ^ (1 << 40);
+        twin_local.id = out.id ^ (1 << 41);
+        // The initiator's side is part of the tag: same flow id, other initiator, other verdict.
+        let mut flipped = out.clone();
+        flipped.orig_is_a = !out.orig_is_a;
+        (flipped.orig_home, flipped.resp_home) = (out.resp_home, out.orig_home);
+        assert_eq!(p.side(&flipped), Side::HomeResp);
+        for _ in 0..3 {
+            for f in [&out, &inbound, &local, &twin_in, &twin_local, &flipped] {
+                let want = match p.side(f) {
+                    Side::None => None,
+                    Side::HomeOrig => Some((f.orig_addr(), f.resp_addr(), 0)),
+                    Side::HomeResp => Some((f.resp_addr(), f.orig_addr(), 1)),
+                };
+                assert_eq!(p.sides(f).map(|s| (s.home, s.remote, s.home_dir)), want, "{:?}", f.key);
+            }
+        }
+        let s = p.sides(&out).unwrap();
+        assert_eq!(
+            (s.home, s.remote, s.service_port, s.home_dir),
+            (out.orig_addr(), out.resp_addr(), 443, 0)
+        );
+        assert_eq!(p.side(&inbound), Side::HomeResp);
+        assert_eq!(p.side(&local), Side::None);
     }
 
     #[test]

@@ -44,17 +44,14 @@ impl Worker {
             self.run_tick();
             self.next_tick = Timestamp(self.now.0 - self.now.0 % self.tick + self.tick);
         }
-        let Worker { table, detectors, env, alerts, ended, end_order, hellos, hello_pool, flow_log, .. } =
-            self;
+        let Worker { table, detectors, env, alerts, ended, .. } = self;
         let first_alert = alerts.len();
         let (flow, dir, new_flow) = table.update_record(r, &env.home, ended);
-        if new_flow {
-            flow.egress = env.egress.side(flow);
-            if let Some(g) = &env.geoip
-                && let Some(s) = env.egress.sides(flow)
-            {
-                flow.geo = g.on_new_flow(r.start, s.home, s.remote);
-            }
+        if new_flow
+            && let Some(g) = &env.geoip
+            && let Some(s) = env.egress.sides(flow)
+        {
+            flow.geo = g.on_new_flow(r.start, s.home, s.remote);
         }
         // The record's traffic, in pieces the volume counters hold, at the record's end: at
         // most MAX_PIECES hand-overs, the last one saturated (a record claiming more than
@@ -99,8 +96,8 @@ impl Worker {
         for a in &mut alerts[first_alert..] {
             stamp(a, (r.exporter, r.domain, r.sampling));
         }
-        if !ended.is_empty() {
-            Self::end_flows(ended, end_order, detectors, env, alerts, hellos, hello_pool, flow_log.as_mut());
+        if !self.ended.is_empty() {
+            self.end_flows();
         }
         self.flush_alerts(emit);
     }

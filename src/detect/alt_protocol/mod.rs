@@ -340,8 +340,13 @@ impl Detector for AltProtocol {
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        // A packet without payload matters only as the first of an expected FTP data flow.
+        let opens_expected = c.new_flow && !self.expect.is_empty();
+        if c.pkt.payload_wire_len == 0 && !opens_expected {
+            return;
+        }
         let Some(s) = c.env.egress.sides(c.flow) else { return };
-        if c.new_flow && !self.expect.is_empty() {
+        if opens_expected {
             self.ftp_data_open(c);
         }
         if c.pkt.payload_wire_len == 0 {
