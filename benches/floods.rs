@@ -14,7 +14,7 @@
 //! DNS groups of 100 tunnel-like names each in one file, read with `--workers 2`.
 
 use etherparse::PacketBuilder;
-use siphon::capture::write::PcapWriter;
+use siphon::input::PcapWriter;
 use siphon::synth::Rng;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};

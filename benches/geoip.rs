@@ -13,7 +13,7 @@
 //! libmaxmind-db-writer-perl, as `scripts/setup.sh` installs).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use siphon::enrich::GeoIp;
+use siphon::GeoIp;
 use siphon::synth::Rng;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

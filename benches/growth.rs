@@ -23,14 +23,14 @@
 //!   capture time, ns per packet for each minute, with the flows open at the minute's end.
 
 use etherparse::PacketBuilder;
-use siphon::capture::write::PcapWriter;
-use siphon::capture::{Batch, RawPacket};
-use siphon::config::Config;
-use siphon::decode::{Anomalies, LinkType};
+use siphon::Config;
+use siphon::Timestamp;
+use siphon::decoding::{Anomalies, LinkType};
+use siphon::input::PcapWriter;
+use siphon::input::{Batch, RawPacket};
+use siphon::running::{Worker, decode_options, flow_hint};
 use siphon::synth::Rng;
 use siphon::synth::day::{DayProfile, DayTraffic};
-use siphon::time::Timestamp;
-use siphon::worker::{Worker, decode_options, flow_hint};
 use std::time::Instant;
 
 #[global_allocator]

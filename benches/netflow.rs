@@ -15,13 +15,13 @@
 //! ```
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use siphon::capture::PacketSource;
-use siphon::capture::file::FileSource;
-use siphon::capture::netflow::{Collector, FlowRecord};
-use siphon::config::{Config, NetflowConfig};
-use siphon::decode::{Anomalies, L4, decode, packet::DecodeOptions};
-use siphon::time::Timestamp;
-use siphon::worker::Worker;
+use siphon::Timestamp;
+use siphon::decoding::{Anomalies, DecodeOptions, L4, decode};
+use siphon::input::FileSource;
+use siphon::input::PacketSource;
+use siphon::input::{Collector, FlowRecord};
+use siphon::running::Worker;
+use siphon::{Config, NetflowConfig};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

@@ -20,7 +20,7 @@
 //! `SIPHON_BENCH_WORKERS` sets `--workers` (default 1); `SIPHON_BENCH_PROFILE=mixed|day` runs
 //! one profile only.
 
-use siphon::capture::write::PcapWriter;
+use siphon::input::PcapWriter;
 use siphon::synth::MixedTraffic;
 use siphon::synth::day::{DayProfile, DayTraffic};
 use std::io::BufWriter;

@@ -5,12 +5,12 @@
 //! ```
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use siphon::config::Config;
-use siphon::decode::packet::DecodeOptions;
-use siphon::decode::{self, Anomalies, LinkType, dns, tls};
+use siphon::Config;
+use siphon::Timestamp;
+use siphon::decoding::DecodeOptions;
+use siphon::decoding::{self as decode, Anomalies, LinkType, dns, tls};
+use siphon::running::Worker;
 use siphon::synth::{MixedTraffic, Rng, client_hello, dns_message};
-use siphon::time::Timestamp;
-use siphon::worker::Worker;
 use std::hint::black_box;
 
 fn mixed_frames(n: usize) -> Vec<Vec<u8>> {
@@ -166,13 +166,13 @@ fn bench_beacon(c: &mut Criterion) {
     let sizes: Vec<f64> = (0..32).map(|_| 400.0 + rng.below(50) as f64).collect();
     g.throughput(Throughput::Elements(1));
     g.bench_function("score_32_gaps", |b| {
-        b.iter(|| black_box(siphon::detect::beacon::score::score(black_box(&gaps), black_box(&sizes), 0.35)))
+        b.iter(|| black_box(siphon::detectors::beacon_score(black_box(&gaps), black_box(&sizes), 0.35)))
     });
     g.finish();
 }
 
 fn set_beacon(config: &mut Config, on: bool) {
-    if let Some(b) = config.detectors.get_mut::<siphon::detect::beacon::BeaconConfig>() {
+    if let Some(b) = config.detectors.get_mut::<siphon::detectors::BeaconConfig>() {
         b.enabled = on;
     }
 }

@@ -4,10 +4,10 @@
 //! `cargo run --release --example capture_ceiling -- FILE [N]` (N = 2 by default; prints the
 //! best of `SIPHON_ROUNDS` runs, 3, in wall and in CPU time).
 
-use siphon::capture::file::FileSource;
-use siphon::capture::{BATCH_PACKETS, Batch, PacketSource};
-use siphon::config::Config;
-use siphon::flow::HomeNet;
+use siphon::Config;
+use siphon::HomeNet;
+use siphon::input::FileSource;
+use siphon::input::{BATCH_PACKETS, Batch, PacketSource};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
@@ -16,19 +16,19 @@ fn main() -> anyhow::Result<()> {
     let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(2).max(2);
     let config = Config::default();
     let home = HomeNet::new(config.general.home_net.clone());
-    let opts = siphon::worker::decode_options(&config);
+    let opts = siphon::running::decode_options(&config);
     let rounds: usize = std::env::var("SIPHON_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let (mut best, mut best_cpu, mut packets) = (f64::MAX, f64::MAX, 0u64);
     for _ in 0..rounds {
         let mut src = FileSource::new(vec![path.into()], None)?;
         let mut current: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
-        let mut scratch = siphon::decode::Anomalies::default();
+        let mut scratch = siphon::decoding::Anomalies::default();
         let mut per = vec![0u64; n];
         let t = Instant::now();
         let c = cpu_secs();
         loop {
             let more = src.read(BATCH_PACKETS, &mut |p| {
-                let (s, hint) = siphon::pipeline::shard_of(p, n, &home, &opts, &mut scratch);
+                let (s, hint) = siphon::running::shard_of(p, n, &home, &opts, &mut scratch);
                 current[s].push(p, hint);
                 per[s] += 1;
                 if current[s].is_full() {

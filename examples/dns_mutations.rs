@@ -7,10 +7,10 @@
 //! cargo run --release --example dns_mutations -- 10000000
 //! ```
 
-use siphon::capture::PacketSource;
-use siphon::capture::file::FileSource;
-use siphon::decode::packet::DecodeOptions;
-use siphon::decode::{self, Anomalies, dns};
+use siphon::decoding::DecodeOptions;
+use siphon::decoding::{self as decode, Anomalies, dns};
+use siphon::input::FileSource;
+use siphon::input::PacketSource;
 use siphon::synth::{Rng, mutate};
 use std::time::Instant;
 

@@ -3,10 +3,10 @@
 //! `SIPHON_OFF=scan,egress` disables detectors; prints the best of `SIPHON_ROUNDS` runs (3), in
 //! wall and in CPU time (the figure to use on a loaded machine), and the worker's peak heap.
 
-use siphon::capture::file::FileSource;
-use siphon::capture::{Batch, PacketSource};
-use siphon::config::Config;
-use siphon::worker::Worker;
+use siphon::Config;
+use siphon::input::FileSource;
+use siphon::input::{Batch, PacketSource};
+use siphon::running::Worker;
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
@@ -66,10 +66,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     // As the capture thread does: each packet's flow hint, worked out before the worker's turn.
-    let opts = siphon::worker::decode_options(&Config::default());
-    let mut scratch = siphon::decode::Anomalies::default();
+    let opts = siphon::running::decode_options(&Config::default());
+    let mut scratch = siphon::decoding::Anomalies::default();
     for b in &mut batches {
-        b.set_flow_hints(|link, frame| siphon::worker::flow_hint(link, frame, &opts, &mut scratch));
+        b.set_flow_hints(|link, frame| siphon::running::flow_hint(link, frame, &opts, &mut scratch));
     }
     let off: Vec<String> = std::env::var("SIPHON_OFF")
         .unwrap_or_default()

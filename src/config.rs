@@ -14,7 +14,7 @@ use serde::Deserialize;
 use std::path::Path;
 
 /// The commented example config, printed by `--print-config`.
-pub const EXAMPLE_CONFIG: &str = include_str!("../config/siphon.toml");
+pub(crate) const EXAMPLE_CONFIG: &str = include_str!("../config/siphon.toml");
 
 /// The whole configuration: the core sections, the egress policy, and one section per detector
 /// of the table ([`crate::detect::ALL`]), which this module never names one by one.
@@ -61,7 +61,7 @@ struct Core {
 }
 
 /// Names of the sections that are not a detector's.
-pub const CORE_SECTIONS: [&str; 9] =
+pub(crate) const CORE_SECTIONS: [&str; 9] =
     ["general", "capture", "decode", "flow", "memory", "alerts", "egress", "netflow", "outputs"];
 
 impl Config {
@@ -409,7 +409,7 @@ fn where_set(key: &str, file: Option<(&str, &str)>, overrides: &[String]) -> Str
 /// The effective configuration as TOML: each section's defaults (the example config), with the
 /// keys the file and the `--set` overrides give replacing them, as [`Config::load`] reads them
 /// (which checks it first).
-pub fn effective_toml(path: Option<&Path>, overrides: &[String]) -> Result<String, ConfigError> {
+pub(crate) fn effective_toml(path: Option<&Path>, overrides: &[String]) -> Result<String, ConfigError> {
     Config::load(path, overrides)?;
     let bad = |origin: &str, e: toml::de::Error| ConfigError::Parse {
         origin: origin.to_owned(),

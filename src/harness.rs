@@ -9,7 +9,8 @@ use crate::time::Timestamp;
 use crate::worker::Worker;
 
 mod fragments;
-pub use fragments::{fragment_sequence, seeds as fragment_seeds};
+pub use fragments::fragment_sequence;
+pub use fragments::seeds as fragment_seeds;
 
 /// Link types in the order the first input byte selects them.
 const LINKS: [LinkType; 5] =

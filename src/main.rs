@@ -3,16 +3,16 @@
 
 use anyhow::Context;
 use clap::Parser;
-use siphon::alert::output::OutputQueue;
-use siphon::alert::output::tee::NetOutput;
-use siphon::alert::sink::{AlertSink, JsonLines};
-use siphon::alert::text::TextLines;
-use siphon::capture::PacketSource;
-use siphon::capture::file::FileSource;
-use siphon::capture::live::{LiveOptions, LiveSource, drop_privileges};
-use siphon::capture::netflow::source::{ExportFiles, ExportSocket, RecordSource};
 use siphon::cli::{Args, Format, Input, Settings, exit};
-use siphon::pipeline::{LiveCounters, RunOptions, run, run_records};
+use siphon::input::FileSource;
+use siphon::input::PacketSource;
+use siphon::input::{ExportFiles, ExportSocket, RecordSource};
+use siphon::input::{LiveOptions, LiveSource, drop_privileges};
+use siphon::output::NetOutput;
+use siphon::output::OutputQueue;
+use siphon::output::TextLines;
+use siphon::output::{AlertSink, JsonLines};
+use siphon::running::{LiveCounters, RunOptions, run, run_records};
 
 /// What a run reads: packets, or flow records (never both in one run).
 enum Src {
@@ -34,13 +34,13 @@ const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(1000)
 fn main() {
     // `siphon report EVE.json -o FILE`: a subcommand of its own, so filter words stay free.
     if std::env::args_os().nth(1).is_some_and(|a| a == "report") {
-        let args = siphon::report::command::ReportArgs::parse_from(std::env::args_os().skip(1));
+        let args = siphon::reporting::ReportArgs::parse_from(std::env::args_os().skip(1));
         std::process::exit(match args.run() {
             Ok(n) => {
                 eprintln!("siphon: report with {n} alerts written to {}", args.output.display());
                 exit::OK
             }
-            Err(e @ siphon::report::ReportError::Read { .. }) => {
+            Err(e @ siphon::reporting::ReportError::Read { .. }) => {
                 eprintln!("siphon: {e}");
                 exit::INPUT
             }
@@ -133,26 +133,26 @@ fn open_output(s: &Settings) -> anyhow::Result<Outputs> {
         (None, Format::Text) => Box::new(TextLines::new(std::io::stdout())),
     };
     let primary: Box<dyn AlertSink> =
-        if s.eve_types.alert { primary } else { Box::new(siphon::alert::sink::NoAlerts(primary)) };
+        if s.eve_types.alert { primary } else { Box::new(siphon::output::NoAlerts(primary)) };
     let mut queues = Vec::new();
     let mut net = Vec::new();
     let o = &s.config.outputs;
     if o.redis.enabled {
-        let q = Arc::new(siphon::alert::output::redis::start(&o.redis).map_err(anyhow::Error::msg)?);
+        let q = Arc::new(siphon::output::redis_start(&o.redis).map_err(anyhow::Error::msg)?);
         queues.push(q.clone());
         net.push(NetOutput { queue: q, keyed: false });
     }
     #[cfg(feature = "kafka")]
     if o.kafka.enabled {
-        let q = Arc::new(siphon::alert::output::kafka::start(&o.kafka).map_err(anyhow::Error::msg)?);
+        let q = Arc::new(siphon::output::kafka_start(&o.kafka).map_err(anyhow::Error::msg)?);
         queues.push(q.clone());
         net.push(NetOutput { queue: q, keyed: true });
     }
     let primary: Box<dyn AlertSink> =
-        if net.is_empty() { primary } else { Box::new(siphon::alert::output::tee::Tee::new(primary, net)) };
+        if net.is_empty() { primary } else { Box::new(siphon::output::Tee::new(primary, net)) };
     let sink: Box<dyn AlertSink> = match &s.syslog {
         Some(t) => {
-            let tee = siphon::alert::output::syslog::SyslogTee::new(primary, t.clone())?;
+            let tee = siphon::output::SyslogTee::new(primary, t.clone())?;
             queues.push(tee.queue());
             Box::new(tee)
         }
@@ -204,7 +204,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
             Err(e) => {
                 eprintln!("siphon: {e}");
                 return Ok(match e {
-                    siphon::error::CaptureError::Filter { .. } => exit::USAGE,
+                    siphon::CaptureError::Filter { .. } => exit::USAGE,
                     _ => exit::INPUT,
                 });
             }
@@ -266,18 +266,13 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         Some(sink) => sink,
         None => open_output(&s)?,
     };
-    let live = s.metrics_listen.as_ref().map(|_| Arc::new(siphon::metrics::Live::new(counters.clone())));
+    let live = s.metrics_listen.as_ref().map(|_| Arc::new(siphon::output::Live::new(counters.clone())));
     let metrics = match (&s.metrics_listen, &live) {
         (Some(addr), Some(l)) => {
             l.set_outputs(queues);
-            let info = siphon::run_info::RunInfo::for_config(&s.config);
-            let m = siphon::metrics::server::MetricsServer::start(
-                addr,
-                l.clone(),
-                info.version,
-                info.config_digest,
-            )
-            .with_context(|| "cannot serve metrics".to_owned())?;
+            let info = siphon::running::RunInfo::for_config(&s.config);
+            let m = siphon::output::MetricsServer::start(addr, l.clone(), info.version, info.config_digest)
+                .with_context(|| "cannot serve metrics".to_owned())?;
             if !s.quiet {
                 eprintln!("siphon: metrics at http://{}/metrics", m.addr());
             }
@@ -287,7 +282,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     };
     let (sink, report_alerts) = match &s.report {
         Some(_) => {
-            let (c, kept) = siphon::report::Collector::new(sink);
+            let (c, kept) = siphon::reporting::Collector::new(sink);
             (Box::new(c) as Box<dyn AlertSink>, Some(kept))
         }
         None => (sink, None),
@@ -307,7 +302,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
             if !s.quiet && paths.iter().all(|p| p.as_os_str() != "-") =>
         {
             let total = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-            siphon::progress::Progress::start(total, counters.clone())
+            siphon::running::Progress::start(total, counters.clone())
         }
         _ => None,
     };
@@ -321,7 +316,7 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
         netflow_events: s.eve_types.netflow,
     };
     let outcome = match &mut source {
-        Src::Packets(_) if !fanned.is_empty() => siphon::pipeline::run_fanout(fanned, &s.config, sink, &opts),
+        Src::Packets(_) if !fanned.is_empty() => siphon::running::run_fanout(fanned, &s.config, sink, &opts),
         Src::Packets(p) => run(&mut **p, &s.config, sink, &opts),
         Src::Records(r) => run_records(&mut **r, &s.config, sink, &opts),
     };
@@ -394,10 +389,12 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
             ),
             Input::NetflowListen(a) => format!("siphon --netflow-listen {a}"),
         };
-        let mut r = siphon::report::Report::new(alerts, Some(outcome.summary.to_eve(&ts)), source);
+        let mut r = siphon::reporting::Report::new(alerts, Some(outcome.summary.to_eve(&ts)), source);
         if over > 0 {
-            r.notes
-                .push(format!("{over} alerts past the first {} are not shown.", siphon::report::MAX_ALERTS));
+            r.notes.push(format!(
+                "{over} alerts past the first {} are not shown.",
+                siphon::reporting::MAX_ALERTS
+            ));
         }
         if let Err(e) = r.write(path) {
             eprintln!("siphon: {e}");
@@ -421,8 +418,8 @@ impl PacketSource for NoSource {
     fn read(
         &mut self,
         _max: usize,
-        _f: &mut dyn FnMut(&siphon::capture::RawPacket<'_>),
-    ) -> Result<bool, siphon::error::CaptureError> {
+        _f: &mut dyn FnMut(&siphon::input::RawPacket<'_>),
+    ) -> Result<bool, siphon::CaptureError> {
         Ok(false)
     }
 }
@@ -435,7 +432,7 @@ fn open_fanout(
     o: &LiveOptions,
     s: &Settings,
 ) -> Result<Vec<Box<dyn PacketSource>>, (LiveSource, String)> {
-    let Some(prog) = siphon::capture::fanout::program(&s.config.general.home_net, s.workers as u32) else {
+    let Some(prog) = siphon::input::fanout_program(&s.config.general.home_net, s.workers as u32) else {
         return Err((first, "the home networks do not fit a fanout program".into()));
     };
     let group = (std::process::id() & 0xffff) as u16;
@@ -459,24 +456,24 @@ fn open_fanout(
 /// Makes `user` own the output file (as tcpdump does for `-Z`), so the process can still reopen
 /// it after dropping privileges. A failure is only a warning: the open descriptor keeps working.
 fn give_to_user(path: &std::path::Path, user: &str) {
-    let Ok((uid, gid)) = siphon::capture::live::user_ids(user) else { return };
+    let Ok((uid, gid)) = siphon::input::user_ids(user) else { return };
     if let Err(e) = std::os::unix::fs::chown(path, Some(uid), Some(gid)) {
         eprintln!("siphon: warning: cannot give {} to {user}: {e}", path.display());
     }
 }
 
 /// The inputs as the report's header names them, with file sizes.
-fn inputs_of(input: &Input) -> Vec<siphon::run_info::InputInfo> {
+fn inputs_of(input: &Input) -> Vec<siphon::running::InputInfo> {
     match input {
         Input::Files(paths) | Input::NetflowFiles(paths) => paths
             .iter()
-            .map(|p| siphon::run_info::InputInfo {
+            .map(|p| siphon::running::InputInfo {
                 name: p.display().to_string(),
                 size: std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
             })
             .collect(),
-        Input::Live(i) => vec![siphon::run_info::InputInfo { name: i.clone(), size: None }],
-        Input::NetflowListen(a) => vec![siphon::run_info::InputInfo { name: format!("udp {a}"), size: None }],
+        Input::Live(i) => vec![siphon::running::InputInfo { name: i.clone(), size: None }],
+        Input::NetflowListen(a) => vec![siphon::running::InputInfo { name: format!("udp {a}"), size: None }],
     }
 }
 

@@ -47,7 +47,7 @@ const MAX_REMEMBERED_HOSTS: usize = 16_384;
 
 /// Why a packet is mirror transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// From or to a configured mirror source, and not a decapsulated packet.
     Configured,
     /// An ICMP error about a tunnel packet (the sensor's port-unreachable to a VTEP).
@@ -215,7 +215,7 @@ impl MirrorShared {
 }
 
 /// One worker's mirror filter.
-pub struct MirrorFilter {
+pub(crate) struct MirrorFilter {
     configured: Vec<IpNet>,
     auto: bool,
     vxlan_ports: Vec<u16>,
@@ -231,7 +231,7 @@ pub struct MirrorFilter {
 
 impl MirrorFilter {
     /// A filter for one worker.
-    pub fn new(g: &GeneralConfig, shared: std::sync::Arc<MirrorShared>) -> MirrorFilter {
+    pub(crate) fn new(g: &GeneralConfig, shared: std::sync::Arc<MirrorShared>) -> MirrorFilter {
         MirrorFilter {
             configured: g.mirror_sources.clone(),
             auto: g.mirror_auto,
@@ -244,7 +244,7 @@ impl MirrorFilter {
     }
 
     /// Should this decoded packet be analysed? Mirror transport is counted and refused.
-    pub fn admit(&mut self, d: &Decoded<'_>) -> bool {
+    pub(crate) fn admit(&mut self, d: &Decoded<'_>) -> bool {
         match self.classify(d) {
             Some(t) => {
                 self.stats.count(t);
@@ -274,12 +274,12 @@ impl MirrorFilter {
     }
 
     /// The tunnel `host` was last seen in (for alerts raised away from a packet).
-    pub fn tunnel_of(&self, host: IpAddr) -> Option<&TunnelInfo> {
+    pub(crate) fn tunnel_of(&self, host: IpAddr) -> Option<&TunnelInfo> {
         self.hosts.get(&host)
     }
 
     /// `Some(reason)` when `d` is mirror transport.
-    pub fn classify(&mut self, d: &Decoded<'_>) -> Option<Transport> {
+    pub(crate) fn classify(&mut self, d: &Decoded<'_>) -> Option<Transport> {
         if let Some(t) = &d.tunnel {
             if !self.auto {
                 return None;
@@ -339,7 +339,7 @@ impl MirrorFilter {
     }
 
     /// Pairs learned and refused, from the shared table.
-    pub fn refresh_stats(&mut self) {
+    pub(crate) fn refresh_stats(&mut self) {
         self.stats.pairs_learned = self.shared.pairs.len();
         self.stats.pairs_refused = self.shared.pairs.refused.load(Ordering::Relaxed);
     }

@@ -24,8 +24,8 @@ use std::time::Instant;
 
 mod fanout;
 pub use fanout::run_fanout;
-pub mod records;
-pub use records::{run_export_capture, run_records};
+pub(crate) mod records;
+pub use records::run_records;
 mod shared;
 
 /// Batches in flight per worker.

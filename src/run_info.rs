@@ -8,7 +8,7 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// Buckets in the traffic series: enough for a timeline a screen wide, small in the stats event.
-pub const TRAFFIC_BUCKETS: usize = 240;
+pub(crate) const TRAFFIC_BUCKETS: usize = 240;
 
 /// Bytes and packets per bucket of capture time, over a bounded number of buckets: when the
 /// capture outgrows them, the bucket width doubles and neighbours merge (O(1) per packet,
@@ -89,7 +89,7 @@ impl TrafficSeries {
 /// [`TrafficSeries`]: one `add_n` per second (per change of second) instead of one `add` per
 /// packet on the capture thread. Call [`TrafficRun::flush`] before reading the series.
 #[derive(Debug, Default)]
-pub struct TrafficRun {
+pub(crate) struct TrafficRun {
     ts: Timestamp,
     bytes: u64,
     packets: u64,
@@ -98,7 +98,7 @@ pub struct TrafficRun {
 impl TrafficRun {
     /// Counts one packet.
     #[inline]
-    pub fn add(&mut self, series: &mut TrafficSeries, ts: Timestamp, wire_len: u32) {
+    pub(crate) fn add(&mut self, series: &mut TrafficSeries, ts: Timestamp, wire_len: u32) {
         if self.packets != 0 && ts.secs() != self.ts.secs() {
             self.flush(series);
         }
@@ -110,7 +110,7 @@ impl TrafficRun {
     }
 
     /// Hands what was gathered to `series`.
-    pub fn flush(&mut self, series: &mut TrafficSeries) {
+    pub(crate) fn flush(&mut self, series: &mut TrafficSeries) {
         if self.packets != 0 {
             series.add_n(self.ts, self.bytes, self.packets);
             (self.bytes, self.packets) = (0, 0);
@@ -163,7 +163,7 @@ impl RunInfo {
 }
 
 /// FNV-1a 64 of the config's debug form, in hex (stable for a given build and config).
-pub fn config_digest(config: &Config) -> String {
+pub(crate) fn config_digest(config: &Config) -> String {
     let text = format!("{config:?}");
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {

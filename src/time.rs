@@ -10,7 +10,7 @@ use std::fmt;
 pub struct Timestamp(pub u64);
 
 /// Nanoseconds in one second.
-pub const NANOS_PER_SEC: u64 = 1_000_000_000;
+pub(crate) const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 impl Timestamp {
     /// Builds a timestamp from seconds and nanoseconds.

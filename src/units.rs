@@ -164,10 +164,10 @@ impl WindowLimit {
 }
 
 /// Most windows per list (each costs a ring of buckets per tracked key).
-pub const MAX_WINDOWS: usize = 6;
+pub(crate) const MAX_WINDOWS: usize = 6;
 
 /// Deserializes a comma-separated string (or a list) of `WINDOW:BYTES`, sorted by window.
-pub fn de_limits<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<WindowLimit>, D::Error> {
+pub(crate) fn de_limits<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<WindowLimit>, D::Error> {
     let v = de_string_list(d)?;
     let mut out = v
         .iter()
@@ -181,7 +181,7 @@ pub fn de_limits<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<WindowLimit>, D:
 }
 
 /// Accepts either a TOML list or one comma-separated string, each item parsed with `FromStr`.
-pub fn de_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn de_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: std::str::FromStr,
@@ -206,12 +206,12 @@ where
 }
 
 /// Strings as `"a,b"` or `["a","b"]`, trimmed, empty items dropped.
-pub fn de_string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn de_string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     de_list::<D, String>(d)
 }
 
 /// Parses a CIDR or a bare address (a /32 or /128).
-pub fn parse_net(s: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_net(s: &str) -> Result<IpNet, String> {
     let t = s.trim();
     t.parse::<IpNet>()
         .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
@@ -219,14 +219,14 @@ pub fn parse_net(s: &str) -> Result<IpNet, String> {
 }
 
 /// A list (or comma-separated string) of CIDRs or addresses; a bare address is a /32 (/128).
-pub fn de_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+pub(crate) fn de_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
     let v = de_string_list(d)?;
     v.iter().map(|s| parse_net(s).map_err(serde::de::Error::custom)).collect()
 }
 
 /// Ports as TOML integers, strings, or one comma-separated string (`4789`, `[4789, 8472]`,
 /// `"4789,8472"`).
-pub fn de_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+pub(crate) fn de_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum One {

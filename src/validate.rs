@@ -32,14 +32,14 @@ pub struct Checker {
 }
 
 /// One million.
-pub const MILLION: u64 = 1_000_000;
+pub(crate) const MILLION: u64 = 1_000_000;
 /// A table cap above this is a typo (each entry costs tens to hundreds of bytes per worker).
-pub const MAX_CAP: u64 = 100 * MILLION;
+pub(crate) const MAX_CAP: u64 = 100 * MILLION;
 /// A day.
-pub const DAY: Duration = Duration::from_secs(86_400);
+pub(crate) const DAY: Duration = Duration::from_secs(86_400);
 
 /// `n` milliseconds.
-pub const fn ms(n: u64) -> Duration {
+pub(crate) const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
@@ -147,7 +147,7 @@ impl Checker {
 
 /// A plausible DNS name: dot-separated labels of `[A-Za-z0-9_-]`, 1..=63 bytes, 253 in all; a
 /// trailing dot is allowed.
-pub fn is_dns_name(s: &str) -> bool {
+pub(crate) fn is_dns_name(s: &str) -> bool {
     let s = s.strip_suffix('.').unwrap_or(s);
     !s.is_empty()
         && s.len() <= 253

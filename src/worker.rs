@@ -168,7 +168,7 @@ pub fn flow_hint(link: LinkType, frame: &[u8], opts: &DecodeOptions, scratch: &m
 
 /// [`flow_hint`] of a packet already decoded.
 #[inline]
-pub fn flow_hint_of(d: &decode::Decoded<'_>) -> u64 {
+pub(crate) fn flow_hint_of(d: &decode::Decoded<'_>) -> u64 {
     if d.frag.is_some() { 0 } else { FlowKey::of(d).0.hash64() }
 }
 

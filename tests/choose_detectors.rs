@@ -39,7 +39,7 @@ fn an_unknown_detector_is_a_usage_error_listing_the_valid_ones() {
         assert_eq!(out.status.code(), Some(1), "{flag}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&format!("{flag}: unknown detector `dns`")), "{err}");
-        for d in siphon::detect::ALL {
+        for d in siphon::detectors::ALL {
             assert!(err.contains(d.name), "lists {}: {err}", d.name);
         }
     }

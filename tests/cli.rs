@@ -122,11 +122,11 @@ fn print_config_is_the_documented_example() {
     assert!(text.contains("[dns_tunnel]") && text.contains("window = \"5m\""));
     // A section per detector of the table, and the printed config loads back as the defaults.
     let table: toml::Table = text.parse().unwrap();
-    for s in siphon::detect::ALL {
+    for s in siphon::detectors::ALL {
         assert!(table.contains_key(s.name), "--print-config has no [{}] section", s.name);
     }
-    let back = siphon::config::Config::from_toml(&text).unwrap();
-    assert_eq!(format!("{back:?}"), format!("{:?}", siphon::config::Config::default()));
+    let back = siphon::Config::from_toml(&text).unwrap();
+    assert_eq!(format!("{back:?}"), format!("{:?}", siphon::Config::default()));
 }
 
 #[test]

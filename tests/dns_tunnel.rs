@@ -57,7 +57,7 @@ fn window_and_threshold_are_configurable() {
 
 #[test]
 fn dns_on_a_non_standard_port_is_flagged() {
-    use siphon::capture::write::PcapWriter;
+    use siphon::input::PcapWriter;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("dns5300.pcap");
     let f = std::fs::File::create(&p).unwrap();

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use etherparse::PacketBuilder;
 use serde_json::Value;
-use siphon::capture::write::PcapWriter;
-use siphon::time::Timestamp;
+use siphon::Timestamp;
+use siphon::input::PcapWriter;
 use std::path::{Path, PathBuf};
 
 const DETECTORS: [&str; 3] = ["egress_volume", "long_session", "alt_protocol"];

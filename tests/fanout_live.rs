@@ -14,9 +14,9 @@ mod common;
 use common::veth::*;
 use common::*;
 use etherparse::PacketBuilder;
-use siphon::capture::PacketSource;
-use siphon::capture::live::{LiveOptions, LiveSource};
-use siphon::capture::write::PcapWriter;
+use siphon::input::PacketSource;
+use siphon::input::PcapWriter;
+use siphon::input::{LiveOptions, LiveSource};
 use siphon::synth::{MixedTraffic, Rng, dns_message};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -177,8 +177,8 @@ fn each_fanout_socket_gets_its_own_home_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let traffic = dir.path().join("traffic.pcap");
     write_traffic(&traffic, 20_000);
-    let home = siphon::config::Config::default().general.home_net;
-    let prog = siphon::capture::fanout::program(&home, 2).unwrap();
+    let home = siphon::Config::default().general.home_net;
+    let prog = siphon::input::fanout_program(&home, 2).unwrap();
     let group = ((std::process::id() + 7) & 0xffff) as u16;
     let o = LiveOptions {
         iface: n.dev.clone(),
@@ -201,15 +201,15 @@ fn each_fanout_socket_gets_its_own_home_hosts() {
         .map(|mut s| {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let opts = siphon::worker::decode_options(&siphon::config::Config::default());
-                let mut an = siphon::decode::Anomalies::default();
-                let homes = siphon::flow::HomeNet::new(siphon::config::Config::default().general.home_net);
+                let opts = siphon::running::decode_options(&siphon::Config::default());
+                let mut an = siphon::decoding::Anomalies::default();
+                let homes = siphon::HomeNet::new(siphon::Config::default().general.home_net);
                 let mut hosts = BTreeSet::<IpAddr>::new();
                 let mut packets = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     s.read(256, &mut |p| {
                         packets += 1;
-                        if let Some(d) = siphon::decode::decode(p.link, p.data, &opts, &mut an) {
+                        if let Some(d) = siphon::decoding::decode(p.link, p.data, &opts, &mut an) {
                             // The home side of home <-> outside packets (a packet between two
                             // home hosts goes with the lower address, as with -r).
                             match (homes.contains(&d.src), homes.contains(&d.dst)) {

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use etherparse::PacketBuilder;
-use siphon::capture::write::PcapWriter;
+use siphon::input::PcapWriter;
 use siphon::synth::Rng;
 use std::io::BufWriter;
 use std::path::Path;

@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use siphon::enrich::GeoIp;
+use siphon::GeoIp;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

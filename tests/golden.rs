@@ -7,7 +7,7 @@
 //! Regenerate after an intended behaviour change, and say why in the commit:
 //! `SIPHON_BLESS=1 cargo test --release --test golden`.
 
-use siphon::config::Config;
+use siphon::Config;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {

@@ -139,7 +139,7 @@ fn a_bad_file_in_a_list_is_named_and_the_files_after_it_are_read() {
 fn one_memory_cap_is_shared_and_enforced_by_shedding_detector_state() {
     // 3,000 home clients, each with its own tunnel-like domain and 40 names (120,000 queries).
     use etherparse::PacketBuilder;
-    use siphon::capture::write::PcapWriter;
+    use siphon::input::PcapWriter;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("groups.pcap");
     let f = std::fs::File::create(&p).unwrap();

@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use siphon::capture::write::PcapWriter;
+use siphon::input::PcapWriter;
 use siphon::synth::MixedTraffic;
 use std::process::{Command, Stdio};
 use std::time::Duration;

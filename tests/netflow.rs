@@ -7,11 +7,11 @@ mod common;
 use common::veth::{signal, wait_for_line};
 use common::*;
 use serde_json::Value;
-use siphon::capture::PacketSource;
-use siphon::capture::file::FileSource;
-use siphon::capture::netflow::Collector;
-use siphon::config::NetflowConfig;
-use siphon::decode::{Anomalies, L4, decode, packet::DecodeOptions};
+use siphon::NetflowConfig;
+use siphon::decoding::{Anomalies, DecodeOptions, L4, decode};
+use siphon::input::Collector;
+use siphon::input::FileSource;
+use siphon::input::PacketSource;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
@@ -206,7 +206,7 @@ fn a_live_collector_alerts_while_it_runs() {
 }
 
 /// The records of a capture's exports, decoded by one collector.
-fn records(name: &str) -> Vec<siphon::capture::netflow::FlowRecord> {
+fn records(name: &str) -> Vec<siphon::input::FlowRecord> {
     let mut c = Collector::new(&NetflowConfig::default()).unwrap();
     let mut out = Vec::new();
     for (from, p) in &exports(name) {

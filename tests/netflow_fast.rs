@@ -5,11 +5,11 @@
 
 mod common;
 use common::*;
-use siphon::capture::PacketSource;
-use siphon::capture::file::FileSource;
-use siphon::capture::netflow::{Collector, FlowRecord};
-use siphon::config::NetflowConfig;
-use siphon::decode::{Anomalies, L4, decode, packet::DecodeOptions};
+use siphon::NetflowConfig;
+use siphon::decoding::{Anomalies, DecodeOptions, L4, decode};
+use siphon::input::FileSource;
+use siphon::input::PacketSource;
+use siphon::input::{Collector, FlowRecord};
 use std::net::SocketAddr;
 
 fn exports(name: &str) -> Vec<(SocketAddr, Vec<u8>)> {

@@ -2,11 +2,11 @@
 //! steady state: after a warm-up pass over realistic mixed traffic, a second pass over the same
 //! sessions' packets is counted with a counting global allocator.
 
-use siphon::config::Config;
-use siphon::decode::LinkType;
+use siphon::Config;
+use siphon::Timestamp;
+use siphon::decoding::LinkType;
+use siphon::running::Worker;
 use siphon::synth::MixedTraffic;
-use siphon::time::Timestamp;
-use siphon::worker::Worker;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -52,7 +52,7 @@ fn steady_state_packets_do_not_allocate() {
         })
         .collect();
     let mut t = 1_700_000_000u64 * 1_000_000_000;
-    let mut sink = |_a: siphon::alert::Alert| {};
+    let mut sink = |_a: siphon::Alert| {};
     // Warm-up: tables, pools and buffers reach their working size. Packets are 10 ms apart, so
     // the run spans ~33 minutes of packet time: flows and DNS groups expire and are reused.
     for f in &frames[..150_000] {

@@ -1,11 +1,11 @@
 //! Hostile input never panics: mutated DNS messages, TLS hellos and whole frames (a short
 //! seeded version of `examples/dns_mutations.rs`; the fuzz targets in `fuzz/` go further).
 
-use siphon::config::Config;
-use siphon::decode::{LinkType, dns, tls};
+use siphon::Config;
+use siphon::Timestamp;
+use siphon::decoding::{LinkType, dns, tls};
+use siphon::running::Worker;
 use siphon::synth::{MixedTraffic, Rng, client_hello, dns_message, mutate};
-use siphon::time::Timestamp;
-use siphon::worker::Worker;
 
 #[test]
 fn mutated_dns_and_tls_never_panic() {

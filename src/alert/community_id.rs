@@ -56,7 +56,7 @@ fn icmp6_peer(t: u8) -> Option<u8> {
 /// The Community ID v1 of a flow: `ports` are (source, destination) for TCP, UDP and SCTP,
 /// (type, code) for ICMP and ICMPv6, ignored for other protocols. `None` when the protocol
 /// needs ports and has none, or the two addresses are of different families.
-pub fn community_id_v1(
+pub(crate) fn community_id_v1(
     seed: u16,
     src: IpAddr,
     dst: IpAddr,

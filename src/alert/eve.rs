@@ -235,7 +235,7 @@ pub struct Alert {
 }
 
 /// EVE's name for an IP protocol.
-pub fn proto_name(p: u8) -> String {
+pub(crate) fn proto_name(p: u8) -> String {
     match p {
         1 => "ICMP".into(),
         6 => "TCP".into(),
@@ -247,6 +247,6 @@ pub fn proto_name(p: u8) -> String {
 }
 
 /// Mnemonic of a DNS type, as EVE writes `rrtype`.
-pub fn rrtype_name(t: u16) -> String {
+pub(crate) fn rrtype_name(t: u16) -> String {
     domain::base::iana::Rtype::from_int(t).to_string()
 }

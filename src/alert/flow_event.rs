@@ -141,7 +141,7 @@ impl FlowRecord {
     }
 
     /// The EVE `flow` event: both directions in one record.
-    pub fn to_flow_event(&self) -> Value {
+    pub fn to_flow_event(self) -> Value {
         let mut m = self.header("flow", self.src, self.dst, self.sport, self.dport);
         let (reason, state) = self.reason_state();
         m.insert(
@@ -168,7 +168,7 @@ impl FlowRecord {
     }
 
     /// The EVE `netflow` events: one per direction that carried packets, each from its sender.
-    pub fn to_netflow_events(&self) -> Vec<Value> {
+    pub fn to_netflow_events(self) -> Vec<Value> {
         let dirs = [
             (self.src, self.dst, self.sport, self.dport, 0usize),
             (self.dst, self.src, self.dport, self.sport, 1),

@@ -1,12 +1,12 @@
 //! Alerts: the EVE type, how detectors build one, suppression per episode, and the sinks.
 
-pub mod community_id;
-pub mod eve;
-pub mod flow_event;
-pub mod output;
-pub mod sink;
-pub mod suppress;
-pub mod text;
+pub(crate) mod community_id;
+pub(crate) mod eve;
+pub(crate) mod flow_event;
+pub(crate) mod output;
+pub(crate) mod sink;
+pub(crate) mod suppress;
+pub(crate) mod text;
 
 pub use eve::Alert;
 
@@ -126,17 +126,17 @@ impl Alert {
 }
 
 /// Longest DNS name written whole in an alert, in characters of its escaped form.
-pub const MAX_RRNAME: usize = 120;
+pub(crate) const MAX_RRNAME: usize = 120;
 
 /// An escaped name cut to its first 40 and last 60 characters around `…` (never inside a
 /// `\xNN` escape), with the name's length in bytes; `None` if it is short enough.
-pub fn shorten_name(escaped: &str) -> Option<(String, usize)> {
+pub(crate) fn shorten_name(escaped: &str) -> Option<(String, usize)> {
     (escaped.chars().count() > MAX_RRNAME).then(|| cut_escaped(escaped, 40, 60))
 }
 
 /// `escaped` cut to at most `head` + `tail` bytes around `…`, never inside a `\xNN` escape,
 /// with its length in name bytes (each escape one byte).
-pub fn cut_escaped(escaped: &str, head: usize, tail: usize) -> (String, usize) {
+pub(crate) fn cut_escaped(escaped: &str, head: usize, tail: usize) -> (String, usize) {
     // One unit per name byte: `\xNN` or one character.
     let mut units: Vec<&str> = Vec::with_capacity(escaped.len());
     let mut i = 0;
@@ -165,7 +165,7 @@ pub fn cut_escaped(escaped: &str, head: usize, tail: usize) -> (String, usize) {
 }
 
 /// `v` with every fraction rounded to 3 decimals (3 significant digits below 0.001).
-pub fn rounded(v: serde_json::Value) -> serde_json::Value {
+pub(crate) fn rounded(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::Number(n) if n.is_f64() => {

@@ -143,7 +143,7 @@ impl AlertSink for JsonLines<std::io::Stdout> {
 
 /// Collects alerts in memory (tests, `run_capture`).
 #[derive(Default)]
-pub struct VecSink {
+pub(crate) struct VecSink {
     /// What was written.
     pub alerts: Vec<Alert>,
 }

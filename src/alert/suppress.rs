@@ -53,7 +53,7 @@ impl SuppressStats {
 }
 
 /// Per-worker suppression state.
-pub struct Suppressor {
+pub(crate) struct Suppressor {
     cfg: AlertConfig,
     episodes: FxHashMap<(u32, String), Episode>,
     minute: u64,
@@ -64,7 +64,7 @@ pub struct Suppressor {
 
 impl Suppressor {
     /// A suppressor with the `[alerts]` config.
-    pub fn new(cfg: AlertConfig) -> Self {
+    pub(crate) fn new(cfg: AlertConfig) -> Self {
         Suppressor {
             cfg,
             episodes: FxHashMap::default(),
@@ -76,7 +76,7 @@ impl Suppressor {
 
     /// Should `a` be emitted? Updates the episode either way; an alert that re-fires because
     /// its figure grew gets its `escalation`.
-    pub fn admit(&mut self, a: &mut Alert) -> bool {
+    pub(crate) fn admit(&mut self, a: &mut Alert) -> bool {
         let timeout = self.cfg.episode_timeout.nanos();
         let key = (a.alert.signature_id, a.episode.clone());
         let fresh = match self.episodes.get_mut(&key) {
@@ -131,7 +131,7 @@ impl Suppressor {
     }
 
     /// Forgets episodes that ended before `now`.
-    pub fn expire(&mut self, now: Timestamp) {
+    pub(crate) fn expire(&mut self, now: Timestamp) {
         let timeout = self.cfg.episode_timeout.nanos();
         self.episodes.retain(|_, e| now.0.saturating_sub(e.last_seen.0) < timeout);
     }

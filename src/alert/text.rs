@@ -20,7 +20,7 @@ const KEY_FIGURES: &[(&str, &[&str])] = &[
 ];
 
 /// The fast.log line of `a` (without the newline).
-pub fn fast_line(a: &Alert) -> String {
+pub(crate) fn fast_line(a: &Alert) -> String {
     let time = chrono::DateTime::from_timestamp(
         i64::try_from(a.ts.secs()).unwrap_or(0),
         (a.ts.0 % crate::time::NANOS_PER_SEC) as u32,

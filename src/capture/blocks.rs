@@ -19,9 +19,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Bytes read per block.
-pub const BLOCK_BYTES: usize = 256 * 1024;
+pub(crate) const BLOCK_BYTES: usize = 256 * 1024;
 /// Packets per batch at most (tiny records: the rest of the block moves to the next batch).
-pub const BLOCK_PACKETS: usize = 4096;
+pub(crate) const BLOCK_PACKETS: usize = 4096;
 /// The largest record libpcap accepts whatever the file's snaplen says (its
 /// `max_snaplen_for_dlt`); siphon accepts the same.
 const MAX_CAPLEN: u32 = 262_144;
@@ -30,7 +30,7 @@ const FILE_HEADER: usize = 24;
 const RECORD_HEADER: usize = 16;
 
 /// A classic pcap file being read in blocks.
-pub struct BlockReader {
+pub(crate) struct BlockReader {
     file: std::fs::File,
     path: PathBuf,
     swapped: bool,
@@ -85,7 +85,7 @@ fn parse_header(h: &[u8; FILE_HEADER]) -> Option<Header> {
 impl BlockReader {
     /// Opens `path` if it is a regular file in a format this reader handles; `Ok(None)` if
     /// libpcap should read it instead (it also gives the errors for files that are not captures).
-    pub fn open(path: &Path) -> Result<Option<BlockReader>, CaptureError> {
+    pub(crate) fn open(path: &Path) -> Result<Option<BlockReader>, CaptureError> {
         let open_err =
             |e: std::io::Error| CaptureError::Open { path: path.to_owned(), reason: e.to_string() };
         let mut file = std::fs::File::open(path).map_err(open_err)?;
@@ -121,12 +121,12 @@ impl BlockReader {
     }
 
     /// The file's link type.
-    pub fn link(&self) -> LinkType {
+    pub(crate) fn link(&self) -> LinkType {
         self.link
     }
 
     /// Bytes of the file read so far (for progress).
-    pub fn bytes_read(&self) -> u64 {
+    pub(crate) fn bytes_read(&self) -> u64 {
         self.offset + self.carry.len() as u64
     }
 
@@ -172,7 +172,7 @@ impl BlockReader {
     /// Fills `batch` (cleared first) with the next block's packets. `Ok(false)` once the file
     /// ended cleanly. A truncated or corrupt file delivers every packet before the bad record,
     /// then the error naming its offset.
-    pub fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
+    pub(crate) fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
         batch.clear();
         if let Some(e) = self.failure.take() {
             return Err(e);
@@ -277,7 +277,11 @@ impl BlockReader {
 
     /// Delivers up to `max` packets one at a time (the libpcap-style interface); `Ok(false)`
     /// once the file ended.
-    pub fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
+    pub(crate) fn read(
+        &mut self,
+        max: usize,
+        f: &mut dyn FnMut(&RawPacket<'_>),
+    ) -> Result<bool, CaptureError> {
         let mut n = 0;
         while n < max {
             if self.delivered == self.own.meta.len() {

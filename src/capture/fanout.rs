@@ -234,7 +234,7 @@ pub fn program(home: &[IpNet], workers: u32) -> Option<Vec<Op>> {
 }
 
 /// Joins the packet socket `fd` to fanout group `group` with `prog` as its demultiplexer.
-pub fn join(fd: std::os::fd::RawFd, group: u16, prog: &[Op]) -> std::io::Result<()> {
+pub(crate) fn join(fd: std::os::fd::RawFd, group: u16, prog: &[Op]) -> std::io::Result<()> {
     let mode: libc::c_int = i32::from(group) | ((libc::PACKET_FANOUT_CBPF as i32) << 16);
     // SAFETY: setsockopt with a c_int option value that lives across the call.
     let r = unsafe {

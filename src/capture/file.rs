@@ -316,7 +316,7 @@ fn readable_now(fd: i32) -> bool {
 }
 
 /// Converts libpcap's header time (nanosecond precision requested) to a [`Timestamp`].
-pub fn header_ts(h: &pcap::PacketHeader) -> Timestamp {
+pub(crate) fn header_ts(h: &pcap::PacketHeader) -> Timestamp {
     // Classic pcap stores unsigned 32-bit seconds, which libpcap reads into a signed 32-bit
     // field: times after 2038 arrive negative, and are the same instant read back unsigned.
     let secs = match i32::try_from(h.ts.tv_sec) {

@@ -43,7 +43,7 @@ pub struct LiveSource {
 }
 
 /// Handle that stops a blocked live read from another thread.
-pub type StopHandle = pcap::BreakLoop;
+pub(crate) type StopHandle = pcap::BreakLoop;
 
 impl LiveSource {
     /// Opens the interface.

@@ -3,13 +3,13 @@
 //! A source hands out one borrowed packet at a time; the capture thread copies it once into a
 //! recycled [`Batch`] and the rest of the pipeline borrows from there.
 
-pub mod blocks;
-pub mod fanout;
-pub mod file;
-pub mod live;
-pub mod netflow;
-pub mod order;
-pub mod write;
+pub(crate) mod blocks;
+pub(crate) mod fanout;
+pub(crate) mod file;
+pub(crate) mod live;
+pub(crate) mod netflow;
+pub(crate) mod order;
+pub(crate) mod write;
 
 use crate::decode::LinkType;
 use crate::error::CaptureError;
@@ -99,7 +99,7 @@ pub struct Batch {
 /// Packets per batch: enough to amortise the channel, few enough to keep latency low.
 pub const BATCH_PACKETS: usize = 256;
 /// Bytes per batch before it is sent even if not full.
-pub const BATCH_BYTES: usize = 256 * 1024;
+pub(crate) const BATCH_BYTES: usize = 256 * 1024;
 
 impl Default for Batch {
     fn default() -> Self {

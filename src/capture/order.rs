@@ -26,7 +26,7 @@ fn looks_like_capture(path: &Path) -> bool {
 
 /// Replaces each directory by the capture files in it (by magic number, not by name; sorted by
 /// name here, by time later). A directory with none is an error naming it.
-pub fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
+pub(crate) fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
     let mut out = Vec::with_capacity(paths.len());
     for p in paths {
         if !p.is_dir() {
@@ -54,7 +54,7 @@ pub fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
 
 /// The time of a file's first packet (`None`: stdin, unreadable or empty; such files keep
 /// their place at the front, where they fail fast).
-pub fn first_timestamp(path: &Path) -> Option<Timestamp> {
+pub(crate) fn first_timestamp(path: &Path) -> Option<Timestamp> {
     if path.as_os_str() == "-" {
         return None;
     }
@@ -66,7 +66,7 @@ pub fn first_timestamp(path: &Path) -> Option<Timestamp> {
 
 /// `paths` sorted by first packet time (stable), their first times, and a warning naming the
 /// order used when it differs from the one given.
-pub fn by_time(paths: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<Option<Timestamp>>, Option<String>) {
+pub(crate) fn by_time(paths: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<Option<Timestamp>>, Option<String>) {
     if paths.len() < 2 || paths.iter().any(|p| p.as_os_str() == "-") {
         let n = paths.len();
         return (paths, vec![None; n], None);
@@ -86,7 +86,7 @@ pub fn by_time(paths: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<Option<Timestamp>>, Op
 }
 
 /// The warning for a file whose first packet is earlier than the latest packet already read.
-pub fn overlap_warning(path: &Path, first: Timestamp, latest: Timestamp) -> String {
+pub(crate) fn overlap_warning(path: &Path, first: Timestamp, latest: Timestamp) -> String {
     format!(
         "{} starts at {first}, before the files read earlier ended ({latest}): their times overlap, so windows and timeouts see the merged timeline out of order",
         path.display()

@@ -65,13 +65,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Classifies the first payload a client (flow initiator) sent. `udp` picks DNS over UDP.
-pub fn classify_client(b: &[u8], udp: bool) -> AppProto {
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn classify_client(b: &[u8], udp: bool) -> AppProto {
     sniff_client(b, udp).0
 }
 
 /// [`classify_client`], with the first DNS message the payload parsed into (whatever the
 /// verdict), for the worker to hand to detectors without parsing it again.
-pub fn sniff_client(b: &[u8], udp: bool) -> (AppProto, Option<dns::DnsMessage>) {
+pub(crate) fn sniff_client(b: &[u8], udp: bool) -> (AppProto, Option<dns::DnsMessage>) {
     let app = |a| (a, None);
     if b.is_empty() {
         return app(AppProto::Unknown);
@@ -117,7 +118,7 @@ pub fn sniff_client(b: &[u8], udp: bool) -> (AppProto, Option<dns::DnsMessage>) 
 /// first-level encoding — exactly 32 characters `A`–`P` (each nibble + 'A'), then an optional
 /// scope — asked as NB (0x20) or NBSTAT (0x21) in class IN. DNS never asks those types, and a
 /// DNS name's first label is never that shape by chance (16^32 of 37^32 labels of that length).
-pub fn is_nbns(m: &dns::DnsMessage) -> bool {
+pub(crate) fn is_nbns(m: &dns::DnsMessage) -> bool {
     const NB: u16 = 0x20;
     const NBSTAT: u16 = 0x21;
     if !matches!(m.qtype, NB | NBSTAT) || m.qclass != 1 {
@@ -129,7 +130,7 @@ pub fn is_nbns(m: &dns::DnsMessage) -> bool {
 }
 
 /// Classifies the first payload a server sent, for protocols where the server speaks first.
-pub fn classify_server(b: &[u8]) -> AppProto {
+pub(crate) fn classify_server(b: &[u8]) -> AppProto {
     if b.starts_with(b"SSH-") {
         return AppProto::Ssh;
     }
@@ -152,7 +153,7 @@ fn first_line(b: &[u8]) -> &[u8] {
 
 /// An HTTP/1.x request line, or HTTP/2's cleartext preface, with any method token (`GET`,
 /// `PROPFIND`, `PRI * HTTP/2.0`); the common methods are recognised before the line is whole.
-pub fn looks_like_http(b: &[u8]) -> bool {
+pub(crate) fn looks_like_http(b: &[u8]) -> bool {
     if http::starts_like_request(b) {
         return true;
     }
@@ -166,7 +167,7 @@ pub fn looks_like_http(b: &[u8]) -> bool {
 }
 
 /// The status code of an HTTP/1.x response line.
-pub fn http_status(b: &[u8]) -> Option<u16> {
+pub(crate) fn http_status(b: &[u8]) -> Option<u16> {
     let rest = b.strip_prefix(b"HTTP/1.")?;
     let code = rest.get(2..5)?;
     if rest.get(1) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
@@ -176,14 +177,14 @@ pub fn http_status(b: &[u8]) -> Option<u16> {
 }
 
 /// A TLS handshake record header, even when the ClientHello is split over segments.
-pub fn looks_like_tls(b: &[u8]) -> bool {
+pub(crate) fn looks_like_tls(b: &[u8]) -> bool {
     b.len() >= 3 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4
 }
 
 /// A plausible DNS query header, for what [`classify_client`] leaves unclassified: a
 /// header-only status request (nmap's UDP probe), an unusual opcode. Over TCP, after the length
 /// prefix. Random bytes pass with odds of about 2^-35 (four counts whose high bytes are zero).
-pub fn looks_like_dns_header(b: &[u8], udp: bool) -> bool {
+pub(crate) fn looks_like_dns_header(b: &[u8], udp: bool) -> bool {
     let m = if udp { b } else { b.get(2..).unwrap_or(&[]) };
     let Some(h) = m.get(..12) else { return false };
     let opcode = (h[2] >> 3) & 0x0f;
@@ -196,7 +197,7 @@ pub fn looks_like_dns_header(b: &[u8], udp: bool) -> bool {
 }
 
 /// A QUIC long-header packet (a client's first datagram is always one).
-pub fn looks_like_quic(b: &[u8]) -> bool {
+pub(crate) fn looks_like_quic(b: &[u8]) -> bool {
     b.len() >= 20 && b[0] & 0xc0 == 0xc0
 }
 

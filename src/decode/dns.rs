@@ -10,9 +10,9 @@ use domain::rdata::{A, Aaaa};
 use std::net::IpAddr;
 
 /// Longest DNS name on the wire (RFC 1035).
-pub const MAX_NAME_LEN: usize = 255;
+pub(crate) const MAX_NAME_LEN: usize = 255;
 /// Most labels a name can have (255 bytes of 1-byte labels plus length bytes).
-pub const MAX_LABELS: usize = 128;
+pub(crate) const MAX_LABELS: usize = 128;
 
 /// A DNS name as raw label bytes (case kept: base64 codecs use it) joined by `.`, with label
 /// boundaries. Comparisons against names are ASCII case-insensitive.
@@ -99,7 +99,7 @@ impl DnsName {
 
     /// The name's text, bytes other than printable ASCII (and `\\` itself) escaped as `\xNN`,
     /// for alerts.
-    pub fn to_lossy_string(&self) -> String {
+    pub fn to_lossy_string(self) -> String {
         let mut s = String::with_capacity(self.as_bytes().len());
         for &b in self.as_bytes() {
             if b.is_ascii_graphic() && b != b'\\' {
@@ -120,7 +120,7 @@ impl DnsName {
 
 /// The registrable domain of a dotted name (public suffix + one label) per the Public Suffix
 /// List, as a byte suffix of `name`; the whole name if it has no known suffix or is too long.
-pub fn registrable(name: &[u8]) -> &[u8] {
+pub(crate) fn registrable(name: &[u8]) -> &[u8] {
     let bytes = name.strip_suffix(b".").unwrap_or(name);
     if bytes.len() > MAX_NAME_LEN {
         return bytes;
@@ -139,7 +139,7 @@ pub fn registrable(name: &[u8]) -> &[u8] {
 }
 
 /// True if dotted `name` equals `suffix` or ends with `.suffix`, ASCII case-insensitive.
-pub fn name_is_under(name: &[u8], suffix: &[u8]) -> bool {
+pub(crate) fn name_is_under(name: &[u8], suffix: &[u8]) -> bool {
     let suffix = suffix.strip_suffix(b".").unwrap_or(suffix);
     let name = name.strip_suffix(b".").unwrap_or(name);
     if suffix.is_empty() || name.len() < suffix.len() {
@@ -195,7 +195,7 @@ pub struct DnsMessage {
 }
 
 /// Most answer addresses a [`DnsMessage`] keeps (fixed, so parsing allocates nothing for them).
-pub const MAX_ANSWER_ADDRS: usize = 4;
+pub(crate) const MAX_ANSWER_ADDRS: usize = 4;
 
 /// Parses one DNS message (a UDP payload, or one TCP message without its length prefix).
 pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
@@ -253,7 +253,7 @@ pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
 }
 
 /// Is this plausibly DNS, strictly enough to trust on a port that is not 53?
-pub fn looks_like_dns(m: &DnsMessage) -> bool {
+pub(crate) fn looks_like_dns(m: &DnsMessage) -> bool {
     m.opcode <= 5 && m.qclass != 0 && (m.qclass <= 4 || m.qclass == 255 || m.qclass & 0x7fff == 1)
 }
 
@@ -269,27 +269,21 @@ pub fn tcp_messages(seg: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Query types that matter to the tunnel detector.
-pub mod qtype {
-    /// A.
-    pub const A: u16 = 1;
+pub(crate) mod qtype {
     /// CNAME.
-    pub const CNAME: u16 = 5;
+    pub(crate) const CNAME: u16 = 5;
     /// NULL: almost never benign.
-    pub const NULL: u16 = 10;
-    /// PTR.
-    pub const PTR: u16 = 12;
+    pub(crate) const NULL: u16 = 10;
     /// MX.
-    pub const MX: u16 = 15;
+    pub(crate) const MX: u16 = 15;
     /// TXT.
-    pub const TXT: u16 = 16;
-    /// AAAA.
-    pub const AAAA: u16 = 28;
+    pub(crate) const TXT: u16 = 16;
     /// SRV.
-    pub const SRV: u16 = 33;
+    pub(crate) const SRV: u16 = 33;
     /// ANY.
-    pub const ANY: u16 = 255;
+    pub(crate) const ANY: u16 = 255;
     /// Start of the private-use range.
-    pub const PRIVATE_START: u16 = 65280;
+    pub(crate) const PRIVATE_START: u16 = 65280;
 }
 
 #[cfg(test)]

@@ -17,14 +17,14 @@ pub struct HttpRequest<'a> {
 const MAX_HEADERS: usize = 48;
 
 /// Methods worth trying to parse (cheap pre-check before `httparse`).
-pub fn starts_like_request(b: &[u8]) -> bool {
+pub(crate) fn starts_like_request(b: &[u8]) -> bool {
     const METHODS: [&[u8]; 9] =
         [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"CONNECT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"TRACE "];
     METHODS.iter().any(|m| b.starts_with(m))
 }
 
 /// Parses the request at the start of `b` (complete or not).
-pub fn parse_request(b: &[u8]) -> Option<HttpRequest<'_>> {
+pub(crate) fn parse_request(b: &[u8]) -> Option<HttpRequest<'_>> {
     if !starts_like_request(b) {
         return None;
     }

@@ -1,7 +1,8 @@
 //! ICMP and ICMPv6: echo (the fields the ICMP tunnel detector needs) and errors with the packet
 //! they quote (the scan detector attributes refused probes with them).
 
-pub use super::icmp_data::{TEXT_MIN_LEN, printable_text, protocol_banner};
+pub(crate) use super::icmp_data::printable_text;
+pub(crate) use super::icmp_data::protocol_banner;
 use super::packet::{Decoded, L4};
 
 /// An echo request or reply.
@@ -22,7 +23,7 @@ pub struct IcmpEcho<'a> {
 }
 
 /// The echo in `d`, if it is an ICMP/ICMPv6 echo request or reply.
-pub fn echo<'a>(d: &Decoded<'a>) -> Option<IcmpEcho<'a>> {
+pub(crate) fn echo<'a>(d: &Decoded<'a>) -> Option<IcmpEcho<'a>> {
     let L4::Icmp(i) = d.l4 else { return None };
     let is_request = match (i.v6, i.icmp_type) {
         (false, 8) | (true, 128) => true,
@@ -41,7 +42,7 @@ pub fn echo<'a>(d: &Decoded<'a>) -> Option<IcmpEcho<'a>> {
 
 /// Tunnel tools recognised by a header at the start of the echo payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TunnelTool {
+pub(crate) enum TunnelTool {
     /// ptunnel: magic 0xD5200880, then a 28-byte header.
     Ptunnel,
     /// ptunnel-ng: magic 0xDEADC0DE (default), or any magic with ptunnel's header layout.
@@ -57,7 +58,7 @@ pub enum TunnelTool {
 
 impl TunnelTool {
     /// Stable name for evidence.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TunnelTool::Ptunnel => "ptunnel",
             TunnelTool::PtunnelNg => "ptunnel-ng",
@@ -71,7 +72,7 @@ impl TunnelTool {
 /// What an echo payload looks like: a known implementation's default fill, a user pattern,
 /// a tunnel header, or none of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadKind {
+pub(crate) enum PayloadKind {
     /// No payload (nmap `-sn`, many monitoring probes).
     Empty,
     /// Linux iputils `ping`/`ping6`: a 16-byte timestamp, then byte *i* = *i* (0x10, 0x11, ...).
@@ -105,7 +106,7 @@ pub enum PayloadKind {
 
 impl PayloadKind {
     /// Stable name for evidence.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PayloadKind::Empty => "empty",
             PayloadKind::Iputils => "iputils",
@@ -122,7 +123,7 @@ impl PayloadKind {
     }
 
     /// Is this the default fill of a known ping/traceroute implementation (no data carried)?
-    pub fn is_default(self) -> bool {
+    pub(crate) fn is_default(self) -> bool {
         matches!(
             self,
             PayloadKind::Empty
@@ -138,11 +139,11 @@ impl PayloadKind {
 }
 
 /// ptunnel's magic (`kPing_tunnel_magic`).
-pub const PTUNNEL_MAGIC: [u8; 4] = [0xD5, 0x20, 0x08, 0x80];
+pub(crate) const PTUNNEL_MAGIC: [u8; 4] = [0xD5, 0x20, 0x08, 0x80];
 /// ptunnel-ng's default magic.
-pub const PTUNNEL_NG_MAGIC: [u8; 4] = [0xDE, 0xAD, 0xC0, 0xDE];
+pub(crate) const PTUNNEL_NG_MAGIC: [u8; 4] = [0xDE, 0xAD, 0xC0, 0xDE];
 /// ptunnel's header: magic, dst ip, dst port, state, ack, data length (u32 each), seq, id (u16).
-pub const PTUNNEL_HEADER_LEN: usize = 28;
+pub(crate) const PTUNNEL_HEADER_LEN: usize = 28;
 /// Longest timestamp-and-tag prefix before a known fill starts (OpenBSD: 8 + 16 bytes).
 const MAX_PREFIX: usize = 24;
 /// Fewest fill bytes after a timestamp that make a pattern match trustworthy (2^-32 by chance).
@@ -152,7 +153,7 @@ const WINDOWS_ALPHABET: &[u8; 23] = b"abcdefghijklmnopqrstuvw";
 
 /// The part of a payload after the timestamp most ping implementations put first: what is
 /// compared when deciding whether two payloads carry different data.
-pub fn body(payload: &[u8]) -> &[u8] {
+pub(crate) fn body(payload: &[u8]) -> &[u8] {
     let skip = if payload.len() >= 24 {
         16
     } else if payload.len() >= 16 {
@@ -165,7 +166,7 @@ pub fn body(payload: &[u8]) -> &[u8] {
 
 /// Classifies an echo payload. `wire_len` is its length on the wire (the capture may have cut
 /// `payload`). Pure and allocation-free: every index is checked.
-pub fn classify(payload: &[u8], wire_len: u32) -> PayloadKind {
+pub(crate) fn classify(payload: &[u8], wire_len: u32) -> PayloadKind {
     if payload.is_empty() {
         return PayloadKind::Empty;
     }
@@ -196,7 +197,7 @@ pub fn classify(payload: &[u8], wire_len: u32) -> PayloadKind {
 }
 
 /// A known tunnel's header at the start of the payload.
-pub fn tunnel_header(p: &[u8], wire_len: u32) -> Option<TunnelTool> {
+pub(crate) fn tunnel_header(p: &[u8], wire_len: u32) -> Option<TunnelTool> {
     let magic = p.get(..4)?;
     if magic == PTUNNEL_MAGIC && p.len() >= PTUNNEL_HEADER_LEN {
         return Some(TunnelTool::Ptunnel);
@@ -305,7 +306,7 @@ const ERROR_EXTENSION_ROOM: u32 = 64;
 /// an error that does not quote an IP header, an error longer than the datagram it quotes (or
 /// than any stack sends), or bytes in a type that has a fixed size or no assigned meaning.
 /// Echo types return `None`.
-pub fn odd_type_data(v6: bool, ty: u8, payload: &[u8], wire_len: u32) -> Option<&'static str> {
+pub(crate) fn odd_type_data(v6: bool, ty: u8, payload: &[u8], wire_len: u32) -> Option<&'static str> {
     let len = wire_len.max(payload.len() as u32);
     if len == 0 {
         return None;
@@ -355,7 +356,7 @@ fn error_data(payload: &[u8], len: u32, ver: u8, max_quote: u32) -> Option<&'sta
 }
 
 /// The shortest period (1..=16) of `b` if it repeats at least twice and is at least 8 bytes.
-pub fn period(b: &[u8]) -> Option<usize> {
+pub(crate) fn period(b: &[u8]) -> Option<usize> {
     if b.len() < 8 {
         return None;
     }
@@ -364,7 +365,7 @@ pub fn period(b: &[u8]) -> Option<usize> {
 
 /// Shannon entropy of `b` in bits per byte, and that ÷ the most `b`'s length allows
 /// (log2(min(256, len))), so short payloads are comparable with long ones.
-pub fn entropy(b: &[u8]) -> (f64, f64) {
+pub(crate) fn entropy(b: &[u8]) -> (f64, f64) {
     if b.len() < 2 {
         return (0.0, 0.0);
     }
@@ -570,7 +571,7 @@ mod tests {
 
 /// The packet an ICMP/ICMPv6 error message quotes: who sent what to whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quoted {
+pub(crate) struct Quoted {
     /// Source of the quoted packet (the host the error is reported to).
     pub src: std::net::IpAddr,
     /// Destination of the quoted packet.
@@ -585,7 +586,7 @@ pub struct Quoted {
 
 /// An ICMP error (destination unreachable, time exceeded, parameter problem) and what it quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IcmpError {
+pub(crate) struct IcmpError {
     /// ICMPv6 rather than ICMPv4.
     pub v6: bool,
     /// Destination unreachable (ICMP 3 / ICMPv6 1): the quoted packet was refused or undeliverable.
@@ -604,7 +605,7 @@ const MAX_QUOTED_EXT: usize = 4;
 /// The error in `d`, if it is an ICMP/ICMPv6 error whose quote holds an IP header and the first
 /// 4 bytes of its transport header (RFC 792 guarantees 8). Lax: a quote cut by the snaplen or a
 /// non-first fragment yields `None`, never a panic.
-pub fn error(d: &Decoded<'_>) -> Option<IcmpError> {
+pub(crate) fn error(d: &Decoded<'_>) -> Option<IcmpError> {
     let L4::Icmp(i) = d.l4 else { return None };
     let unreachable = match (i.v6, i.icmp_type) {
         (false, 3) | (true, 1) => true,

@@ -6,7 +6,7 @@
 /// bytes long and at least 90 % printable: a message, a file, a command's output, base64. No
 /// ping implementation fills its payload with text (Windows' alphabet and traceroute's
 /// `HIJK...` are recognised before this is asked). `None` otherwise.
-pub fn printable_text(b: &[u8]) -> Option<usize> {
+pub(crate) fn printable_text(b: &[u8]) -> Option<usize> {
     if b.len() < TEXT_MIN_LEN {
         return None;
     }
@@ -15,12 +15,12 @@ pub fn printable_text(b: &[u8]) -> Option<usize> {
 }
 
 /// Shortest payload judged as text by [`printable_text`].
-pub const TEXT_MIN_LEN: usize = 32;
+pub(crate) const TEXT_MIN_LEN: usize = 32;
 
 /// A known protocol's opening inside an echo payload — an SSH banner, an HTTP request or status
 /// line, a TLS handshake or application-data record — at its start or after a header of at most
 /// [`BANNER_SEARCH`] bytes: a TCP stream carried in echoes. Its name, or `None`.
-pub fn protocol_banner(b: &[u8]) -> Option<&'static str> {
+pub(crate) fn protocol_banner(b: &[u8]) -> Option<&'static str> {
     if tls_record(b) {
         return Some("tls");
     }

@@ -5,17 +5,17 @@
 //! malformation is counted by layer and kind in [`Anomalies`], because malformation is itself a
 //! signal. Nothing on packet data may panic.
 
-pub mod app;
-pub mod dns;
+pub(crate) mod app;
+pub(crate) mod dns;
 mod fast;
-pub mod http;
-pub mod icmp;
+pub(crate) mod http;
+pub(crate) mod icmp;
 mod icmp_data;
 mod link;
-pub mod packet;
-pub mod suffix;
-pub mod tls;
-pub mod tunnel;
+pub(crate) mod packet;
+pub(crate) mod suffix;
+pub(crate) mod tls;
+pub(crate) mod tunnel;
 
 #[cfg(test)]
 mod encap_tests;
@@ -24,7 +24,10 @@ mod fast_tests;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use packet::{Decoded, L4, LinkType, Undecapsulated, decode};
+pub(crate) use packet::Decoded;
+pub use packet::L4;
+pub use packet::LinkType;
+pub use packet::decode;
 
 use serde::Serialize;
 

@@ -57,7 +57,7 @@ impl Default for DecodeOptions {
 
 /// Hard ceiling on `general.max_tunnel_depth`: each layer is a stack frame of the recursive
 /// decoder, and no real mirror nests more than three.
-pub const MAX_TUNNEL_DEPTH: u8 = 16;
+pub(crate) const MAX_TUNNEL_DEPTH: u8 = 16;
 
 /// Why the analysed packet is itself still an encapsulation: the layer siphon stopped at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,19 +90,19 @@ pub struct TcpInfo {
 }
 
 /// TCP flag bits.
-pub mod tcp_flags {
+pub(crate) mod tcp_flags {
     /// FIN.
-    pub const FIN: u8 = 0x01;
+    pub(crate) const FIN: u8 = 0x01;
     /// SYN.
-    pub const SYN: u8 = 0x02;
+    pub(crate) const SYN: u8 = 0x02;
     /// RST.
-    pub const RST: u8 = 0x04;
+    pub(crate) const RST: u8 = 0x04;
     /// PSH.
-    pub const PSH: u8 = 0x08;
+    pub(crate) const PSH: u8 = 0x08;
     /// ACK.
-    pub const ACK: u8 = 0x10;
+    pub(crate) const ACK: u8 = 0x10;
     /// URG.
-    pub const URG: u8 = 0x20;
+    pub(crate) const URG: u8 = 0x20;
 }
 
 /// ICMP / ICMPv6 header fields.
@@ -221,7 +221,7 @@ pub fn decode<'a>(
 /// differential tests and the `decode_frame` fuzz target can compare the two.
 #[doc(hidden)]
 #[inline(never)]
-pub fn decode_slow<'a>(
+pub(crate) fn decode_slow<'a>(
     link: LinkType,
     frame: &'a [u8],
     opts: &DecodeOptions,
@@ -240,7 +240,7 @@ pub fn decode_slow<'a>(
 /// Decodes an IPv4 packet reassembled from fragments that decoded as `like`: the encapsulation
 /// the fragments came in carries over (the depth limit counts on from it), and so does their
 /// VLAN unless the packet is itself a tunnel with a frame of its own.
-pub fn decode_reassembled<'a>(
+pub(crate) fn decode_reassembled<'a>(
     packet: &'a [u8],
     like: &Decoded<'_>,
     opts: &DecodeOptions,

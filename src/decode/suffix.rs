@@ -15,7 +15,7 @@ const WINDOW: usize = 256;
 
 /// Suffixes matched ASCII case-insensitively on label boundaries, as [`name_is_under`].
 #[derive(Debug, Clone, Default)]
-pub struct SuffixSet {
+pub(crate) struct SuffixSet {
     /// Lower-cased entries without a trailing dot; empty entries (which match nothing) dropped.
     set: FxHashSet<Box<[u8]>>,
     /// The same entries, for the fallback on over-long names.
@@ -26,7 +26,7 @@ pub struct SuffixSet {
 
 impl SuffixSet {
     /// The set of `entries` (a trailing dot is ignored, case is not significant).
-    pub fn new<I, S>(entries: I) -> Self
+    pub(crate) fn new<I, S>(entries: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
@@ -48,17 +48,13 @@ impl SuffixSet {
     }
 
     /// Number of distinct entries.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.set.len()
     }
 
-    /// True when the set has no entry.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
-
     /// True if `name` equals an entry or ends with `.entry` (ASCII case-insensitive).
-    pub fn matches(&self, name: &[u8]) -> bool {
+    pub(crate) fn matches(&self, name: &[u8]) -> bool {
         if self.set.is_empty() {
             return false;
         }

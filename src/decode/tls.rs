@@ -26,7 +26,7 @@ pub enum TlsError {
 }
 
 /// If `b` starts a TLS handshake record, its total length including the 5-byte header.
-pub fn record_len(b: &[u8]) -> Option<usize> {
+pub(crate) fn record_len(b: &[u8]) -> Option<usize> {
     if b.len() >= 5 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 {
         Some(5 + usize::from(u16::from_be_bytes([b[3], b[4]])))
     } else {

@@ -73,7 +73,7 @@ pub struct TunnelIds {
 
 /// What an encapsulation carries.
 #[derive(Debug, Clone, Copy)]
-pub enum Inner<'a> {
+pub(crate) enum Inner<'a> {
     /// An Ethernet frame.
     Ether(&'a [u8], TunnelProto, TunnelIds),
     /// An IP packet.
@@ -82,7 +82,7 @@ pub enum Inner<'a> {
 
 impl Inner<'_> {
     /// The encapsulation kind and its identifiers.
-    pub fn proto_and_info(&self) -> (TunnelProto, TunnelIds) {
+    pub(crate) fn proto_and_info(&self) -> (TunnelProto, TunnelIds) {
         match *self {
             Inner::Ether(_, p, ids) | Inner::Ip(_, p, ids) => (p, ids),
         }
@@ -147,7 +147,7 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 
 /// Why an encapsulation was not looked through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TunnelError {
+pub(crate) enum TunnelError {
     /// The header is cut short or holds impossible values (a GRE version that does not exist,
     /// an ERSPAN version that does not match its GRE type, VXLAN without the I flag).
     Malformed,
@@ -162,7 +162,7 @@ pub enum TunnelError {
 
 /// Parses a GRE header (RFC 2784/2890, the checksum/key/sequence options of RFC 1701) and
 /// what it carries.
-pub fn gre(b: &[u8]) -> Result<Inner<'_>, TunnelError> {
+pub(crate) fn gre(b: &[u8]) -> Result<Inner<'_>, TunnelError> {
     let flags = *b.first().ok_or(TunnelError::Malformed)?;
     let version = b.get(1).ok_or(TunnelError::Malformed)? & 0x07;
     let proto = be16(b, 2).ok_or(TunnelError::Malformed)?;
@@ -241,7 +241,7 @@ fn erspan_iii(b: &[u8], mut ids: TunnelIds) -> Result<Inner<'_>, TunnelError> {
 }
 
 /// Parses a VXLAN header (RFC 7348) and returns the inner Ethernet frame.
-pub fn vxlan(b: &[u8]) -> Result<Inner<'_>, TunnelError> {
+pub(crate) fn vxlan(b: &[u8]) -> Result<Inner<'_>, TunnelError> {
     let h = b.get(..8).ok_or(TunnelError::Malformed)?;
     if h[0] & 0x08 == 0 {
         return Err(TunnelError::Malformed); // the I flag says the VNI is valid; without it this is not VXLAN

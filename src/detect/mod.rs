@@ -12,19 +12,22 @@
 //! mirror, never the mirror's own transport ([`crate::mirror`]), and the worker adds EVE's
 //! `tunnel` object to their alerts, so a detector needs no mirror-specific code.
 
-pub mod alt_protocol;
-pub mod beacon;
-pub mod dns_tunnel;
-pub mod egress_volume;
-pub mod icmp_tunnel;
-pub mod long_session;
-pub mod proxyware;
-pub mod scan;
+pub(crate) mod alt_protocol;
+pub(crate) mod beacon;
+pub(crate) mod dns_tunnel;
+pub(crate) mod egress_volume;
+pub(crate) mod icmp_tunnel;
+pub(crate) mod long_session;
+pub(crate) mod proxyware;
+pub(crate) mod scan;
 mod spec;
 #[cfg(test)]
 mod table_tests;
 
-pub use spec::{AnySection, Build, DetectorConfig, Sections, Spec};
+pub(crate) use spec::Build;
+pub(crate) use spec::DetectorConfig;
+pub(crate) use spec::Sections;
+pub(crate) use spec::Spec;
 
 /// The detector table: every detector, in the order they see each event. Adding a detector is
 /// its folder and one line here.

@@ -128,7 +128,7 @@ fn parse_section<C: DetectorConfig>(
 }
 
 /// A config section with its type erased (a [`DetectorConfig`]).
-pub trait AnySection: fmt::Debug + Send + Sync {
+pub(crate) trait AnySection: fmt::Debug + Send + Sync {
     /// The section's `enabled` key.
     fn enabled(&self) -> bool;
     /// For downcasting to the detector's config type.

@@ -2,7 +2,7 @@
 
 /// Parses an ISO 3166-1 alpha-2 country code (`de`, `DE`), uppercased; `None` if it is not an
 /// assigned code.
-pub fn country(s: &str) -> Option<[u8; 2]> {
+pub(crate) fn country(s: &str) -> Option<[u8; 2]> {
     let b = s.trim().as_bytes();
     let [a, c] = b else { return None };
     let code = [a.to_ascii_uppercase(), c.to_ascii_uppercase()];
@@ -11,7 +11,7 @@ pub fn country(s: &str) -> Option<[u8; 2]> {
 
 /// Parses an AS number: `64496` or `AS64496`. 0 and 4294967295 are reserved (RFC 7607,
 /// RFC 7300) and rejected, as is 23456 (`AS_TRANS`, RFC 6793: it names no network).
-pub fn asn(s: &str) -> Option<u32> {
+pub(crate) fn asn(s: &str) -> Option<u32> {
     let t = s.trim();
     let t = t.strip_prefix("AS").or_else(|| t.strip_prefix("as")).unwrap_or(t);
     let n: u32 = t.parse().ok()?;
@@ -19,7 +19,7 @@ pub fn asn(s: &str) -> Option<u32> {
 }
 
 /// A country code as text.
-pub fn country_str(c: [u8; 2]) -> String {
+pub(crate) fn country_str(c: [u8; 2]) -> String {
     String::from_utf8_lossy(&c).into_owned()
 }
 

@@ -5,12 +5,15 @@
 //! Lookups happen once per flow (the worker tags each new home ↔ external flow with its
 //! peer's [`GeoTag`]) and once per admitted alert, never per packet.
 
-pub mod codes;
-pub mod geoip;
-pub mod prevalence;
+pub(crate) mod codes;
+pub(crate) mod geoip;
+pub(crate) mod prevalence;
 
-pub use geoip::{EveGeoip, GeoIp, GeoTag};
-pub use prevalence::{Prevalence, PrevalenceConfig};
+pub(crate) use geoip::EveGeoip;
+pub use geoip::GeoIp;
+pub(crate) use geoip::GeoTag;
+pub(crate) use prevalence::Prevalence;
+pub(crate) use prevalence::PrevalenceConfig;
 
 use crate::config::GeneralConfig;
 use crate::error::GeoIpError;
@@ -51,7 +54,8 @@ impl Enrichment {
 
 /// Detectors whose alerts are about a home host's traffic to an external network, and so are
 /// weighed by that network's prevalence (the egress family and proxyware).
-pub const PREVALENCE_DETECTORS: &[&str] = &["egress_volume", "long_session", "alt_protocol", "proxyware"];
+pub(crate) const PREVALENCE_DETECTORS: &[&str] =
+    &["egress_volume", "long_session", "alt_protocol", "proxyware"];
 
 impl Enrichment {
     /// Tags a flow that just opened (once per flow): its external peer's country and network,

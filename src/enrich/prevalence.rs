@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 /// Distinct home hosts remembered per network: enough to tell "rare" from "common" at any
 /// sensible `rare_prevalence` (a network past this is common in all but giant home networks).
-pub const MAX_HOSTS_PER_NET: usize = 256;
+pub(crate) const MAX_HOSTS_PER_NET: usize = 256;
 
 /// The prevalence knobs (from `[egress]`).
 #[derive(Debug, Clone, Copy)]

@@ -28,7 +28,7 @@ struct Entry<K, V> {
 }
 
 /// A map of at most `cap` entries that evicts its least recently used one in O(1).
-pub struct Bounded<K, V> {
+pub(crate) struct Bounded<K, V> {
     index: FxHashMap<K, u32>,
     slab: Vec<Entry<K, V>>,
     /// Oldest.
@@ -41,74 +41,58 @@ pub struct Bounded<K, V> {
 impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// An empty map holding at most `cap` entries (at least one). Nothing is allocated until the
     /// first insert.
-    pub fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         Bounded { index: FxHashMap::default(), slab: Vec::new(), head: NIL, tail: NIL, cap: cap.max(1) }
     }
 
     /// Entries held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.slab.len()
     }
 
     /// Holds nothing.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.slab.is_empty()
     }
 
-    /// The cap.
-    pub fn cap(&self) -> usize {
-        self.cap
-    }
-
-    /// Lowers or raises the cap; entries over a lower cap are evicted (oldest first) and returned
-    /// through `evicted`.
-    pub fn set_cap(&mut self, cap: usize, mut evicted: impl FnMut(K, V)) {
-        self.cap = cap.max(1);
-        while self.slab.len() > self.cap {
-            match self.pop_oldest() {
-                Some((k, v)) => evicted(k, v),
-                None => break,
-            }
-        }
-    }
-
     /// Full: the next insert of a new key evicts.
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.slab.len() >= self.cap
     }
 
     /// Bytes the map's own structures hold (slab and index), not counting what values own on the
     /// heap: for the memory budget.
-    pub fn overhead_bytes(&self) -> usize {
+    pub(crate) fn overhead_bytes(&self) -> usize {
         self.slab.capacity() * std::mem::size_of::<Entry<K, V>>()
             + self.index.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
     }
 
     /// Is `key` held?
-    pub fn contains_key(&self, key: &K) -> bool {
+    pub(crate) fn contains_key(&self, key: &K) -> bool {
         self.index.contains_key(key)
     }
 
     /// The value of `key`, without changing its age.
-    pub fn get(&self, key: &K) -> Option<&V> {
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
         self.index.get(key).map(|&i| &self.slab[i as usize].value)
     }
 
     /// The value of `key` to change, without changing its age.
-    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let i = *self.index.get(key)?;
         Some(&mut self.slab[i as usize].value)
     }
 
     /// The value of `key` to change, made the most recently used.
-    pub fn get_mut_touch(&mut self, key: &K) -> Option<&mut V> {
+    pub(crate) fn get_mut_touch(&mut self, key: &K) -> Option<&mut V> {
         let i = *self.index.get(key)?;
         self.move_to_tail(i);
         Some(&mut self.slab[i as usize].value)
     }
 
     /// Makes `key` the most recently used.
-    pub fn touch(&mut self, key: &K) {
+    #[cfg(test)]
+    pub(crate) fn touch(&mut self, key: &K) {
         if let Some(&i) = self.index.get(key) {
             self.move_to_tail(i);
         }
@@ -117,7 +101,7 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// The value of `key`, made the most recently used; inserted if absent. When the map is full,
     /// the least recently used entry is evicted first and handed to `make` (to count it, or to
     /// recycle its allocations into the new value); `make` gets `None` when nothing was evicted.
-    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce(Option<(K, V)>) -> V) -> &mut V {
+    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce(Option<(K, V)>) -> V) -> &mut V {
         let i = match self.index.get(&key) {
             Some(&i) => {
                 self.move_to_tail(i);
@@ -137,7 +121,7 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
 
     /// Inserts or replaces `key`'s value, making it the most recently used. Returns the entry
     /// evicted to make room, if any (never the one replaced).
-    pub fn insert(&mut self, key: K, value: V) -> Option<(K, V)> {
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<(K, V)> {
         if let Some(&i) = self.index.get(&key) {
             self.slab[i as usize].value = value;
             self.move_to_tail(i);
@@ -155,19 +139,20 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     }
 
     /// Removes `key`.
-    pub fn remove(&mut self, key: &K) -> Option<V> {
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let i = self.index.remove(key)?;
         Some(self.take_slot(i).1)
     }
 
     /// The least recently used entry.
-    pub fn oldest(&self) -> Option<(&K, &V)> {
+    pub(crate) fn oldest(&self) -> Option<(&K, &V)> {
         self.slab.get(self.head as usize).map(|e| (&e.key, &e.value))
     }
 
     /// Entries from the least recently used on, following the age order: `take(k)` of it
     /// costs k steps whatever the map's history.
-    pub fn oldest_first(&self) -> impl Iterator<Item = (&K, &V)> {
+    #[cfg(test)]
+    pub(crate) fn oldest_first(&self) -> impl Iterator<Item = (&K, &V)> {
         let mut i = self.head;
         std::iter::from_fn(move || {
             let e = self.slab.get(i as usize)?;
@@ -178,14 +163,14 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
 
     /// Makes the least recently used entry the most recently used (a second chance), without a
     /// hash lookup.
-    pub fn rotate_oldest(&mut self) {
+    pub(crate) fn rotate_oldest(&mut self) {
         if self.head != NIL {
             self.move_to_tail(self.head);
         }
     }
 
     /// Removes and returns the least recently used entry.
-    pub fn pop_oldest(&mut self) -> Option<(K, V)> {
+    pub(crate) fn pop_oldest(&mut self) -> Option<(K, V)> {
         if self.head == NIL {
             return None;
         }
@@ -196,12 +181,16 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     }
 
     /// Keeps the entries `keep` says to keep; one pass over the dense slab.
-    pub fn retain(&mut self, keep: impl FnMut(&K, &mut V) -> bool) {
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&K, &mut V) -> bool) {
         self.retain_with(keep, |_, _| {});
     }
 
     /// [`Bounded::retain`], handing the entries dropped to `dropped`.
-    pub fn retain_with(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool, mut dropped: impl FnMut(K, V)) {
+    pub(crate) fn retain_with(
+        &mut self,
+        mut keep: impl FnMut(&K, &mut V) -> bool,
+        mut dropped: impl FnMut(K, V),
+    ) {
         let mut i = 0;
         while i < self.slab.len() {
             let e = &mut self.slab[i];
@@ -219,7 +208,7 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
 
     /// Drops about `share` (0-1, rounded up) of the entries, least recently used first, handing
     /// each to `dropped`; returns how many. For the memory budget's emergencies.
-    pub fn shed(&mut self, share: f64, mut dropped: impl FnMut(K, V)) -> u64 {
+    pub(crate) fn shed(&mut self, share: f64, mut dropped: impl FnMut(K, V)) -> u64 {
         let n = (self.slab.len() as f64 * share.clamp(0.0, 1.0)).ceil() as usize;
         for _ in 0..n {
             match self.pop_oldest() {
@@ -232,32 +221,19 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         n as u64
     }
 
-    /// Every entry, in slab order (not by age).
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.slab.iter().map(|e| (&e.key, &e.value))
-    }
-
     /// Every key, in slab order.
-    pub fn keys(&self) -> impl Iterator<Item = &K> {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
         self.slab.iter().map(|e| &e.key)
     }
 
     /// Every value to change, in slab order.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.slab.iter_mut().map(|e| &mut e.value)
     }
 
     /// Every value, in slab order.
-    pub fn values(&self) -> impl Iterator<Item = &V> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.slab.iter().map(|e| &e.value)
-    }
-
-    /// Removes everything.
-    pub fn clear(&mut self) {
-        self.index.clear();
-        self.slab.clear();
-        self.head = NIL;
-        self.tail = NIL;
     }
 
     fn push_new(&mut self, key: K, value: V) -> u32 {

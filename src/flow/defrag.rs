@@ -75,7 +75,7 @@ impl DefragStats {
 
 /// The limits of a pool.
 #[derive(Debug, Clone, Copy)]
-pub struct DefragLimits {
+pub(crate) struct DefragLimits {
     /// Datagrams in reassembly at once.
     pub max_datagrams: usize,
     /// Fragments one datagram may take before it is dropped (`frag_too_many`).
@@ -146,7 +146,7 @@ impl Slot {
 }
 
 /// The reassembly pool.
-pub struct Defrag {
+pub(crate) struct Defrag {
     slots: Bounded<Key, Slot>,
     spare: Vec<Slot>,
     limits: DefragLimits,
@@ -161,7 +161,7 @@ const SPARE: usize = 16;
 
 impl Defrag {
     /// A pool within `limits`.
-    pub fn new(limits: DefragLimits) -> Defrag {
+    pub(crate) fn new(limits: DefragLimits) -> Defrag {
         let limits = DefragLimits { max_datagrams: limits.max_datagrams.max(1), ..limits };
         Defrag {
             slots: Bounded::new(limits.max_datagrams),
@@ -176,7 +176,7 @@ impl Defrag {
     /// fragment fields cleared and total length fixed) into `out` and returns true. Anomalies
     /// (`frag_*`) are counted in `anomalies`.
     #[allow(clippy::too_many_arguments)]
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         ts: Timestamp,
         src: IpAddr,
@@ -315,7 +315,7 @@ impl Defrag {
 
     /// Drops packets whose first fragment is older than the timeout: they are the oldest, at the
     /// head of the arrival order, so this stops at the first one still young.
-    pub fn expire(&mut self, now: Timestamp) {
+    pub(crate) fn expire(&mut self, now: Timestamp) {
         let t = self.limits.timeout_nanos;
         while let Some((_, s)) = self.slots.oldest() {
             if now.0.saturating_sub(s.first.0) < t {
@@ -331,7 +331,7 @@ impl Defrag {
 
     /// Drops about `share` (0-1) of the packets in reassembly, oldest first, and the spare
     /// buffers, for the memory budget; returns how many packets were dropped.
-    pub fn shed(&mut self, share: f64) -> u64 {
+    pub(crate) fn shed(&mut self, share: f64) -> u64 {
         self.spare.clear();
         let mut n = 0;
         let held = &mut self.held;
@@ -345,12 +345,14 @@ impl Defrag {
     }
 
     /// Packets in reassembly.
-    pub fn len(&self) -> usize {
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }
 
     /// None in reassembly.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 }

@@ -55,7 +55,7 @@ impl HomeNet {
 }
 
 /// Is `ip` multicast or broadcast (no host "owns" it)?
-pub fn is_group(ip: &IpAddr) -> bool {
+pub(crate) fn is_group(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast() || v4.octets()[3] == 255,
         IpAddr::V6(v6) => v6.is_multicast(),
@@ -63,7 +63,7 @@ pub fn is_group(ip: &IpAddr) -> bool {
 }
 
 /// SplitMix64 finaliser: a well-mixed 64-bit hash of `x`.
-pub fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -72,7 +72,7 @@ pub fn mix(mut x: u64) -> u64 {
 
 /// A well-mixed 64-bit hash of an address, for keys and sketches: one-to-one for IPv4 (`mix` is a
 /// bijection), colliding about once in 2^64 for IPv6.
-pub fn hash_ip(ip: &IpAddr) -> u64 {
+pub(crate) fn hash_ip(ip: &IpAddr) -> u64 {
     match ip {
         IpAddr::V4(v4) => mix(u64::from(u32::from(*v4))),
         IpAddr::V6(v6) => {

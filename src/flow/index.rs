@@ -27,7 +27,7 @@ fn slot_of(e: u64) -> u32 {
 }
 
 /// The index.
-pub struct FlowIndex {
+pub(crate) struct FlowIndex {
     entries: Vec<u64>,
     mask: usize,
     len: usize,
@@ -35,28 +35,28 @@ pub struct FlowIndex {
 
 impl FlowIndex {
     /// Bytes the index holds.
-    pub fn memory(&self) -> usize {
+    pub(crate) fn memory(&self) -> usize {
         self.entries.capacity() * 8
     }
 
     /// An index for about `flows` flows before it first grows.
-    pub fn with_capacity(flows: usize) -> FlowIndex {
+    pub(crate) fn with_capacity(flows: usize) -> FlowIndex {
         let n = (flows.saturating_mul(2)).next_power_of_two().max(MIN_ENTRIES);
         FlowIndex { entries: vec![EMPTY; n], mask: n - 1, len: 0 }
     }
 
     /// Entries in use.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// No entries.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Forgets every entry.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.entries.fill(EMPTY);
         self.len = 0;
     }
@@ -67,7 +67,7 @@ impl FlowIndex {
 
     /// The slot whose entry matches `hash` and for which `is_key` holds.
     #[inline]
-    pub fn find(&self, hash: u64, mut is_key: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub(crate) fn find(&self, hash: u64, mut is_key: impl FnMut(u32) -> bool) -> Option<u32> {
         let h32 = hash as u32;
         let mut i = self.home(h32);
         loop {
@@ -83,7 +83,7 @@ impl FlowIndex {
     }
 
     /// Adds `slot` under `hash` (not present yet).
-    pub fn insert(&mut self, hash: u64, slot: u32) {
+    pub(crate) fn insert(&mut self, hash: u64, slot: u32) {
         if (self.len + 1) * 2 > self.entries.len() {
             self.grow();
         }
@@ -112,7 +112,7 @@ impl FlowIndex {
 
     /// Rebuilds the index at the size it would have for `flows` flows, if smaller (after a
     /// memory emergency shed flows).
-    pub fn shrink_for(&mut self, flows: usize) {
+    pub(crate) fn shrink_for(&mut self, flows: usize) {
         let n = (flows.max(self.len).saturating_mul(2)).next_power_of_two().max(MIN_ENTRIES);
         if n >= self.entries.len() {
             return;
@@ -125,7 +125,7 @@ impl FlowIndex {
     }
 
     /// Removes the entry of `slot` under `hash`, shifting later entries of its run back.
-    pub fn remove(&mut self, hash: u64, slot: u32) {
+    pub(crate) fn remove(&mut self, hash: u64, slot: u32) {
         let h32 = hash as u32;
         let mut i = self.home(h32);
         loop {
@@ -160,7 +160,7 @@ impl FlowIndex {
     }
 
     /// Some slot in use, chosen by `r` (eviction: not steerable by one chosen tuple).
-    pub fn any(&self, r: u64) -> Option<u32> {
+    pub(crate) fn any(&self, r: u64) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
@@ -172,7 +172,7 @@ impl FlowIndex {
 
     /// Starts loading the entry where `hash`'s probe begins.
     #[inline]
-    pub fn prefetch(&self, hash: u64) {
+    pub(crate) fn prefetch(&self, hash: u64) {
         if let Some(e) = self.entries.get(self.home(hash as u32)) {
             prefetch_line(std::ptr::from_ref(e).cast());
         }
@@ -182,7 +182,7 @@ impl FlowIndex {
     /// entries hold one: the flow most likely its key's (to prefetch; [`FlowIndex::find`]
     /// decides).
     #[inline]
-    pub fn candidate(&self, hash: u64) -> Option<u32> {
+    pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
         let h32 = hash as u32;
         let mut i = self.home(h32);
         for _ in 0..4 {
@@ -201,7 +201,7 @@ impl FlowIndex {
 
 /// Starts loading the cache line at `p` (a hint: never faults, whatever the address).
 #[inline]
-pub fn prefetch_line(p: *const u8) {
+pub(crate) fn prefetch_line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

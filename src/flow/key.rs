@@ -100,7 +100,7 @@ impl Hash for FlowKey {
 }
 
 /// A stable 63-bit id for EVE's `flow_id` from addresses and a discriminator.
-pub fn stable_id(addrs: &[IpAddr], salt: u32) -> u64 {
+pub(crate) fn stable_id(addrs: &[IpAddr], salt: u32) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     addrs.hash(&mut h);
     salt.hash(&mut h);

@@ -1,18 +1,22 @@
 //! Flow and host state: direction-normalised `Copy` keys, packet-time expiry, hard caps with
 //! counted eviction. Flow ends are events detectors see.
 
-pub mod bounded;
-pub mod budget;
-pub mod defrag;
-pub mod host;
-pub mod index;
-pub mod key;
-pub mod table;
-pub mod wheel;
+pub(crate) mod bounded;
+pub(crate) mod budget;
+pub(crate) mod defrag;
+pub(crate) mod host;
+pub(crate) mod index;
+pub(crate) mod key;
+pub(crate) mod table;
+pub(crate) mod wheel;
 
 pub use host::HomeNet;
-pub use key::FlowKey;
-pub use table::{EndReason, Flow, FlowStats, FlowTable, Volume};
+pub(crate) use key::FlowKey;
+pub(crate) use table::EndReason;
+pub(crate) use table::Flow;
+pub(crate) use table::FlowStats;
+pub(crate) use table::FlowTable;
+pub(crate) use table::Volume;
 
 /// Which way a packet goes within its flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -750,7 +750,7 @@ impl FlowTable {
 
 /// Payload bytes of a flow record, estimated: IP bytes less 40 bytes of IP and transport
 /// headers per packet (20 + 20 for TCP without options, more than UDP's or ICMP's 28).
-pub fn record_payload(r: &crate::capture::netflow::FlowRecord) -> u64 {
+pub(crate) fn record_payload(r: &crate::capture::netflow::FlowRecord) -> u64 {
     let per_packet = if r.src.is_ipv6() { 60 } else { 40 };
     r.bytes.saturating_sub(r.pkts.saturating_mul(per_packet))
 }

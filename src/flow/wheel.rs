@@ -19,7 +19,7 @@ const BUCKET_START: usize = 64;
 
 /// One filing: the flow's slot, and the second it was filed under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Slot in the flow table.
     pub slot: u32,
     /// Second (of capture time) of the deadline it was filed under.
@@ -27,7 +27,7 @@ pub struct Entry {
 }
 
 /// The wheel.
-pub struct Wheel {
+pub(crate) struct Wheel {
     buckets: Vec<Vec<Entry>>,
     /// The second of the last visit (`None` before the first).
     visited: Option<u64>,
@@ -45,13 +45,13 @@ impl Default for Wheel {
 }
 
 /// The second of a deadline in nanoseconds, as filed (clamped to `u32`).
-pub fn second_of(nanos: u64) -> u32 {
+pub(crate) fn second_of(nanos: u64) -> u32 {
     u32::try_from(nanos / 1_000_000_000).unwrap_or(u32::MAX)
 }
 
 impl Wheel {
     /// Files `slot` under second `at`.
-    pub fn file(&mut self, slot: u32, at: u32) {
+    pub(crate) fn file(&mut self, slot: u32, at: u32) {
         if let Some(b) = self.buckets.get_mut(at as usize % BUCKETS) {
             b.push(Entry { slot, at });
             self.len += 1;
@@ -61,7 +61,7 @@ impl Wheel {
     /// The buckets to visit at second `now` (every bucket whose second passed since the last
     /// visit, the last visit's again, since entries due later in that second stay there), and
     /// marks them visited.
-    pub fn due_buckets(&mut self, now: u64) -> impl Iterator<Item = usize> + use<> {
+    pub(crate) fn due_buckets(&mut self, now: u64) -> impl Iterator<Item = usize> + use<> {
         let from = match self.visited {
             Some(v) if now >= v && now - v < BUCKETS as u64 => v,
             Some(v) if now < v => now,
@@ -73,14 +73,14 @@ impl Wheel {
 
     /// Takes bucket `b`'s entries out to look at (put the keepers back with
     /// [`Wheel::put_back`]).
-    pub fn take(&mut self, b: usize) -> Vec<Entry> {
+    pub(crate) fn take(&mut self, b: usize) -> Vec<Entry> {
         let v = self.buckets.get_mut(b).map(std::mem::take).unwrap_or_default();
         self.len -= v.len();
         v
     }
 
     /// Returns entries kept from [`Wheel::take`] to bucket `b` (after any filed there since).
-    pub fn put_back(&mut self, b: usize, mut kept: Vec<Entry>) {
+    pub(crate) fn put_back(&mut self, b: usize, mut kept: Vec<Entry>) {
         if let Some(x) = self.buckets.get_mut(b) {
             self.len += kept.len();
             if x.is_empty() {
@@ -92,7 +92,7 @@ impl Wheel {
     }
 
     /// Keeps the entries `keep` says to keep, in every bucket (to drop stale filings at once).
-    pub fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
         self.len = 0;
         for b in &mut self.buckets {
             b.retain(&mut keep);
@@ -101,7 +101,7 @@ impl Wheel {
     }
 
     /// Forgets every entry.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         for b in &mut self.buckets {
             b.clear();
         }
@@ -109,23 +109,24 @@ impl Wheel {
     }
 
     /// Bytes held, by capacity.
-    pub fn memory(&self) -> usize {
+    pub(crate) fn memory(&self) -> usize {
         self.buckets.iter().map(|b| b.capacity() * std::mem::size_of::<Entry>()).sum::<usize>()
             + BUCKETS * std::mem::size_of::<Vec<Entry>>()
     }
 
     /// Entries held, stale ones included.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// No entries.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Gives back the buckets' spare capacity (after a memory emergency).
-    pub fn shrink(&mut self) {
+    pub(crate) fn shrink(&mut self) {
         for b in &mut self.buckets {
             b.shrink_to(b.len() * 2);
         }

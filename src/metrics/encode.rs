@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 use std::fmt::Error;
 
 /// The content type of [`encode`]'s output.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the latency histogram's buckets, seconds (the last is +Inf).
 const LATENCY_BUCKETS: [f64; 12] =
@@ -22,7 +22,7 @@ const LATENCY_BUCKETS: [f64; 12] =
 type Labels = Vec<(&'static str, String)>;
 
 /// Encodes the snapshot with the build's facts (`version`, `config_digest`).
-pub fn encode(s: &Snapshot, version: &str, config_digest: &str) -> Result<String, Error> {
+pub(crate) fn encode(s: &Snapshot, version: &str, config_digest: &str) -> Result<String, Error> {
     let mut reg = Registry::default();
     reg.register_collector(Box::new(Figures {
         s: s.clone(),

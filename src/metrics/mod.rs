@@ -8,8 +8,8 @@
 //! output queues are read at scrape time. A scrape merges the latest copies
 //! ([`Live::snapshot`]) and encodes them ([`encode`]).
 
-pub mod encode;
-pub mod server;
+pub(crate) mod encode;
+pub(crate) mod server;
 
 use crate::alert::output::OutputQueue;
 use crate::capture::CaptureStats;
@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 /// How often a worker copies its counters out (wall time). A scrape sees figures at most this
 /// old; shorter costs a few more copies of small maps.
-pub const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
 /// Alerts written, per (detector, signature id): the signature's text and the count.
-pub type AlertCounts = BTreeMap<(&'static str, u32), (String, u64)>;
+pub(crate) type AlertCounts = BTreeMap<(&'static str, u32), (String, u64)>;
 
 /// What one worker published last: its counters and latency histogram.
 type Published = Option<(WorkerStats, Histogram<u64>)>;

@@ -5,20 +5,17 @@
 //! Flow records and packets are not mixed in one run: an exporter's view of a flow and a
 //! sensor's packets of the same flow would count its traffic twice.
 
-use super::shared::{self, Run, Seen, WorkerLink, merge_worker};
+use super::shared::{Run, Seen, WorkerLink, merge_worker};
 use super::{RunError, RunOptions, RunOutcome};
-use crate::alert::Alert;
 use crate::alert::sink::AlertSink;
 use crate::capture::netflow::FlowRecord;
-use crate::capture::netflow::source::{ExportFiles, RecordSource};
+use crate::capture::netflow::source::RecordSource;
 use crate::config::Config;
-use crate::error::CaptureError;
 use crate::flow::HomeNet;
 use crate::stats::Summary;
 use crate::worker::Worker;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 /// Records per batch handed to a worker.
@@ -43,7 +40,7 @@ fn shard(r: &FlowRecord, n: usize, home: &HomeNet) -> usize {
 
 /// The config the workers of a flow-record run use: flows end `netflow.flow_timeout` after
 /// their last record rather than after `flow.idle_timeout` of packet silence.
-pub fn record_config(config: &Config) -> Config {
+pub(crate) fn record_config(config: &Config) -> Config {
     let mut c = config.clone();
     c.flow.idle_timeout = c.netflow.flow_timeout;
     c
@@ -145,10 +142,4 @@ fn work_records(
         link.after_batch(&mut w, batch.len() as u64, bytes);
     }
     link.finish(w)
-}
-
-/// Reads export captures (`--netflow -r`) with `config` and returns the alerts (the test seam).
-pub fn run_export_capture(paths: &[PathBuf], config: &Config) -> Result<(Vec<Alert>, Summary), CaptureError> {
-    let mut src = ExportFiles::new(paths.to_vec(), &config.netflow)?;
-    shared::collect(|sink| run_records(&mut src, config, sink, &RunOptions::default()))
 }

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 /// Deserializes ISO country codes (list or comma-separated), uppercased; an unknown code is an
 /// error naming it.
-pub fn de_countries<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 2]>, D::Error> {
+pub(crate) fn de_countries<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 2]>, D::Error> {
     let v = de_string_list(d)?;
     v.iter()
         .map(|s| {
@@ -54,7 +54,7 @@ fn asn_of<E: serde::de::Error>(i: &AsnItem) -> Result<u32, E> {
 }
 
 /// Deserializes AS numbers: integers, `AS64496` strings, or one comma-separated string.
-pub fn de_asns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+pub(crate) fn de_asns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -73,7 +73,7 @@ pub fn de_asns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
 
 /// `WINDOW:BYTES` thresholds as a map value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Limits(pub Vec<WindowLimit>);
+pub(crate) struct Limits(pub Vec<WindowLimit>);
 
 impl<'de> Deserialize<'de> for Limits {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -82,12 +82,12 @@ impl<'de> Deserialize<'de> for Limits {
 }
 
 /// Thresholds per country code.
-pub type CountryLimits = Vec<([u8; 2], Vec<WindowLimit>)>;
+pub(crate) type CountryLimits = Vec<([u8; 2], Vec<WindowLimit>)>;
 /// Thresholds per AS number.
-pub type AsnLimits = Vec<(u32, Vec<WindowLimit>)>;
+pub(crate) type AsnLimits = Vec<(u32, Vec<WindowLimit>)>;
 
 /// Deserializes `{ RU = "1h:50MB", CN = "1h:50MB,8h:200MB" }`, checking each code.
-pub fn de_country_volume<'de, D: Deserializer<'de>>(d: D) -> Result<CountryLimits, D::Error> {
+pub(crate) fn de_country_volume<'de, D: Deserializer<'de>>(d: D) -> Result<CountryLimits, D::Error> {
     let m = BTreeMap::<String, Limits>::deserialize(d)?;
     m.into_iter()
         .map(|(k, v)| {
@@ -100,7 +100,7 @@ pub fn de_country_volume<'de, D: Deserializer<'de>>(d: D) -> Result<CountryLimit
 }
 
 /// Deserializes `{ AS64496 = "1h:50MB", 64511 = "1h:1GB" }`, checking each number.
-pub fn de_asn_volume<'de, D: Deserializer<'de>>(d: D) -> Result<AsnLimits, D::Error> {
+pub(crate) fn de_asn_volume<'de, D: Deserializer<'de>>(d: D) -> Result<AsnLimits, D::Error> {
     let m = BTreeMap::<String, Limits>::deserialize(d)?;
     m.into_iter().map(|(k, v)| Ok((asn_of::<D::Error>(&AsnItem::S(k))?, v.0))).collect()
 }

@@ -8,12 +8,17 @@
 //! are merged into sorted ranges once, so a lookup is a binary search, not a scan of CIDRs.
 
 mod config;
-pub mod geo;
+pub(crate) mod geo;
 mod side;
 
-pub use config::{EgressPolicyConfig, HourRange, TimeZoneName, Weekdays};
-pub use geo::{GeoPolicy, Watch};
-pub use side::Side;
+pub(crate) use config::EgressPolicyConfig;
+pub(crate) use config::HourRange;
+#[cfg(test)]
+pub(crate) use config::TimeZoneName;
+pub(crate) use config::Weekdays;
+pub(crate) use geo::GeoPolicy;
+pub(crate) use geo::Watch;
+pub(crate) use side::Side;
 
 use crate::alert::AlertBuilder;
 use crate::detect::PacketCtx;
@@ -25,7 +30,7 @@ use std::net::IpAddr;
 
 /// A set of address ranges, merged and sorted for binary search.
 #[derive(Debug, Clone, Default)]
-pub struct RangeSet {
+pub(crate) struct RangeSet {
     v4: Vec<(u32, u32)>,
     v6: Vec<(u128, u128)>,
 }
@@ -54,7 +59,7 @@ fn find<T: Ord + Copy>(r: &[(T, T)], x: T) -> bool {
 
 impl RangeSet {
     /// From CIDRs.
-    pub fn new(nets: &[IpNet]) -> RangeSet {
+    pub(crate) fn new(nets: &[IpNet]) -> RangeSet {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
         for n in nets {
@@ -67,15 +72,11 @@ impl RangeSet {
     }
     /// Is `ip` in the set?
     #[inline]
-    pub fn contains(&self, ip: &IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: &IpAddr) -> bool {
         match ip {
             IpAddr::V4(a) => find(&self.v4, u32::from(*a)),
             IpAddr::V6(a) => find(&self.v6, u128::from(*a)),
         }
-    }
-    /// No ranges at all.
-    pub fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty()
     }
 }
 
@@ -250,7 +251,7 @@ impl Policy {
 }
 
 /// Bytes per second, rounded, for evidence.
-pub fn rate(bytes: u64, secs: f64) -> u64 {
+pub(crate) fn rate(bytes: u64, secs: f64) -> u64 {
     if secs > 0.0 { (bytes as f64 / secs).round() as u64 } else { bytes }
 }
 

@@ -8,11 +8,11 @@
 //! page. Layout: [`model`] (alerts and host ranking), [`svg`] (pictures), [`sections`] (per
 //! detector), [`page`] (the document).
 
-pub mod command;
-pub mod model;
-pub mod page;
-pub mod sections;
-pub mod svg;
+pub(crate) mod command;
+pub(crate) mod model;
+pub(crate) mod page;
+pub(crate) mod sections;
+pub(crate) mod svg;
 
 use crate::alert::Alert;
 use crate::alert::sink::AlertSink;
@@ -165,7 +165,7 @@ impl Report {
 /// A name made readable: non-printable bytes are already `\xNN` in EVE; a name longer than
 /// `max` characters is cut in the middle (never inside an escape) and its length given, e.g.
 /// `abc…xyz (253 bytes)`. A name siphon already cut (it holds `…`) is left as it is.
-pub fn short_name(name: &str, max: usize) -> String {
+pub(crate) fn short_name(name: &str, max: usize) -> String {
     if name.chars().count() <= max || name.contains('…') {
         return name.to_owned();
     }

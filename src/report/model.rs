@@ -57,7 +57,7 @@ pub struct Geo {
 }
 
 /// EVE timestamp (`2026-11-23T22:26:10.596601+0000`) to seconds since the epoch.
-pub fn parse_time(s: &str) -> Option<f64> {
+pub(crate) fn parse_time(s: &str) -> Option<f64> {
     let dt = chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z").ok()?;
     Some(dt.timestamp() as f64 + f64::from(dt.timestamp_subsec_nanos()) / 1e9)
 }
@@ -130,7 +130,7 @@ impl AlertRow {
 
 /// A flagged host, RITA-style.
 #[derive(Debug, Clone, Default)]
-pub struct HostRow {
+pub(crate) struct HostRow {
     /// Address.
     pub addr: String,
     /// Worst severity (1 high).
@@ -156,7 +156,7 @@ pub struct HostRow {
 }
 
 /// The hosts alerts are about, worst first: severity, then detectors, alerts and bytes out.
-pub fn rank_hosts(alerts: &[AlertRow]) -> Vec<HostRow> {
+pub(crate) fn rank_hosts(alerts: &[AlertRow]) -> Vec<HostRow> {
     let mut hosts: BTreeMap<&str, HostRow> = BTreeMap::new();
     let mut out_per_pair: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
     for a in alerts {
@@ -242,7 +242,7 @@ mod tests {
 
 /// One row of "where the data went": a country or a network, over the alerts placed there.
 #[derive(Debug, Clone, Default)]
-pub struct PlaceRow {
+pub(crate) struct PlaceRow {
     /// `NL (Netherlands)` or `AS64502 (Example Org)`.
     pub place: String,
     /// Alerts whose external side is there.
@@ -255,7 +255,7 @@ pub struct PlaceRow {
 
 /// Bytes out by country and by network, from the alerts' `geoip` objects (largest figure first);
 /// empty when no alert carries one (no database loaded).
-pub fn by_place(alerts: &[AlertRow]) -> (Vec<PlaceRow>, Vec<PlaceRow>) {
+pub(crate) fn by_place(alerts: &[AlertRow]) -> (Vec<PlaceRow>, Vec<PlaceRow>) {
     use std::collections::{BTreeMap, BTreeSet};
     #[derive(Default)]
     struct Acc {

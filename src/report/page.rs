@@ -21,7 +21,7 @@ svg text.axis{font-size:11px;fill:#555}svg text.lane{font-size:12px;font-weight:
 ";
 
 /// Renders the whole report.
-pub fn render(r: &Report) -> Markup {
+pub(crate) fn render(r: &Report) -> Markup {
     let run = r.run();
     let hosts = rank_hosts(&r.alerts);
     let span = r.span();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Cases shown per detector.
-pub const TOP_CASES: usize = 10;
+pub(crate) const TOP_CASES: usize = 10;
 
 /// A detector's own section body.
 type Section = fn(&[&AlertRow]) -> Markup;
@@ -20,7 +20,7 @@ const SECTIONS: &[(&str, Section)] =
     &[("dns_tunnel", dns_tunnel), ("scan", scan), ("egress_volume", egress_volume)];
 
 /// The section of `detector` over its alerts.
-pub fn section(detector: &str, alerts: &[&AlertRow]) -> Markup {
+pub(crate) fn section(detector: &str, alerts: &[&AlertRow]) -> Markup {
     let body = SECTIONS.iter().find(|(d, _)| *d == detector).map_or(generic as Section, |(_, s)| *s);
     let cases = top_cases(alerts, |a| format!("{} {}", a.src, case_target(a)));
     html! {

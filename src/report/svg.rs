@@ -7,7 +7,7 @@ use crate::run_info::TrafficSeries;
 use maud::{Markup, html};
 
 /// A colour per detector (stable across reports: the detector's place in this list).
-pub fn colour(detector: &str) -> &'static str {
+pub(crate) fn colour(detector: &str) -> &'static str {
     const KNOWN: [(&str, &str); 8] = [
         ("dns_tunnel", "#d62728"),
         ("icmp_tunnel", "#9467bd"),
@@ -26,7 +26,7 @@ fn f(x: f64) -> String {
 }
 
 /// `HH:MM:SS` (UTC) of a time, with the date when `with_date`.
-pub fn clock(ts: f64, with_date: bool) -> String {
+pub(crate) fn clock(ts: f64, with_date: bool) -> String {
     let secs = ts.floor() as i64;
     match chrono::DateTime::from_timestamp(secs, 0) {
         Some(d) if with_date => d.format("%m-%d %H:%M").to_string(),
@@ -36,13 +36,13 @@ pub fn clock(ts: f64, with_date: bool) -> String {
 }
 
 /// An EVE timestamp shortened for tables: `2026-11-23 22:26:10.596`.
-pub fn short_time(eve: &str) -> String {
+pub(crate) fn short_time(eve: &str) -> String {
     let s = eve.get(..23).unwrap_or(eve);
     s.replacen('T', " ", 1)
 }
 
 /// Bytes with a binary unit.
-pub fn bytes(b: f64) -> String {
+pub(crate) fn bytes(b: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b;
     let mut u = 0;
@@ -56,7 +56,7 @@ pub fn bytes(b: f64) -> String {
 /// The timeline: one lane per detector with a mark per alert (bigger for higher severity), over
 /// the bytes per bucket of capture time as a grey area. `span` is the capture's first and last
 /// packet time (or the alerts' when no stats were given).
-pub fn timeline(alerts: &[AlertRow], traffic: Option<&TrafficSeries>, span: (f64, f64)) -> Markup {
+pub(crate) fn timeline(alerts: &[AlertRow], traffic: Option<&TrafficSeries>, span: (f64, f64)) -> Markup {
     let mut detectors: Vec<&str> = alerts.iter().map(|a| a.detector.as_str()).collect();
     detectors.sort_unstable();
     detectors.dedup();
@@ -119,7 +119,7 @@ pub fn timeline(alerts: &[AlertRow], traffic: Option<&TrafficSeries>, span: (f64
 
 /// Scan targets: one point per (target host, port) sampled in the alerts of one scanner, the
 /// port on a log scale (ICMP probes at the bottom).
-pub fn scatter(points: &[(String, Option<u16>)]) -> Markup {
+pub(crate) fn scatter(points: &[(String, Option<u16>)]) -> Markup {
     let mut hosts: Vec<&str> = points.iter().map(|p| p.0.as_str()).collect();
     hosts.sort_unstable();
     hosts.dedup();
@@ -157,7 +157,7 @@ pub fn scatter(points: &[(String, Option<u16>)]) -> Markup {
 }
 
 /// Horizontal bars: each case's measured figure against its threshold (a dark tick).
-pub fn bars(rows: &[(String, f64, f64)]) -> Markup {
+pub(crate) fn bars(rows: &[(String, f64, f64)]) -> Markup {
     let (w, left, row_h) = (620.0, 230.0, 22.0);
     let h = rows.len() as f64 * row_h + 10.0;
     let max = rows.iter().map(|r| r.1.max(r.2)).fold(1.0, f64::max);

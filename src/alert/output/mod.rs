@@ -10,12 +10,12 @@
 //! thread is abandoned. Every output reports `sent`, `dropped` and `reconnects`
 //! ([`OutputStats`]), printed on stderr at exit and in the EVE `stats` event.
 
-pub mod config;
+pub(crate) mod config;
 #[cfg(feature = "kafka")]
-pub mod kafka;
-pub mod redis;
-pub mod syslog;
-pub mod tee;
+pub(crate) mod kafka;
+pub(crate) mod redis;
+pub(crate) mod syslog;
+pub(crate) mod tee;
 
 use std::collections::VecDeque;
 use std::io;

@@ -17,7 +17,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The URL the `redis` crate opens for `server`/`port`: `redis://` URLs as given, `unix:/path`
 /// as `redis+unix:///path`, a bare host as `redis://host:port/` (IPv6 in brackets).
-pub fn connection_url(c: &RedisConfig) -> String {
+pub(crate) fn connection_url(c: &RedisConfig) -> String {
     let s = c.server.trim();
     if s.starts_with("redis://") || s.starts_with("redis+unix://") {
         return s.to_owned();

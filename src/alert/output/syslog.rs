@@ -59,7 +59,7 @@ impl SyslogTarget {
 }
 
 /// Formats one alert as an RFC 5424 message: facility local0, severity from the alert's.
-pub fn format_rfc5424(a: &Alert, hostname: &str) -> String {
+pub(crate) fn format_rfc5424(a: &Alert, hostname: &str) -> String {
     let sev = match a.alert.severity {
         1 => 2, // critical
         2 => 3, // error

@@ -19,7 +19,7 @@ pub struct NetOutput {
 
 /// `key` and `payload` as one queue message: the key's length (one byte, keys are cut at 255),
 /// the key, the payload. [`split_keyed`] undoes it.
-pub fn frame_keyed(key: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame_keyed(key: &str, payload: &[u8]) -> Vec<u8> {
     let k = &key.as_bytes()[..key.len().min(255)];
     let mut m = Vec::with_capacity(1 + k.len() + payload.len());
     m.push(k.len() as u8);
@@ -29,7 +29,8 @@ pub fn frame_keyed(key: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The key and payload of a message made by [`frame_keyed`].
-pub fn split_keyed(m: &[u8]) -> (&[u8], &[u8]) {
+#[cfg(any(test, feature = "kafka"))]
+pub(crate) fn split_keyed(m: &[u8]) -> (&[u8], &[u8]) {
     let n = m.first().map_or(0, |&n| usize::from(n));
     let k = m.get(1..1 + n).unwrap_or_default();
     let p = m.get(1 + n..).unwrap_or_default();

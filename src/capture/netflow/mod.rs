@@ -12,7 +12,7 @@
 
 mod fast;
 mod fields;
-pub mod source;
+pub(crate) mod source;
 
 use crate::config::NetflowConfig;
 use crate::time::Timestamp;

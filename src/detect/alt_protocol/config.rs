@@ -20,7 +20,7 @@ pub(super) enum Kind {
 
 /// A port's expected protocol (`tcp/443=tls`, several joined with `|`).
 #[derive(Clone, PartialEq, Eq)]
-pub struct PortRule {
+pub(crate) struct PortRule {
     pub(super) udp: bool,
     pub(super) port: u16,
     pub(super) expect: Vec<AppName>,
@@ -74,7 +74,7 @@ impl fmt::Debug for PortRule {
 
 impl PortRule {
     /// Parses `tcp/443=tls` or `udp/443=quic|tls`.
-    pub fn parse(s: &str) -> Result<PortRule, String> {
+    pub(crate) fn parse(s: &str) -> Result<PortRule, String> {
         let bad = || {
             format!("bad port rule {s:?} (use tcp/PORT=PROTO, PROTO one of http tls dns ssh ftp smtp quic)")
         };
@@ -102,7 +102,7 @@ impl PortRule {
 
 /// A protocol allow-list entry, `NET=kind|kind` (kinds: ftp smtp http mismatch ssh, or `*`).
 #[derive(Clone, PartialEq, Eq)]
-pub struct ProtoAllow {
+pub(crate) struct ProtoAllow {
     net: IpNet,
     mask: u8,
 }
@@ -132,7 +132,7 @@ impl fmt::Debug for ProtoAllow {
 
 impl ProtoAllow {
     /// Parses `10.0.0.25=smtp` or `10.1.0.0/16=ftp|ssh` or `10.0.0.9=*`.
-    pub fn parse(s: &str) -> Result<ProtoAllow, String> {
+    pub(crate) fn parse(s: &str) -> Result<ProtoAllow, String> {
         let bad = || {
             format!(
                 "bad protocol allow entry {s:?} (use NET=KIND[|KIND], KIND one of ftp smtp http mismatch ssh *)"
@@ -165,7 +165,7 @@ fn de_allow<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProtoAllow>, D::Error
 /// `[alt_protocol]` config. Hosts, destinations and off-hours come from `[egress]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AltProtocolConfig {
+pub(crate) struct AltProtocolConfig {
     /// Run this detector.
     pub enabled: bool,
     /// Bytes a home host sends on one FTP data connection that raise the alert. FTP to the

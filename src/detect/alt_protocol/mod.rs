@@ -26,8 +26,14 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::{AltProtocolConfig, PortRule, ProtoAllow};
-pub use signatures::{SIG_FTP, SIG_HTTP, SIG_MISMATCH, SIG_SMTP, SIG_SSH};
+pub(crate) use config::AltProtocolConfig;
+#[cfg(test)]
+pub(crate) use config::{PortRule, ProtoAllow};
+pub(crate) use signatures::SIG_FTP;
+pub(crate) use signatures::SIG_HTTP;
+pub(crate) use signatures::SIG_MISMATCH;
+pub(crate) use signatures::SIG_SMTP;
+pub(crate) use signatures::SIG_SSH;
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::{Alert, Signature};
@@ -47,7 +53,7 @@ use std::net::IpAddr;
 const NAME: &str = "alt_protocol";
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<AltProtocol>(
+pub(crate) const SPEC: Spec = Spec::of::<AltProtocol>(
     NAME,
     "Exfiltration over alternative protocols: FTP, SMTP and HTTP uploads to external hosts, \
      payloads that do not match their well-known port, SSH on other ports",
@@ -67,7 +73,7 @@ fn text(b: &[u8], max: usize) -> String {
 }
 
 /// The detector.
-pub struct AltProtocol {
+pub(crate) struct AltProtocol {
     cfg: AltProtocolConfig,
     uploads: Bounded<FlowKey, Upload>,
     ftp: Bounded<FlowKey, FtpCtl>,
@@ -82,7 +88,7 @@ pub struct AltProtocol {
 
 impl AltProtocol {
     /// A detector with `[alt_protocol]` (the shared `[egress]` policy comes in [`Env`]).
-    pub fn new(cfg: AltProtocolConfig) -> Self {
+    pub(crate) fn new(cfg: AltProtocolConfig) -> Self {
         AltProtocol {
             uploads: Bounded::new(cfg.max_tracked),
             ftp: Bounded::new(cfg.max_tracked),

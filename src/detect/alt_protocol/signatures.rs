@@ -3,7 +3,7 @@
 use crate::alert::Signature;
 
 /// A file uploaded over FTP to an external server.
-pub const SIG_FTP: Signature = Signature {
+pub(crate) const SIG_FTP: Signature = Signature {
     id: 9_100_500,
     rev: 1,
     msg: "SIPHON Exfiltration over FTP: upload to an external server",
@@ -12,7 +12,7 @@ pub const SIG_FTP: Signature = Signature {
     mitre: &["T1048.003", "T1048"],
 };
 /// A large message sent over SMTP to an external server.
-pub const SIG_SMTP: Signature = Signature {
+pub(crate) const SIG_SMTP: Signature = Signature {
     id: 9_100_501,
     rev: 1,
     msg: "SIPHON Exfiltration over SMTP: large message to an external server",
@@ -21,7 +21,7 @@ pub const SIG_SMTP: Signature = Signature {
     mitre: &["T1048.003", "T1048"],
 };
 /// A large cleartext HTTP request body sent to an external server.
-pub const SIG_HTTP: Signature = Signature {
+pub(crate) const SIG_HTTP: Signature = Signature {
     id: 9_100_502,
     rev: 1,
     msg: "SIPHON Exfiltration over HTTP: large POST/PUT body to an external server",
@@ -30,7 +30,7 @@ pub const SIG_HTTP: Signature = Signature {
     mitre: &["T1048.003", "T1048"],
 };
 /// Payload that is not the protocol of its well-known port.
-pub const SIG_MISMATCH: Signature = Signature {
+pub(crate) const SIG_MISMATCH: Signature = Signature {
     id: 9_100_503,
     rev: 1,
     msg: "SIPHON Protocol does not match its well-known port",
@@ -39,7 +39,7 @@ pub const SIG_MISMATCH: Signature = Signature {
     mitre: &["T1048", "T1571"],
 };
 /// SSH to an external host on a port that is not SSH's.
-pub const SIG_SSH: Signature = Signature {
+pub(crate) const SIG_SSH: Signature = Signature {
     id: 9_100_504,
     rev: 1,
     msg: "SIPHON SSH on a non-standard port to an external host",

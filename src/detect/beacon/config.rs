@@ -73,7 +73,7 @@ pub struct BeaconConfig {
 }
 
 /// Suffixes periodic by design (see [`BeaconConfig::allow_names`]).
-pub const DEFAULT_ALLOW_NAMES: &[&str] = &[
+pub(crate) const DEFAULT_ALLOW_NAMES: &[&str] = &[
     // time
     "ntp.org",
     "time.windows.com",

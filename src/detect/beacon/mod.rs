@@ -23,14 +23,15 @@
 //! (counted) and expiry after twice `max_interval`.
 
 mod config;
-pub mod score;
+pub(crate) mod score;
 mod signatures;
-pub mod state;
+pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::{BeaconConfig, DEFAULT_ALLOW_NAMES};
-pub use signatures::{SIG_BEACON, SIG_DNS_BEACON};
+pub use config::BeaconConfig;
+pub(crate) use signatures::SIG_BEACON;
+pub(crate) use signatures::SIG_DNS_BEACON;
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
 use crate::alert::Alert;
@@ -48,7 +49,7 @@ use std::net::IpAddr;
 const NAME: &str = "beacon";
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<Beacon>(
+pub(crate) const SPEC: Spec = Spec::of::<Beacon>(
     NAME,
     "Periodic check-ins (connections, heartbeats, DNS queries) from a home host to one destination",
     (9_100_600, 9_100_699),
@@ -69,7 +70,7 @@ struct Named {
 }
 
 /// The detector.
-pub struct Beacon {
+pub(crate) struct Beacon {
     cfg: BeaconConfig,
     allow_names: SuffixSet,
     series: Bounded<Series>,
@@ -96,7 +97,7 @@ fn addr_hash(a: IpAddr) -> u64 {
 
 impl Beacon {
     /// A detector with `[beacon]`.
-    pub fn new(cfg: BeaconConfig) -> Self {
+    pub(crate) fn new(cfg: BeaconConfig) -> Self {
         let allow_names = SuffixSet::new(
             cfg.allow_names.iter().chain(&cfg.allow_names_extra).map(|s| s.trim_end_matches('.')),
         );
@@ -234,7 +235,7 @@ impl Beacon {
         } else {
             sig.severity
         };
-        let dest = s.name.as_ref().map_or_else(|| s.addr.to_string(), ShortName::to_text);
+        let dest = s.name.as_ref().map_or_else(|| s.addr.to_string(), |n| n.to_text());
         let mut b = Alert::build(NAME, sig, ts, s.host, s.addr);
         if let Some(f) = flow {
             b = b.flow(f, ts);

@@ -13,17 +13,17 @@
 //! series for comparison (docs/detectors/beacon.md).
 
 /// Most gaps and sizes a series keeps (the newest ones).
-pub const RING: usize = 32;
+pub(crate) const RING: usize = 32;
 
 /// The score's weights: regular gaps (fit share), tight gaps (MAD), symmetric gaps (skew),
 /// steady sizes. They sum to 1.
-pub const W_FIT: f64 = 0.4;
+pub(crate) const W_FIT: f64 = 0.4;
 /// Weight of the gap MAD score.
-pub const W_MAD: f64 = 0.3;
+pub(crate) const W_MAD: f64 = 0.3;
 /// Weight of the gap skew score.
-pub const W_SKEW: f64 = 0.15;
+pub(crate) const W_SKEW: f64 = 0.15;
 /// Weight of the size score.
-pub const W_SIZE: f64 = 0.15;
+pub(crate) const W_SIZE: f64 = 0.15;
 
 /// Quartiles and dispersion of a small sample.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -69,7 +69,7 @@ fn sort(buf: &mut [f64]) {
 }
 
 /// Quartiles, median and MAD of up to [`RING`] values (extra values are ignored).
-pub fn spread(values: &[f64]) -> Spread {
+pub(crate) fn spread(values: &[f64]) -> Spread {
     let n = values.len().min(RING);
     let mut v = [0f64; RING];
     v[..n].copy_from_slice(&values[..n]);
@@ -86,7 +86,7 @@ pub fn spread(values: &[f64]) -> Spread {
 }
 
 /// Share of `gaps` within `±tolerance × median` of 1, 2 or 3 times `median`.
-pub fn fit_share(gaps: &[f64], median: f64, tolerance: f64) -> f64 {
+pub(crate) fn fit_share(gaps: &[f64], median: f64, tolerance: f64) -> f64 {
     if gaps.is_empty() || median <= 0.0 {
         return 0.0;
     }
@@ -138,7 +138,7 @@ pub fn score(gaps: &[f64], sizes: &[f64], tolerance: f64) -> Score {
 
 /// RITA v5's two short-horizon parts on the same series, for comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Rita {
+pub(crate) struct Rita {
     /// Timestamp score: mean of `1 - |Bowley skew|` (skew forced to 0 when the gap IQR is under
     /// 10 s or the median equals a quartile) and the MAD score `(median - MAD) / median`.
     pub timestamp: f64,
@@ -157,7 +157,7 @@ fn rita_part(s: &Spread, min_iqr: f64) -> f64 {
 }
 
 /// RITA's timestamp (gaps in seconds) and data-size scores of a series.
-pub fn rita(gaps_secs: &[f64], sizes: &[f64]) -> Rita {
+pub(crate) fn rita(gaps_secs: &[f64], sizes: &[f64]) -> Rita {
     let timestamp = rita_part(&spread(gaps_secs), 10.0);
     let data_size = if sizes.is_empty() { 0.0 } else { rita_part(&spread(sizes), 0.0) };
     Rita { timestamp, data_size, total_short: 0.25 * timestamp + 0.25 * data_size }

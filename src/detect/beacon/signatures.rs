@@ -4,7 +4,7 @@ use crate::alert::Signature;
 
 /// A home host checks in with one external destination (address or name) at a regular
 /// interval: new connections, or bursts inside one long connection.
-pub const SIG_BEACON: Signature = Signature {
+pub(crate) const SIG_BEACON: Signature = Signature {
     id: 9_100_600,
     rev: 1,
     msg: "SIPHON Periodic check-ins to an external destination (beacon)",
@@ -13,7 +13,7 @@ pub const SIG_BEACON: Signature = Signature {
     mitre: &["T1071", "T1573", "T1029"],
 };
 /// A home host queries names under one registered domain at a regular interval.
-pub const SIG_DNS_BEACON: Signature = Signature {
+pub(crate) const SIG_DNS_BEACON: Signature = Signature {
     id: 9_100_601,
     rev: 1,
     msg: "SIPHON Periodic DNS queries under one domain (DNS beacon)",

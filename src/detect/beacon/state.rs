@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 /// What a series' destination is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DestKind {
+pub(crate) enum DestKind {
     /// The server address.
     Addr,
     /// The registered domain of the TLS SNI, HTTP Host, or the DNS name the address came from.
@@ -22,7 +22,7 @@ pub enum DestKind {
 
 impl DestKind {
     /// For evidence.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DestKind::Addr => "address",
             DestKind::Name => "name",
@@ -32,7 +32,7 @@ impl DestKind {
 }
 
 /// A destination's 64-bit key (kind and address or name, hashed).
-pub fn dest_key(kind: DestKind, addr: Option<IpAddr>, name: &[u8]) -> u64 {
+pub(crate) fn dest_key(kind: DestKind, addr: Option<IpAddr>, name: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     kind.hash(&mut h);
     addr.hash(&mut h);
@@ -43,7 +43,7 @@ pub fn dest_key(kind: DestKind, addr: Option<IpAddr>, name: &[u8]) -> u64 {
 }
 
 /// A (home host, destination) pair's key.
-pub fn pair_key(host: IpAddr, dest: u64) -> u64 {
+pub(crate) fn pair_key(host: IpAddr, dest: u64) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     host.hash(&mut h);
     dest.hash(&mut h);
@@ -52,36 +52,36 @@ pub fn pair_key(host: IpAddr, dest: u64) -> u64 {
 
 /// Longest name kept inline (registered domains are short; a longer one is cut, for evidence
 /// only: keys hash the whole name).
-pub const SHORT_NAME: usize = 62;
+pub(crate) const SHORT_NAME: usize = 62;
 
 /// A name stored inline, so naming a series or an address allocates nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShortName {
+pub(crate) struct ShortName {
     len: u8,
     buf: [u8; SHORT_NAME],
 }
 
 impl ShortName {
     /// The first [`SHORT_NAME`] bytes of `name`.
-    pub fn new(name: &[u8]) -> ShortName {
+    pub(crate) fn new(name: &[u8]) -> ShortName {
         let n = name.len().min(SHORT_NAME);
         let mut buf = [0u8; SHORT_NAME];
         buf[..n].copy_from_slice(&name[..n]);
         ShortName { len: n as u8, buf }
     }
     /// The bytes.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
     }
     /// For evidence (non-UTF-8 bytes replaced).
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(self) -> String {
         String::from_utf8_lossy(self.as_bytes()).into_owned()
     }
 }
 
 /// One pair's check-in series: the newest [`RING`] gaps (milliseconds) and sizes (bytes).
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(crate) struct Series {
     /// The home host.
     pub host: IpAddr,
     /// The destination address (the latest one seen for name series).
@@ -113,7 +113,7 @@ pub struct Series {
 }
 
 /// A check-in closer than the interval floor to the previous one is merged into it.
-pub enum Pushed {
+pub(crate) enum Pushed {
     /// A new check-in.
     New,
     /// Merged into the previous one.
@@ -122,7 +122,7 @@ pub enum Pushed {
 
 impl Series {
     /// A series whose first check-in is at `ts`.
-    pub fn new(host: IpAddr, addr: IpAddr, kind: DestKind, dest: u64, ts: Timestamp) -> Series {
+    pub(crate) fn new(host: IpAddr, addr: IpAddr, kind: DestKind, dest: u64, ts: Timestamp) -> Series {
         Series {
             host,
             addr,
@@ -146,7 +146,7 @@ impl Series {
 
     /// A check-in at `ts`. Closer than `floor_ms` to the previous one (or out of order), it
     /// merges into it; a gap longer than `max_gap_ms` restarts the series.
-    pub fn checkin(&mut self, ts: Timestamp, floor_ms: u64, max_gap_ms: u64) -> Pushed {
+    pub(crate) fn checkin(&mut self, ts: Timestamp, floor_ms: u64, max_gap_ms: u64) -> Pushed {
         let gap_ms = ts.0.saturating_sub(self.last.0) / 1_000_000;
         if ts.0 < self.last.0 || gap_ms < floor_ms {
             return Pushed::Merged;
@@ -167,14 +167,14 @@ impl Series {
     }
 
     /// A check-in's size (bytes): pushed into the size ring.
-    pub fn size(&mut self, bytes: u64) {
+    pub(crate) fn size(&mut self, bytes: u64) {
         self.sizes[usize::from(self.size_head)] = bytes.min(u64::from(u32::MAX)) as u32;
         self.size_head = ((usize::from(self.size_head) + 1) % RING) as u8;
         self.n_sizes = (usize::from(self.n_sizes) + 1).min(RING) as u8;
     }
 
     /// Adds `bytes` to the newest size (a merged check-in), or starts one.
-    pub fn add_to_last_size(&mut self, bytes: u64) {
+    pub(crate) fn add_to_last_size(&mut self, bytes: u64) {
         if self.n_sizes == 0 {
             self.size(bytes);
             return;
@@ -184,7 +184,7 @@ impl Series {
     }
 
     /// The gaps in seconds and the sizes, copied into the caller's arrays; returns the counts.
-    pub fn figures(&self, gaps: &mut [f64; RING], sizes: &mut [f64; RING]) -> (usize, usize) {
+    pub(crate) fn figures(&self, gaps: &mut [f64; RING], sizes: &mut [f64; RING]) -> (usize, usize) {
         let (ng, ns) = (usize::from(self.n_gaps), usize::from(self.n_sizes));
         for (o, g) in gaps.iter_mut().zip(&self.gaps[..ng]) {
             *o = f64::from(*g) / 1000.0;
@@ -199,7 +199,7 @@ impl Series {
 /// A bounded map from a key to a value with its last-use time: the project's LRU map
 /// ([`crate::flow::bounded::Bounded`], O(1) eviction of the least recently used entry) with the
 /// time beside each value, so entries idle past a cutoff can be expired oldest first.
-pub struct Bounded<V> {
+pub(crate) struct Bounded<V> {
     map: crate::flow::bounded::Bounded<u64, (Timestamp, V)>,
     /// Entries evicted because the map was full.
     pub evicted: u64,
@@ -207,20 +207,20 @@ pub struct Bounded<V> {
 
 impl<V> Bounded<V> {
     /// An empty map holding at most `cap` entries.
-    pub fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         Bounded { map: crate::flow::bounded::Bounded::new(cap), evicted: 0 }
     }
     /// The entry for `k`.
-    pub fn get_mut(&mut self, k: u64) -> Option<&mut V> {
+    pub(crate) fn get_mut(&mut self, k: u64) -> Option<&mut V> {
         self.map.get_mut(&k).map(|e| &mut e.1)
     }
     /// The entry for `k`.
-    pub fn get(&self, k: u64) -> Option<&V> {
+    pub(crate) fn get(&self, k: u64) -> Option<&V> {
         self.map.get(&k).map(|e| &e.1)
     }
     /// The entry for `k`, marked used at `ts`; inserted with `make` (evicting the least recently
     /// used one when full) if absent.
-    pub fn entry(&mut self, k: u64, ts: Timestamp, make: impl FnOnce() -> V) -> &mut V {
+    pub(crate) fn entry(&mut self, k: u64, ts: Timestamp, make: impl FnOnce() -> V) -> &mut V {
         let evicted = &mut self.evicted;
         let e = self.map.get_or_insert_with(k, |old| {
             *evicted += u64::from(old.is_some());
@@ -230,47 +230,47 @@ impl<V> Bounded<V> {
         &mut e.1
     }
     /// Removes `k`.
-    pub fn remove(&mut self, k: u64) -> Option<V> {
+    pub(crate) fn remove(&mut self, k: u64) -> Option<V> {
         self.map.remove(&k).map(|e| e.1)
     }
     /// Drops entries last used before `cutoff` (the least recently used come first).
-    pub fn expire(&mut self, cutoff: Timestamp) {
+    pub(crate) fn expire(&mut self, cutoff: Timestamp) {
         while self.map.oldest().is_some_and(|(_, e)| e.0 < cutoff) {
             self.map.pop_oldest();
         }
     }
     /// Entries held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
     /// No entries.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
     /// Bytes held, by capacity, for the memory budget.
-    pub fn memory(&self) -> usize {
+    pub(crate) fn memory(&self) -> usize {
         self.map.overhead_bytes()
     }
     /// Drops about `share` of the entries, least recently used first (the run is over
     /// `memory.cap`); returns how many.
-    pub fn shed(&mut self, share: f64) -> u64 {
+    pub(crate) fn shed(&mut self, share: f64) -> u64 {
         self.map.shed(share, |_, _| {})
     }
 }
 
 /// Distinct home hosts seen talking to one destination, up to [`PREVALENCE_SLOTS`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Prevalence {
+pub(crate) struct Prevalence {
     hosts: [u32; PREVALENCE_SLOTS],
     n: u8,
 }
 
 /// Distinct hosts a [`Prevalence`] counts exactly; more reads as "at least this many".
-pub const PREVALENCE_SLOTS: usize = 8;
+pub(crate) const PREVALENCE_SLOTS: usize = 8;
 
 impl Prevalence {
     /// Counts `host` (a 32-bit hash of it).
-    pub fn add(&mut self, host: u32) {
+    pub(crate) fn add(&mut self, host: u32) {
         let n = usize::from(self.n);
         if n < PREVALENCE_SLOTS && !self.hosts[..n].contains(&host) {
             self.hosts[n] = host;
@@ -278,13 +278,13 @@ impl Prevalence {
         }
     }
     /// Distinct hosts counted (saturates at [`PREVALENCE_SLOTS`]).
-    pub fn hosts(&self) -> usize {
+    pub(crate) fn hosts(&self) -> usize {
         usize::from(self.n)
     }
 }
 
 /// A host's 32-bit hash, for [`Prevalence`].
-pub fn host_hash(host: IpAddr) -> u32 {
+pub(crate) fn host_hash(host: IpAddr) -> u32 {
     let mut h = rustc_hash::FxHasher::default();
     host.hash(&mut h);
     (h.finish() >> 32) as u32

@@ -6,7 +6,7 @@ use serde::Deserialize;
 /// `[dns_tunnel]` config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DnsTunnelConfig {
+pub(crate) struct DnsTunnelConfig {
     /// Run this detector.
     pub enabled: bool,
     /// Sliding window per (client, domain). Longer catches slower tunnels but keeps more state.

@@ -3,7 +3,7 @@
 
 /// Figures of one subdomain part.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SubdomainFigures {
+pub(crate) struct SubdomainFigures {
     /// Bytes in the subdomain part (dots included).
     pub len: usize,
     /// Longest label.
@@ -59,7 +59,7 @@ const CLASS: [u8; 256] = {
 };
 
 /// Reduces a subdomain part to its figures. Allocation-free.
-pub fn figures(sub: &[u8]) -> SubdomainFigures {
+pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
     let mut counts = [0u32; 256];
     // Which bytes occur: the entropy sum visits those alone (in byte order, as a walk of all
     // 256 counts would), not 256 counters for the ~30 a name uses.

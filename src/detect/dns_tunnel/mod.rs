@@ -32,9 +32,13 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::DnsTunnelConfig;
-pub use figures::{SubdomainFigures, figures};
-pub use signatures::{SIG_DIRECT, SIG_FLOW_VOLUME, SIG_PORT, SIG_TUNNEL, SIG_VOLUME};
+pub(crate) use config::DnsTunnelConfig;
+pub(crate) use figures::SubdomainFigures;
+pub(crate) use figures::figures;
+pub(crate) use signatures::SIG_DIRECT;
+pub(crate) use signatures::SIG_PORT;
+pub(crate) use signatures::SIG_TUNNEL;
+pub(crate) use signatures::SIG_VOLUME;
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
@@ -50,7 +54,7 @@ use std::net::IpAddr;
 const NAME: &str = "dns_tunnel";
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<DnsTunnel>(
+pub(crate) const SPEC: Spec = Spec::of::<DnsTunnel>(
     NAME,
     "DNS tunnels and exfiltration: long, high-entropy or binary subdomains, rare query types, \
      very many distinct names under one domain; DNS on other ports or to unlisted resolvers",
@@ -66,7 +70,7 @@ impl Build for DnsTunnel {
 }
 
 /// The detector.
-pub struct DnsTunnel {
+pub(crate) struct DnsTunnel {
     cfg: DnsTunnelConfig,
     escalation: Escalation,
     allow: SuffixSet,
@@ -90,7 +94,7 @@ pub struct DnsTunnel {
 
 impl DnsTunnel {
     /// A detector with `cfg`, re-alerting inside an episode by `escalation`.
-    pub fn new(cfg: DnsTunnelConfig, escalation: Escalation) -> Self {
+    pub(crate) fn new(cfg: DnsTunnelConfig, escalation: Escalation) -> Self {
         let allow = SuffixSet::new(cfg.allow_domains.iter().chain(&cfg.allow_domains_extra));
         let ignore = SuffixSet::new(&cfg.ignore_suffixes);
         let allow_clients = cfg.allow_clients.iter().filter_map(|s| s.parse().ok()).collect();

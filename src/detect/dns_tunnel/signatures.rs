@@ -3,7 +3,7 @@
 use crate::alert::Signature;
 
 /// A group of queries looks like a tunnel.
-pub const SIG_TUNNEL: Signature = Signature {
+pub(crate) const SIG_TUNNEL: Signature = Signature {
     id: 9_100_001,
     rev: 1,
     msg: "SIPHON DNS tunnel or exfiltration: encoded subdomains to one domain",
@@ -12,7 +12,7 @@ pub const SIG_TUNNEL: Signature = Signature {
     mitre: &["T1071.004", "T1048", "T1572"],
 };
 /// Very many distinct subdomains under one domain.
-pub const SIG_VOLUME: Signature = Signature {
+pub(crate) const SIG_VOLUME: Signature = Signature {
     id: 9_100_002,
     rev: 1,
     msg: "SIPHON DNS exfiltration: unusual number of unique subdomains to one domain",
@@ -21,7 +21,7 @@ pub const SIG_VOLUME: Signature = Signature {
     mitre: &["T1048", "T1071.004"],
 };
 /// DNS on a port that is not 53.
-pub const SIG_PORT: Signature = Signature {
+pub(crate) const SIG_PORT: Signature = Signature {
     id: 9_100_003,
     rev: 1,
     msg: "SIPHON DNS on a non-standard port",
@@ -30,7 +30,7 @@ pub const SIG_PORT: Signature = Signature {
     mitre: &["T1572", "T1071.004"],
 };
 /// DNS sent to a server that is not a configured resolver.
-pub const SIG_DIRECT: Signature = Signature {
+pub(crate) const SIG_DIRECT: Signature = Signature {
     id: 9_100_004,
     rev: 1,
     msg: "SIPHON DNS query to a server that is not a configured resolver",
@@ -40,7 +40,7 @@ pub const SIG_DIRECT: Signature = Signature {
 };
 
 /// Flow records: DNS traffic from one client to one server far above what lookups need.
-pub const SIG_FLOW_VOLUME: Signature = Signature {
+pub(crate) const SIG_FLOW_VOLUME: Signature = Signature {
     id: 9_100_005,
     rev: 1,
     msg: "SIPHON DNS tunnel by flow volume: large queries from one client to one DNS server",

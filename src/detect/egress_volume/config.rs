@@ -7,7 +7,7 @@ use serde::Deserialize;
 /// `[egress_volume]` config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct EgressVolumeConfig {
+pub(crate) struct EgressVolumeConfig {
     /// Run this detector.
     pub enabled: bool,
     /// Sliding windows per (home host, external destination), as `WINDOW:BYTES` pairs: an alert

@@ -20,8 +20,10 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::EgressVolumeConfig;
-pub use signatures::{SIG_GEO, SIG_HOST, SIG_PAIR};
+pub(crate) use config::EgressVolumeConfig;
+pub(crate) use signatures::SIG_GEO;
+pub(crate) use signatures::SIG_HOST;
+pub(crate) use signatures::SIG_PAIR;
 
 use super::{Build, Detector, DetectorStats, Env, Spec, VolumeCtx};
 use crate::alert::Alert;
@@ -36,7 +38,7 @@ use state::{Accounted, Fired, Tallies, Tally};
 const NAME: &str = "egress_volume";
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<EgressVolume>(
+pub(crate) const SPEC: Spec = Spec::of::<EgressVolume>(
     NAME,
     "Excessive egress: bytes from a home host to one external destination, or to all of them, \
      over sliding windows",
@@ -52,7 +54,7 @@ impl Build for EgressVolume {
 }
 
 /// The detector.
-pub struct EgressVolume {
+pub(crate) struct EgressVolume {
     cfg: EgressVolumeConfig,
     escalation: f64,
     /// Keyed by the hashes of (home host, destination): a 16-byte key instead of 34 (IPv4
@@ -69,7 +71,7 @@ pub struct EgressVolume {
 
 impl EgressVolume {
     /// A detector with its section and `alerts.escalation_factor`.
-    pub fn new(cfg: EgressVolumeConfig, escalation: f64) -> Self {
+    pub(crate) fn new(cfg: EgressVolumeConfig, escalation: f64) -> Self {
         EgressVolume {
             escalation,
             pairs: Tallies::new(&cfg.volume, cfg.max_pairs),

@@ -3,7 +3,7 @@
 use crate::alert::Signature;
 
 /// One home host sent more than a window's threshold to one external destination.
-pub const SIG_PAIR: Signature = Signature {
+pub(crate) const SIG_PAIR: Signature = Signature {
     id: 9_100_400,
     rev: 1,
     msg: "SIPHON Excessive egress: volume to one external destination over threshold",
@@ -12,7 +12,7 @@ pub const SIG_PAIR: Signature = Signature {
     mitre: &["T1048", "T1041", "T1030"],
 };
 /// One home host sent more than a window's threshold to external destinations together.
-pub const SIG_HOST: Signature = Signature {
+pub(crate) const SIG_HOST: Signature = Signature {
     id: 9_100_401,
     rev: 1,
     msg: "SIPHON Excessive egress: total volume from one host to external destinations over threshold",
@@ -23,7 +23,7 @@ pub const SIG_HOST: Signature = Signature {
 
 /// One home host sent more than a watched country's or network's threshold to it
 /// (`egress.alert_countries`, `alert_asns`, `country_volume`, `asn_volume`).
-pub const SIG_GEO: Signature = Signature {
+pub(crate) const SIG_GEO: Signature = Signature {
     id: 9_100_402,
     rev: 1,
     msg: "SIPHON Excessive egress: volume to a watched country or network over its threshold",

@@ -6,7 +6,7 @@ use serde::Deserialize;
 /// `[icmp_tunnel]` config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct IcmpTunnelConfig {
+pub(crate) struct IcmpTunnelConfig {
     /// Run this detector.
     pub enabled: bool,
     /// Sliding window per (host, peer). Longer catches slower tunnels (one echo a minute) but

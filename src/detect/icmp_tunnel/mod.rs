@@ -34,8 +34,10 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::IcmpTunnelConfig;
-pub use signatures::{SIG_EXFIL, SIG_ODD_TYPE, SIG_TUNNEL};
+pub(crate) use config::IcmpTunnelConfig;
+pub(crate) use signatures::SIG_EXFIL;
+pub(crate) use signatures::SIG_ODD_TYPE;
+pub(crate) use signatures::SIG_TUNNEL;
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
 use crate::alert::Alert;
@@ -51,7 +53,7 @@ use std::net::IpAddr;
 const NAME: &str = "icmp_tunnel";
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<IcmpTunnel>(
+pub(crate) const SPEC: Spec = Spec::of::<IcmpTunnel>(
     NAME,
     "ICMP tunnels and exfiltration: distinct non-default echo payloads, tunnel headers, replies \
      that do not echo; data in ICMP types that carry none",
@@ -131,7 +133,7 @@ fn pair_entry<'a>(
 }
 
 /// The detector.
-pub struct IcmpTunnel {
+pub(crate) struct IcmpTunnel {
     cfg: IcmpTunnelConfig,
     escalation: Escalation,
     allow: Vec<IpNet>,
@@ -153,7 +155,7 @@ fn host_and_peer(c: &PacketCtx<'_, '_>, default_is_src: bool) -> (IpAddr, IpAddr
 
 impl IcmpTunnel {
     /// A detector with `cfg`, re-alerting inside an episode by `escalation`.
-    pub fn new(cfg: IcmpTunnelConfig, escalation: Escalation) -> Self {
+    pub(crate) fn new(cfg: IcmpTunnelConfig, escalation: Escalation) -> Self {
         let allow = cfg
             .allow_hosts
             .iter()

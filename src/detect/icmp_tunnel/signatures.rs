@@ -3,7 +3,7 @@
 use crate::alert::Signature;
 
 /// Echo payloads carry data both ways, or a tunnel tool's header.
-pub const SIG_TUNNEL: Signature = Signature {
+pub(crate) const SIG_TUNNEL: Signature = Signature {
     id: 9_100_100,
     rev: 1,
     msg: "SIPHON ICMP tunnel: data carried in echo requests and replies",
@@ -12,7 +12,7 @@ pub const SIG_TUNNEL: Signature = Signature {
     mitre: &["T1095", "T1572"],
 };
 /// Changing non-default data pushed out in echo requests that are merely echoed back.
-pub const SIG_EXFIL: Signature = Signature {
+pub(crate) const SIG_EXFIL: Signature = Signature {
     id: 9_100_101,
     rev: 1,
     msg: "SIPHON ICMP exfiltration: changing non-default data in echo payloads",
@@ -21,7 +21,7 @@ pub const SIG_EXFIL: Signature = Signature {
     mitre: &["T1048.003", "T1048"],
 };
 /// Data in an ICMP type that carries none.
-pub const SIG_ODD_TYPE: Signature = Signature {
+pub(crate) const SIG_ODD_TYPE: Signature = Signature {
     id: 9_100_102,
     rev: 1,
     msg: "SIPHON ICMP data carried in an unusual ICMP type",

@@ -10,7 +10,7 @@ const MAX_TIERS: usize = 8;
 /// `[long_session]` config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LongSessionConfig {
+pub(crate) struct LongSessionConfig {
     /// Run this detector.
     pub enabled: bool,
     /// Flows active this long are reported while still open, by duration alone (RITA's first

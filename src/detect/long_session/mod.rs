@@ -27,8 +27,9 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::LongSessionConfig;
-pub use signatures::{SIG_LONG, SIG_SUSTAINED};
+pub(crate) use config::LongSessionConfig;
+pub(crate) use signatures::SIG_LONG;
+pub(crate) use signatures::SIG_SUSTAINED;
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec, VolumeCtx};
 use crate::alert::Alert;
@@ -43,7 +44,7 @@ use state::{NO_RUN, Rate, pair_key};
 const NAME: &str = "long_session";
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<LongSession>(
+pub(crate) const SPEC: Spec = Spec::of::<LongSession>(
     NAME,
     "Long sessions and sustained throughput from a home host to an external one",
     (9_100_450, 9_100_499),
@@ -58,7 +59,7 @@ impl Build for LongSession {
 }
 
 /// The detector.
-pub struct LongSession {
+pub(crate) struct LongSession {
     cfg: LongSessionConfig,
     /// `min_duration`, then the longer `report_tiers`, ascending.
     tiers: Vec<Dur>,
@@ -74,7 +75,7 @@ pub struct LongSession {
 
 impl LongSession {
     /// A detector with `[long_session]`.
-    pub fn new(cfg: LongSessionConfig) -> Self {
+    pub(crate) fn new(cfg: LongSessionConfig) -> Self {
         // A tenth of the duration, between 1 s and 60 s.
         let slot = (cfg.sustained_for.nanos() / 10).clamp(1_000_000_000, 60_000_000_000);
         let mut tiers = vec![cfg.min_duration];

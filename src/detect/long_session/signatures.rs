@@ -3,7 +3,7 @@
 use crate::alert::Signature;
 
 /// A flow to an external host has been open longer than `long_session.min_duration`.
-pub const SIG_LONG: Signature = Signature {
+pub(crate) const SIG_LONG: Signature = Signature {
     id: 9_100_450,
     rev: 1,
     msg: "SIPHON Long session to an external host",
@@ -12,7 +12,7 @@ pub const SIG_LONG: Signature = Signature {
     mitre: &["T1048", "T1041", "T1071"],
 };
 /// Outbound throughput to one external host stayed above the rate threshold.
-pub const SIG_SUSTAINED: Signature = Signature {
+pub(crate) const SIG_SUSTAINED: Signature = Signature {
     id: 9_100_451,
     rev: 1,
     msg: "SIPHON Sustained outbound throughput to an external host",

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 /// PacketStream, Traffmonetizer, EarnApp, Repocket, Bitping, Mysterium) and the other
 /// bandwidth-sharing apps shipped side by side with them in the same "passive income" bundles.
 /// Matching is by domain suffix on label boundaries.
-pub const DEFAULT_SERVICES: &[(&str, &[&str])] = &[
+pub(crate) const DEFAULT_SERVICES: &[(&str, &[&str])] = &[
     ("Bitping", &["bitping.com"]),
     ("EarnApp", &["earnapp.com"]),
     ("EarnFM", &["earn.fm"]),
@@ -34,7 +34,7 @@ pub const DEFAULT_SERVICES: &[(&str, &[&str])] = &[
 /// `[proxyware]` config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ProxywareConfig {
+pub(crate) struct ProxywareConfig {
     /// Run this detector.
     pub enabled: bool,
     /// Service name → domain suffixes. A DNS name, TLS SNI or HTTP Host equal to a suffix or

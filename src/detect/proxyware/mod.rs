@@ -19,22 +19,24 @@
 //! handshakes in flight at `max_handshakes`, each counting what it drops; distinct peers are
 //! fixed 64-byte sketches per host ([`state::Distinct`]).
 
-pub mod config;
+pub(crate) mod config;
 mod handshake;
 mod identify;
-pub mod names;
+pub(crate) mod names;
 mod relay;
-pub mod signatures;
-pub mod state;
-pub mod wire;
+pub(crate) mod signatures;
+pub(crate) mod state;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::ProxywareConfig;
-pub use signatures::{
-    SIG_NAME, SIG_PROXY_PORT, SIG_PROXY_SERVED, SIG_PROXY_USED, SIG_RATE, SIG_RELAY, SIG_STRATUM, SIG_TOR,
-};
+pub(crate) use config::ProxywareConfig;
+pub(crate) use signatures::SIG_PROXY_PORT;
+pub(crate) use signatures::SIG_PROXY_SERVED;
+pub(crate) use signatures::SIG_PROXY_USED;
+pub(crate) use signatures::SIG_RATE;
+pub(crate) use signatures::SIG_RELAY;
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
 use crate::alert::{Alert, Signature};
@@ -135,7 +137,7 @@ fn fresh_in(
 }
 
 /// The detector.
-pub struct Proxyware {
+pub(crate) struct Proxyware {
     cfg: ProxywareConfig,
     names: NameMatcher,
     ignore_clients: Vec<IpAddr>,
@@ -161,7 +163,7 @@ struct RateCtx {
 }
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<Proxyware>(
+pub(crate) const SPEC: Spec = Spec::of::<Proxyware>(
     NAME,
     "Proxyjacking and bandwidth hijacking: proxyware service names, proxies served or used, Tor, \
      Stratum mining, relay shape, quiet hosts turned into sustained uploaders",
@@ -178,7 +180,7 @@ impl Build for Proxyware {
 
 impl Proxyware {
     /// A detector with `cfg`.
-    pub fn new(cfg: ProxywareConfig) -> Self {
+    pub(crate) fn new(cfg: ProxywareConfig) -> Self {
         let max_hosts = cfg.max_hosts;
         let names = NameMatcher::new([&cfg.domains, &cfg.domains_extra]);
         let ignore_clients = cfg.ignore_clients.iter().filter_map(|s| s.trim().parse().ok()).collect();

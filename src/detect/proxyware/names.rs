@@ -13,7 +13,7 @@ const MAX_NAME: usize = 255;
 
 /// One list entry that matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NameMatch<'m> {
+pub(crate) struct NameMatch<'m> {
     /// Service name, as written in the config.
     pub service: &'m str,
     /// The list entry (domain suffix) that matched.
@@ -24,7 +24,7 @@ pub struct NameMatch<'m> {
 
 /// The compiled list.
 #[derive(Debug, Default)]
-pub struct NameMatcher {
+pub(crate) struct NameMatcher {
     by_suffix: FxHashMap<Box<[u8]>, (u32, u32)>,
     services: Vec<String>,
     domains: Vec<String>,
@@ -39,7 +39,7 @@ fn normalise(d: &str) -> String {
 impl NameMatcher {
     /// Compiles `lists` (service → suffixes), later lists adding to earlier ones. A suffix
     /// listed twice keeps its first service.
-    pub fn new<'a>(lists: impl IntoIterator<Item = &'a BTreeMap<String, Vec<String>>>) -> Self {
+    pub(crate) fn new<'a>(lists: impl IntoIterator<Item = &'a BTreeMap<String, Vec<String>>>) -> Self {
         let mut m = NameMatcher::default();
         for list in lists {
             for (service, domains) in list {
@@ -65,18 +65,13 @@ impl NameMatcher {
     }
 
     /// Number of suffixes in the list.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_suffix.len()
-    }
-
-    /// The list is empty.
-    pub fn is_empty(&self) -> bool {
-        self.by_suffix.is_empty()
     }
 
     /// The most specific entry `name` equals or falls under, ASCII case-insensitive; a
     /// trailing dot is ignored.
-    pub fn lookup(&self, name: &[u8]) -> Option<NameMatch<'_>> {
+    pub(crate) fn lookup(&self, name: &[u8]) -> Option<NameMatch<'_>> {
         if self.by_suffix.is_empty() {
             return None;
         }

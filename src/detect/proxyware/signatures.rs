@@ -3,7 +3,7 @@
 use crate::alert::Signature;
 
 /// A proxyware service's name seen in DNS, TLS SNI or HTTP.
-pub const SIG_NAME: Signature = Signature {
+pub(crate) const SIG_NAME: Signature = Signature {
     id: 9_100_300,
     rev: 1,
     msg: "SIPHON Proxyware: host looks up or contacts a bandwidth-sharing (proxyware) service",
@@ -12,7 +12,7 @@ pub const SIG_NAME: Signature = Signature {
     mitre: &["T1496.002"],
 };
 /// A home host answers SOCKS or HTTP CONNECT for outside clients.
-pub const SIG_PROXY_SERVED: Signature = Signature {
+pub(crate) const SIG_PROXY_SERVED: Signature = Signature {
     id: 9_100_301,
     rev: 1,
     msg: "SIPHON Proxyware: home host serves a SOCKS or HTTP CONNECT proxy to outside clients",
@@ -21,7 +21,7 @@ pub const SIG_PROXY_SERVED: Signature = Signature {
     mitre: &["T1496.002", "T1090"],
 };
 /// A home host tunnels through an outside proxy.
-pub const SIG_PROXY_USED: Signature = Signature {
+pub(crate) const SIG_PROXY_USED: Signature = Signature {
     id: 9_100_302,
     rev: 1,
     msg: "SIPHON Proxy: home host tunnels through an outside SOCKS or HTTP proxy",
@@ -30,7 +30,7 @@ pub const SIG_PROXY_USED: Signature = Signature {
     mitre: &["T1090.002", "T1090"],
 };
 /// Tor, from the relay list or the ClientHello shape.
-pub const SIG_TOR: Signature = Signature {
+pub(crate) const SIG_TOR: Signature = Signature {
     id: 9_100_303,
     rev: 1,
     msg: "SIPHON Tor: home host connects to or relays for the Tor network",
@@ -39,7 +39,7 @@ pub const SIG_TOR: Signature = Signature {
     mitre: &["T1090.003", "T1496.002"],
 };
 /// A Stratum mining login.
-pub const SIG_STRATUM: Signature = Signature {
+pub(crate) const SIG_STRATUM: Signature = Signature {
     id: 9_100_304,
     rev: 1,
     msg: "SIPHON Cryptocurrency mining: Stratum login to a mining pool",
@@ -48,7 +48,7 @@ pub const SIG_STRATUM: Signature = Signature {
     mitre: &["T1496.001", "T1496"],
 };
 /// Relay shape: many peers, bytes passed through, in ≈ out.
-pub const SIG_RELAY: Signature = Signature {
+pub(crate) const SIG_RELAY: Signature = Signature {
     id: 9_100_305,
     rev: 1,
     msg: "SIPHON Proxyware: home host relays traffic (many concurrent peers, bytes in = bytes out)",
@@ -57,7 +57,7 @@ pub const SIG_RELAY: Signature = Signature {
     mitre: &["T1496.002", "T1090"],
 };
 /// Outside clients hold sessions with a home host on a proxy port.
-pub const SIG_PROXY_PORT: Signature = Signature {
+pub(crate) const SIG_PROXY_PORT: Signature = Signature {
     id: 9_100_306,
     rev: 1,
     msg: "SIPHON Proxyware: outside clients use a home host on a proxy port",
@@ -66,7 +66,7 @@ pub const SIG_PROXY_PORT: Signature = Signature {
     mitre: &["T1496.002", "T1090"],
 };
 /// Sustained outbound throughput from a normally quiet host.
-pub const SIG_RATE: Signature = Signature {
+pub(crate) const SIG_RATE: Signature = Signature {
     id: 9_100_307,
     rev: 1,
     msg: "SIPHON Bandwidth hijacking: sustained outbound throughput from a normally quiet host",

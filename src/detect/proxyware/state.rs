@@ -20,14 +20,14 @@ use std::net::IpAddr;
 
 /// Width of one throughput bucket. Ten seconds smooths TCP's bursts and keeps the sustained
 /// run's resolution well under any sensible `rate_sustain`.
-pub const RATE_BUCKET_NS: u64 = 10_000_000_000;
+pub(crate) const RATE_BUCKET_NS: u64 = 10_000_000_000;
 
 /// A session is one-way (download- or upload-heavy) when one direction carries at least this
 /// many times the other. Relay legs are 10× or more; calls and syncs are near 1×.
-pub const ONE_WAY: u64 = 2;
+pub(crate) const ONE_WAY: u64 = 2;
 
 /// A 64-bit hash of an address, for distinct-peer sets.
-pub fn addr_hash(a: &IpAddr) -> u64 {
+pub(crate) fn addr_hash(a: &IpAddr) -> u64 {
     let mut h = FxHasher::default();
     a.hash(&mut h);
     h.finish()
@@ -35,7 +35,7 @@ pub fn addr_hash(a: &IpAddr) -> u64 {
 
 /// Session figures of one window bucket (or of the open sessions at one instant).
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     /// Sessions with payload both ways.
     pub sessions: u64,
     /// Of which the outside peer opened.
@@ -54,7 +54,7 @@ pub struct Sessions {
 
 impl Sessions {
     /// Adds one session's bytes (as the host sees them).
-    pub fn add(&mut self, bytes_in: u64, bytes_out: u64, inbound: bool) {
+    pub(crate) fn add(&mut self, bytes_in: u64, bytes_out: u64, inbound: bool) {
         self.sessions += 1;
         self.inbound += u64::from(inbound);
         self.bytes_in += bytes_in;
@@ -68,7 +68,7 @@ impl Sessions {
         }
     }
     /// Sums two sets of figures (peaks take the larger).
-    pub fn plus(&self, o: &Sessions) -> Sessions {
+    pub(crate) fn plus(&self, o: &Sessions) -> Sessions {
         Sessions {
             sessions: self.sessions + o.sessions,
             inbound: self.inbound + o.inbound,
@@ -80,11 +80,11 @@ impl Sessions {
         }
     }
     /// Bytes passed through: what came in on some sessions and went out on others.
-    pub fn passed_through(&self) -> u64 {
+    pub(crate) fn passed_through(&self) -> u64 {
         self.net_in.min(self.net_out)
     }
     /// min(in, out) / max(in, out): 1.0 is perfectly symmetric, 0 one-way.
-    pub fn balance(&self) -> f64 {
+    pub(crate) fn balance(&self) -> f64 {
         let (lo, hi) = (self.bytes_in.min(self.bytes_out), self.bytes_in.max(self.bytes_out));
         if hi == 0 { 0.0 } else { lo as f64 / hi as f64 }
     }
@@ -92,7 +92,7 @@ impl Sessions {
 
 /// A sustained heavy outbound run that qualified.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateRun {
+pub(crate) struct RateRun {
     /// When the run began.
     pub start: Timestamp,
     /// Its length in seconds so far.
@@ -109,7 +109,7 @@ pub struct RateRun {
 
 /// Thresholds the throughput state needs, copied from the config once.
 #[derive(Debug, Clone, Copy)]
-pub struct RateLimits {
+pub(crate) struct RateLimits {
     /// Bytes per second that count as heavy.
     pub threshold: f64,
     /// Run length that qualifies, nanoseconds.
@@ -124,7 +124,7 @@ pub struct RateLimits {
 
 /// Outbound throughput of one host.
 #[derive(Debug, Clone, Copy)]
-pub struct Rate {
+pub(crate) struct Rate {
     bucket_start: Timestamp,
     bucket_bytes: u64,
     baseline: f64,
@@ -135,7 +135,7 @@ pub struct Rate {
 
 impl Rate {
     /// A host first seen at `ts`.
-    pub fn new(ts: Timestamp) -> Rate {
+    pub(crate) fn new(ts: Timestamp) -> Rate {
         Rate {
             bucket_start: Timestamp(ts.0 - ts.0 % RATE_BUCKET_NS),
             bucket_bytes: 0,
@@ -147,13 +147,14 @@ impl Rate {
     }
 
     /// The baseline, bytes per second.
-    pub fn baseline(&self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn baseline(&self) -> f64 {
         self.baseline
     }
 
     /// Counts `bytes` sent at `ts`; returns the run when closing a bucket completes a
     /// qualifying one. `first_seen` is when the host's history began.
-    pub fn add_out(
+    pub(crate) fn add_out(
         &mut self,
         ts: Timestamp,
         bytes: u64,
@@ -206,7 +207,7 @@ impl Rate {
 
 /// Everything kept about one home host.
 #[derive(Debug)]
-pub struct Host {
+pub(crate) struct Host {
     /// First packet with an outside peer.
     pub first_seen: Timestamp,
     /// Last packet with an outside peer.
@@ -225,7 +226,7 @@ pub struct Host {
 
 impl Host {
     /// A host first seen at `ts`.
-    pub fn new(ts: Timestamp) -> Host {
+    pub(crate) fn new(ts: Timestamp) -> Host {
         Host {
             first_seen: ts,
             last_seen: ts,
@@ -240,7 +241,7 @@ impl Host {
     }
 
     /// Slides the window to `ts` (two half-overlapping buckets, as the DNS detector does).
-    pub fn slide(&mut self, ts: Timestamp, window_ns: u64) {
+    pub(crate) fn slide(&mut self, ts: Timestamp, window_ns: u64) {
         if ts.0.saturating_sub(self.win_start.0) < window_ns {
             return;
         }
@@ -257,29 +258,29 @@ impl Host {
     }
 
     /// A finished session with an outside peer.
-    pub fn add_session(&mut self, peer: &IpAddr, bytes_in: u64, bytes_out: u64, inbound: bool) {
+    pub(crate) fn add_session(&mut self, peer: &IpAddr, bytes_in: u64, bytes_out: u64, inbound: bool) {
         self.cur.add(bytes_in, bytes_out, inbound);
         self.peers.insert(addr_hash(peer));
     }
 
     /// Records a concurrency sample.
-    pub fn sample_concurrency(&mut self, n: u64) {
+    pub(crate) fn sample_concurrency(&mut self, n: u64) {
         self.cur.peak_concurrent = self.cur.peak_concurrent.max(n);
     }
 
     /// Finished-session figures of the window.
-    pub fn window(&self) -> Sessions {
+    pub(crate) fn window(&self) -> Sessions {
         self.cur.plus(&self.prev)
     }
 
     /// Distinct peers of the window's finished sessions and of `open` (estimated).
-    pub fn distinct_peers(&self, open: &Distinct) -> u64 {
+    pub(crate) fn distinct_peers(&self, open: &Distinct) -> u64 {
         self.peers.union(&self.prev_peers).union(open).estimate()
     }
 
     /// A two-way session from outside `client` to a proxy port; returns the distinct clients
     /// of the window (estimated).
-    pub fn add_port_client(&mut self, client: &IpAddr) -> u64 {
+    pub(crate) fn add_port_client(&mut self, client: &IpAddr) -> u64 {
         let pc = self.port_clients.get_or_insert_with(Box::default);
         pc[0].insert(addr_hash(client));
         pc[0].union(&pc[1]).estimate()
@@ -294,11 +295,11 @@ const DISTINCT_BITS: usize = 512;
 /// collision among 20 peers has probability ~0.4), about ±5 % near 1,000, and it saturates at
 /// ~3,200 — far above any threshold, so a flood of peers cannot grow it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Distinct([u64; DISTINCT_BITS / 64]);
+pub(crate) struct Distinct([u64; DISTINCT_BITS / 64]);
 
 impl Distinct {
     /// Adds a 64-bit hash.
-    pub fn insert(&mut self, h: u64) {
+    pub(crate) fn insert(&mut self, h: u64) {
         // Linear counting assumes random bit choices; FxHash of neighbouring addresses is too
         // evenly spread (it would over-count), so finish it with murmur3's fmix64.
         let mut x = h;
@@ -313,7 +314,7 @@ impl Distinct {
         }
     }
     /// The sketch of both sets.
-    pub fn union(&self, o: &Distinct) -> Distinct {
+    pub(crate) fn union(&self, o: &Distinct) -> Distinct {
         let mut u = *self;
         for (a, b) in u.0.iter_mut().zip(o.0.iter()) {
             *a |= b;
@@ -321,7 +322,7 @@ impl Distinct {
         u
     }
     /// Estimated number of distinct hashes inserted.
-    pub fn estimate(&self) -> u64 {
+    pub(crate) fn estimate(&self) -> u64 {
         let set: u32 = self.0.iter().map(|w| w.count_ones()).sum();
         let m = DISTINCT_BITS as f64;
         let zeros = (m - f64::from(set)).max(1.0);

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Where a proxy client asked to go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// IPv4 address and port.
     V4(Ipv4Addr, u16),
     /// IPv6 address and port.
@@ -43,14 +43,14 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 
 /// A SOCKS5 greeting (RFC 1928 §3): `05 NMETHODS METHODS...`, exactly that long.
 /// Returns the offered methods.
-pub fn socks5_greeting(b: &[u8]) -> Option<&[u8]> {
+pub(crate) fn socks5_greeting(b: &[u8]) -> Option<&[u8]> {
     let (&ver, rest) = b.split_first()?;
     let (&n, methods) = rest.split_first()?;
     (ver == 5 && n > 0 && methods.len() == usize::from(n)).then_some(methods)
 }
 
 /// A SOCKS5 method selection reply: `05 METHOD`. Returns the method (0xff = none acceptable).
-pub fn socks5_method_reply(b: &[u8]) -> Option<u8> {
+pub(crate) fn socks5_method_reply(b: &[u8]) -> Option<u8> {
     match b {
         [5, m] => Some(*m),
         _ => None,
@@ -59,7 +59,7 @@ pub fn socks5_method_reply(b: &[u8]) -> Option<u8> {
 
 /// A SOCKS5 request (RFC 1928 §4): `05 CMD 00 ATYP DST.ADDR DST.PORT`. Returns the command
 /// (1 CONNECT, 2 BIND, 3 UDP ASSOCIATE) and the target.
-pub fn socks5_request(b: &[u8]) -> Option<(u8, Target<'_>)> {
+pub(crate) fn socks5_request(b: &[u8]) -> Option<(u8, Target<'_>)> {
     let (&[ver, cmd, rsv, atyp], rest) = b.split_first_chunk::<4>()?;
     if ver != 5 || rsv != 0 || !(1..=3).contains(&cmd) {
         return None;
@@ -85,7 +85,7 @@ pub fn socks5_request(b: &[u8]) -> Option<(u8, Target<'_>)> {
 
 /// A SOCKS4/4a request: `04 CMD PORT IPV4 USERID 00 [HOST 00]` (4a when the address is
 /// 0.0.0.x, x != 0). Returns the command (1 CONNECT, 2 BIND) and the target.
-pub fn socks4_request(b: &[u8]) -> Option<(u8, Target<'_>)> {
+pub(crate) fn socks4_request(b: &[u8]) -> Option<(u8, Target<'_>)> {
     let (&[ver, cmd, p0, p1, a, bb, c, d], rest) = b.split_first_chunk::<8>()?;
     if ver != 4 || (cmd != 1 && cmd != 2) {
         return None;
@@ -102,7 +102,7 @@ pub fn socks4_request(b: &[u8]) -> Option<(u8, Target<'_>)> {
 }
 
 /// A SOCKS4 reply: `00 STATUS PORT IPV4` (8 bytes). Returns the status (0x5a granted).
-pub fn socks4_reply(b: &[u8]) -> Option<u8> {
+pub(crate) fn socks4_reply(b: &[u8]) -> Option<u8> {
     match b {
         [0, s @ 0x5a..=0x5d, _, _, _, _, _, _] => Some(*s),
         _ => None,
@@ -132,7 +132,7 @@ fn json_string_after<'a>(b: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 /// `mining.subscribe` / `mining.authorize` (and other `mining.*`), Monero-style `login` naming
 /// its miner `agent` (XMRig, xmr-stak, SRBMiner all do; a bare `login` is too common a word in
 /// other JSON protocols), and Ethereum-proxy `eth_submitLogin`. Returns the method.
-pub fn stratum_method(b: &[u8]) -> Option<&[u8]> {
+pub(crate) fn stratum_method(b: &[u8]) -> Option<&[u8]> {
     let b = &b[..b.len().min(STRATUM_SCAN)];
     let start = b.iter().position(|c| !c.is_ascii_whitespace())?;
     if b.get(start) != Some(&b'{') {
@@ -147,7 +147,7 @@ pub fn stratum_method(b: &[u8]) -> Option<&[u8]> {
 
 /// The miner software a Stratum login names, when it does (`"agent":"XMRig/6.21"`, or the
 /// first parameter of `mining.subscribe`, e.g. `"cpuminer/2.5"`).
-pub fn stratum_agent(b: &[u8]) -> Option<&[u8]> {
+pub(crate) fn stratum_agent(b: &[u8]) -> Option<&[u8]> {
     let b = &b[..b.len().min(STRATUM_SCAN)];
     if let Some(a) = json_string_after(b, b"\"agent\"") {
         return Some(a);
@@ -174,7 +174,7 @@ pub fn stratum_agent(b: &[u8]) -> Option<&[u8]> {
 /// base32 has ~19 %, English ~40 %). Finds about 56 % of 4-character names, 77 % of 7-character
 /// ones and ~90 % or more from 8 on; callers add the ALPN and port conditions that keep
 /// ordinary sites out.
-pub fn tor_like_sni(sni: &[u8]) -> bool {
+pub(crate) fn tor_like_sni(sni: &[u8]) -> bool {
     let Some(mid) = sni.strip_prefix(b"www.").and_then(|r| r.strip_suffix(b".com")) else {
         return false;
     };
@@ -191,7 +191,7 @@ pub fn tor_like_sni(sni: &[u8]) -> bool {
 
 /// The host part of an HTTP `Host` header or request target: port and trailing dot removed.
 /// IPv6 literals (`[..]`) come back empty: they never name a service.
-pub fn host_part(h: &[u8]) -> &[u8] {
+pub(crate) fn host_part(h: &[u8]) -> &[u8] {
     let h = h.trim_ascii();
     if h.first() == Some(&b'[') {
         return &[];

@@ -7,7 +7,7 @@ use serde::Deserialize;
 /// `[scan]` config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ScanConfig {
+pub(crate) struct ScanConfig {
     /// Run this detector.
     pub enabled: bool,
     /// A source quiet (no new target) for this long ends its episode: walks, counts and the
@@ -126,7 +126,7 @@ impl Default for ScanConfig {
 
 /// The TRW figures derived from the config, in natural-log units.
 #[derive(Debug, Clone, Copy)]
-pub struct Walk {
+pub(crate) struct Walk {
     /// Added per failure: ln((1 - θ1) / (1 - θ0)).
     pub fail: f64,
     /// Added per success (negative): ln(θ1 / θ0).
@@ -139,7 +139,7 @@ pub struct Walk {
 
 impl Walk {
     /// From the config; degenerate parameters fall back to the defaults.
-    pub fn from_config(c: &ScanConfig) -> Walk {
+    pub(crate) fn from_config(c: &ScanConfig) -> Walk {
         let ok = |p: f64| p > 0.0 && p < 1.0;
         let (t0, t1) = if ok(c.theta0) && ok(c.theta1) && c.theta1 < c.theta0 {
             (c.theta0, c.theta1)
@@ -160,7 +160,8 @@ impl Walk {
     }
 
     /// Net plain failures the upper threshold needs (TRW's "about 4").
-    pub fn failures_needed(&self, factor: f64) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn failures_needed(&self, factor: f64) -> u32 {
         (self.upper * factor / self.fail).ceil() as u32
     }
 }

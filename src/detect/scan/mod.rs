@@ -40,20 +40,19 @@
 //! hosts is seen by every worker, each with its share of the targets (and may alert once each).
 
 mod alert;
-pub mod config;
+pub(crate) mod config;
 mod contact;
-pub mod probe;
+pub(crate) mod probe;
 mod records;
-pub mod resolved;
+pub(crate) mod resolved;
 mod signatures;
-pub mod sketch;
-pub mod state;
+pub(crate) mod sketch;
+pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 mod walk;
 
-pub use config::ScanConfig;
-pub use signatures::{SIG_EXTERNAL, SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
+pub(crate) use config::ScanConfig;
 
 use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
@@ -76,7 +75,7 @@ use std::net::IpAddr;
 const NAME: &str = "scan";
 
 /// The detector's row in [`crate::detect::ALL`].
-pub const SPEC: Spec = Spec::of::<Scan>(
+pub(crate) const SPEC: Spec = Spec::of::<Scan>(
     NAME,
     "Scanning from, inside or against the home network: horizontal, vertical and block walks \
      judged by failed first contacts (TRW), ICMP sweeps",
@@ -136,7 +135,7 @@ struct Pending {
 }
 
 /// The detector.
-pub struct Scan {
+pub(crate) struct Scan {
     cfg: ScanConfig,
     walk: Walk,
     allow: Vec<IpNet>,
@@ -163,7 +162,7 @@ pub struct Scan {
 
 impl Scan {
     /// A detector with `cfg`.
-    pub fn new(cfg: ScanConfig) -> Self {
+    pub(crate) fn new(cfg: ScanConfig) -> Self {
         let max_sources = cfg.max_sources;
         Scan {
             walk: Walk::from_config(&cfg),

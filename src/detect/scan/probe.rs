@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 /// Probe techniques, as they appear in the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Half-open SYN from a raw socket (nmap -sS, masscan, zmap).
     Syn,
     /// SYN from the operating system's stack (nmap -sT, curl/nc loops, malware using connect()).
@@ -41,7 +41,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in evidence order.
-    pub const ALL: [Kind; 11] = [
+    pub(crate) const ALL: [Kind; 11] = [
         Kind::Syn,
         Kind::Connect,
         Kind::Fin,
@@ -56,7 +56,7 @@ impl Kind {
     ];
 
     /// Name in the evidence (`technique`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Syn => "syn",
             Kind::Connect => "connect",
@@ -73,24 +73,24 @@ impl Kind {
     }
 
     /// Index into per-kind tallies.
-    pub fn idx(self) -> usize {
+    pub(crate) fn idx(self) -> usize {
         self as usize
     }
 
     /// The probe fails whatever the answer: no legitimate opener looks like this.
-    pub fn definite(self) -> bool {
+    pub(crate) fn definite(self) -> bool {
         matches!(self, Kind::Fin | Kind::Null | Kind::Xmas | Kind::OddFlags | Kind::IcmpProbe)
     }
 
     /// A port-scanning technique (as opposed to host discovery: echo, ACK ping, timestamp).
-    pub fn port_scan(self) -> bool {
+    pub(crate) fn port_scan(self) -> bool {
         !matches!(self, Kind::Ack | Kind::IcmpEcho | Kind::IcmpProbe)
     }
 }
 
 /// Scanner tools recognised by their packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
+pub(crate) enum Tool {
     /// nmap's raw packets.
     Nmap,
     /// masscan.
@@ -103,9 +103,9 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in evidence order.
-    pub const ALL: [Tool; 4] = [Tool::Nmap, Tool::Masscan, Tool::Zmap, Tool::Mirai];
+    pub(crate) const ALL: [Tool; 4] = [Tool::Nmap, Tool::Masscan, Tool::Zmap, Tool::Mirai];
     /// Name in the evidence.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Tool::Nmap => "nmap",
             Tool::Masscan => "masscan",
@@ -117,7 +117,7 @@ impl Tool {
 
 /// A classified probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Technique.
     pub kind: Kind,
     /// No operating-system stack sends this packet.
@@ -135,12 +135,12 @@ const NMAP_WINDOWS: [u16; 4] = [1024, 2048, 3072, 4096];
 
 /// UDP ports whose traffic is one-way by design (syslog, SNMP traps, NetFlow/IPFIX/sFlow,
 /// statsd, GELF, collectd): silence there is no failure.
-pub const UDP_ONE_WAY: [u16; 10] = [514, 162, 2055, 4739, 6343, 9995, 9996, 8125, 12201, 25826];
+pub(crate) const UDP_ONE_WAY: [u16; 10] = [514, 162, 2055, 4739, 6343, 9995, 9996, 8125, 12201, 25826];
 
 /// Service ports above 1023 that scanners sweep (databases, remote desktop, proxies, web
 /// alternates, container and cache APIs). With the ports below 1024 they are the targets the
 /// block walk counts failures on; peer-to-peer clients failing on random high ports stay out.
-pub const SERVICE_PORTS: [u16; 48] = [
+pub(crate) const SERVICE_PORTS: [u16; 48] = [
     1025, 1080, 1433, 1521, 1723, 1883, 2049, 2082, 2083, 2181, 2375, 2376, 3000, 3128, 3306, 3389, 4443,
     4444, 5000, 5060, 5432, 5555, 5601, 5672, 5900, 5984, 6000, 6379, 6443, 7001, 8000, 8008, 8009, 8080,
     8081, 8088, 8443, 8888, 9000, 9090, 9100, 9200, 9300, 10000, 11211, 27017, 50000, 49152,
@@ -151,17 +151,17 @@ pub const SERVICE_PORTS: [u16; 48] = [
 const PLAIN_PROTOCOLS: [u8; 12] = [2, 4, 41, 47, 50, 51, 89, 103, 112, 115, 132, 136];
 
 /// An IP protocol an operating system or a tunnel sends on its own.
-pub fn plain_protocol(proto: u8) -> bool {
+pub(crate) fn plain_protocol(proto: u8) -> bool {
     PLAIN_PROTOCOLS.contains(&proto)
 }
 
 /// A port scanners target and ordinary clients rarely fail on.
-pub fn service_port(port: u16) -> bool {
+pub(crate) fn service_port(port: u16) -> bool {
     port < 1024 || SERVICE_PORTS.contains(&port)
 }
 
 /// Classic traceroute's UDP port range: refused on purpose at the last hop, never a probe.
-pub const TRACEROUTE_PORTS: std::ops::RangeInclusive<u16> = 33434..=33534;
+pub(crate) const TRACEROUTE_PORTS: std::ops::RangeInclusive<u16> = 33434..=33534;
 
 fn tcp_tool(d: &Decoded<'_>, dport: u16, seq: u32, window: u16, header_len: u8, syn: bool) -> Option<Tool> {
     // Each test is a 16- or 32-bit coincidence for an ordinary packet; the evidence names a tool
@@ -184,7 +184,7 @@ fn tcp_tool(d: &Decoded<'_>, dport: u16, seq: u32, window: u16, header_len: u8, 
 
 /// The probe `d` is, if it opens a flow the way a scanner's probe does. `None` for answers
 /// (SYN-ACK, RST, echo reply, ICMP errors) and for mid-stream packets carrying data.
-pub fn classify(d: &Decoded<'_>) -> Option<Probe> {
+pub(crate) fn classify(d: &Decoded<'_>) -> Option<Probe> {
     match d.l4 {
         L4::Tcp(t) => {
             let f = t.flags;

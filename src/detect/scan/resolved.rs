@@ -13,14 +13,14 @@ use std::net::IpAddr;
 type Key = (IpAddr, IpAddr);
 
 /// Recently resolved addresses per client.
-pub struct Resolved {
+pub(crate) struct Resolved {
     map: Bounded<Key, (u64, Timestamp)>,
     window: u64,
     evicted: u64,
 }
 
 /// A case-folded hash of a DNS name.
-pub fn name_hash(name: &[u8]) -> u64 {
+pub(crate) fn name_hash(name: &[u8]) -> u64 {
     name.chunks(8).fold(0x243f_6a88_85a3_08d3, |h, c| {
         let mut w = [0u8; 8];
         for (d, b) in w.iter_mut().zip(c) {
@@ -32,12 +32,12 @@ pub fn name_hash(name: &[u8]) -> u64 {
 
 impl Resolved {
     /// At most `cap` (client, address) pairs, each remembered for `window` nanoseconds.
-    pub fn new(cap: usize, window: u64) -> Self {
+    pub(crate) fn new(cap: usize, window: u64) -> Self {
         Resolved { map: Bounded::new(cap.max(1)), window, evicted: 0 }
     }
 
     /// Records the addresses of response `m` as resolved by `client` at `ts`.
-    pub fn record(&mut self, client: IpAddr, m: &DnsMessage, ts: Timestamp) {
+    pub(crate) fn record(&mut self, client: IpAddr, m: &DnsMessage, ts: Timestamp) {
         let group = name_hash(m.qname.as_bytes());
         for a in m.answer_addrs.iter().flatten() {
             if self.map.insert((client, *a), (group, ts)).is_some() {
@@ -47,39 +47,40 @@ impl Resolved {
     }
 
     /// The name group of `addr` if `client` resolved it within the window before `ts`.
-    pub fn group(&self, client: &IpAddr, addr: &IpAddr, ts: Timestamp) -> Option<u64> {
+    pub(crate) fn group(&self, client: &IpAddr, addr: &IpAddr, ts: Timestamp) -> Option<u64> {
         let &(g, at) = self.map.get(&(*client, *addr))?;
         (ts.0.saturating_sub(at.0) <= self.window).then_some(g)
     }
 
     /// Forgets what is older than the window at `now`.
-    pub fn expire(&mut self, now: Timestamp) {
+    pub(crate) fn expire(&mut self, now: Timestamp) {
         let window = self.window;
         self.map.retain(|_, v| now.0.saturating_sub(v.1.0) <= window);
     }
 
     /// Pairs held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 
     /// Always false once something was resolved.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
     /// Pairs pushed out by the cap.
-    pub fn evicted(&self) -> u64 {
+    pub(crate) fn evicted(&self) -> u64 {
         self.evicted
     }
 
     /// Bytes held.
-    pub fn memory(&self) -> usize {
+    pub(crate) fn memory(&self) -> usize {
         self.map.overhead_bytes() + self.map.len() * std::mem::size_of::<(Key, (u64, Timestamp))>()
     }
 
     /// Drops the least recently resolved `share` (memory pressure); returns how many.
-    pub fn shed(&mut self, share: f64) -> u64 {
+    pub(crate) fn shed(&mut self, share: f64) -> u64 {
         self.map.shed(share, |_, _| {})
     }
 }

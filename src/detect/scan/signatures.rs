@@ -3,7 +3,7 @@
 use crate::alert::Signature;
 
 /// A home host scans hosts outside: a compromised or hijacked machine.
-pub const SIG_OUTBOUND: Signature = Signature {
+pub(crate) const SIG_OUTBOUND: Signature = Signature {
     id: 9_100_200,
     rev: 1,
     msg: "SIPHON scan: home host scanning external hosts",
@@ -12,7 +12,7 @@ pub const SIG_OUTBOUND: Signature = Signature {
     mitre: &["T1046", "T1595", "T1496.002"],
 };
 /// A home host scans the home network: discovery before lateral movement.
-pub const SIG_INTERNAL: Signature = Signature {
+pub(crate) const SIG_INTERNAL: Signature = Signature {
     id: 9_100_201,
     rev: 1,
     msg: "SIPHON scan: home host scanning the home network",
@@ -21,7 +21,7 @@ pub const SIG_INTERNAL: Signature = Signature {
     mitre: &["T1046", "T1018"],
 };
 /// An outside host scans the home network.
-pub const SIG_INBOUND: Signature = Signature {
+pub(crate) const SIG_INBOUND: Signature = Signature {
     id: 9_100_202,
     rev: 1,
     msg: "SIPHON scan: external host scanning the home network",
@@ -32,7 +32,7 @@ pub const SIG_INBOUND: Signature = Signature {
 
 /// Neither side is in the home network (a SPAN carrying transit traffic, or a family the
 /// home network does not cover, such as IPv6 with only IPv4 home nets): no direction is claimed.
-pub const SIG_EXTERNAL: Signature = Signature {
+pub(crate) const SIG_EXTERNAL: Signature = Signature {
     id: 9_100_203,
     rev: 1,
     msg: "SIPHON scan: scan between hosts outside the home network",

@@ -5,7 +5,7 @@
 use crate::flow::host::mix;
 
 /// A hash of a (protocol, port) pair.
-pub fn hash_port(proto: u8, port: u16) -> u64 {
+pub(crate) fn hash_port(proto: u8, port: u16) -> u64 {
     mix((u64::from(proto) << 16 | u64::from(port)) ^ 0x5ca1_ab1e)
 }
 
@@ -19,7 +19,7 @@ const BLOOM_CAPACITY: u32 = 96;
 /// Two-generation Bloom filter: the current generation takes inserts; when full it becomes the
 /// previous one and a fresh one starts, so memory is fixed and old targets age out by volume.
 #[derive(Clone, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     cur: [u64; BLOOM_WORDS],
     prev: [u64; BLOOM_WORDS],
     n: u32,
@@ -35,7 +35,7 @@ fn has(g: &[u64; BLOOM_WORDS], h: u64) -> bool {
 
 impl Seen {
     /// Inserts `h`; `true` if it was not there (a new target).
-    pub fn insert(&mut self, h: u64) -> bool {
+    pub(crate) fn insert(&mut self, h: u64) -> bool {
         if has(&self.cur, h) || has(&self.prev, h) {
             return false;
         }
@@ -56,7 +56,7 @@ impl Seen {
 /// (allocated at the first spill and kept when the source is recycled: most sources never
 /// contact more than a few targets, and in steady state nothing allocates).
 #[derive(Clone, Default)]
-pub struct Targets {
+pub(crate) struct Targets {
     few: [u64; 4],
     n: u8,
     spilled: bool,
@@ -65,13 +65,13 @@ pub struct Targets {
 
 impl Targets {
     /// Forgets every target.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.n = 0;
         self.spilled = false;
     }
 
     /// Inserts `h`; `true` if it was not there (a new target).
-    pub fn insert(&mut self, h: u64) -> bool {
+    pub(crate) fn insert(&mut self, h: u64) -> bool {
         if self.spilled
             && let Some(many) = &mut self.many
         {
@@ -103,7 +103,7 @@ const HLL_M: usize = 1 << HLL_P;
 
 /// A HyperLogLog distinct counter over 64-bit hashes.
 #[derive(Clone)]
-pub struct Distinct {
+pub(crate) struct Distinct {
     reg: [u8; HLL_M],
 }
 
@@ -115,7 +115,7 @@ impl Default for Distinct {
 
 impl Distinct {
     /// Adds a (well-mixed) hash.
-    pub fn add(&mut self, h: u64) {
+    pub(crate) fn add(&mut self, h: u64) {
         let i = (h >> (64 - HLL_P)) as usize;
         let rank = ((h << HLL_P) | (1 << (HLL_P - 1))).leading_zeros() as u8 + 1;
         if let Some(r) = self.reg.get_mut(i) {
@@ -124,7 +124,7 @@ impl Distinct {
     }
 
     /// Estimated distinct count.
-    pub fn estimate(&self) -> u64 {
+    pub(crate) fn estimate(&self) -> u64 {
         let m = HLL_M as f64;
         let zeros = self.reg.iter().filter(|r| **r == 0).count();
         let sum: f64 = self.reg.iter().map(|r| 2f64.powi(-i32::from(*r))).sum();

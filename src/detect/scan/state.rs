@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 /// One target: a host and a port (or ICMP request type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// Host probed.
     pub host: IpAddr,
     /// IP protocol.
@@ -21,20 +21,20 @@ pub struct Target {
 
 impl Target {
     /// Hash for the seen-filter.
-    pub fn hash(&self) -> u64 {
+    pub(crate) fn hash(&self) -> u64 {
         mix(hash_ip(&self.host) ^ hash_port(self.proto, self.port))
     }
     /// Hash for the seen-filter when the host is one of the addresses of a name the prober
     /// resolved (`group`): every address of the name is one target per port.
-    pub fn hash_in_group(&self, group: u64) -> u64 {
+    pub(crate) fn hash_in_group(&self, group: u64) -> u64 {
         mix(group ^ hash_port(self.proto, self.port) ^ 0x6a09_e667_f3bc_c908)
     }
     /// Hash for the seen-filter marking `host` as counted in its /24's sweep.
-    pub fn host_hash(host: &IpAddr) -> u64 {
+    pub(crate) fn host_hash(host: &IpAddr) -> u64 {
         mix(hash_ip(host) ^ 0xbb67_ae85_84ca_a73b)
     }
     /// `203.0.113.11:443/tcp`, `203.0.113.11/icmp`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self.proto {
             6 => format!("{}/tcp", sock(self.host, self.port)),
             17 => format!("{}/udp", sock(self.host, self.port)),
@@ -54,7 +54,7 @@ fn sock(ip: IpAddr, port: u16) -> String {
 /// A log-likelihood random walk, held at its lower threshold and reset when idle. Eight bytes:
 /// every source keeps up to `max_walks_per_source` of them per list.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct WalkState {
+pub(crate) struct WalkState {
     /// Current log-likelihood ratio (single precision: steps are about 1.4 and thresholds
     /// about 5, far from where 24 bits of mantissa round).
     pub value: f32,
@@ -64,7 +64,7 @@ pub struct WalkState {
 
 impl WalkState {
     /// Adds `delta` at `ts`, first forgetting a walk idle for `window` nanoseconds.
-    pub fn step(&mut self, ts: Timestamp, delta: f64, lower: f64, window: u64) {
+    pub(crate) fn step(&mut self, ts: Timestamp, delta: f64, lower: f64, window: u64) {
         let now = u32::try_from(ts.secs()).unwrap_or(u32::MAX);
         if u64::from(now.saturating_sub(self.last_secs)).saturating_mul(1_000_000_000) > window {
             *self = WalkState::default();
@@ -76,7 +76,7 @@ impl WalkState {
 
 /// The walk over one host's ports, and how many of its ports were met with silence.
 #[derive(Debug, Clone, Copy)]
-pub struct HostWalk {
+pub(crate) struct HostWalk {
     /// The host.
     pub host: IpAddr,
     /// The walk.
@@ -87,7 +87,7 @@ pub struct HostWalk {
 
 /// Hosts-touched counter for one /24 (IPv6 /64), every probe kind.
 #[derive(Debug, Clone, Copy)]
-pub struct Sweep {
+pub(crate) struct Sweep {
     /// Hash of the prefix.
     pub prefix: u64,
     /// First host counted.
@@ -99,7 +99,7 @@ pub struct Sweep {
 }
 
 /// The prefix a sweep is counted in.
-pub fn sweep_prefix(ip: &IpAddr) -> u64 {
+pub(crate) fn sweep_prefix(ip: &IpAddr) -> u64 {
     match ip {
         IpAddr::V4(v4) => mix(u64::from(u32::from(*v4) >> 8)),
         IpAddr::V6(v6) => mix((u128::from(*v6) >> 64) as u64 ^ 0x66),
@@ -108,7 +108,7 @@ pub fn sweep_prefix(ip: &IpAddr) -> u64 {
 
 /// Distinct counts of what failed.
 #[derive(Clone, Default)]
-pub struct Failed {
+pub(crate) struct Failed {
     /// Distinct hosts with a failed probe.
     pub hosts: Distinct,
     /// Distinct (protocol, port) with a failed TCP/UDP probe.
@@ -129,7 +129,7 @@ const SWEEP_CELLS: usize = 4;
 
 /// What the source has done this episode.
 #[derive(Clone, Default)]
-pub struct Source {
+pub(crate) struct Source {
     /// First new target of the episode.
     pub first: Timestamp,
     /// Last new target or outcome.
@@ -190,7 +190,7 @@ impl Source {
     /// source may hold is allocated once and kept when the source is recycled: the failure
     /// records here, the walk lists at their first walk (each at its cap at once), the
     /// targets filter when it spills ([`Targets`]).
-    pub fn new(ts: Timestamp, sample: usize) -> Source {
+    pub(crate) fn new(ts: Timestamp, sample: usize) -> Source {
         Source {
             first: ts,
             last: ts,
@@ -203,7 +203,7 @@ impl Source {
 
     /// Starts a fresh episode at `ts` in place, keeping every allocation and the count of
     /// pending contacts. (Every field is named: a new one must be reset here.)
-    pub fn reset(&mut self, ts: Timestamp) {
+    pub(crate) fn reset(&mut self, ts: Timestamp) {
         let Source {
             first,
             last,
@@ -261,7 +261,7 @@ impl Source {
 
     /// The walk of (`proto`, `port`), replacing the stalest when `cap` are kept (a scan of many
     /// ports churns through them; the source-wide walk keeps the total).
-    pub fn port_walk(&mut self, proto: u8, port: u16, cap: usize) -> &mut WalkState {
+    pub(crate) fn port_walk(&mut self, proto: u8, port: u16, cap: usize) -> &mut WalkState {
         let i = match self.by_port.iter().position(|(p, q, _)| *p == proto && *q == port) {
             Some(i) => i,
             None => {
@@ -277,7 +277,7 @@ impl Source {
     }
 
     /// The walk of `host`, replacing the stalest when `cap` are kept.
-    pub fn host_walk(&mut self, host: IpAddr, cap: usize) -> &mut HostWalk {
+    pub(crate) fn host_walk(&mut self, host: IpAddr, cap: usize) -> &mut HostWalk {
         let i = match self.by_host.iter().position(|h| h.host == host) {
             Some(i) => i,
             None => {
@@ -293,7 +293,7 @@ impl Source {
     }
 
     /// Counts `host` (`weight` times) in its prefix's sweep; returns the cell after counting.
-    pub fn sweep(&mut self, host: &IpAddr, weight: u32, ts: Timestamp, window: u64) -> Sweep {
+    pub(crate) fn sweep(&mut self, host: &IpAddr, weight: u32, ts: Timestamp, window: u64) -> Sweep {
         let prefix = sweep_prefix(host);
         let i = match self.sweeps.iter().position(|s| s.prefix == prefix) {
             Some(i) => i,
@@ -316,7 +316,7 @@ impl Source {
     }
 
     /// Records a failed target: distinct counts and the sample.
-    pub fn failed(&mut self, t: &Target, sample_size: usize) {
+    pub(crate) fn failed(&mut self, t: &Target, sample_size: usize) {
         self.failed.hosts.add(hash_ip(&t.host));
         if matches!(t.proto, 6 | 17) {
             self.failed.ports.add(hash_port(t.proto, t.port));
@@ -327,14 +327,14 @@ impl Source {
     }
 
     /// Estimated distinct failed hosts and ports.
-    pub fn failed_counts(&self) -> (u64, u64) {
+    pub(crate) fn failed_counts(&self) -> (u64, u64) {
         (self.failed.hosts.estimate(), self.failed.ports.estimate())
     }
 
     /// The technique to report: the deciding probe's, if it scans ports; else the most used
     /// technique other than echo/timestamp discovery (an ACK scan decides with ACKs, but so
     /// does nmap's ACK ping before a SYN scan), ties going to the deciding probe's.
-    pub fn technique(&self, deciding: Kind) -> Kind {
+    pub(crate) fn technique(&self, deciding: Kind) -> Kind {
         // Echo failures only feed the echo walk: an echo decided a sweep.
         if deciding.port_scan() || deciding == Kind::IcmpEcho {
             return deciding;
@@ -354,14 +354,14 @@ impl Source {
     }
 
     /// The tool whose fingerprint most first contacts carried, if at least half did.
-    pub fn tool(&self) -> Option<Tool> {
+    pub(crate) fn tool(&self) -> Option<Tool> {
         let (t, n) = Tool::ALL.iter().map(|t| (*t, self.tools[*t as usize])).max_by_key(|x| x.1)?;
         (n > 0 && n * 2 >= self.probes).then_some(t)
     }
 }
 
 /// 0 for IPv4, 1 for IPv6.
-pub fn family(ip: &IpAddr) -> usize {
+pub(crate) fn family(ip: &IpAddr) -> usize {
     usize::from(ip.is_ipv6())
 }
 
