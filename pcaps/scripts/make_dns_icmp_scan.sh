@@ -20,18 +20,6 @@ WORK=$(mktemp -d /tmp/siphon-dns-icmp-scan.XXXXXX)
 LOG=$WORK/log
 BG_PIDS=()
 
-say() { printf '\n=== %s\n' "$*"; }
-H() { ip netns exec "$NS_HOME" "$@"; }   # run in the home namespace
-I() { ip netns exec "$NS_NET" "$@"; }    # run in the fake internet
-# Background daemons; `ip netns exec` execs the command, so $! is the daemon itself.
-h_bg() { ip netns exec "$NS_HOME" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
-i_bg() { ip netns exec "$NS_NET" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
-kill_bg() {
-  local p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  BG_PIDS=()
-}
 cleanup() {
   set +e
   [ -n "${CAP_PID:-}" ] && kill -INT "$CAP_PID" 2>/dev/null
@@ -39,21 +27,8 @@ cleanup() {
   netns_down
   [ "${KEEP_WORK:-0}" = 1 ] && echo "work dir kept: $WORK" || rm -rf "$WORK"
 }
-# wait_until SECONDS CMD...: poll until CMD succeeds.
-wait_until() {
-  local t=$1; shift
-  for _ in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  echo "timed out waiting for: $*" >&2; return 1
-}
-# Every scenario gets its own home source address; the default route's src makes every tool use it.
-use_src() {
-  SRC=$1
-  home_addr "$SRC"
-  ip -n "$NS_HOME" route replace default via 10.99.0.254 src "$SRC"
-}
 # An address a daemon binds to explicitly (the AnyIP route already makes it local).
 inet_addr() { ip -n "$NS_NET" addr add "$1/32" dev lo 2>/dev/null || true; }
-start_cap() { CAP_FILE=$OUT/$1; rm -f "$CAP_FILE"; capture_start "$CAP_FILE" "$2" "${@:3}"; }
 stop_cap() {
   capture_stop; CAP_PID=
   kill_bg

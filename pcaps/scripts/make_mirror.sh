@@ -34,16 +34,8 @@ VTEP_IP=10.99.250.1
 SENSOR_IP=10.99.250.2
 VNI=4242
 
-say() { printf '\n=== %s\n' "$*"; }
 H() { ip netns exec "$NS_HOME" "$@"; }
 I() { ip netns exec "$NS_NET" "$@"; }
-i_bg() { ip netns exec "$NS_NET" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
-kill_bg() {
-  local p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  BG_PIDS=()
-}
 cleanup() {
   set +e
   [ -n "${CAP_PID:-}" ] && kill -INT "$CAP_PID" 2>/dev/null
@@ -51,16 +43,6 @@ cleanup() {
   ip netns del "$NS_SENS" 2>/dev/null
   netns_down
   rm -rf "$WORK"
-}
-wait_until() {
-  local t=$1; shift
-  for _ in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  echo "timed out waiting for: $*" >&2; return 1
-}
-use_src() {
-  SRC=$1
-  home_addr "$SRC"
-  ip -n "$NS_HOME" route replace default via 10.99.0.254 src "$SRC"
 }
 inet_addr() { ip -n "$NS_NET" addr add "$1/32" dev lo 2>/dev/null || true; }
 tsum() {

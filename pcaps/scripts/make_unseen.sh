@@ -35,14 +35,6 @@ LOG=$WORK/log
 BG_PIDS=()
 H() { ip netns exec "$NS_HOME" "$@"; }
 I() { ip netns exec "$NS_NET" "$@"; }
-h_bg() { ip netns exec "$NS_HOME" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
-i_bg() { ip netns exec "$NS_NET" "$@" >>"$LOG" 2>&1 & BG_PIDS+=($!); }
-kill_bg() {
-  local p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  BG_PIDS=()
-}
 RES_NS=pl-res
 cleanup() {
   set +e
@@ -53,14 +45,8 @@ cleanup() {
   netns_down
   rm -rf "$WORK"
 }
-wait_until() {
-  local t=$1; shift
-  for _ in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  echo "timed out waiting for: $*" >&2; return 1
-}
 use_src() { SRC=$1; home_addr "$SRC"; ip -n "$NS_HOME" route replace default via 10.99.0.254 src "$SRC"; }
 inet_addr() { ip -n "$NS_NET" addr add "$1/32" dev lo 2>/dev/null || true; }
-start_cap() { CAP_FILE=$OUT/$1; rm -f "$CAP_FILE"; capture_start "$CAP_FILE" "$2" "${@:3}"; }
 stop_cap() {
   capture_stop; CAP_PID=
   kill_bg
