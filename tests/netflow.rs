@@ -4,15 +4,13 @@
 //! captures' exports must stay quiet, and a live collector must alert while it runs.
 
 mod common;
+use common::netflow::exports;
 use common::veth::{signal, wait_for_line};
 use common::*;
 use serde_json::Value;
 use siphon::NetflowConfig;
-use siphon::decoding::{Anomalies, DecodeOptions, L4, decode};
 use siphon::input::Collector;
-use siphon::input::FileSource;
-use siphon::input::PacketSource;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::Duration;
 
 /// The thresholds the golden file's sensitive run uses: the bundled upload is 30 MB, the
@@ -133,23 +131,6 @@ fn packets_and_flow_records_are_not_mixed() {
     assert_eq!(out.status.code(), Some(1));
     let out = siphon().args(["--netflow-listen", "127.0.0.1:0", "-i", "lo"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// The UDP payloads (export packets) of a capture, with their sources.
-fn exports(name: &str) -> Vec<(SocketAddr, Vec<u8>)> {
-    let mut src = FileSource::new(vec![pcap(name)], None).unwrap();
-    let (opts, mut an, mut out) = (DecodeOptions::default(), Anomalies::default(), Vec::new());
-    while src
-        .read(256, &mut |p| {
-            if let Some(d) = decode(p.link, p.data, &opts, &mut an)
-                && let L4::Udp { sport, .. } = d.l4
-            {
-                out.push((SocketAddr::new(d.src, sport), d.payload.to_vec()));
-            }
-        })
-        .unwrap()
-    {}
-    out
 }
 
 #[test]

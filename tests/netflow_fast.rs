@@ -4,29 +4,10 @@
 //! and one without, must give the same records and the same counters.
 
 mod common;
-use common::*;
+use common::netflow::exports;
 use siphon::NetflowConfig;
-use siphon::decoding::{Anomalies, DecodeOptions, L4, decode};
-use siphon::input::FileSource;
-use siphon::input::PacketSource;
 use siphon::input::{Collector, FlowRecord};
 use std::net::SocketAddr;
-
-fn exports(name: &str) -> Vec<(SocketAddr, Vec<u8>)> {
-    let mut src = FileSource::new(vec![pcap(name)], None).unwrap();
-    let (opts, mut an, mut out) = (DecodeOptions::default(), Anomalies::default(), Vec::new());
-    while src
-        .read(256, &mut |p| {
-            if let Some(d) = decode(p.link, p.data, &opts, &mut an)
-                && let L4::Udp { sport, .. } = d.l4
-            {
-                out.push((SocketAddr::new(d.src, sport), d.payload.to_vec()));
-            }
-        })
-        .unwrap()
-    {}
-    out
-}
 
 const CAPTURES: [&str; 11] = [
     "netflow_v9.pcap",

@@ -91,5 +91,6 @@ pub fn describe(alerts: &[Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+pub mod netflow;
 pub mod servers;
 pub mod veth;
