@@ -7,7 +7,7 @@
 //! ([`state::Series`]); the destination is the server address, and also the registered domain of
 //! the name it goes by — TLS SNI, HTTP Host, or the DNS name the address was resolved from (a
 //! bounded cache) — so a beacon to a CDN name whose addresses rotate is one series; DNS queries
-//! form a third kind of series per registered domain. Once a series has `min_checkins`
+//! form a third kind of series per resolver and registered domain. Once a series has `min_checkins`
 //! check-ins, every new one re-scores it ([`score::score`]: gaps that fit the median interval or
 //! a multiple of it, MAD, Bowley skew, size dispersion) and it alerts when the score passes
 //! `score_threshold`, again when its check-ins double.
@@ -43,7 +43,9 @@ use crate::flow::{EndReason, Flow, FlowTable};
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use score::RING;
-use state::{Bounded, DestKind, Prevalence, Pushed, Series, ShortName, dest_key, host_hash, pair_key};
+use state::{
+    Bounded, DestKind, FirstSeen, Prevalence, Pushed, Series, ShortName, dest_key, host_hash, pair_key,
+};
 use std::net::IpAddr;
 
 const NAME: &str = "beacon";
@@ -85,8 +87,8 @@ pub(crate) struct Beacon {
     floor_ms: u64,
     max_gap_ms: u64,
     silence_ns: u64,
-    /// Pairs seen once: (fingerprint, first check-in), direct-mapped by pair key.
-    seen: Vec<(u32, Timestamp)>,
+    /// Pairs seen once, waiting for a second check-in.
+    seen: FirstSeen,
     /// Entries shed because the run was over `memory.cap`.
     shed: u64,
 }
@@ -111,7 +113,7 @@ impl Beacon {
             floor_ms: cfg.min_interval.0.as_millis() as u64,
             max_gap_ms: cfg.max_interval.0.as_millis() as u64,
             silence_ns: cfg.burst_silence.0.as_nanos() as u64,
-            seen: vec![(0, Timestamp(0)); cfg.max_pairs.max(1).next_power_of_two() * 2],
+            seen: FirstSeen::new(cfg.max_pairs),
             shed: 0,
             cfg,
         }
@@ -160,18 +162,18 @@ impl Beacon {
         flow: Option<&Flow>,
         out: &mut Vec<Alert>,
     ) -> u64 {
-        let key = pair_key(host, dest);
+        // A DNS series is a (client, resolver, domain) one: each client-resolver pair's queries
+        // are one flow, so they meet in one worker whatever `--workers` is (a home resolver's
+        // clients go with the resolver), and the series does not depend on the worker count.
+        let key = match kind {
+            DestKind::Dns => pair_key(host, dest ^ addr_hash(addr).rotate_left(29)),
+            DestKind::Addr | DestKind::Name => pair_key(host, dest),
+        };
         if self.series.get(key).is_none() {
             // Admission: a pair gets its series at its second check-in within `max_interval`;
-            // until then its first one waits in a direct-mapped slot (most pairs are seen once).
-            let slot = (key as usize) & (self.seen.len() - 1);
-            let fp = ((key >> 32) as u32) | 1;
-            let (seen_fp, first) = self.seen[slot];
-            if seen_fp != fp || ts.0 < first.0 || ts.0 - first.0 > self.max_gap_ms.saturating_mul(1_000_000) {
-                self.seen[slot] = (fp, ts);
-                return key;
-            }
-            self.seen[slot] = (0, Timestamp(0));
+            // until then its first one waits in `seen` (most pairs are seen once).
+            let max_gap = self.max_gap_ms.saturating_mul(1_000_000);
+            let Some(first) = self.seen.second(key, ts, max_gap) else { return key };
             let mut s = Series::new(host, addr, kind, dest, first);
             s.name = name.map(ShortName::new);
             self.series.entry(key, ts, || s);
@@ -484,7 +486,7 @@ impl Detector for Beacon {
                 + self.muted.memory()
                 + self.dests.memory()
                 + self.flow_names.memory()
-                + self.seen.capacity() * std::mem::size_of::<(u32, Timestamp)>()) as u64,
+                + self.seen.memory()) as u64,
             shed: self.shed,
         }
     }

@@ -42,6 +42,61 @@ pub(crate) fn dest_key(kind: DestKind, addr: Option<IpAddr>, name: &[u8]) -> u64
     h.finish()
 }
 
+/// Sets of the [`FirstSeen`] table: each holds this many pairs.
+const SEEN_WAYS: usize = 4;
+
+/// Pairs seen once, each waiting for its second check-in: (fingerprint, first check-in) in sets
+/// of [`SEEN_WAYS`] indexed by the pair key; a full set replaces its oldest entry. Most pairs are
+/// seen once, so a pair gets a [`Series`] only at its second check-in. Set-associative rather
+/// than direct-mapped so that two pairs meeting in one slot seldom cost either its admission:
+/// which pairs meet depends on what else the worker holds, and admission is to depend on the
+/// pair's own traffic, not on how many workers share the load (`tests/workers.rs`).
+pub(crate) struct FirstSeen {
+    slots: Vec<(u32, Timestamp)>,
+    mask: usize,
+}
+
+impl FirstSeen {
+    /// Room for about `pairs` waiting pairs (twice that, rounded up to a power of two).
+    pub(crate) fn new(pairs: usize) -> FirstSeen {
+        let sets = (pairs.max(1).next_power_of_two() * 2 / SEEN_WAYS).max(1);
+        FirstSeen { slots: vec![(0, Timestamp(0)); sets * SEEN_WAYS], mask: sets - 1 }
+    }
+
+    /// A check-in of the pair `key` at `ts`: the pair's first check-in if it was seen at most
+    /// `max_gap` nanoseconds before (and the pair is forgotten here), else `None` (and this one
+    /// waits as its first).
+    pub(crate) fn second(&mut self, key: u64, ts: Timestamp, max_gap: u64) -> Option<Timestamp> {
+        let set = ((key as usize) & self.mask) * SEEN_WAYS;
+        let fp = ((key >> 32) as u32) | 1;
+        let ways = self.slots.get_mut(set..set + SEEN_WAYS)?;
+        // An empty way first, else the oldest.
+        let age = |&(f, t): &(u32, Timestamp)| if f == 0 { 0 } else { t.0.saturating_add(1) };
+        let mut victim = 0;
+        for i in 0..SEEN_WAYS {
+            let (f, first) = ways[i];
+            if f == fp {
+                if ts.0 >= first.0 && ts.0 - first.0 <= max_gap {
+                    ways[i] = (0, Timestamp(0));
+                    return Some(first);
+                }
+                ways[i] = (fp, ts);
+                return None;
+            }
+            if age(&ways[i]) < age(&ways[victim]) {
+                victim = i;
+            }
+        }
+        ways[victim] = (fp, ts);
+        None
+    }
+
+    /// Bytes held.
+    pub(crate) fn memory(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<(u32, Timestamp)>()
+    }
+}
+
 /// A (home host, destination) pair's key.
 pub(crate) fn pair_key(host: IpAddr, dest: u64) -> u64 {
     let mut h = rustc_hash::FxHasher::default();

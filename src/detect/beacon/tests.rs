@@ -1,7 +1,7 @@
 //! The beacon score and series on synthetic gap series (the captures are in tests/beacon.rs).
 
 use super::score::{RING, fit_share, rita, score, spread};
-use super::state::{Bounded, DestKind, Prevalence, Pushed, Series};
+use super::state::{Bounded, DestKind, FirstSeen, Prevalence, Pushed, Series};
 use super::strip_port;
 use crate::time::Timestamp;
 use std::net::{IpAddr, Ipv4Addr};
@@ -159,4 +159,26 @@ fn host_header_ports_are_stripped() {
     assert_eq!(strip_port(b"[2001:db8::1]:443"), b"2001:db8::1");
     assert_eq!(strip_port(b"2001:db8::1"), b"2001:db8::1");
     assert_eq!(strip_port(b":80"), b"");
+}
+
+#[test]
+fn pairs_meeting_in_one_set_are_each_admitted_at_their_second_checkin() {
+    // A table of 4 sets: keys equal in their low bits share a set.
+    let mut seen = FirstSeen::new(8);
+    let keys: Vec<u64> = (1..=4u64).map(|k| (k << 33) | 5).collect();
+    let gap = 1_000_000_000;
+    for &k in &keys {
+        assert_eq!(seen.second(k, Timestamp(10), gap), None);
+    }
+    for &k in &keys {
+        assert_eq!(seen.second(k, Timestamp(20), gap), Some(Timestamp(10)), "key {k:x}");
+    }
+    // A fifth pair in a full set replaces the oldest; a second check-in too late starts over.
+    for &k in &keys {
+        assert_eq!(seen.second(k, Timestamp(30 + k), gap), None);
+    }
+    assert_eq!(seen.second((9 << 33) | 5, Timestamp(40), gap), None);
+    assert_eq!(seen.second(keys[0], Timestamp(50), gap), None, "the oldest was replaced");
+    assert_eq!(seen.second(keys[3], Timestamp(31 + 4 + gap), gap), None, "too late");
+    assert_eq!(seen.second(keys[3], Timestamp(40 + 4 + gap), gap), Some(Timestamp(31 + 4 + gap)));
 }
