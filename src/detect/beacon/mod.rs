@@ -16,6 +16,11 @@
 //! resolve to or are served from), `allow_addrs`, `allow_hosts`, `allow_ports` (NTP, DHCP,
 //! mDNS...). Severity rises when few home hosts talk to the destination (prevalence).
 //!
+//! With several workers (packets sharded by home host) a series lives whole in one worker, but
+//! the prevalence table and the address -> name cache hold what that worker's hosts saw: the
+//! severity, and which connections a name series counts, can differ with `--workers`
+//! (docs/performance.md, "Memory and the worker count").
+//!
 //! Needs: flow volume hand-overs (a flow's start, and bursts), flow ends (sizes), TLS
 //! ClientHellos, HTTP requests and DNS messages. Nothing per packet: a lookup when a flow starts,
 //! when a long flow's payload hand-over comes (at most once a second per flow), per name event.
