@@ -25,7 +25,7 @@ pub(crate) use signatures::SIG_GEO;
 pub(crate) use signatures::SIG_HOST;
 pub(crate) use signatures::SIG_PAIR;
 
-use super::{Build, Detector, DetectorStats, Env, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, Interest, Spec, VolumeCtx};
 use crate::alert::Alert;
 use crate::decode::app::AppProto;
 use crate::flow::FlowTable;
@@ -154,6 +154,11 @@ impl EgressVolume {
 impl Detector for EgressVolume {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn packet_interest(&self) -> Interest {
+        // Volumes come by the flow ([`VolumeCtx`]), never by the packet.
+        Interest::NONE
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
