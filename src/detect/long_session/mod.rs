@@ -210,7 +210,23 @@ impl LongSession {
         }
         r.slot = idx;
         r.slot_bytes = bytes;
-        let Some((start, run, run_bytes)) = fire else { return };
+        if let Some(run) = fire {
+            self.sustained_alert(c, s, run, out);
+        }
+    }
+
+    /// A pair's sustained run fired: `(first slot, run in ns, payload bytes)`. Cold and out of
+    /// line: the accounting above runs at every hand-over.
+    #[cold]
+    #[inline(never)]
+    fn sustained_alert(
+        &self,
+        c: &VolumeCtx<'_>,
+        s: &policy::Sides,
+        run: (u64, u64, u64),
+        out: &mut Vec<Alert>,
+    ) {
+        let (start, run, run_bytes) = run;
         let secs = run as f64 / 1e9;
         let start_ts = Timestamp(start * self.slot);
         let b = Alert::build(NAME, &SIG_SUSTAINED, c.ts, s.home, s.remote)
