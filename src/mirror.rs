@@ -244,7 +244,23 @@ impl MirrorFilter {
     }
 
     /// Should this decoded packet be analysed? Mirror transport is counted and refused.
+    #[inline]
     pub(crate) fn admit(&mut self, d: &Decoded<'_>) -> bool {
+        // Most packets: not tunnelled, not an ICMP error, no mirror source listed — nothing
+        // to classify or remember (what `classify` would conclude, in four loads).
+        if d.tunnel.is_none()
+            && d.undecapsulated.is_none()
+            && self.configured.is_empty()
+            && !matches!(d.l4, L4::Icmp(_))
+        {
+            return true;
+        }
+        self.admit_other(d)
+    }
+
+    /// [`MirrorFilter::admit`] of a packet that may be mirror transport.
+    #[inline(never)]
+    fn admit_other(&mut self, d: &Decoded<'_>) -> bool {
         match self.classify(d) {
             Some(t) => {
                 self.stats.count(t);

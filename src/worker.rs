@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::decode::app::{AppProto, classify_server, sniff_client};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
-use crate::detect::{Detector, DetectorStats, Env, PacketCtx, VolumeCtx};
+use crate::detect::{Detector, DetectorStats, Env, Interest, PacketCtx, VolumeCtx};
 use crate::flow::budget::{MemoryBudget, MemoryStats};
 use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
@@ -102,6 +102,9 @@ pub struct Worker {
     env: Env,
     table: FlowTable,
     detectors: Vec<Box<dyn Detector>>,
+    /// For each packet class ([`Interest::class_of`]), the detectors (positions in
+    /// `detectors`, in table order) whose `on_packet` wants it.
+    packet_subs: [Vec<usize>; Interest::CLASSES],
     suppress: Suppressor,
     alerts: Vec<Alert>,
     ended: Vec<(Flow, EndReason)>,
@@ -193,11 +196,17 @@ impl Worker {
         budget_slot: usize,
     ) -> Worker {
         let env = Env::from_config(config);
+        let detectors = config.detectors.build(&env);
+        let packet_subs = std::array::from_fn(|class| {
+            let wants = detectors.iter().map(|d| d.packet_interest().has(class));
+            wants.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
+        });
         Worker {
             budget,
             budget_slot,
             opts: decode_options(config),
-            detectors: config.detectors.build(&env),
+            detectors,
+            packet_subs,
             env,
             table: FlowTable::new(config.flow.clone()),
             suppress: Suppressor::new(config.alerts.clone()),
@@ -339,7 +348,19 @@ impl Worker {
     }
 
     fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>, hint: u64) {
-        let Worker { table, detectors, env, alerts, ended, hellos, hello_pool, stats, max_hellos, .. } = self;
+        let Worker {
+            table,
+            detectors,
+            packet_subs,
+            env,
+            alerts,
+            ended,
+            hellos,
+            hello_pool,
+            stats,
+            max_hellos,
+            ..
+        } = self;
         let first_alert = alerts.len();
         let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
@@ -423,8 +444,13 @@ impl Worker {
         }
         let flow: &Flow = flow;
         let c = PacketCtx { ts, pkt: d, flow, dir, env, new_flow };
-        for det in detectors.iter_mut() {
-            det.on_packet(&c, alerts);
+        // Only the detectors that look at this class of packet (most return at once on most).
+        if let Some(subs) = packet_subs.get(Interest::class_of(d, new_flow)) {
+            for &i in subs {
+                if let Some(det) = detectors.get_mut(i) {
+                    det.on_packet(&c, alerts);
+                }
+            }
         }
         match d.l4 {
             L4::Icmp(_) => {

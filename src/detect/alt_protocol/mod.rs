@@ -35,7 +35,7 @@ pub(crate) use signatures::SIG_MISMATCH;
 pub(crate) use signatures::SIG_SMTP;
 pub(crate) use signatures::SIG_SSH;
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec};
 use crate::alert::{Alert, Signature};
 use crate::decode::L4;
 use crate::decode::app::{self, AppProto};
@@ -336,21 +336,23 @@ impl AltProtocol {
     }
 }
 
-fn join(v: &[AppName]) -> String {
-    v.iter().map(|a| a.name()).collect::<Vec<_>>().join("|")
-}
-
-impl Detector for AltProtocol {
-    fn name(&self) -> &'static str {
-        NAME
+impl AltProtocol {
+    /// Could this payload packet (of a flow not opening as an expected one) start or continue
+    /// anything [`AltProtocol::packet`] follows? A superset, by the flow's own fields: the
+    /// first payload from the initiator, a DNS port over UDP, an FTP or SMTP session, or any
+    /// upload being followed.
+    #[inline]
+    fn may_act(&self, c: &PacketCtx<'_, '_>) -> bool {
+        let f = c.flow;
+        f.payload[0] == u64::from(c.pkt.payload_wire_len)
+            || matches!(f.app, AppProto::Ftp | AppProto::Smtp)
+            || !self.uploads.is_empty()
+            || (matches!(c.pkt.l4, L4::Udp { .. }) && self.dns_udp_ports.contains(&f.resp_port()))
     }
 
-    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        // A packet without payload matters only as the first of an expected FTP data flow.
-        let opens_expected = c.new_flow && !self.expect.is_empty();
-        if c.pkt.payload_wire_len == 0 && !opens_expected {
-            return;
-        }
+    /// [`Detector::on_packet`] past its quick tests.
+    #[inline(never)]
+    fn packet(&mut self, c: &PacketCtx<'_, '_>, opens_expected: bool, out: &mut Vec<Alert>) {
         let Some(s) = c.env.egress.sides(c.flow) else { return };
         if opens_expected {
             self.ftp_data_open(c);
@@ -373,6 +375,34 @@ impl Detector for AltProtocol {
         }
         if outbound && !self.uploads.is_empty() {
             self.count(c, &s, out);
+        }
+    }
+}
+
+fn join(v: &[AppName]) -> String {
+    v.iter().map(|a| a.name()).collect::<Vec<_>>().join("|")
+}
+
+impl Detector for AltProtocol {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn packet_interest(&self) -> Interest {
+        Interest::PAYLOAD.or(Interest::NEW_FLOW)
+    }
+
+    #[inline]
+    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        // A packet without payload matters only as the first of an expected FTP data flow.
+        let opens_expected = c.new_flow && !self.expect.is_empty();
+        if c.pkt.payload_wire_len == 0 && !opens_expected {
+            return;
+        }
+        // Most payload is more of an established flow that nothing here follows: no verdict
+        // to look up, and (the rest out of line) no registers to save for it.
+        if opens_expected || self.may_act(c) {
+            self.packet(c, opens_expected, out);
         }
     }
 

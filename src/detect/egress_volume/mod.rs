@@ -25,7 +25,7 @@ pub(crate) use signatures::SIG_GEO;
 pub(crate) use signatures::SIG_HOST;
 pub(crate) use signatures::SIG_PAIR;
 
-use super::{Build, Detector, DetectorStats, Env, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, Interest, Spec, VolumeCtx};
 use crate::alert::Alert;
 use crate::decode::app::AppProto;
 use crate::flow::FlowTable;
@@ -151,9 +151,62 @@ impl EgressVolume {
     }
 }
 
+impl EgressVolume {
+    // The alerts, out of line and cold: built a few times a run, while the accounting around
+    // them runs at every hand-over and should keep its code small in the instruction cache.
+
+    /// A pair's window fired.
+    #[cold]
+    #[inline(never)]
+    fn pair_alert(
+        &self,
+        v: &VolumeCtx<'_>,
+        s: &policy::Sides,
+        key: (u64, u64),
+        f: &Fired,
+        out: &mut Vec<Alert>,
+    ) {
+        let (ts, ratio) = (v.ts, self.cfg.min_out_in_ratio);
+        let (Some(t), Some(&l)) = (self.pairs.map.get(&key), self.cfg.volume.get(f.i)) else { return };
+        let b = Alert::build(NAME, &SIG_PAIR, ts, s.home, s.remote)
+            .flow(v.flow, ts)
+            .evidence("destination", s.remote.to_string())
+            .evidence("service_port", s.service_port)
+            .evidence("app_proto", t.app.name())
+            .evidence("windows", self.pairs.windows(t))
+            .episode(format!("{}|{}", s.home, s.remote), f.out as f64);
+        let b = volume_evidence(b, t, f, l, ratio, ts);
+        out.push(v.env.egress.stamp(b, ts, SIG_PAIR.severity).finish());
+    }
+
+    /// A home host's window fired.
+    #[cold]
+    #[inline(never)]
+    fn host_alert(&self, v: &VolumeCtx<'_>, s: &policy::Sides, f: &Fired, out: &mut Vec<Alert>) {
+        let (ts, ratio) = (v.ts, self.cfg.min_out_in_ratio);
+        let (Some(t), Some(&l)) = (self.hosts.map.get(&hash_ip(&s.home)), self.cfg.host_volume.get(f.i))
+        else {
+            return;
+        };
+        let b = Alert::build(NAME, &SIG_HOST, ts, s.home, s.remote)
+            .flow(v.flow, ts)
+            .evidence("last_destination", s.remote.to_string())
+            .evidence("destinations", t.dests)
+            .evidence("windows", self.hosts.windows(t))
+            .episode(s.home.to_string(), f.out as f64);
+        let b = volume_evidence(b, t, f, l, ratio, ts);
+        out.push(v.env.egress.stamp(b, ts, SIG_HOST.severity).finish());
+    }
+}
+
 impl Detector for EgressVolume {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn packet_interest(&self) -> Interest {
+        // Volumes come by the flow ([`VolumeCtx`]), never by the packet.
+        Interest::NONE
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
@@ -177,19 +230,8 @@ impl Detector for EgressVolume {
                 });
             pair_fresh = fresh;
             room = room.min(r);
-            if let Some(f) = fired
-                && let Some(t) = self.pairs.map.get(&key)
-                && let Some(&l) = self.cfg.volume.get(f.i)
-            {
-                let b = Alert::build(NAME, &SIG_PAIR, ts, s.home, s.remote)
-                    .flow(v.flow, ts)
-                    .evidence("destination", s.remote.to_string())
-                    .evidence("service_port", s.service_port)
-                    .evidence("app_proto", t.app.name())
-                    .evidence("windows", self.pairs.windows(t))
-                    .episode(format!("{}|{}", s.home, s.remote), f.out as f64);
-                let b = volume_evidence(b, t, &f, l, ratio, ts);
-                out.push(v.env.egress.stamp(b, ts, SIG_PAIR.severity).finish());
+            if let Some(f) = fired {
+                self.pair_alert(v, &s, key, &f, out);
             }
         }
         if let Some((w, limits)) = v.env.egress.geo.watched(v.flow.geo) {
@@ -206,18 +248,8 @@ impl Detector for EgressVolume {
                     }
                 });
             room = room.min(r);
-            if let Some(f) = fired
-                && let Some(t) = self.hosts.map.get(&hash_ip(&s.home))
-                && let Some(&l) = self.cfg.host_volume.get(f.i)
-            {
-                let b = Alert::build(NAME, &SIG_HOST, ts, s.home, s.remote)
-                    .flow(v.flow, ts)
-                    .evidence("last_destination", s.remote.to_string())
-                    .evidence("destinations", t.dests)
-                    .evidence("windows", self.hosts.windows(t))
-                    .episode(s.home.to_string(), f.out as f64);
-                let b = volume_evidence(b, t, &f, l, ratio, ts);
-                out.push(v.env.egress.stamp(b, ts, SIG_HOST.severity).finish());
+            if let Some(f) = fired {
+                self.host_alert(v, &s, &f, out);
             }
         }
         room

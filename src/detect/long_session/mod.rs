@@ -159,6 +159,16 @@ impl LongSession {
         out.push(env.egress.stamp(b, ts, severity).finish());
     }
 
+    /// [`Detector::on_packet`] of a flow at least as old as the first tier.
+    #[inline(never)]
+    fn aged_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let Some(s) = c.env.egress.volume_sides(c.flow) else { return };
+        if s.home_dir != 0 && !self.cfg.include_inbound {
+            return;
+        }
+        self.long_session(c.ts, c.flow, c.env, &s, out);
+    }
+
     fn sustained(&mut self, c: &VolumeCtx<'_>, s: &policy::Sides, out: &mut Vec<Alert>) {
         let bytes = c.delta.payload(s.home_dir);
         if bytes == 0 {
@@ -200,7 +210,23 @@ impl LongSession {
         }
         r.slot = idx;
         r.slot_bytes = bytes;
-        let Some((start, run, run_bytes)) = fire else { return };
+        if let Some(run) = fire {
+            self.sustained_alert(c, s, run, out);
+        }
+    }
+
+    /// A pair's sustained run fired: `(first slot, run in ns, payload bytes)`. Cold and out of
+    /// line: the accounting above runs at every hand-over.
+    #[cold]
+    #[inline(never)]
+    fn sustained_alert(
+        &self,
+        c: &VolumeCtx<'_>,
+        s: &policy::Sides,
+        run: (u64, u64, u64),
+        out: &mut Vec<Alert>,
+    ) {
+        let (start, run, run_bytes) = run;
         let secs = run as f64 / 1e9;
         let start_ts = Timestamp(start * self.slot);
         let b = Alert::build(NAME, &SIG_SUSTAINED, c.ts, s.home, s.remote)
@@ -226,16 +252,13 @@ impl Detector for LongSession {
         NAME
     }
 
+    #[inline]
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        // Most packets belong to flows younger than the first tier: nothing to look up.
-        if c.ts.0.saturating_sub(c.flow.first.0) < self.first_tier_ns {
-            return;
+        // Most packets belong to flows younger than the first tier: nothing to look up (and,
+        // the rest out of line, no registers to save for it).
+        if c.ts.0.saturating_sub(c.flow.first.0) >= self.first_tier_ns {
+            self.aged_packet(c, out);
         }
-        let Some(s) = c.env.egress.volume_sides(c.flow) else { return };
-        if s.home_dir != 0 && !self.cfg.include_inbound {
-            return;
-        }
-        self.long_session(c.ts, c.flow, c.env, &s, out);
     }
 
     fn on_flow_record(&mut self, r: &RecordCtx<'_>, out: &mut Vec<Alert>) {

@@ -38,7 +38,7 @@ pub(crate) use signatures::SIG_PROXY_USED;
 pub(crate) use signatures::SIG_RATE;
 pub(crate) use signatures::SIG_RELAY;
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx};
 use crate::alert::{Alert, Signature};
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
@@ -322,25 +322,10 @@ impl Proxyware {
     }
 }
 
-impl Detector for Proxyware {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
-        self.account(v, out);
-        u64::MAX
-    }
-
-    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
-        let tcp = c.pkt.ip_proto == 6;
-        if c.new_flow && tcp && !self.tor_relays.is_empty() {
-            self.tor_relay_list(c, out);
-        }
-        if c.pkt.payload.is_empty() {
-            return;
-        }
-        let first_of_dir = c.flow.payload[c.dir.idx()] == u64::from(c.pkt.payload_wire_len);
+impl Proxyware {
+    /// [`Detector::on_packet`] of a payload packet past its quick tests.
+    #[inline(never)]
+    fn payload_packet(&mut self, c: &PacketCtx<'_, '_>, tcp: bool, first_of_dir: bool, out: &mut Vec<Alert>) {
         if c.dir == Dir::ToServer && first_of_dir {
             use crate::decode::app::AppProto;
             match c.flow.app {
@@ -369,6 +354,39 @@ impl Detector for Proxyware {
         }
         if tcp && !self.handshakes.is_empty() {
             self.progress(c, out);
+        }
+    }
+}
+
+impl Detector for Proxyware {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
+        self.account(v, out);
+        u64::MAX
+    }
+
+    fn packet_interest(&self) -> Interest {
+        // The Tor relay list looks at new TCP flows; everything else at payload.
+        Interest::PAYLOAD.or(Interest::TCP.and(Interest::NEW_FLOW))
+    }
+
+    #[inline]
+    fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let tcp = c.pkt.ip_proto == 6;
+        if c.new_flow && tcp && !self.tor_relays.is_empty() {
+            self.tor_relay_list(c, out);
+        }
+        if c.pkt.payload.is_empty() {
+            return;
+        }
+        // Past each direction's first payload only handshakes in progress are followed (the
+        // rest out of line: no registers to save for the common case).
+        let first_of_dir = c.flow.payload[c.dir.idx()] == u64::from(c.pkt.payload_wire_len);
+        if first_of_dir || (tcp && !self.handshakes.is_empty()) {
+            self.payload_packet(c, tcp, first_of_dir, out);
         }
     }
 
