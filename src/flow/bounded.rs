@@ -12,8 +12,9 @@
 //! Order is recency of [`Bounded::touch`] / [`Bounded::get_mut_touch`] / insertion; a caller
 //! that never touches gets first-in first-out (what fragment reassembly wants).
 
-use rustc_hash::FxHashMap;
-use std::hash::Hash;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+use std::hash::{BuildHasher, Hash};
 
 /// No entry.
 const NIL: u32 = u32::MAX;
@@ -21,6 +22,8 @@ const NIL: u32 = u32::MAX;
 struct Entry<K, V> {
     key: K,
     value: V,
+    /// The key's hash, computed once: removal and rehashing never hash a key again.
+    hash: u64,
     /// Older neighbour.
     prev: u32,
     /// Newer neighbour.
@@ -28,8 +31,13 @@ struct Entry<K, V> {
 }
 
 /// A map of at most `cap` entries that evicts its least recently used one in O(1).
+///
+/// The index is a `hashbrown::HashTable` of slab positions (4 bytes an entry; the key lives in
+/// the slab, with its hash): a new key at the cap is hashed once, and its insert and the
+/// evicted key's removal need no second hash nor key comparison (the evicted entry is found by
+/// its stored hash and its slot number).
 pub(crate) struct Bounded<K, V> {
-    index: FxHashMap<K, u32>,
+    index: HashTable<u32>,
     slab: Vec<Entry<K, V>>,
     /// Oldest.
     head: u32,
@@ -38,11 +46,15 @@ pub(crate) struct Bounded<K, V> {
     cap: usize,
 }
 
+fn hash_of<K: Hash>(key: &K) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
 impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// An empty map holding at most `cap` entries (at least one). Nothing is allocated until the
     /// first insert.
     pub(crate) fn new(cap: usize) -> Self {
-        Bounded { index: FxHashMap::default(), slab: Vec::new(), head: NIL, tail: NIL, cap: cap.max(1) }
+        Bounded { index: HashTable::new(), slab: Vec::new(), head: NIL, tail: NIL, cap: cap.max(1) }
     }
 
     /// Entries held.
@@ -64,28 +76,34 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// heap: for the memory budget.
     pub(crate) fn overhead_bytes(&self) -> usize {
         self.slab.capacity() * std::mem::size_of::<Entry<K, V>>()
-            + self.index.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+
+    /// The slot of `key` hashing to `hash`.
+    fn find(&self, key: &K, hash: u64) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.find(hash, |&i| slab[i as usize].key == *key).copied()
     }
 
     /// Is `key` held?
     pub(crate) fn contains_key(&self, key: &K) -> bool {
-        self.index.contains_key(key)
+        self.find(key, hash_of(key)).is_some()
     }
 
     /// The value of `key`, without changing its age.
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        self.index.get(key).map(|&i| &self.slab[i as usize].value)
+        self.find(key, hash_of(key)).map(|i| &self.slab[i as usize].value)
     }
 
     /// The value of `key` to change, without changing its age.
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        let i = *self.index.get(key)?;
+        let i = self.find(key, hash_of(key))?;
         Some(&mut self.slab[i as usize].value)
     }
 
     /// The value of `key` to change, made the most recently used.
     pub(crate) fn get_mut_touch(&mut self, key: &K) -> Option<&mut V> {
-        let i = *self.index.get(key)?;
+        let i = self.find(key, hash_of(key))?;
         self.move_to_tail(i);
         Some(&mut self.slab[i as usize].value)
     }
@@ -93,8 +111,44 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// Makes `key` the most recently used.
     #[cfg(test)]
     pub(crate) fn touch(&mut self, key: &K) {
-        if let Some(&i) = self.index.get(key) {
+        if let Some(i) = self.find(key, hash_of(key)) {
             self.move_to_tail(i);
+        }
+    }
+
+    /// Where `key`'s entry lives, for [`Bounded::at`] / [`Bounded::at_mut`]: one hash lookup
+    /// for a caller that reads an entry several times. Valid until the next insert or removal
+    /// (an insert may reuse the slot of the entry it evicts).
+    pub(crate) fn slot(&self, key: &K) -> Option<u32> {
+        self.find(key, hash_of(key))
+    }
+
+    /// The value in `slot` (from [`Bounded::slot`], with no insert or removal since).
+    pub(crate) fn at(&self, slot: u32) -> &V {
+        &self.slab[slot as usize].value
+    }
+
+    /// The value in `slot` to change (from [`Bounded::slot`], with no insert or removal since).
+    pub(crate) fn at_mut(&mut self, slot: u32) -> &mut V {
+        &mut self.slab[slot as usize].value
+    }
+
+    /// [`Bounded::get_or_insert_with`], returning the entry's slot for [`Bounded::at_mut`].
+    pub(crate) fn get_or_insert_slot(&mut self, key: K, make: impl FnOnce(Option<(K, V)>) -> V) -> u32 {
+        let hash = hash_of(&key);
+        match self.find(&key, hash) {
+            Some(i) => {
+                self.move_to_tail(i);
+                i
+            }
+            None if self.slab.len() >= self.cap && self.head != NIL => {
+                let i = self.head;
+                let old_key = self.slab[i as usize].key;
+                self.reuse_oldest(key, hash);
+                replace_with_or_abort(&mut self.slab[i as usize].value, |old| make(Some((old_key, old))));
+                i
+            }
+            None => self.push_new(key, hash, make(None)),
         }
     }
 
@@ -102,27 +156,15 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// the least recently used entry is evicted first and handed to `make` (to count it, or to
     /// recycle its allocations into the new value); `make` gets `None` when nothing was evicted.
     pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce(Option<(K, V)>) -> V) -> &mut V {
-        let i = match self.index.get(&key) {
-            Some(&i) => {
-                self.move_to_tail(i);
-                i
-            }
-            None if self.slab.len() >= self.cap && self.head != NIL => {
-                let i = self.head;
-                let old_key = self.slab[i as usize].key;
-                self.reuse_oldest(key);
-                replace_with_or_abort(&mut self.slab[i as usize].value, |old| make(Some((old_key, old))));
-                i
-            }
-            None => self.push_new(key, make(None)),
-        };
+        let i = self.get_or_insert_slot(key, make);
         &mut self.slab[i as usize].value
     }
 
     /// Inserts or replaces `key`'s value, making it the most recently used. Returns the entry
     /// evicted to make room, if any (never the one replaced).
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<(K, V)> {
-        if let Some(&i) = self.index.get(&key) {
+        let hash = hash_of(&key);
+        if let Some(i) = self.find(&key, hash) {
             self.slab[i as usize].value = value;
             self.move_to_tail(i);
             return None;
@@ -130,17 +172,18 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         if self.slab.len() >= self.cap && self.head != NIL {
             let i = self.head;
             let old_key = self.slab[i as usize].key;
-            self.reuse_oldest(key);
+            self.reuse_oldest(key, hash);
             let old = std::mem::replace(&mut self.slab[i as usize].value, value);
             return Some((old_key, old));
         }
-        self.push_new(key, value);
+        self.push_new(key, hash, value);
         None
     }
 
     /// Removes `key`.
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
-        let i = self.index.remove(key)?;
+        let slab = &self.slab;
+        let (i, _) = self.index.find_entry(hash_of(key), |&i| slab[i as usize].key == *key).ok()?.remove();
         Some(self.take_slot(i).1)
     }
 
@@ -175,8 +218,7 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
             return None;
         }
         let i = self.head;
-        let key = self.slab[i as usize].key;
-        self.index.remove(&key);
+        self.unindex(i);
         Some(self.take_slot(i))
     }
 
@@ -197,8 +239,7 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
             if keep(&e.key, &mut e.value) {
                 i += 1;
             } else {
-                let key = e.key;
-                self.index.remove(&key);
+                self.unindex(i as u32);
                 // The last entry moves into `i`: look at `i` again.
                 let (k, v) = self.take_slot(i as u32);
                 dropped(k, v);
@@ -217,7 +258,8 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
             }
         }
         self.slab.shrink_to(self.slab.len() * 2);
-        self.index.shrink_to(self.slab.len() * 2);
+        let slab = &self.slab;
+        self.index.shrink_to(slab.len() * 2, |&i| slab[i as usize].hash);
         n as u64
     }
 
@@ -236,15 +278,30 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         self.slab.iter().map(|e| &e.value)
     }
 
-    fn push_new(&mut self, key: K, value: V) -> u32 {
+    /// Files slot `i` in the index under `hash` (the key is known to be absent).
+    fn index_slot(&mut self, hash: u64, i: u32) {
+        let slab = &self.slab;
+        self.index.insert_unique(hash, i, |&j| slab[j as usize].hash);
+    }
+
+    /// Takes slot `i`'s entry out of the index: found by its stored hash and its slot number,
+    /// no key compared.
+    fn unindex(&mut self, i: u32) {
+        let hash = self.slab[i as usize].hash;
+        if let Ok(e) = self.index.find_entry(hash, |&j| j == i) {
+            e.remove();
+        }
+    }
+
+    fn push_new(&mut self, key: K, hash: u64, value: V) -> u32 {
         let i = self.slab.len() as u32;
-        self.slab.push(Entry { key, value, prev: self.tail, next: NIL });
+        self.slab.push(Entry { key, value, hash, prev: self.tail, next: NIL });
         match self.tail {
             NIL => self.head = i,
             t => self.slab[t as usize].next = i,
         }
         self.tail = i;
-        self.index.insert(key, i);
+        self.index_slot(hash, i);
         i
     }
 
@@ -253,13 +310,14 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
     /// entry moves (evicting through [`Bounded::pop_oldest`] moved the slab's last entry into the
     /// hole, relinking its neighbours and re-indexing its key: three more cache misses under a
     /// flood). The caller replaces the value.
-    fn reuse_oldest(&mut self, key: K) {
+    fn reuse_oldest(&mut self, key: K, hash: u64) {
         let i = self.head;
-        let old_key = self.slab[i as usize].key;
-        self.index.remove(&old_key);
-        self.slab[i as usize].key = key;
+        self.unindex(i);
+        let e = &mut self.slab[i as usize];
+        e.key = key;
+        e.hash = hash;
         self.move_to_tail(i);
-        self.index.insert(key, i);
+        self.index_slot(hash, i);
     }
 
     fn unlink(&mut self, i: u32) {
@@ -297,10 +355,10 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         self.unlink(i);
         let last = (self.slab.len() - 1) as u32;
         if i != last {
-            // Relink the last entry at its new position `i`.
-            let (prev, next, key) = {
+            // Relink the last entry at its new position `i`, and re-file it under `i`.
+            let (prev, next, hash) = {
                 let e = &self.slab[last as usize];
-                (e.prev, e.next, e.key)
+                (e.prev, e.next, e.hash)
             };
             match prev {
                 NIL => self.head = i,
@@ -310,7 +368,7 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
                 NIL => self.tail = i,
                 n => self.slab[n as usize].prev = i,
             }
-            if let Some(slot) = self.index.get_mut(&key) {
+            if let Some(slot) = self.index.find_mut(hash, |&j| j == last) {
                 *slot = i;
             }
         }
@@ -408,7 +466,28 @@ mod tests {
                             model.push_back(e);
                         }
                     }
-                    4 => assert_eq!(m.pop_oldest(), model.pop_front()),
+                    4 if step % 2 == 0 => assert_eq!(m.pop_oldest(), model.pop_front()),
+                    4 => {
+                        // get_or_insert_with: a touch when held, else an insert evicting the
+                        // oldest at the cap; the slot it returns reads the same entry.
+                        let mut ev = None;
+                        let slot = m.get_or_insert_slot(k, |old| {
+                            ev = old;
+                            step
+                        });
+                        let mev = if let Some(p) = model.iter().position(|e| e.0 == k) {
+                            let e = model.remove(p).unwrap();
+                            model.push_back(e);
+                            None
+                        } else {
+                            let out = if model.len() >= cap { model.pop_front() } else { None };
+                            model.push_back((k, step));
+                            out
+                        };
+                        assert_eq!(ev, mev);
+                        assert_eq!(m.slot(&k), Some(slot));
+                        assert_eq!(*m.at(slot), model.back().unwrap().1);
+                    }
                     _ => {
                         let odd = |k: &u32| k % 2 == 1 || k % 7 == step as u32 % 7;
                         let mut dropped = 0;

@@ -58,12 +58,36 @@ const CLASS: [u8; 256] = {
     t
 };
 
+/// Counts the tables cover: a DNS name is at most 255 bytes.
+const TABLE: usize = 256;
+
+/// `c·log2(c)` for `c` < [`TABLE`] (0 for 0), and `log2(c)`, computed once.
+static LOG2: std::sync::LazyLock<([f64; TABLE], [f64; TABLE])> = std::sync::LazyLock::new(|| {
+    let (mut cl, mut l) = ([0.0; TABLE], [0.0; TABLE]);
+    for c in 1..TABLE {
+        l[c] = (c as f64).log2();
+        cl[c] = c as f64 * l[c];
+    }
+    (cl, l)
+});
+
+fn c_log2_c(c: u32) -> f64 {
+    match LOG2.0.get(c as usize) {
+        Some(v) => *v,
+        None => f64::from(c) * f64::from(c).log2(),
+    }
+}
+
+fn log2_of(n: usize) -> f64 {
+    match LOG2.1.get(n) {
+        Some(v) => *v,
+        None => (n as f64).log2(),
+    }
+}
+
 /// Reduces a subdomain part to its figures. Allocation-free.
 pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
     let mut counts = [0u32; 256];
-    // Which bytes occur: the entropy sum visits those alone (in byte order, as a walk of all
-    // 256 counts would), not 256 counters for the ~30 a name uses.
-    let mut present = [0u64; 4];
     let mut n = 0usize;
     let mut longest = 0usize;
     let mut cur = 0usize;
@@ -80,7 +104,6 @@ pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
         cur += 1;
         n += 1;
         counts[usize::from(b)] += 1;
-        present[usize::from(b >> 6)] |= 1 << (b & 63);
         let class = CLASS[usize::from(b)];
         all &= class;
         any_upper |= class & UPPER;
@@ -88,17 +111,21 @@ pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
     }
     let (hex, b32, alnum, b64) = (all & HEX != 0, all & B32 != 0, all & ALNUM != 0, all & B64 != 0);
     longest = longest.max(cur);
+    // H = log2(n) - Σ c·log2(c) / n: one table load per distinct byte instead of a division
+    // and a libm log2 (the sum was ~1,300 instructions a query under a random-subdomain flood).
     let mut entropy = 0.0;
     if n > 0 {
-        for (w, &bits) in present.iter().enumerate() {
-            let mut bits = bits;
-            while bits != 0 {
-                let b = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let p = f64::from(counts[b]) / n as f64;
-                entropy -= p * p.log2();
+        // Each distinct byte once, in order of first appearance: a second walk of the name
+        // (a count is cleared once summed), not 256 counters for the ~30 a name uses.
+        let mut sum = 0.0;
+        for &b in sub {
+            let c = &mut counts[usize::from(b)];
+            if *c != 0 {
+                sum += c_log2_c(*c);
+                *c = 0;
             }
         }
+        entropy = (log2_of(n) - sum / n as f64).max(0.0);
     }
     let has_upper = any_upper != 0;
     let alphabet: u32 = if hex {
@@ -112,7 +139,7 @@ pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
     } else {
         256
     };
-    let max_bits = (f64::from(alphabet)).min(n as f64).max(2.0).log2();
+    let max_bits = log2_of((alphabet as usize).min(n).max(2));
     let normalised = if n > 1 { (entropy / max_bits).min(1.0) } else { 0.0 };
     SubdomainFigures {
         len: sub.len(),
@@ -128,8 +155,9 @@ pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
 mod tests {
     use super::*;
 
-    /// The figures as first written (five tests a byte, a walk of all 256 counts): the table
-    /// and the walk of present bytes must give the same figures, bit for bit.
+    /// The figures as first written (five tests a byte, a walk of all 256 counts, a libm log2 a
+    /// byte): the tables and the walk of present bytes must give the same figures (the entropy to
+    /// rounding).
     fn reference(sub: &[u8]) -> SubdomainFigures {
         let mut counts = [0u32; 256];
         let (mut n, mut longest, mut cur, mut non_host) = (0usize, 0usize, 0usize, 0usize);
@@ -185,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn the_same_figures_as_the_reference_bit_for_bit() {
+    fn the_same_figures_as_the_reference() {
         let mut x = 0x243f_6a88_85a3_08d3u64;
         let alphabets: [&[u8]; 6] = [
             b"0123456789abcdef",
@@ -205,8 +233,12 @@ mod tests {
                 })
                 .collect();
             let (a, b) = (figures(&s), reference(&s));
-            assert_eq!(a, b, "{s:?}");
-            assert_eq!(a.entropy.to_bits(), b.entropy.to_bits(), "{s:?}");
+            // The entropy is summed another way (log2(n) - Σc·log2(c)/n): equal to rounding.
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * y.abs().max(1.0);
+            assert!(close(a.entropy, b.entropy), "{s:?}: {} vs {}", a.entropy, b.entropy);
+            assert!(close(a.normalised_entropy, b.normalised_entropy), "{s:?}");
+            let exact = |f: SubdomainFigures| (f.len, f.longest_label, f.alphabet, f.non_hostname_bytes);
+            assert_eq!(exact(a), exact(b), "{s:?}");
         }
     }
 }

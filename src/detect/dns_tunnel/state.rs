@@ -86,10 +86,16 @@ impl Example {
 /// Most forgotten groups kept for reuse (with their name sets' allocations).
 pub(super) const MAX_SPARE: usize = 4096;
 
+/// A case-insensitive hash of `b`: lower-cased 64 bytes at a time into a stack buffer and
+/// hashed a word at a time (a byte at a time cost ~5 instructions a byte, twice a query).
 pub(super) fn hash_bytes_lower(b: &[u8]) -> u64 {
     let mut h = FxHasher::default();
-    for c in b {
-        h.write_u8(c.to_ascii_lowercase());
+    let mut buf = [0u8; 64];
+    for chunk in b.chunks(buf.len()) {
+        let lower = &mut buf[..chunk.len()];
+        lower.copy_from_slice(chunk);
+        lower.make_ascii_lowercase();
+        h.write(lower);
     }
     h.finish()
 }

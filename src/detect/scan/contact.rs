@@ -32,7 +32,10 @@ impl Scan {
             Some(g) => target.hash_in_group(g),
             None => target.hash(),
         };
-        let s = self.source(d.src, ts);
+        // One lookup of the source for the whole first contact: `touch_at` and `await_answer`
+        // use its slot (nothing in between inserts or drops a source).
+        let slot = self.source(d.src, ts);
+        let s = self.sources.at_mut(slot);
         if !s.seen.insert(key) {
             return;
         }
@@ -47,20 +50,39 @@ impl Scan {
         // Hosts touched per /24: crafted probes and echoes count when sent, whatever the answer
         // (a sweep where every host answers is still a sweep); other probes when they fail.
         if p.crafted || p.kind == Kind::IcmpEcho {
-            self.touch(&contact, if p.crafted { 2 } else { 1 }, ts, c.env, out);
+            self.touch_at(slot, &contact, if p.crafted { 2 } else { 1 }, ts, c.env, out);
         }
         if p.kind.definite() {
             self.resolve(ts, contact, Outcome::Definite, c.env, out);
             return;
         }
         self.await_answer(c.flow.key.hash64(), contact, ts, c.env, out);
+        // The eviction in `await_answer` resolves other sources' contacts, in place.
+        self.sources.at_mut(slot).pending += 1;
     }
 
     /// Counts `c`'s host among those its source touched in the host's /24 (/64), once per host,
     /// `weight` times; raises the sweep alert at `sweep_hosts`.
     pub(super) fn touch(&mut self, c: &Contact, weight: u32, ts: Timestamp, env: &Env, out: &mut Vec<Alert>) {
+        if let Some(slot) = self.sources.slot(&c.prober) {
+            self.touch_at(slot, c, weight, ts, env, out);
+        }
+    }
+
+    /// [`Scan::touch`] for the source in `slot` (`c.prober`'s, from [`Bounded::slot`]).
+    ///
+    /// [`Bounded::slot`]: crate::flow::bounded::Bounded::slot
+    pub(super) fn touch_at(
+        &mut self,
+        slot: u32,
+        c: &Contact,
+        weight: u32,
+        ts: Timestamp,
+        env: &Env,
+        out: &mut Vec<Alert>,
+    ) {
         let (window, threshold) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
-        let Some(s) = self.sources.get_mut(&c.prober) else { return };
+        let s = self.sources.at_mut(slot);
         if !s.seen.insert(Target::host_hash(&c.target.host)) {
             return;
         }
@@ -71,6 +93,8 @@ impl Scan {
         }
     }
 
+    /// Files `contact` as awaiting its answer, first deciding the oldest pending ones when the
+    /// table is full. The caller counts it in its source's `pending` (it holds the slot).
     pub(super) fn await_answer(
         &mut self,
         key: u64,
@@ -91,22 +115,20 @@ impl Scan {
             // the table itself (a fast scanner): others' slow answers must not become
             // failures because someone else flooded.
             self.evicted_pending += 1;
-            let flooding = self.sources.get_mut(&old.c.prober).is_some_and(|s| {
-                s.pending = s.pending.saturating_sub(1);
-                s.pending as usize >= cap / 8
-            });
+            // A source already forgotten has no walk to step (under a flood of one-probe
+            // sources, the usual case): one lookup, then nothing.
+            let Some(slot) = self.sources.slot(&old.c.prober) else { continue };
+            let s = self.sources.at_mut(slot);
+            s.pending = s.pending.saturating_sub(1);
+            let flooding = s.pending as usize >= cap / 8;
             let outcome = if flooding { Outcome::Unanswered } else { Outcome::Neutral };
-            self.resolve(ts, old.c, outcome, env, out);
+            self.resolve_at(slot, ts, old.c, outcome, env, out);
         }
-        let prober = contact.prober;
         // A contact of an older flow with the same key hash is replaced (one lookup).
         if let Some(old) = self.pending.insert(key, Pending { c: contact, ts })
             && let Some(s) = self.sources.get_mut(&old.c.prober)
         {
             s.pending = s.pending.saturating_sub(1);
-        }
-        if let Some(s) = self.sources.get_mut(&prober) {
-            s.pending += 1;
         }
         self.order.push_back((ts, key));
     }
@@ -209,7 +231,8 @@ impl Scan {
         let port = if kind == Kind::IpProto { 0 } else { q.dport };
         let target = Target { host: q.dst, proto: q.proto, port };
         let ts = c.ts;
-        let s = self.source(q.src, ts);
+        let slot = self.source(q.src, ts);
+        let s = self.sources.at_mut(slot);
         // A source whose own probes are in view has its refusals matched to them: an
         // unreachable quoting one never sent is forged or stray (ICMP errors are easy to
         // forge to frame a host), not a probe out of view.

@@ -190,14 +190,15 @@ impl Scan {
             || self.allow.iter().any(|n| n.contains(src)))
     }
 
-    /// The source's state, starting a new episode if it was quiet for `window`.
-    fn source(&mut self, src: IpAddr, ts: Timestamp) -> &mut Source {
+    /// The slot of the source's state in `sources` ([`Bounded::at_mut`]; valid until the next
+    /// source is inserted or dropped), starting a new episode if it was quiet for `window`.
+    fn source(&mut self, src: IpAddr, ts: Timestamp) -> u32 {
         let window = self.cfg.window.nanos();
         // When full, the least recently seen source goes, in O(1), and its allocations become
         // the new one's in place: a flood of one-probe sources cannot pin an old scanner in
         // place for long, nor slow the table down.
         let (pool, sample, evicted) = (&mut self.pool, self.cfg.sample_size, &mut self.evicted_sources);
-        let s = self.sources.get_or_insert_with(src, |old| {
+        let i = self.sources.get_or_insert_slot(src, |old| {
             let mut b = match old {
                 Some((_, b)) => {
                     *evicted += 1;
@@ -212,10 +213,11 @@ impl Scan {
             b.pending = 0;
             b
         });
+        let s = self.sources.at_mut(i);
         if ts.0.saturating_sub(s.last.0) > window {
             s.reset(ts);
         }
-        s
+        i
     }
 
     fn pool_cap(&self) -> usize {

@@ -92,7 +92,8 @@ impl Scan {
         let ts = r.start;
         let target = Target { host: dst, proto, port };
         let (sweep_window, sweep_hosts) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
-        let s = self.source(src, ts);
+        let slot = self.source(src, ts);
+        let s = self.sources.at_mut(slot);
         if !s.seen.insert(target.hash()) {
             return;
         }
@@ -120,7 +121,10 @@ impl Scan {
         };
         match outcome {
             Some(o) => self.resolve(ts, contact, o, r.env, out),
-            None => self.await_answer(key, contact, ts, r.env, out),
+            None => {
+                self.await_answer(key, contact, ts, r.env, out);
+                self.sources.at_mut(slot).pending += 1;
+            }
         }
     }
 }

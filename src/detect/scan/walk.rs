@@ -63,7 +63,23 @@ impl Scan {
         env: &Env,
         out: &mut Vec<Alert>,
     ) {
-        let Contact { prober, target: t, kind, crafted, .. } = contact;
+        if let Some(slot) = self.sources.slot(&contact.prober) {
+            self.resolve_at(slot, ts, contact, outcome, env, out);
+        }
+    }
+
+    /// [`Scan::resolve`] for the source in `slot` (the prober's): one lookup for the whole
+    /// outcome (nothing here inserts or drops a source).
+    pub(super) fn resolve_at(
+        &mut self,
+        slot: u32,
+        ts: Timestamp,
+        contact: Contact,
+        outcome: Outcome,
+        env: &Env,
+        out: &mut Vec<Alert>,
+    ) {
+        let Contact { target: t, kind, crafted, .. } = contact;
         let window = self.cfg.window.nanos();
         let cap = self.cfg.max_walks_per_source;
         let walk = self.walk;
@@ -73,14 +89,14 @@ impl Scan {
         // otherwise decide before, and name, the scan itself.
         let echo = kind == Kind::IcmpEcho;
         let fanout = self.cfg.fanout_ports;
-        let Some(s) = self.sources.get_mut(&prober) else { return };
+        let s = self.sources.at_mut(slot);
         let mut fanned_out = false;
         if outcome.silent() && !echo {
             let h = s.host_walk(t.host, cap);
             h.silent = h.silent.saturating_add(1);
             fanned_out = u32::from(h.silent) >= fanout;
         }
-        let Some(s) = self.sources.get(&prober) else { return };
+        let s = self.sources.at(slot);
         let w = match outcome {
             Outcome::Success { .. } | Outcome::Neutral => 0.0,
             _ => self.failure_weight(s, &t, &contact, outcome, ts, fanned_out),
@@ -90,11 +106,11 @@ impl Scan {
         // one-way view, where every client's answers are silent.
         let unheard = outcome.silent() && !s.answered[family(&t.host)] && !self.blind(ts);
         if unheard && !crafted && !echo {
-            self.touch(&contact, 1, ts, env, out);
+            self.touch_at(slot, &contact, 1, ts, env, out);
         }
         let blockable = kind.port_scan() && (crafted || service_port(t.port));
         let sample_size = self.cfg.sample_size;
-        let Some(s) = self.sources.get_mut(&prober) else { return };
+        let s = self.sources.at_mut(slot);
         s.last = s.last.max(ts);
         match outcome {
             Outcome::Success { implied } => {
