@@ -40,7 +40,7 @@ pub(crate) use signatures::SIG_PORT;
 pub(crate) use signatures::SIG_TUNNEL;
 pub(crate) use signatures::SIG_VOLUME;
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, RecordCtx, Spec};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName};
@@ -368,6 +368,11 @@ fn link_scope(a: &IpAddr) -> bool {
 impl Detector for DnsTunnel {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn packet_interest(&self) -> Interest {
+        // DNS messages come by `on_dns`; the packet itself tells this detector nothing.
+        Interest::NONE
     }
 
     fn on_dns(&mut self, c: &PacketCtx<'_, '_>, m: &DnsMessage, out: &mut Vec<Alert>) {
