@@ -30,6 +30,10 @@ mod shared;
 
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
+/// Blocks of a capture file in flight at most when they are sharded to several workers without
+/// a copy (each block is cut into at most one batch per worker, so this keeps every worker's
+/// queue fed): about 320 KiB each.
+const BLOCKS_IN_FLIGHT: usize = BATCHES_PER_WORKER + 2;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
 /// to a trickle). The channel's slots are allocated and touched up front, about 810 bytes each.
 const ALERT_QUEUE: usize = 512;
@@ -152,6 +156,10 @@ pub fn run(
     for _ in 0..n * BATCHES_PER_WORKER + n {
         let _ = pool_tx.send(Batch::default());
     }
+    // Wake-ups for a capture thread waiting for a free block; a worker never waits to send one
+    // (a full channel already holds a wake-up).
+    let (freed_tx, freed_rx) = bounded::<()>(n * BATCHES_PER_WORKER + n);
+    let mut blocks = BlockPool { blocks: Vec::with_capacity(BLOCKS_IN_FLIGHT), freed: freed_rx };
     let home = HomeNet::new(config.general.home_net.clone());
     let dopts = decode_options(config);
 
@@ -163,13 +171,14 @@ pub fn run(
         for slot in 0..n {
             let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
             senders.push(tx);
-            let (alert_tx, pool_tx, run) = (alert_tx.clone(), pool_tx.clone(), &run);
+            let (alert_tx, pool_tx, freed_tx, run) = (alert_tx.clone(), pool_tx.clone(), freed_tx.clone(), &run);
             handles.push(scope.spawn(move || {
                 let (w, link) = run.worker(slot, alert_tx);
-                work(w, link, rx, pool_tx)
+                work(w, link, rx, pool_tx, freed_tx)
             }));
         }
         drop(alert_tx);
+        drop(freed_tx);
 
         // Capture, on this thread.
         let mut current: Vec<Batch> = (0..n).map(|_| pool_rx.recv().unwrap_or_default()).collect();
@@ -202,6 +211,30 @@ pub fn run(
                     Err(e) => {
                         input_error = Some(e);
                         break;
+                    }
+                }
+            }
+            // Several workers and a source that reads blocks: each block is read once, and every
+            // worker's batch points into it.
+            if n > 1 {
+                let i = blocks.take();
+                let Some(block) = blocks.blocks.get_mut(i) else { break };
+                // Only the pool holds it (`take`), and nothing else can clone it meanwhile. A
+                // file libpcap reads (`None`) goes through `read` below.
+                if let Some(res) = Arc::get_mut(block).and_then(|b| source.fill_batch(b)) {
+                    shard_block(block, &mut current, &senders, &pool_rx, |p| {
+                        seen.packet(p.ts, p.wire_len);
+                        shard_of(p, n, &home, &dopts, &mut scratch)
+                    });
+                    opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
+                    match res {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(_) if opts.stop.load(Ordering::Relaxed) => break,
+                        Err(e) => {
+                            input_error = Some(e);
+                            break;
+                        }
                     }
                 }
             }
@@ -266,6 +299,61 @@ pub fn run(
     })
 }
 
+/// The capture file's blocks for sharding without a copy: at most [`BLOCKS_IN_FLIGHT`], made
+/// when first needed. The capture thread keeps a reference to each and reads into one again
+/// once no worker's batch points into it (each worker says when it let go of one).
+struct BlockPool {
+    blocks: Vec<Arc<Batch>>,
+    /// A token per batch a worker let go of (a block may be free again).
+    freed: Receiver<()>,
+}
+
+impl BlockPool {
+    /// The index of a block no worker holds, waiting for one when all are in flight.
+    fn take(&mut self) -> usize {
+        loop {
+            if let Some(i) = self.blocks.iter_mut().position(|b| Arc::get_mut(b).is_some()) {
+                return i;
+            }
+            if self.blocks.len() < BLOCKS_IN_FLIGHT || self.freed.recv().is_err() {
+                // (Every worker gone only if they panicked: carry on regardless.)
+                self.blocks.push(Arc::new(Batch::default()));
+                return self.blocks.len() - 1;
+            }
+        }
+    }
+}
+
+/// Shards the packets of `block` (filled by [`PacketSource::fill_batch`]) to the workers'
+/// batches by reference, `shard` giving each packet's worker and flow hint, and sends every
+/// batch that got packets.
+fn shard_block(
+    block: &Arc<Batch>,
+    current: &mut [Batch],
+    senders: &[Sender<Batch>],
+    pool: &Receiver<Batch>,
+    mut shard: impl FnMut(&RawPacket<'_>) -> (usize, u64),
+) {
+    // Packets copied in before (from a file libpcap read) go first.
+    for (b, tx) in current.iter_mut().zip(senders) {
+        if !b.is_empty() {
+            send_batch(b, tx, pool);
+        }
+    }
+    for m in &block.meta {
+        let p = RawPacket { ts: m.ts, data: block.frame(m), wire_len: m.wire_len, link: m.link };
+        let (s, hint) = shard(&p);
+        if let Some(b) = current.get_mut(s) {
+            b.push_ref(block, m, hint);
+        }
+    }
+    for (b, tx) in current.iter_mut().zip(senders) {
+        if !b.is_empty() {
+            send_batch(b, tx, pool);
+        }
+    }
+}
+
 fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
     let fresh = pool.recv().unwrap_or_default();
     let mut full = std::mem::replace(b, fresh);
@@ -278,6 +366,7 @@ fn work(
     mut link: WorkerLink<'_>,
     rx: Receiver<Batch>,
     pool: Sender<Batch>,
+    freed: Sender<()>,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
     let mut emit = link.emitter();
     for mut batch in rx {
@@ -286,6 +375,10 @@ fn work(
             let _ = link.hist.record_n(t.elapsed().as_nanos() as u64, batch.len() as u64);
         }
         link.after_batch(&mut w, batch.len() as u64, bytes);
+        if batch.release_block() {
+            // A full channel already holds a wake-up for the capture thread.
+            let _ = freed.try_send(());
+        }
         batch.clear();
         let _ = pool.try_send(batch);
     }
