@@ -171,7 +171,8 @@ pub fn run(
         for slot in 0..n {
             let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
             senders.push(tx);
-            let (alert_tx, pool_tx, freed_tx, run) = (alert_tx.clone(), pool_tx.clone(), freed_tx.clone(), &run);
+            let (alert_tx, pool_tx, freed_tx, run) =
+                (alert_tx.clone(), pool_tx.clone(), freed_tx.clone(), &run);
             handles.push(scope.spawn(move || {
                 let (w, link) = run.worker(slot, alert_tx);
                 work(w, link, rx, pool_tx, freed_tx)
@@ -390,3 +391,6 @@ pub fn run_capture(paths: &[PathBuf], config: &Config) -> Result<(Vec<Alert>, Su
     let mut src = FileSource::new(paths.to_vec(), None)?;
     shared::collect(|sink| run(&mut src, config, sink, &RunOptions::default()))
 }
+
+#[cfg(test)]
+mod share_tests;
