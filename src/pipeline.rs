@@ -26,6 +26,7 @@ mod fanout;
 pub use fanout::run_fanout;
 pub(crate) mod records;
 pub use records::run_records;
+mod light;
 mod shared;
 
 /// Batches in flight per worker.
@@ -114,8 +115,25 @@ pub struct RunOutcome {
 /// Which worker owns a packet: the home-side address (so all state about one internal host
 /// lives in one worker); for DNS between home hosts, the server's; else the lower address if
 /// neither or both sides are home. With it, the
-/// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same decode.
+/// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same parse: the
+/// light one for the common case ([`light`]), else the full decode.
 pub fn shard_of(
+    p: &RawPacket<'_>,
+    n: usize,
+    home: &HomeNet,
+    opts: &decode::packet::DecodeOptions,
+    scratch: &mut Anomalies,
+) -> (usize, u64) {
+    if let Some(l) = light::parse(p.link, p.data, opts) {
+        let (sp, dp) = l.key_ports;
+        let hint = crate::flow::key::FlowKey::from_tuple(l.src, sp, l.dst, dp, l.proto, l.vlan).0.hash64();
+        return (shard_by(n, home, l.src, l.dst, l.ports), hint);
+    }
+    shard_of_decoded(p, n, home, opts, scratch)
+}
+
+/// [`shard_of`] through the full decode (tunnels, fragments, anything odd).
+fn shard_of_decoded(
     p: &RawPacket<'_>,
     n: usize,
     home: &HomeNet,
@@ -125,22 +143,33 @@ pub fn shard_of(
     // Borrowed where it lies (a `Decoded` is 240 bytes).
     let decoded = decode::decode(p.link, p.data, opts, scratch);
     let Some(d) = &decoded else { return (0, 0) };
-    let hint = crate::worker::flow_hint_of(d);
+    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d))
+}
+
+/// The worker of a packet from `src` to `dst` with TCP/UDP `ports` (see [`shard_of`]).
+#[inline]
+fn shard_by(
+    n: usize,
+    home: &HomeNet,
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    ports: (u16, u16),
+) -> usize {
     if n <= 1 {
-        return (0, hint);
+        return 0;
     }
-    let key = match (home.contains(&d.src), home.contains(&d.dst)) {
-        (true, false) => d.src,
-        (false, true) => d.dst,
+    let key = match (home.contains(&src), home.contains(&dst)) {
+        (true, false) => src,
+        (false, true) => dst,
         // DNS inside the home network goes with its server: a home resolver's clients and its own
         // forwards meet in one worker, where `dns_tunnel` matches them.
-        (true, true) if d.ports().1 == 53 => d.dst,
-        (true, true) if d.ports().0 == 53 => d.src,
-        _ => d.src.min(d.dst),
+        (true, true) if ports.1 == 53 => dst,
+        (true, true) if ports.0 == 53 => src,
+        _ => src.min(dst),
     };
     let mut h = rustc_hash::FxHasher::default();
     key.hash(&mut h);
-    ((h.finish() % n as u64) as usize, hint)
+    (h.finish() % n as u64) as usize
 }
 
 /// Runs the pipeline over `source` until it ends or `opts.stop` is set.
@@ -197,7 +226,10 @@ pub fn run(
                 let b = &mut current[0];
                 // The flow hints are worked out here, where the frames were just read and are
                 // in cache: the capture thread has time to spare, the worker has not.
-                b.set_flow_hints(|link, frame| crate::worker::flow_hint(link, frame, &dopts, &mut scratch));
+                b.set_flow_hints(|link, frame| {
+                    let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
+                    shard_of(&p, 1, &home, &dopts, &mut scratch).1
+                });
                 for m in &b.meta {
                     seen.packet(m.ts, m.wire_len);
                 }
@@ -392,5 +424,7 @@ pub fn run_capture(paths: &[PathBuf], config: &Config) -> Result<(Vec<Alert>, Su
     shared::collect(|sink| run(&mut src, config, sink, &RunOptions::default()))
 }
 
+#[cfg(test)]
+mod light_tests;
 #[cfg(test)]
 mod share_tests;
