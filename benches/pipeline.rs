@@ -17,7 +17,7 @@
 //! detector, each once first and discarded (warm-up), then alternating
 //! (`SIPHON_BENCH_ROUNDS`, default 7), and prints each round, the best and the median of the
 //! per-round ratios, packets/s and siphon's peak RSS over every run, then one line per profile.
-//! `SIPHON_BENCH_WORKERS` sets `--workers` (default 1); `SIPHON_BENCH_PROFILE=mixed|day` runs
+//! `SIPHON_BENCH_WORKERS` sets `--workers` (default: siphon's own default, one per core); `SIPHON_BENCH_PROFILE=mixed|day` runs
 //! one profile only.
 
 use siphon::input::PcapWriter;
@@ -123,12 +123,13 @@ struct Outcome {
     cpu_ns: (f64, f64),
 }
 
-fn measure(name: &'static str, path: &Path, workers: &str, rounds: usize) -> Outcome {
+fn measure(name: &'static str, path: &Path, workers: Option<&str>, rounds: usize) -> Outcome {
     // Warm-up, discarded: the page cache, so both readers see the same storage, and the
     // memory a new process gets (on a VM the first touch of pages the host took back is slow,
     // and only siphon keeps tables).
     let _ = bare_loop(path);
-    let (warm_secs, warm_rss, _, _) = run_siphon(path, &["--workers", workers]);
+    let args: Vec<&str> = workers.map_or_else(Vec::new, |w| vec!["--workers", w]);
+    let (warm_secs, warm_rss, _, _) = run_siphon(path, &args);
     // Alternate the two readers, so that a machine whose speed drifts (a VM) slows both alike;
     // keep each one's best time, and the ratio of every pair.
     let (mut n, mut b) = (0, 0);
@@ -140,7 +141,7 @@ fn measure(name: &'static str, path: &Path, workers: &str, rounds: usize) -> Out
     for _ in 0..rounds {
         let (pn, pb, bare_secs, bc) = bare_loop(path);
         (n, b) = (pn, pb);
-        let (secs, rss, sc, e) = run_siphon(path, &["--workers", workers]);
+        let (secs, rss, sc, e) = run_siphon(path, &args);
         bare_cpu.push(bc);
         siphon_cpu.push(sc);
         bare_best = bare_best.min(bare_secs);
@@ -169,7 +170,8 @@ fn measure(name: &'static str, path: &Path, workers: &str, rounds: usize) -> Out
         gbps(bare_best)
     );
     println!(
-        "siphon -r (--workers {workers}): {:.3}s  {:.2} Mpkt/s  {:.2} Gbit/s  peak RSS {:.1} MiB",
+        "siphon -r (--workers {}): {:.3}s  {:.2} Mpkt/s  {:.2} Gbit/s  peak RSS {:.1} MiB",
+        workers.unwrap_or("default"),
         siphon_best,
         mpps(siphon_best),
         gbps(siphon_best),
@@ -216,9 +218,19 @@ fn main() {
         }
         files.push(("day", path));
     }
-    let workers = std::env::var("SIPHON_BENCH_WORKERS").unwrap_or_else(|_| "1".into());
+    let workers = std::env::var("SIPHON_BENCH_WORKERS").ok();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    println!(
+        "siphon --workers {} ({})",
+        workers.as_deref().unwrap_or(&cores.to_string()),
+        match &workers {
+            Some(_) => "SIPHON_BENCH_WORKERS",
+            None => "siphon's default: one per core",
+        }
+    );
     let rounds: usize = std::env::var("SIPHON_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
-    let outcomes: Vec<Outcome> = files.iter().map(|(name, p)| measure(name, p, &workers, rounds)).collect();
+    let outcomes: Vec<Outcome> =
+        files.iter().map(|(name, p)| measure(name, p, workers.as_deref(), rounds)).collect();
     println!();
     println!(
         "profile  packets    bare best  siphon best  ratio best  ratio median  peak RSS    CPU ns/pkt bare/siphon"

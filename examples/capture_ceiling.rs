@@ -1,13 +1,17 @@
-//! The capture thread's own ceiling: what it does for `siphon -r FILE --workers N` (read, decode
-//! each frame for its flow hint and shard, copy it into its worker's batch) with the batches
-//! thrown away instead of sent, so no worker sets the pace:
+//! The capture thread's own ceiling: what it does for `siphon -r FILE --workers N` (read a block,
+//! decode each frame for its flow hint and shard, add it to its worker's batch by reference, as
+//! the pipeline does for a classic pcap) with the batches thrown away instead of sent, so no
+//! worker sets the pace:
 //! `cargo run --release --example capture_ceiling -- FILE [N]` (N = 2 by default; prints the
-//! best of `SIPHON_ROUNDS` runs, 3, in wall and in CPU time).
+//! best of `SIPHON_ROUNDS` runs, 3, in wall and in CPU time). `SIPHON_COPY=1` copies each packet
+//! into its worker's batch instead (what the pipeline did before, and still does for files
+//! libpcap reads).
 
 use siphon::Config;
 use siphon::HomeNet;
 use siphon::input::FileSource;
 use siphon::input::{BATCH_PACKETS, Batch, PacketSource};
+use std::sync::Arc;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
@@ -18,6 +22,7 @@ fn main() -> anyhow::Result<()> {
     let home = HomeNet::new(config.general.home_net.clone());
     let opts = siphon::running::decode_options(&config);
     let rounds: usize = std::env::var("SIPHON_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let copy = std::env::var("SIPHON_COPY").is_ok_and(|v| v == "1");
     let (mut best, mut best_cpu, mut packets) = (f64::MAX, f64::MAX, 0u64);
     for _ in 0..rounds {
         let mut src = FileSource::new(vec![path.into()], None)?;
@@ -26,7 +31,29 @@ fn main() -> anyhow::Result<()> {
         let mut per = vec![0u64; n];
         let t = Instant::now();
         let c = cpu_secs();
+        let mut block = Arc::new(Batch::default());
         loop {
+            if !copy && let Some(res) = Arc::get_mut(&mut block).and_then(|b| src.fill_batch(b)) {
+                for m in &block.meta {
+                    let p = siphon::input::RawPacket {
+                        ts: m.ts,
+                        data: block.frame(m),
+                        wire_len: m.wire_len,
+                        link: m.link,
+                    };
+                    let (s, hint) = siphon::running::shard_of(&p, n, &home, &opts, &mut scratch);
+                    current[s].push_ref(&block, m, hint);
+                    per[s] += 1;
+                }
+                for b in &mut current {
+                    std::hint::black_box(&*b);
+                    b.clear();
+                }
+                if !res? {
+                    break;
+                }
+                continue;
+            }
             let more = src.read(BATCH_PACKETS, &mut |p| {
                 let (s, hint) = siphon::running::shard_of(p, n, &home, &opts, &mut scratch);
                 current[s].push(p, hint);
@@ -46,7 +73,8 @@ fn main() -> anyhow::Result<()> {
         println!("packets per shard: {per:?}");
     }
     println!(
-        "{packets} packets sharded {n} ways: best {best:.3} s, {:.0} ns/packet, {:.2} Mpkt/s; CPU best {best_cpu:.3} s, {:.0} ns/packet, {:.2} Mpkt/s",
+        "{packets} packets sharded {n} ways ({}): best {best:.3} s, {:.0} ns/packet, {:.2} Mpkt/s; CPU best {best_cpu:.3} s, {:.0} ns/packet, {:.2} Mpkt/s",
+        if copy { "copied" } else { "by reference" },
         best * 1e9 / packets as f64,
         packets as f64 / best / 1e6,
         best_cpu * 1e9 / packets as f64,

@@ -86,7 +86,8 @@ pub struct Args {
     /// Write alerts to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Worker threads (default: cores - 1, at least 1).
+    /// Worker threads (default: every core; the capture thread's share is small next to a
+    /// worker's, so leaving it a core of its own left that core mostly idle).
     #[arg(long = "workers", value_name = "N")]
     pub workers: Option<usize>,
     /// Bytes captured per packet (live).
@@ -314,7 +315,7 @@ impl Args {
             (None, true) => None,
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let workers = self.workers.unwrap_or(cores.saturating_sub(1)).max(1);
+        let workers = self.workers.unwrap_or(cores).max(1);
         let buffer_size = crate::units::Size::parse(&self.buffer_size).map_err(UsageError::Bad)?.0;
         let metrics_linger = match &self.metrics_linger {
             None => std::time::Duration::ZERO,

@@ -26,10 +26,15 @@ mod fanout;
 pub use fanout::run_fanout;
 pub(crate) mod records;
 pub use records::run_records;
+mod light;
 mod shared;
 
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 8;
+/// Blocks of a capture file in flight at most when they are sharded to several workers without
+/// a copy (each block is cut into at most one batch per worker, so this keeps every worker's
+/// queue fed): about 320 KiB each.
+const BLOCKS_IN_FLIGHT: usize = BATCHES_PER_WORKER + 2;
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
 /// to a trickle). The channel's slots are allocated and touched up front, about 810 bytes each.
 const ALERT_QUEUE: usize = 512;
@@ -110,8 +115,25 @@ pub struct RunOutcome {
 /// Which worker owns a packet: the home-side address (so all state about one internal host
 /// lives in one worker); for DNS between home hosts, the server's; else the lower address if
 /// neither or both sides are home. With it, the
-/// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same decode.
+/// packet's flow hint ([`crate::capture::PacketMeta::flow_hint`]), from the same parse: the
+/// light one for the common case ([`light`]), else the full decode.
 pub fn shard_of(
+    p: &RawPacket<'_>,
+    n: usize,
+    home: &HomeNet,
+    opts: &decode::packet::DecodeOptions,
+    scratch: &mut Anomalies,
+) -> (usize, u64) {
+    if let Some(l) = light::parse(p.link, p.data, opts) {
+        let (sp, dp) = l.key_ports;
+        let hint = crate::flow::key::FlowKey::from_tuple(l.src, sp, l.dst, dp, l.proto, l.vlan).0.hash64();
+        return (shard_by(n, home, l.src, l.dst, l.ports), hint);
+    }
+    shard_of_decoded(p, n, home, opts, scratch)
+}
+
+/// [`shard_of`] through the full decode (tunnels, fragments, anything odd).
+fn shard_of_decoded(
     p: &RawPacket<'_>,
     n: usize,
     home: &HomeNet,
@@ -121,22 +143,33 @@ pub fn shard_of(
     // Borrowed where it lies (a `Decoded` is 240 bytes).
     let decoded = decode::decode(p.link, p.data, opts, scratch);
     let Some(d) = &decoded else { return (0, 0) };
-    let hint = crate::worker::flow_hint_of(d);
+    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d))
+}
+
+/// The worker of a packet from `src` to `dst` with TCP/UDP `ports` (see [`shard_of`]).
+#[inline]
+fn shard_by(
+    n: usize,
+    home: &HomeNet,
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    ports: (u16, u16),
+) -> usize {
     if n <= 1 {
-        return (0, hint);
+        return 0;
     }
-    let key = match (home.contains(&d.src), home.contains(&d.dst)) {
-        (true, false) => d.src,
-        (false, true) => d.dst,
+    let key = match (home.contains(&src), home.contains(&dst)) {
+        (true, false) => src,
+        (false, true) => dst,
         // DNS inside the home network goes with its server: a home resolver's clients and its own
         // forwards meet in one worker, where `dns_tunnel` matches them.
-        (true, true) if d.ports().1 == 53 => d.dst,
-        (true, true) if d.ports().0 == 53 => d.src,
-        _ => d.src.min(d.dst),
+        (true, true) if ports.1 == 53 => dst,
+        (true, true) if ports.0 == 53 => src,
+        _ => src.min(dst),
     };
     let mut h = rustc_hash::FxHasher::default();
     key.hash(&mut h);
-    ((h.finish() % n as u64) as usize, hint)
+    (h.finish() % n as u64) as usize
 }
 
 /// Runs the pipeline over `source` until it ends or `opts.stop` is set.
@@ -152,6 +185,10 @@ pub fn run(
     for _ in 0..n * BATCHES_PER_WORKER + n {
         let _ = pool_tx.send(Batch::default());
     }
+    // Wake-ups for a capture thread waiting for a free block; a worker never waits to send one
+    // (a full channel already holds a wake-up).
+    let (freed_tx, freed_rx) = bounded::<()>(n * BATCHES_PER_WORKER + n);
+    let mut blocks = BlockPool { blocks: Vec::with_capacity(BLOCKS_IN_FLIGHT), freed: freed_rx };
     let home = HomeNet::new(config.general.home_net.clone());
     let dopts = decode_options(config);
 
@@ -163,13 +200,15 @@ pub fn run(
         for slot in 0..n {
             let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
             senders.push(tx);
-            let (alert_tx, pool_tx, run) = (alert_tx.clone(), pool_tx.clone(), &run);
+            let (alert_tx, pool_tx, freed_tx, run) =
+                (alert_tx.clone(), pool_tx.clone(), freed_tx.clone(), &run);
             handles.push(scope.spawn(move || {
                 let (w, link) = run.worker(slot, alert_tx);
-                work(w, link, rx, pool_tx)
+                work(w, link, rx, pool_tx, freed_tx)
             }));
         }
         drop(alert_tx);
+        drop(freed_tx);
 
         // Capture, on this thread.
         let mut current: Vec<Batch> = (0..n).map(|_| pool_rx.recv().unwrap_or_default()).collect();
@@ -187,7 +226,10 @@ pub fn run(
                 let b = &mut current[0];
                 // The flow hints are worked out here, where the frames were just read and are
                 // in cache: the capture thread has time to spare, the worker has not.
-                b.set_flow_hints(|link, frame| crate::worker::flow_hint(link, frame, &dopts, &mut scratch));
+                b.set_flow_hints(|link, frame| {
+                    let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
+                    shard_of(&p, 1, &home, &dopts, &mut scratch).1
+                });
                 for m in &b.meta {
                     seen.packet(m.ts, m.wire_len);
                 }
@@ -202,6 +244,30 @@ pub fn run(
                     Err(e) => {
                         input_error = Some(e);
                         break;
+                    }
+                }
+            }
+            // Several workers and a source that reads blocks: each block is read once, and every
+            // worker's batch points into it.
+            if n > 1 {
+                let i = blocks.take();
+                let Some(block) = blocks.blocks.get_mut(i) else { break };
+                // Only the pool holds it (`take`), and nothing else can clone it meanwhile. A
+                // file libpcap reads (`None`) goes through `read` below.
+                if let Some(res) = Arc::get_mut(block).and_then(|b| source.fill_batch(b)) {
+                    shard_block(block, &mut current, &senders, &pool_rx, |p| {
+                        seen.packet(p.ts, p.wire_len);
+                        shard_of(p, n, &home, &dopts, &mut scratch)
+                    });
+                    opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
+                    match res {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(_) if opts.stop.load(Ordering::Relaxed) => break,
+                        Err(e) => {
+                            input_error = Some(e);
+                            break;
+                        }
                     }
                 }
             }
@@ -266,6 +332,61 @@ pub fn run(
     })
 }
 
+/// The capture file's blocks for sharding without a copy: at most [`BLOCKS_IN_FLIGHT`], made
+/// when first needed. The capture thread keeps a reference to each and reads into one again
+/// once no worker's batch points into it (each worker says when it let go of one).
+struct BlockPool {
+    blocks: Vec<Arc<Batch>>,
+    /// A token per batch a worker let go of (a block may be free again).
+    freed: Receiver<()>,
+}
+
+impl BlockPool {
+    /// The index of a block no worker holds, waiting for one when all are in flight.
+    fn take(&mut self) -> usize {
+        loop {
+            if let Some(i) = self.blocks.iter_mut().position(|b| Arc::get_mut(b).is_some()) {
+                return i;
+            }
+            if self.blocks.len() < BLOCKS_IN_FLIGHT || self.freed.recv().is_err() {
+                // (Every worker gone only if they panicked: carry on regardless.)
+                self.blocks.push(Arc::new(Batch::default()));
+                return self.blocks.len() - 1;
+            }
+        }
+    }
+}
+
+/// Shards the packets of `block` (filled by [`PacketSource::fill_batch`]) to the workers'
+/// batches by reference, `shard` giving each packet's worker and flow hint, and sends every
+/// batch that got packets.
+fn shard_block(
+    block: &Arc<Batch>,
+    current: &mut [Batch],
+    senders: &[Sender<Batch>],
+    pool: &Receiver<Batch>,
+    mut shard: impl FnMut(&RawPacket<'_>) -> (usize, u64),
+) {
+    // Packets copied in before (from a file libpcap read) go first.
+    for (b, tx) in current.iter_mut().zip(senders) {
+        if !b.is_empty() {
+            send_batch(b, tx, pool);
+        }
+    }
+    for m in &block.meta {
+        let p = RawPacket { ts: m.ts, data: block.frame(m), wire_len: m.wire_len, link: m.link };
+        let (s, hint) = shard(&p);
+        if let Some(b) = current.get_mut(s) {
+            b.push_ref(block, m, hint);
+        }
+    }
+    for (b, tx) in current.iter_mut().zip(senders) {
+        if !b.is_empty() {
+            send_batch(b, tx, pool);
+        }
+    }
+}
+
 fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
     let fresh = pool.recv().unwrap_or_default();
     let mut full = std::mem::replace(b, fresh);
@@ -278,6 +399,7 @@ fn work(
     mut link: WorkerLink<'_>,
     rx: Receiver<Batch>,
     pool: Sender<Batch>,
+    freed: Sender<()>,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
     let mut emit = link.emitter();
     for mut batch in rx {
@@ -286,6 +408,10 @@ fn work(
             let _ = link.hist.record_n(t.elapsed().as_nanos() as u64, batch.len() as u64);
         }
         link.after_batch(&mut w, batch.len() as u64, bytes);
+        if batch.release_block() {
+            // A full channel already holds a wake-up for the capture thread.
+            let _ = freed.try_send(());
+        }
         batch.clear();
         let _ = pool.try_send(batch);
     }
@@ -297,3 +423,8 @@ pub fn run_capture(paths: &[PathBuf], config: &Config) -> Result<(Vec<Alert>, Su
     let mut src = FileSource::new(paths.to_vec(), None)?;
     shared::collect(|sink| run(&mut src, config, sink, &RunOptions::default()))
 }
+
+#[cfg(test)]
+mod light_tests;
+#[cfg(test)]
+mod share_tests;

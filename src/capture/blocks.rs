@@ -174,6 +174,18 @@ impl BlockReader {
     /// then the error naming its offset.
     pub(crate) fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
         batch.clear();
+        // Packets `read` buffered but has not delivered yet (the pipeline read the start of
+        // this file packet by packet, after a file libpcap read) come first: copied, once.
+        if let Some(rest) = self.own.meta.get(self.delivered..)
+            && !rest.is_empty()
+        {
+            for m in rest {
+                let p = RawPacket { ts: m.ts, data: self.own.frame(m), wire_len: m.wire_len, link: m.link };
+                batch.push(&p, 0);
+            }
+            self.delivered = self.own.meta.len();
+            return Ok(true);
+        }
         if let Some(e) = self.failure.take() {
             return Err(e);
         }

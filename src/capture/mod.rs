@@ -1,7 +1,9 @@
 //! Packet sources: capture files and live interfaces. The only place libpcap is touched.
 //!
 //! A source hands out one borrowed packet at a time; the capture thread copies it once into a
-//! recycled [`Batch`] and the rest of the pipeline borrows from there.
+//! recycled [`Batch`] and the rest of the pipeline borrows from there. A capture file read in
+//! blocks ([`PacketSource::fill_batch`]) is not copied at all: with one worker the block is the
+//! batch; with several, each worker's batch points into the shared block ([`Batch::push_ref`]).
 
 pub(crate) mod blocks;
 pub(crate) mod fanout;
@@ -14,6 +16,7 @@ pub(crate) mod write;
 use crate::decode::LinkType;
 use crate::error::CaptureError;
 use crate::time::Timestamp;
+use std::sync::Arc;
 
 /// One packet borrowed from the source's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -87,9 +90,15 @@ pub struct PacketMeta {
     pub flow_hint: u64,
 }
 
-/// A batch of packets in one contiguous, reusable buffer.
+/// A batch of packets in one contiguous, reusable buffer, or pointing into a block shared with
+/// other workers' batches.
 pub struct Batch {
     data: Vec<u8>,
+    /// The block (a batch [`PacketSource::fill_batch`] filled) whose bytes the packets point
+    /// into, shared with the other workers' batches cut from it; `data` is then unused. The
+    /// capture thread keeps a reference to each of its blocks and reads into one again once
+    /// every batch let go of it ([`Batch::release_block`]).
+    block: Option<Arc<Batch>>,
     /// The packets.
     pub meta: Vec<PacketMeta>,
     /// When the capture thread sent it (latency measurement only).
@@ -105,6 +114,7 @@ impl Default for Batch {
     fn default() -> Self {
         Batch {
             data: Vec::with_capacity(BATCH_BYTES + 65_536),
+            block: None,
             meta: Vec::with_capacity(BATCH_PACKETS),
             sent_at: None,
         }
@@ -120,10 +130,17 @@ fn frame_in<'d>(data: &'d [u8], m: &PacketMeta) -> &'d [u8] {
 impl Batch {
     /// A batch with no buffers yet (allocates nothing).
     pub const fn empty() -> Batch {
-        Batch { data: Vec::new(), meta: Vec::new(), sent_at: None }
+        Batch { data: Vec::new(), block: None, meta: Vec::new(), sent_at: None }
     }
-    /// Copies one packet in, with its flow hint ([`PacketMeta::flow_hint`]).
+    /// A batch for packets of shared blocks ([`Batch::push_ref`]): room for their metadata only.
+    pub fn for_refs() -> Batch {
+        Batch { data: Vec::new(), block: None, meta: Vec::with_capacity(BATCH_PACKETS), sent_at: None }
+    }
+    /// Copies one packet in, with its flow hint ([`PacketMeta::flow_hint`]). The batch holds
+    /// no packets of a shared block ([`Batch::push_ref`]) then.
     pub fn push(&mut self, p: &RawPacket<'_>, flow_hint: u64) {
+        debug_assert!(self.block.is_none() || self.meta.is_empty(), "copied and shared packets in one batch");
+        self.drop_block();
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(p.data);
         self.meta.push(PacketMeta {
@@ -135,9 +152,39 @@ impl Batch {
             flow_hint,
         });
     }
+    /// Adds packet `m` of `block` by reference, with its flow hint: no byte is copied. Every
+    /// packet of a batch comes from one block (the capture thread sends the batch before it
+    /// cuts from the next) and none was copied in.
+    pub fn push_ref(&mut self, block: &Arc<Batch>, m: &PacketMeta, flow_hint: u64) {
+        match &self.block {
+            Some(b) if Arc::ptr_eq(b, block) => {}
+            _ => {
+                debug_assert!(self.meta.is_empty(), "packets of two blocks, or copied, in one batch");
+                self.clear();
+                self.block = Some(Arc::clone(block));
+            }
+        }
+        self.meta.push(PacketMeta { flow_hint, ..*m });
+    }
+    /// Lets go of the shared block, if the batch pointed into one (then `true`).
+    pub fn release_block(&mut self) -> bool {
+        self.block.take().is_some()
+    }
+    fn drop_block(&mut self) {
+        if self.block.is_some() {
+            self.clear();
+        }
+    }
+    /// The bytes the packets' offsets point into.
+    fn bytes(&self) -> &[u8] {
+        match &self.block {
+            Some(b) => &b.data,
+            None => &self.data,
+        }
+    }
     /// The frame of `m`.
     pub fn frame(&self, m: &PacketMeta) -> &[u8] {
-        frame_in(&self.data, m)
+        frame_in(self.bytes(), m)
     }
     /// Full enough to send?
     pub fn is_full(&self) -> bool {
@@ -145,13 +192,18 @@ impl Batch {
     }
     /// Works out every packet's flow hint with `hint` (given the link type and frame).
     pub fn set_flow_hints(&mut self, mut hint: impl FnMut(LinkType, &[u8]) -> u64) {
-        let Batch { data, meta, .. } = self;
+        let Batch { data, block, meta, .. } = self;
+        let bytes = match block {
+            Some(b) => &b.data[..],
+            None => &data[..],
+        };
         for m in meta.iter_mut() {
-            m.flow_hint = hint(m.link, frame_in(data, m));
+            m.flow_hint = hint(m.link, frame_in(bytes, m));
         }
     }
     /// Empties it for reuse, keeping the allocations.
     pub fn clear(&mut self) {
+        self.block = None;
         self.data.clear();
         self.meta.clear();
         self.sent_at = None;
