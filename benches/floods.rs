@@ -201,7 +201,10 @@ fn main() {
         println!("flood files in {}", dir.display());
         return;
     }
-    println!("{rounds} alternating rounds per file, best of each; siphon -q -r FILE (1 worker)");
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "{rounds} alternating rounds per file, best of each; siphon -q -r FILE (default --workers: {workers}, one per core)"
+    );
     println!(
         "{:<22} {:>9} {:>9} {:>9} {:>7} {:>9}",
         "flood", "packets", "bare s", "siphon s", "x bare", "RSS MiB"

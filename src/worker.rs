@@ -175,11 +175,28 @@ pub(crate) fn flow_hint_of(d: &decode::Decoded<'_>) -> u64 {
     if d.frag.is_some() { 0 } else { FlowKey::of(d).0.hash64() }
 }
 
+/// For each packet class, the indices of the detectors whose [`Detector::packet_interest`]
+/// holds it, in table order.
+fn packet_subscriptions(detectors: &[Box<dyn Detector>]) -> [Vec<usize>; Interest::CLASSES] {
+    std::array::from_fn(|class| {
+        let wants = detectors.iter().map(|d| d.packet_interest().has(class));
+        wants.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
+    })
+}
+
 impl Worker {
     /// A worker with its own detectors built from `config`, alone (it learns mirror pairs for
     /// itself and knows no sensor address).
     pub fn new(config: &Config) -> Worker {
         Worker::with_mirror(config, std::sync::Arc::new(MirrorShared::new(&config.general, Vec::new())))
+    }
+
+    /// Replaces the detectors (tests: a probe detector instead of the table's), asking each
+    /// again which packets it wants.
+    #[cfg(test)]
+    pub(crate) fn set_detectors(&mut self, detectors: Vec<Box<dyn Detector>>) {
+        self.packet_subs = packet_subscriptions(&detectors);
+        self.detectors = detectors;
     }
 
     /// A worker sharing learned mirror pairs and the sensor's addresses with the others.
@@ -197,10 +214,7 @@ impl Worker {
     ) -> Worker {
         let env = Env::from_config(config);
         let detectors = config.detectors.build(&env);
-        let packet_subs = std::array::from_fn(|class| {
-            let wants = detectors.iter().map(|d| d.packet_interest().has(class));
-            wants.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
-        });
+        let packet_subs = packet_subscriptions(&detectors);
         Worker {
             budget,
             budget_slot,

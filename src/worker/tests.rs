@@ -64,7 +64,7 @@ fn alerts_from_packets_and_ticks_carry_the_tunnel_and_transport_is_never_seen() 
     config.alerts.max_per_minute = 1000;
     let mut w = Worker::new(&config);
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    w.detectors = vec![Box::new(Probe { packets: seen.clone() })];
+    w.set_detectors(vec![Box::new(Probe { packets: seen.clone() })]);
     let mut alerts = Vec::new();
     let f = mirrored_query();
     let u = port_unreachable();
@@ -112,7 +112,7 @@ impl Detector for VolumeLog {
 fn flow_traffic_reaches_the_volume_hook_first_at_budget_per_second_and_at_the_end() {
     let mut w = Worker::new(&Config::default());
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    w.detectors = vec![Box::new(VolumeLog { log: log.clone(), budget: 1000 })];
+    w.set_detectors(vec![Box::new(VolumeLog { log: log.clone(), budget: 1000 })]);
     let out = |n: usize| {
         eth(&[], 0x0800, &ipv4([10, 99, 0, 5], [203, 0, 113, 9], 17, &udp(40000, 9999, &vec![7; n])))
     };
