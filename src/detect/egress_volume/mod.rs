@@ -25,7 +25,7 @@ pub(crate) use signatures::SIG_GEO;
 pub(crate) use signatures::SIG_HOST;
 pub(crate) use signatures::SIG_PAIR;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, Interest, Spec, VolumeCtx, VolumeInterest};
 use crate::alert::Alert;
 use crate::decode::app::AppProto;
 use crate::flow::FlowTable;
@@ -202,6 +202,16 @@ impl EgressVolume {
 impl Detector for EgressVolume {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        // Bytes leaving a home host: an unanswered inbound probe (a flood's SYN) carried none,
+        // and counting it would fill `max_pairs` with scanners and count them as destinations.
+        VolumeInterest::Answered
+    }
+
+    fn wants_flow_ends(&self) -> bool {
+        false
     }
 
     fn packet_interest(&self) -> Interest {
