@@ -10,7 +10,8 @@
 //! volume has grown by `alerts.escalation_factor`.
 //!
 //! Needs: every flow's traffic (`on_flow_volume`, handed over per flow about once a second,
-//! and exactly when a flow's bytes could cross a threshold). Memory: one tally per (home host, destination) and per
+//! and exactly when a flow's bytes could cross a threshold), but an unanswered inbound probe's
+//! ([`crate::detect::VolumeInterest::Answered`]: it carried nothing out). Memory: one tally per (home host, destination) and per
 //! home host, each a ring of 8 slots per window (about 150 bytes per window), capped at
 //! `max_pairs` / `max_hosts` with counted eviction of the stalest.
 
