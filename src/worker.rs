@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::decode::app::{AppProto, classify_server, sniff_client};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
-use crate::detect::{Detector, DetectorStats, Env, Interest, PacketCtx, VolumeCtx};
+use crate::detect::{Detector, DetectorStats, Env, Interest, PacketCtx, VolumeCtx, VolumeInterest};
 use crate::flow::budget::{MemoryBudget, MemoryStats};
 use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
@@ -105,6 +105,11 @@ pub struct Worker {
     /// For each packet class ([`Interest::class_of`]), the detectors (positions in
     /// `detectors`, in table order) whose `on_packet` wants it.
     packet_subs: [Vec<usize>; Interest::CLASSES],
+    /// The detectors with a volume hook, and those of them that want the traffic of flows
+    /// that end as unanswered inbound probes ([`VolumeInterest`]), in table order.
+    volume_subs: HookSubs,
+    /// The detectors whose `on_flow_end` does something ([`Detector::wants_flow_ends`]).
+    end_subs: Vec<usize>,
     suppress: Suppressor,
     alerts: Vec<Alert>,
     ended: Vec<(Flow, EndReason)>,
@@ -136,6 +141,34 @@ pub struct Worker {
     /// Ended flows for EVE `flow`/`netflow` events, when asked for ([`Worker::log_flows`]);
     /// the caller drains it.
     pub flow_log: Option<Vec<crate::alert::flow_event::FlowRecord>>,
+}
+
+/// Which detectors each flow hook is called on (positions in the worker's detector list).
+#[derive(Debug, Default)]
+struct HookSubs {
+    /// Every flow's traffic ([`VolumeInterest::Every`] and [`VolumeInterest::Answered`]).
+    flows: Vec<usize>,
+    /// Also an unanswered inbound probe's ([`VolumeInterest::Every`]).
+    probes: Vec<usize>,
+}
+
+impl HookSubs {
+    fn of(detectors: &[Box<dyn Detector>]) -> HookSubs {
+        let wants = |want: &dyn Fn(VolumeInterest) -> bool| -> Vec<usize> {
+            let each = detectors.iter().map(|d| want(d.volume_interest()));
+            each.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
+        };
+        HookSubs {
+            flows: wants(&|v| v != VolumeInterest::Nothing),
+            probes: wants(&|v| v == VolumeInterest::Every),
+        }
+    }
+}
+
+/// The detectors a flow's end is shown to ([`Worker::end_flow`]).
+struct FlowEndHooks<'a> {
+    volume: &'a HookSubs,
+    ends: &'a [usize],
 }
 
 /// While a worker holds under a quarter of `memory.cap`, its memory is counted every this many
@@ -191,14 +224,6 @@ impl Worker {
         Worker::with_mirror(config, std::sync::Arc::new(MirrorShared::new(&config.general, Vec::new())))
     }
 
-    /// Replaces the detectors (tests: a probe detector instead of the table's), asking each
-    /// again which packets it wants.
-    #[cfg(test)]
-    pub(crate) fn set_detectors(&mut self, detectors: Vec<Box<dyn Detector>>) {
-        self.packet_subs = packet_subscriptions(&detectors);
-        self.detectors = detectors;
-    }
-
     /// A worker sharing learned mirror pairs and the sensor's addresses with the others.
     pub fn with_mirror(config: &Config, mirror: std::sync::Arc<MirrorShared>) -> Worker {
         let budget = std::sync::Arc::new(MemoryBudget::new(config.memory.cap.0, 1));
@@ -213,14 +238,14 @@ impl Worker {
         budget_slot: usize,
     ) -> Worker {
         let env = Env::from_config(config);
-        let detectors = config.detectors.build(&env);
-        let packet_subs = packet_subscriptions(&detectors);
-        Worker {
+        let mut w = Worker {
             budget,
             budget_slot,
             opts: decode_options(config),
-            detectors,
-            packet_subs,
+            detectors: Vec::new(),
+            packet_subs: Default::default(),
+            volume_subs: HookSubs::default(),
+            end_subs: Vec::new(),
             env,
             table: FlowTable::new(config.flow.clone()),
             suppress: Suppressor::new(config.alerts.clone()),
@@ -247,7 +272,20 @@ impl Worker {
             last_exporter: None,
             stats: WorkerStats::default(),
             flow_log: None,
-        }
+        };
+        w.set_detectors(config.detectors.build(&w.env));
+        w
+    }
+
+    /// Installs `detectors` and works out which of them each packet class and flow hook is
+    /// shown to (asked once here: [`Detector::packet_interest`],
+    /// [`Detector::volume_interest`], [`Detector::wants_flow_ends`]).
+    pub(crate) fn set_detectors(&mut self, detectors: Vec<Box<dyn Detector>>) {
+        self.packet_subs = packet_subscriptions(&detectors);
+        self.volume_subs = HookSubs::of(&detectors);
+        let ends = detectors.iter().map(|d| d.wants_flow_ends());
+        self.end_subs = ends.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect();
+        self.detectors = detectors;
     }
 
     /// Records every ended flow in [`Worker::flow_log`] from now on.
@@ -366,6 +404,7 @@ impl Worker {
             table,
             detectors,
             packet_subs,
+            volume_subs,
             env,
             alerts,
             ended,
@@ -384,15 +423,21 @@ impl Worker {
         {
             flow.geo = g.on_new_flow(ts, s.home, s.remote);
         }
-        // Volume accounting, per flow: what came before this second goes with its own time.
-        if !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
+        // Volume accounting, per flow: what came before this second goes with its own time. An
+        // unanswered inbound probe's traffic is held back until it is answered or ends
+        // ([`VolumeInterest::Answered`]): a flood's SYN builds no volume state. (Up to
+        // `MAX_UNFLUSHED` bytes of them: the counters stay far from saturating.)
+        let held = !flow.flushed_once
+            && flow.unanswered_inbound_probe()
+            && flow.unflushed.total_bytes() < MAX_UNFLUSHED;
+        if !held && !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
             let last = flow.unflushed_last;
-            Self::hand_over(flow, last, detectors, env, alerts);
+            Self::hand_over(flow, last, &volume_subs.flows, detectors, env, alerts);
         }
         flow.unflushed.add(dir.idx(), d.ip_len, d.payload_wire_len);
         flow.unflushed_last = ts;
-        if !flow.flushed_once || flow.unflushed.total_bytes() >= u64::from(flow.flush_budget) {
-            Self::hand_over(flow, ts, detectors, env, alerts);
+        if !held && (!flow.flushed_once || flow.unflushed.total_bytes() >= u64::from(flow.flush_budget)) {
+            Self::hand_over(flow, ts, &volume_subs.flows, detectors, env, alerts);
         }
         // Classify each direction's first payload (keeping the DNS message the sniffer parsed,
         // so it is not parsed twice).
@@ -543,18 +588,22 @@ impl Worker {
         }
     }
 
-    /// Hands a flow's unflushed traffic to every detector's volume hook.
+    /// Hands a flow's unflushed traffic to the volume hooks of `subs` (positions in
+    /// `detectors`).
     fn hand_over(
         flow: &mut Flow,
         ts: Timestamp,
+        subs: &[usize],
         detectors: &mut [Box<dyn Detector>],
         env: &Env,
         alerts: &mut Vec<Alert>,
     ) {
         let v = VolumeCtx { ts, flow, delta: flow.unflushed, first: !flow.flushed_once, env };
         let mut budget = MAX_UNFLUSHED;
-        for det in detectors.iter_mut() {
-            budget = budget.min(det.on_flow_volume(&v, alerts));
+        for &i in subs {
+            if let Some(det) = detectors.get_mut(i) {
+                budget = budget.min(det.on_flow_volume(&v, alerts));
+            }
         }
         flow.unflushed = Volume::default();
         flow.flushed_once = true;
@@ -564,8 +613,20 @@ impl Worker {
     /// Ends the flows that left the table (`ended`): their flow events, then their last
     /// hand-overs and every detector's `on_flow_end`.
     fn end_flows(&mut self) {
-        let Worker { ended, end_order: order, detectors, env, alerts, hellos, hello_pool, flow_log, .. } =
-            self;
+        let Worker {
+            ended,
+            end_order: order,
+            detectors,
+            volume_subs,
+            end_subs,
+            env,
+            alerts,
+            hellos,
+            hello_pool,
+            flow_log,
+            ..
+        } = self;
+        let hooks = FlowEndHooks { volume: volume_subs, ends: end_subs };
         if let Some(log) = flow_log {
             log.extend(ended.iter().map(|(f, why)| crate::alert::flow_event::FlowRecord::of(f, *why)));
         }
@@ -576,16 +637,19 @@ impl Worker {
         order.sort_unstable();
         for &(_, i) in order.iter() {
             if let Some((f, why)) = ended.get_mut(i as usize) {
-                Self::end_flow(f, *why, detectors, env, alerts, hellos, hello_pool);
+                Self::end_flow(f, *why, &hooks, detectors, env, alerts, hellos, hello_pool);
             }
         }
         ended.clear();
     }
 
-    /// Hands a flow's last traffic over and tells every detector it ended.
+    /// Hands a flow's last traffic over (an unanswered inbound probe's only to the detectors
+    /// that want it) and tells the detectors that look at flow ends that it ended.
+    #[allow(clippy::too_many_arguments)]
     fn end_flow(
         f: &mut Flow,
         why: EndReason,
+        hooks: &FlowEndHooks<'_>,
         detectors: &mut [Box<dyn Detector>],
         env: &Env,
         alerts: &mut Vec<Alert>,
@@ -601,10 +665,14 @@ impl Worker {
         let first_alert = alerts.len();
         if !f.unflushed.is_empty() {
             let last = f.unflushed_last;
-            Self::hand_over(f, last, detectors, env, alerts);
+            let probe = !f.flushed_once && f.unanswered_inbound_probe();
+            let subs = if probe { &hooks.volume.probes } else { &hooks.volume.flows };
+            Self::hand_over(f, last, subs, detectors, env, alerts);
         }
-        for det in detectors.iter_mut() {
-            det.on_flow_end(f, why, env, alerts);
+        for &i in hooks.ends {
+            if let Some(det) = detectors.get_mut(i) {
+                det.on_flow_end(f, why, env, alerts);
+            }
         }
         if f.tunnel.is_some() {
             for a in &mut alerts[first_alert..] {
@@ -620,8 +688,12 @@ impl Worker {
         self.table.take_unflushed(&mut pending);
         pending.sort_unstable_by_key(|(t, _)| *t);
         for (last, slot) in pending.drain(..) {
-            if let Some(f) = self.table.slot_mut(slot) {
-                Self::hand_over(f, last, &mut self.detectors, &self.env, &mut self.alerts);
+            // (An unanswered inbound probe's traffic waits for its answer or its end.)
+            if let Some(f) = self.table.slot_mut(slot)
+                && (f.flushed_once || !f.unanswered_inbound_probe())
+            {
+                let subs = &self.volume_subs.flows;
+                Self::hand_over(f, last, subs, &mut self.detectors, &self.env, &mut self.alerts);
             }
         }
         self.pending = pending;
@@ -684,12 +756,16 @@ impl Worker {
         self.run_tick();
         // Every open flow, in packet-time order as in `end_flows`.
         let mut order = std::mem::take(&mut self.end_order);
-        let Worker { table, detectors, env, alerts, hellos, hello_pool, flow_log, .. } = self;
+        let Worker {
+            table, detectors, volume_subs, end_subs, env, alerts, hellos, hello_pool, flow_log, ..
+        } = self;
+        let hooks = FlowEndHooks { volume: volume_subs, ends: end_subs };
         table.end_all(&mut order, |mut f| {
             if let Some(log) = flow_log.as_mut() {
                 log.push(crate::alert::flow_event::FlowRecord::of(&f, EndReason::Shutdown));
             }
-            Self::end_flow(&mut f, EndReason::Shutdown, detectors, env, alerts, hellos, hello_pool);
+            let why = EndReason::Shutdown;
+            Self::end_flow(&mut f, why, &hooks, detectors, env, alerts, hellos, hello_pool);
         });
         self.end_order = order;
         self.flush_alerts(emit);

@@ -191,6 +191,8 @@ impl Interest {
     pub const PAYLOAD: Interest = Interest(0xf0f0);
     /// Packets that open their flow.
     pub const NEW_FLOW: Interest = Interest(0xff00);
+    /// Packets of a flow already open (every one but the first).
+    pub const LATER: Interest = Interest(0x00ff);
 
     /// Packets in either set.
     pub const fn or(self, o: Interest) -> Interest {
@@ -227,6 +229,23 @@ impl Interest {
     }
 }
 
+/// Which flows' traffic a detector's [`Detector::on_flow_volume`] is handed
+/// ([`Detector::volume_interest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeInterest {
+    /// None: the detector has no volume hook (it is never called).
+    Nothing,
+    /// Every flow's (the default).
+    Every,
+    /// Every flow's but an unanswered inbound probe's ([`Flow::unanswered_inbound_probe`]: a
+    /// flow opened from outside to a home host that carried no payload and that the home host
+    /// never answered, such as a scan's or a flood's bare SYN). The worker holds a flow's
+    /// traffic back while it is one: once the home host answers or payload flows, everything
+    /// held is handed over as usual (the flow counted at its first hand-over); a flow that
+    /// ends still unanswered is handed only to the detectors with [`VolumeInterest::Every`].
+    Answered,
+}
+
 /// Memory accounting a detector reports in the stats.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct DetectorStats {
@@ -261,6 +280,16 @@ pub trait Detector: Send {
     fn on_tls(&mut self, _c: &PacketCtx<'_, '_>, _h: &ClientHello<'_>, _out: &mut Vec<Alert>) {}
     /// An HTTP request line with its headers.
     fn on_http(&mut self, _c: &PacketCtx<'_, '_>, _r: &HttpRequest<'_>, _out: &mut Vec<Alert>) {}
+    /// Which flows' traffic [`Detector::on_flow_volume`] is called with, asked once when the
+    /// worker is built (default: every flow's).
+    fn volume_interest(&self) -> VolumeInterest {
+        VolumeInterest::Every
+    }
+    /// Does [`Detector::on_flow_end`] do anything? Asked once when the worker is built
+    /// (default: yes); a detector that answers no is not called when a flow ends.
+    fn wants_flow_ends(&self) -> bool {
+        true
+    }
     /// A flow's traffic since the previous call ([`VolumeCtx`]), always before its flow end.
     /// Returns the IP bytes the flow may carry before a threshold could be crossed (the worker
     /// calls again by then); `u64::MAX` when no threshold is near.

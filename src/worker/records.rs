@@ -44,7 +44,7 @@ impl Worker {
             self.run_tick();
             self.next_tick = Timestamp(self.now.0 - self.now.0 % self.tick + self.tick);
         }
-        let Worker { table, detectors, env, alerts, ended, .. } = self;
+        let Worker { table, detectors, volume_subs, env, alerts, ended, .. } = self;
         let first_alert = alerts.len();
         let (flow, dir, new_flow) = table.update_record(r, &env.home, ended);
         if new_flow
@@ -71,7 +71,7 @@ impl Worker {
             }
             flow.unflushed = v;
             flow.unflushed_last = r.end;
-            Self::hand_over(flow, r.end, detectors, env, alerts);
+            Self::hand_over(flow, r.end, &volume_subs.flows, detectors, env, alerts);
             (bytes, pkts, payload) = (bytes - b, pkts - p, payload - l);
             if bytes == 0 && pkts == 0 {
                 break;

@@ -5,7 +5,7 @@
 use super::*;
 use crate::alert::Signature;
 use crate::decode::testutil::{eth, ipv4, udp, vxlan};
-use crate::detect::PacketCtx;
+use crate::detect::{PacketCtx, VolumeInterest};
 use std::net::IpAddr;
 
 const SIG: Signature = Signature {
@@ -90,15 +90,27 @@ fn alerts_from_packets_and_ticks_carry_the_tunnel_and_transport_is_never_seen() 
     }
 }
 
+type Log = std::sync::Arc<std::sync::Mutex<Vec<(Timestamp, Volume, bool)>>>;
+
 /// Records every volume hand-over, and asks for one every `budget` bytes.
 struct VolumeLog {
-    log: std::sync::Arc<std::sync::Mutex<Vec<(Timestamp, Volume, bool)>>>,
+    log: Log,
     budget: u64,
+    interest: VolumeInterest,
+}
+
+impl VolumeLog {
+    fn new(log: &Log, budget: u64, interest: VolumeInterest) -> VolumeLog {
+        VolumeLog { log: log.clone(), budget, interest }
+    }
 }
 
 impl Detector for VolumeLog {
     fn name(&self) -> &'static str {
         "volume_log"
+    }
+    fn volume_interest(&self) -> VolumeInterest {
+        self.interest
     }
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, _out: &mut Vec<Alert>) -> u64 {
         if let Ok(mut l) = self.log.lock() {
@@ -112,7 +124,7 @@ impl Detector for VolumeLog {
 fn flow_traffic_reaches_the_volume_hook_first_at_budget_per_second_and_at_the_end() {
     let mut w = Worker::new(&Config::default());
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    w.set_detectors(vec![Box::new(VolumeLog { log: log.clone(), budget: 1000 })]);
+    w.set_detectors(vec![Box::new(VolumeLog::new(&log, 1000, VolumeInterest::Every))]);
     let out = |n: usize| {
         eth(&[], 0x0800, &ipv4([10, 99, 0, 5], [203, 0, 113, 9], 17, &udp(40000, 9999, &vec![7; n])))
     };
@@ -144,4 +156,114 @@ fn flow_traffic_reaches_the_volume_hook_first_at_budget_per_second_and_at_the_en
     // Nothing lost or counted twice.
     let total: u64 = l.iter().map(|(_, v, _)| v.total_bytes()).sum();
     assert_eq!(total, 3 * 500 + 3 * 30);
+}
+
+/// A TCP segment between `src` and `dst` with `flags` and `payload` (checksums left zero).
+fn tcp_frame(src: [u8; 4], dst: [u8; 4], ports: (u16, u16), flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut t = Vec::with_capacity(20 + payload.len());
+    t.extend_from_slice(&ports.0.to_be_bytes());
+    t.extend_from_slice(&ports.1.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    eth(&[], 0x0800, &ipv4(src, dst, 6, &t))
+}
+
+const SYN: u8 = 0x02;
+const SYN_ACK: u8 = 0x12;
+const ACK: u8 = 0x10;
+const PSH_ACK: u8 = 0x18;
+
+fn log_of(l: &Log) -> Vec<(u64, [u32; 2], [u32; 2], bool)> {
+    let l = l.lock().map(|l| l.clone()).unwrap_or_default();
+    l.iter().map(|(ts, v, first)| (ts.0, v.bytes, v.pkts, *first)).collect()
+}
+
+#[test]
+fn an_unanswered_inbound_syn_is_handed_only_to_detectors_that_want_probes_at_its_end() {
+    let mut w = Worker::new(&Config::default());
+    let (every, answered) = (Log::default(), Log::default());
+    w.set_detectors(vec![
+        Box::new(VolumeLog::new(&every, 1000, VolumeInterest::Every)),
+        Box::new(VolumeLog::new(&answered, 1000, VolumeInterest::Answered)),
+    ]);
+    // Outside → home, bare SYNs (a retransmission a second later), never answered.
+    let syn = tcp_frame([203, 0, 113, 9], [10, 99, 0, 5], (40000, 22), SYN, b"");
+    for secs in [100, 101] {
+        w.process(Timestamp::from_parts(secs, 0), LinkType::Ethernet, &syn, syn.len() as u32, &mut |_| {});
+    }
+    w.run_tick();
+    assert!(log_of(&every).is_empty() && log_of(&answered).is_empty(), "held while unanswered");
+    w.finish(&mut |_| {});
+    let t = |s: u64| Timestamp::from_parts(s, 0).0;
+    assert_eq!(log_of(&every), vec![(t(101), [80, 0], [2, 0], true)], "all of it, once, at the end");
+    assert!(log_of(&answered).is_empty(), "an unanswered probe never reaches `Answered`");
+}
+
+#[test]
+fn an_answered_inbound_syn_is_counted_in_full_with_its_flow() {
+    let mut w = Worker::new(&Config::default());
+    let (every, answered) = (Log::default(), Log::default());
+    w.set_detectors(vec![
+        Box::new(VolumeLog::new(&every, 1000, VolumeInterest::Every)),
+        Box::new(VolumeLog::new(&answered, 1000, VolumeInterest::Answered)),
+    ]);
+    let (client, server, ports) = ([203, 0, 113, 9], [10, 99, 0, 5], (40000, 22));
+    let frames = [
+        (100, tcp_frame(client, server, ports, SYN, b"")),
+        (101, tcp_frame(server, client, (ports.1, ports.0), SYN_ACK, b"")),
+        (101, tcp_frame(client, server, ports, ACK, b"")),
+        (102, tcp_frame(client, server, ports, PSH_ACK, &[7; 60])),
+    ];
+    for (secs, f) in &frames {
+        w.process(Timestamp::from_parts(*secs, 0), LinkType::Ethernet, f, f.len() as u32, &mut |_| {});
+    }
+    w.finish(&mut |_| {});
+    let t = |s: u64| Timestamp::from_parts(s, 0).0;
+    // The SYN waits for the answer, then goes first with its own time and counts the flow;
+    // nothing is lost or counted twice.
+    let want = vec![
+        (t(100), [40, 0], [1, 0], true),
+        (t(101), [40, 40], [1, 1], false),
+        (t(102), [100, 0], [1, 0], false),
+    ];
+    assert_eq!(log_of(&answered), want);
+    assert_eq!(log_of(&every), want);
+}
+
+#[test]
+fn a_flood_of_bare_inbound_syns_builds_no_egress_state_and_an_answered_one_is_counted_in_full() {
+    let sets = ["egress_volume.volume=1h:10KB".to_string(), "egress_volume.host_volume=1h:10KB".to_string()];
+    let config = Config::load(None, &sets).unwrap_or_default();
+    let section = config.detectors.get::<crate::detect::egress_volume::EgressVolumeConfig>();
+    assert_eq!(section.map(|c| c.volume.len()), Some(1), "the overrides took");
+    let mut w = Worker::new(&config);
+    let feed = |w: &mut Worker, nanos: u64, f: &[u8], alerts: &mut Vec<Alert>| {
+        let ts = Timestamp(Timestamp::from_parts(100, 0).0 + nanos);
+        w.process(ts, LinkType::Ethernet, f, f.len() as u32, &mut |a| alerts.push(a));
+    };
+    let mut alerts = Vec::new();
+    let home = [10, 99, 0, 5];
+    for i in 0..200u16 {
+        let f = tcp_frame([203, 0, 113, i as u8], home, (1024 + i, 80), SYN, b"");
+        feed(&mut w, u64::from(i), &f, &mut alerts);
+    }
+    w.refresh_stats();
+    assert_eq!(w.stats.detectors["egress_volume"].tracked, 0, "no pair or host for unanswered SYNs");
+    // One of them answered, then 10 × 1500 IP bytes out of the home host: the pair counts the
+    // flow from its SYN on, and the host one destination, not the 200 sources that probed it.
+    let (client, ports) = ([203, 0, 113, 7], (80, 1024 + 7));
+    feed(&mut w, 1000, &tcp_frame(home, client, ports, SYN_ACK, b""), &mut alerts);
+    for k in 0..10 {
+        feed(&mut w, 2000 + k, &tcp_frame(home, client, ports, PSH_ACK, &[7; 1460]), &mut alerts);
+    }
+    w.refresh_stats();
+    assert_eq!(w.stats.detectors["egress_volume"].tracked, 2, "one pair and its home host");
+    let pair = alerts.iter().find(|a| a.siphon.evidence.get("destination").is_some());
+    let host = alerts.iter().find(|a| a.siphon.evidence.get("destinations").is_some());
+    let (Some(pair), Some(host)) = (pair, host) else { panic!("both windows fire: {alerts:?}") };
+    for a in [pair, host] {
+        assert_eq!(a.siphon.evidence["flows"], 1);
+        assert_eq!(a.siphon.evidence["total_bytes_in"], 40, "the SYN's IP bytes");
+    }
+    assert_eq!(host.siphon.evidence["destinations"], 1);
 }

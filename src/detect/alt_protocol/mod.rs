@@ -35,7 +35,7 @@ pub(crate) use signatures::SIG_MISMATCH;
 pub(crate) use signatures::SIG_SMTP;
 pub(crate) use signatures::SIG_SSH;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeInterest};
 use crate::alert::{Alert, Signature};
 use crate::decode::L4;
 use crate::decode::app::{self, AppProto};
@@ -386,6 +386,10 @@ fn join(v: &[AppName]) -> String {
 impl Detector for AltProtocol {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        VolumeInterest::Nothing
     }
 
     fn packet_interest(&self) -> Interest {

@@ -38,7 +38,7 @@ pub use config::BeaconConfig;
 pub(crate) use signatures::SIG_BEACON;
 pub(crate) use signatures::SIG_DNS_BEACON;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx, VolumeInterest};
 use crate::alert::Alert;
 use crate::decode::dns::{DnsMessage, name_is_under, registrable};
 use crate::decode::http::HttpRequest;
@@ -343,6 +343,11 @@ fn r3(x: f64) -> f64 {
 impl Detector for Beacon {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        // Check-ins are flows a home host opens: an inbound probe is never one.
+        VolumeInterest::Answered
     }
 
     fn packet_interest(&self) -> Interest {

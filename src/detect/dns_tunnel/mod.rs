@@ -40,7 +40,7 @@ pub(crate) use signatures::SIG_PORT;
 pub(crate) use signatures::SIG_TUNNEL;
 pub(crate) use signatures::SIG_VOLUME;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, RecordCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, RecordCtx, Spec, VolumeInterest};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName};
@@ -368,6 +368,14 @@ fn link_scope(a: &IpAddr) -> bool {
 impl Detector for DnsTunnel {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        VolumeInterest::Nothing
+    }
+
+    fn wants_flow_ends(&self) -> bool {
+        false
     }
 
     fn packet_interest(&self) -> Interest {

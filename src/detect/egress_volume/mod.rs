@@ -10,7 +10,8 @@
 //! volume has grown by `alerts.escalation_factor`.
 //!
 //! Needs: every flow's traffic (`on_flow_volume`, handed over per flow about once a second,
-//! and exactly when a flow's bytes could cross a threshold). Memory: one tally per (home host, destination) and per
+//! and exactly when a flow's bytes could cross a threshold), but an unanswered inbound probe's
+//! ([`crate::detect::VolumeInterest::Answered`]: it carried nothing out). Memory: one tally per (home host, destination) and per
 //! home host, each a ring of 8 slots per window (about 150 bytes per window), capped at
 //! `max_pairs` / `max_hosts` with counted eviction of the stalest.
 
@@ -25,7 +26,7 @@ pub(crate) use signatures::SIG_GEO;
 pub(crate) use signatures::SIG_HOST;
 pub(crate) use signatures::SIG_PAIR;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, Interest, Spec, VolumeCtx, VolumeInterest};
 use crate::alert::Alert;
 use crate::decode::app::AppProto;
 use crate::flow::FlowTable;
@@ -202,6 +203,16 @@ impl EgressVolume {
 impl Detector for EgressVolume {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        // Bytes leaving a home host: an unanswered inbound probe (a flood's SYN) carried none,
+        // and counting it would fill `max_pairs` with scanners and count them as destinations.
+        VolumeInterest::Answered
+    }
+
+    fn wants_flow_ends(&self) -> bool {
+        false
     }
 
     fn packet_interest(&self) -> Interest {

@@ -39,7 +39,7 @@ pub(crate) use signatures::SIG_EXFIL;
 pub(crate) use signatures::SIG_ODD_TYPE;
 pub(crate) use signatures::SIG_TUNNEL;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeInterest};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::L4;
@@ -402,6 +402,14 @@ impl IcmpTunnel {
 impl Detector for IcmpTunnel {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        VolumeInterest::Nothing
+    }
+
+    fn wants_flow_ends(&self) -> bool {
+        false
     }
 
     fn packet_interest(&self) -> Interest {

@@ -31,7 +31,9 @@ pub(crate) use config::LongSessionConfig;
 pub(crate) use signatures::SIG_LONG;
 pub(crate) use signatures::SIG_SUSTAINED;
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec, VolumeCtx};
+use super::{
+    Build, Detector, DetectorStats, Env, Interest, PacketCtx, RecordCtx, Spec, VolumeCtx, VolumeInterest,
+};
 use crate::alert::Alert;
 use crate::flow::bounded::Bounded;
 use crate::flow::{EndReason, Flow, FlowTable};
@@ -250,6 +252,16 @@ impl LongSession {
 impl Detector for LongSession {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        // The sustained rate counts payload out: an unanswered inbound probe has none.
+        VolumeInterest::Answered
+    }
+
+    fn packet_interest(&self) -> Interest {
+        // A flow's first packet is 0 s old: it reaches no tier (unless the first is 0 s).
+        if self.first_tier_ns > 0 { Interest::LATER } else { Interest::ALL }
     }
 
     #[inline]

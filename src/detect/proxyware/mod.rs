@@ -250,6 +250,9 @@ impl Proxyware {
         }
         let limits = self.limits;
         let h = self.host_mut(home, v.ts);
+        // Hand-overs can come out of order (an unanswered inbound probe's waits for its flow's
+        // end): the history begins at the earliest seen.
+        h.first_seen = h.first_seen.min(v.ts);
         h.last_seen = h.last_seen.max(v.ts);
         let sent = v.delta.bytes(home_dir);
         if sent == 0 {

@@ -54,7 +54,7 @@ mod walk;
 
 pub(crate) use config::ScanConfig;
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec};
+use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec, VolumeInterest};
 use crate::alert::Alert;
 use crate::decode::dns::DnsMessage;
 use crate::decode::icmp;
@@ -228,6 +228,10 @@ impl Scan {
 impl Detector for Scan {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        VolumeInterest::Nothing
     }
 
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
