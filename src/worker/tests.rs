@@ -65,6 +65,9 @@ fn alerts_from_packets_and_ticks_carry_the_tunnel_and_transport_is_never_seen() 
     let mut w = Worker::new(&config);
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     w.detectors = vec![Box::new(Probe { packets: seen.clone() })];
+    // The probe wants every packet; the lists by class were built for the default detectors
+    // (whose first, dns_tunnel, wants none).
+    w.packet_subs = std::array::from_fn(|_| vec![0]);
     let mut alerts = Vec::new();
     let f = mirrored_query();
     let u = port_unreachable();
