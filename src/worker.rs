@@ -523,7 +523,8 @@ impl Worker {
                 let dns_port = is_dns_port(sport) || is_dns_port(dport);
                 if dns_port || flow.app == AppProto::Dns {
                     match sniffed_dns.map_or_else(|| dns::parse(payload), Ok) {
-                        Ok(m) => {
+                        Ok(mut m) => {
+                            m.qname.cache_registrable();
                             for det in detectors.iter_mut() {
                                 det.on_dns(&c, &m, alerts);
                             }
@@ -541,7 +542,8 @@ impl Worker {
                             _ => dns::parse(m),
                         };
                         match parsed {
-                            Ok(m) => {
+                            Ok(mut m) => {
+                                m.qname.cache_registrable();
                                 for det in detectors.iter_mut() {
                                     det.on_dns(&c, &m, alerts);
                                 }

@@ -24,11 +24,22 @@ pub struct DnsName {
     ends: [u8; MAX_LABELS],
     n: u8,
     longest_label: u8,
+    /// Byte range in `buf` of the registrable domain, once [`DnsName::cache_registrable`]
+    /// looked it up (the Public Suffix List lookup is the dearest step of a DNS message: done
+    /// once, shared by every detector).
+    reg: Option<(u8, u8)>,
 }
 
 impl Default for DnsName {
     fn default() -> Self {
-        DnsName { buf: [0; MAX_NAME_LEN + 1], len: 0, ends: [0; MAX_LABELS], n: 0, longest_label: 0 }
+        DnsName {
+            buf: [0; MAX_NAME_LEN + 1],
+            len: 0,
+            ends: [0; MAX_LABELS],
+            n: 0,
+            longest_label: 0,
+            reg: None,
+        }
     }
 }
 
@@ -65,6 +76,7 @@ impl DnsName {
         self.n += 1;
         self.len = end as u16;
         self.longest_label = self.longest_label.max(l.len() as u8);
+        self.reg = None;
         Some(())
     }
 
@@ -112,9 +124,30 @@ impl DnsName {
     }
 
     /// The registrable domain (public suffix + one label) per the Public Suffix List, as a byte
-    /// suffix of this name; the whole name if it has no known suffix.
+    /// suffix of this name; the whole name if it has no known suffix. Free once
+    /// [`DnsName::cache_registrable`] ran, a lookup otherwise.
     pub fn registrable(&self) -> &[u8] {
-        registrable(self.as_bytes())
+        match self.reg {
+            Some((start, end)) => {
+                self.as_bytes().get(usize::from(start)..usize::from(end)).unwrap_or_default()
+            }
+            None => registrable(self.as_bytes()),
+        }
+    }
+
+    /// Looks the registrable domain up once, so every later [`DnsName::registrable`] is free
+    /// (the worker does this before handing a message to the detectors; a message parsed only
+    /// to sniff a flow's protocol never pays for it).
+    pub fn cache_registrable(&mut self) {
+        if self.reg.is_none() {
+            let name = self.as_bytes();
+            // `registrable` answers a suffix of the name without its trailing dot (a raw label
+            // may end with one).
+            let end = name.strip_suffix(b".").unwrap_or(name).len();
+            let start = end - registrable(name).len();
+            // A name is at most 255 bytes, so both offsets fit.
+            self.reg = u8::try_from(start).ok().zip(u8::try_from(end).ok());
+        }
     }
 }
 
@@ -308,6 +341,25 @@ mod tests {
         assert_eq!(m.qname.label(0).unwrap(), b"Qx\xc3\xa9\x01\xffabc");
         assert_eq!(m.qname.registrable(), b"evil.co.uk");
         assert_eq!(m.qname.label_count(), 5);
+    }
+
+    #[test]
+    fn cached_registrable_is_the_lookup() {
+        let names: [&[&[u8]]; 6] = [
+            &[b"Qx\xc3\xa9", b"t", b"Evil", b"CO", b"uk"],
+            &[b"hb", b"c2-example", b"net"],
+            &[b"localhost"],
+            &[b"a", b"b."],
+            &[b"x", b"unknown-tld-zz"],
+            &[],
+        ];
+        for labels in names {
+            let mut n = DnsName::from_labels(labels.iter().copied()).unwrap();
+            let looked_up = registrable(n.as_bytes()).to_vec();
+            assert_eq!(n.registrable(), &looked_up[..]);
+            n.cache_registrable();
+            assert_eq!(n.registrable(), &looked_up[..], "{n:?}");
+        }
     }
 
     /// dnsmasq's answer to `dig hb.c2-example.net A` (pcaps/beacon_heartbeat.pcap, frame 4):

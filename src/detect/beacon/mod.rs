@@ -40,7 +40,7 @@ pub(crate) use signatures::SIG_DNS_BEACON;
 
 use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx, VolumeInterest};
 use crate::alert::Alert;
-use crate::decode::dns::{DnsMessage, name_is_under, registrable};
+use crate::decode::dns::{DnsMessage, registrable};
 use crate::decode::http::HttpRequest;
 use crate::decode::suffix::SuffixSet;
 use crate::decode::tls::ClientHello;
@@ -80,6 +80,9 @@ struct Named {
 pub(crate) struct Beacon {
     cfg: BeaconConfig,
     allow_names: SuffixSet,
+    /// What a DNS query is not a check-in for: `allow_names`, reverse lookups (`arpa`) and
+    /// multicast DNS (`local`), in one set (one lookup a query instead of three).
+    dns_query_skip: SuffixSet,
     series: Bounded<Series>,
     /// Address (hash) → the name it was resolved from.
     names: Bounded<Named>,
@@ -105,11 +108,13 @@ fn addr_hash(a: IpAddr) -> u64 {
 impl Beacon {
     /// A detector with `[beacon]`.
     pub(crate) fn new(cfg: BeaconConfig) -> Self {
-        let allow_names = SuffixSet::new(
-            cfg.allow_names.iter().chain(&cfg.allow_names_extra).map(|s| s.trim_end_matches('.')),
-        );
+        let allowed =
+            || cfg.allow_names.iter().chain(&cfg.allow_names_extra).map(|s| s.trim_end_matches('.'));
+        let allow_names = SuffixSet::new(allowed());
+        let dns_query_skip = SuffixSet::new(allowed().chain(["arpa", "local"]));
         Beacon {
             allow_names,
+            dns_query_skip,
             series: Bounded::new(cfg.max_pairs),
             names: Bounded::new(cfg.max_names),
             muted: Bounded::new(cfg.max_names),
@@ -434,7 +439,7 @@ impl Detector for Beacon {
                 return;
             }
             let allowed = self.name_allowed(name);
-            let reg = registrable(name);
+            let reg = m.qname.registrable();
             let dest = dest_key(DestKind::Name, None, reg);
             for a in m.answer_addrs.iter().flatten() {
                 let k = addr_hash(*a);
@@ -457,13 +462,11 @@ impl Detector for Beacon {
             || m.opcode != 0
             || in_nets(&self.cfg.allow_hosts, host)
             || name.is_empty()
-            || name_is_under(name, b"arpa")
-            || name_is_under(name, b"local")
-            || self.name_allowed(name)
+            || self.dns_query_skip.matches(name)
         {
             return;
         }
-        let reg = registrable(name);
+        let reg = m.qname.registrable();
         let dest = dest_key(DestKind::Dns, None, reg);
         let server =
             if c.dir == crate::flow::Dir::ToServer { c.flow.resp_addr() } else { c.flow.orig_addr() };

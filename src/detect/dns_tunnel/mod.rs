@@ -73,8 +73,9 @@ impl Build for DnsTunnel {
 pub(crate) struct DnsTunnel {
     cfg: DnsTunnelConfig,
     escalation: Escalation,
-    allow: SuffixSet,
-    ignore: SuffixSet,
+    /// `allow_domains` (with `allow_domains_extra`) and `ignore_suffixes` in one set: a query
+    /// under either is not scored, and one lookup answers both.
+    skip: SuffixSet,
     allow_clients: Vec<IpAddr>,
     resolvers: Vec<IpAddr>,
     /// Boxed: a group is ~330 bytes, and a table of pointers grows without moving (or leaving
@@ -95,8 +96,9 @@ pub(crate) struct DnsTunnel {
 impl DnsTunnel {
     /// A detector with `cfg`, re-alerting inside an episode by `escalation`.
     pub(crate) fn new(cfg: DnsTunnelConfig, escalation: Escalation) -> Self {
-        let allow = SuffixSet::new(cfg.allow_domains.iter().chain(&cfg.allow_domains_extra));
-        let ignore = SuffixSet::new(&cfg.ignore_suffixes);
+        let skip = SuffixSet::new(
+            cfg.allow_domains.iter().chain(&cfg.allow_domains_extra).chain(&cfg.ignore_suffixes),
+        );
         let allow_clients = cfg.allow_clients.iter().filter_map(|s| s.parse().ok()).collect();
         let resolvers = cfg.resolvers.iter().filter_map(|s| s.parse().ok()).collect();
         let cfg_groups = cfg.max_groups.max(1);
@@ -111,8 +113,7 @@ impl DnsTunnel {
             path,
             cfg,
             escalation,
-            allow,
-            ignore,
+            skip,
             allow_clients,
             resolvers,
             groups: Bounded::new(cfg_groups),
@@ -147,7 +148,7 @@ impl DnsTunnel {
             return;
         }
         let name = m.qname.as_bytes();
-        if self.ignore.matches(name) || self.allow.matches(name) {
+        if self.skip.matches(name) {
             return;
         }
         let domain = m.qname.registrable();

@@ -28,6 +28,8 @@ pub(crate) struct NameMatcher {
     by_suffix: FxHashMap<Box<[u8]>, (u32, u32)>,
     services: Vec<String>,
     domains: Vec<String>,
+    /// Length of the longest suffix: only a name's last this many bytes can hold an entry.
+    longest: usize,
 }
 
 /// Lower-cases a config entry and strips `*.`, leading and trailing dots.
@@ -55,6 +57,7 @@ impl NameMatcher {
                     if d.is_empty() || d.len() > MAX_NAME || m.by_suffix.contains_key(d.as_bytes()) {
                         continue;
                     }
+                    m.longest = m.longest.max(d.len());
                     m.domains.push(d.clone());
                     let did = (m.domains.len() - 1) as u32;
                     m.by_suffix.insert(d.into_bytes().into_boxed_slice(), (sid, did));
@@ -79,12 +82,20 @@ impl NameMatcher {
         if name.is_empty() || name.len() > MAX_NAME {
             return None;
         }
+        // Only the suffixes no longer than the longest entry can match (a long DNS name's first
+        // labels are never lower-cased or hashed): from the first label start in the last
+        // `longest` bytes.
+        let mut tail_start = name.len().saturating_sub(self.longest);
+        if tail_start > 0 && name[tail_start - 1] != b'.' {
+            tail_start += name[tail_start..].iter().position(|&c| c == b'.')? + 1;
+        }
+        let tail = &name[tail_start..];
         let mut buf = [0u8; MAX_NAME];
-        let lower = &mut buf[..name.len()];
-        for (d, s) in lower.iter_mut().zip(name) {
+        let lower = &mut buf[..tail.len()];
+        for (d, s) in lower.iter_mut().zip(tail) {
             *d = s.to_ascii_lowercase();
         }
-        let lower = &buf[..name.len()];
+        let lower = &buf[..tail.len()];
         let mut start = 0;
         loop {
             if let Some(&(sid, did)) = self.by_suffix.get(&lower[start..]) {
@@ -137,6 +148,37 @@ mod tests {
         }
         let long = [b'a'; 300];
         assert_eq!(m.lookup(&long), None);
+    }
+
+    /// Only a name's tail (as long as the longest entry, from a label start) is looked at: the
+    /// same answers as comparing the name with every entry, the most specific entry first.
+    #[test]
+    fn the_tail_answers_what_every_entry_answers() {
+        use crate::decode::dns::name_is_under;
+        let mut extra = BTreeMap::new();
+        extra.insert("Deep".to_string(), vec!["a.b.api.honeygain.com".to_string(), "x.y".to_string()]);
+        let c = ProxywareConfig::default();
+        let m = NameMatcher::new([&c.domains, &extra]);
+        let q = "q".repeat(200);
+        let names = [
+            format!("{q}.api.honeygain.com"),
+            format!("{q}honeygain.com"),
+            format!("{q}.a.b.api.honeygain.com"),
+            "b.api.honeygain.com".to_string(),
+            format!("{q}.x.y"),
+            format!("{q}x.y"),
+            format!("{}.HoneyGain.COM.", &q[..20]),
+            format!("z.{}.com", &q[..5]),
+            "honeygain.com".to_string(),
+        ];
+        for n in &names {
+            let slow = m
+                .domains
+                .iter()
+                .filter(|d| name_is_under(n.as_bytes(), d.as_bytes()))
+                .max_by_key(|d| d.len());
+            assert_eq!(m.lookup(n.as_bytes()).map(|h| h.domain), slow.map(String::as_str), "{n}");
+        }
     }
 
     #[test]
