@@ -48,25 +48,43 @@ pub(crate) fn decode<'a>(
     d
 }
 
+/// What follows a frame's link-layer header: an EtherType and its payload, or IP directly.
+pub(crate) enum LinkPayload<'a> {
+    /// Ethernet and Linux cooked captures: the EtherType and the bytes after the header.
+    Ether(u16, &'a [u8]),
+    /// Raw IP and BSD loopback: the IP header starts here.
+    Ip(&'a [u8]),
+}
+
+/// Strips the link-layer header of `frame` (shared by this fast path and the capture thread's
+/// light parse, so both take the same frames).
 #[inline]
-fn link_layer<'a>(link: LinkType, frame: &'a [u8], opts: &DecodeOptions) -> Option<Decoded<'a>> {
+pub(crate) fn link_payload(link: LinkType, frame: &[u8]) -> Option<LinkPayload<'_>> {
     match link {
         LinkType::Ethernet => {
             let (h, rest) = frame.split_first_chunk::<14>()?;
-            ether(u16::from_be_bytes([h[12], h[13]]), rest, opts)
+            Some(LinkPayload::Ether(u16::from_be_bytes([h[12], h[13]]), rest))
         }
         LinkType::LinuxSll => {
             let (h, rest) = frame.split_first_chunk::<16>()?;
-            ether(u16::from_be_bytes([h[14], h[15]]), rest, opts)
+            Some(LinkPayload::Ether(u16::from_be_bytes([h[14], h[15]]), rest))
         }
         LinkType::LinuxSll2 => {
             let (h, rest) = frame.split_first_chunk::<20>()?;
-            ether(u16::from_be_bytes([h[0], h[1]]), rest, opts)
+            Some(LinkPayload::Ether(u16::from_be_bytes([h[0], h[1]]), rest))
         }
-        LinkType::RawIp => ip(frame, None, opts),
+        LinkType::RawIp => Some(LinkPayload::Ip(frame)),
         // The slow path does not read the address family either: IP follows the 4 bytes.
-        LinkType::Null => ip(frame.get(4..)?, None, opts),
+        LinkType::Null => Some(LinkPayload::Ip(frame.get(4..)?)),
         LinkType::Unsupported(_) => None,
+    }
+}
+
+#[inline]
+fn link_layer<'a>(link: LinkType, frame: &'a [u8], opts: &DecodeOptions) -> Option<Decoded<'a>> {
+    match link_payload(link, frame)? {
+        LinkPayload::Ether(ether_type, rest) => ether(ether_type, rest, opts),
+        LinkPayload::Ip(pkt) => ip(pkt, None, opts),
     }
 }
 

@@ -7,7 +7,7 @@
 
 pub(crate) mod app;
 pub(crate) mod dns;
-mod fast;
+pub(crate) mod fast;
 pub(crate) mod http;
 pub(crate) mod icmp;
 mod icmp_data;

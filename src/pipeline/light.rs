@@ -9,6 +9,7 @@
 //! bundled captures, of both bench generators, and on every prefix of assorted frames.
 
 use crate::decode::LinkType;
+use crate::decode::fast::{LinkPayload, link_payload};
 use crate::decode::packet::DecodeOptions;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -34,22 +35,9 @@ pub(super) struct Light {
 /// The common case's fields, or `None`: use the full decode.
 #[inline]
 pub(super) fn parse(link: LinkType, frame: &[u8], opts: &DecodeOptions) -> Option<Light> {
-    match link {
-        LinkType::Ethernet => {
-            let (h, rest) = frame.split_first_chunk::<14>()?;
-            ether(u16::from_be_bytes([h[12], h[13]]), rest, opts)
-        }
-        LinkType::LinuxSll => {
-            let (h, rest) = frame.split_first_chunk::<16>()?;
-            ether(u16::from_be_bytes([h[14], h[15]]), rest, opts)
-        }
-        LinkType::LinuxSll2 => {
-            let (h, rest) = frame.split_first_chunk::<20>()?;
-            ether(u16::from_be_bytes([h[0], h[1]]), rest, opts)
-        }
-        LinkType::RawIp => ip(frame, 0, opts),
-        LinkType::Null => ip(frame.get(4..)?, 0, opts),
-        LinkType::Unsupported(_) => None,
+    match link_payload(link, frame)? {
+        LinkPayload::Ether(ether_type, rest) => ether(ether_type, rest, opts),
+        LinkPayload::Ip(pkt) => ip(pkt, 0, opts),
     }
 }
 
