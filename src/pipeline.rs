@@ -125,11 +125,19 @@ pub fn shard_of(
     scratch: &mut Anomalies,
 ) -> (usize, u64) {
     if let Some(l) = light::parse(p.link, p.data, opts) {
-        let (sp, dp) = l.key_ports;
-        let hint = crate::flow::key::FlowKey::from_tuple(l.src, sp, l.dst, dp, l.proto, l.vlan).0.hash64();
-        return (shard_by(n, home, l.src, l.dst, l.ports), hint);
+        return (shard_by(n, home, l.src, l.dst, l.ports), l.hint());
     }
     shard_of_decoded(p, n, home, opts, scratch)
+}
+
+/// The flow hint of the frames the light parse takes ([`crate::worker::flow_hint`] of the others).
+#[inline]
+pub(crate) fn light_flow_hint(
+    link: crate::decode::LinkType,
+    frame: &[u8],
+    opts: &decode::packet::DecodeOptions,
+) -> Option<u64> {
+    light::parse(link, frame, opts).map(|l| l.hint())
 }
 
 /// [`shard_of`] through the full decode (tunnels, fragments, anything odd).

@@ -196,9 +196,14 @@ fn prefetch_frame(frame: &[u8]) {
 }
 
 /// The hash of the flow key of `frame` ([`FlowKey::hash64`]; 0 if it does not decode, or is a
-/// fragment): a hint to prefetch the flow's state with. Decodes without reporting anything.
+/// fragment): a hint to prefetch the flow's state with, and the flow table's hash of the key.
+/// The common case through the capture thread's light parse (as sharding does), the rest
+/// through the full decode, without reporting anything.
 #[inline]
 pub fn flow_hint(link: LinkType, frame: &[u8], opts: &DecodeOptions, scratch: &mut Anomalies) -> u64 {
+    if let Some(h) = crate::pipeline::light_flow_hint(link, frame, opts) {
+        return h;
+    }
     decode::decode(link, frame, opts, scratch).as_ref().map_or(0, flow_hint_of)
 }
 
@@ -762,12 +767,12 @@ impl Worker {
             table, detectors, volume_subs, end_subs, env, alerts, hellos, hello_pool, flow_log, ..
         } = self;
         let hooks = FlowEndHooks { volume: volume_subs, ends: end_subs };
-        table.end_all(&mut order, |mut f| {
+        table.end_all(&mut order, |f| {
             if let Some(log) = flow_log.as_mut() {
-                log.push(crate::alert::flow_event::FlowRecord::of(&f, EndReason::Shutdown));
+                log.push(crate::alert::flow_event::FlowRecord::of(f, EndReason::Shutdown));
             }
             let why = EndReason::Shutdown;
-            Self::end_flow(&mut f, why, &hooks, detectors, env, alerts, hellos, hello_pool);
+            Self::end_flow(f, why, &hooks, detectors, env, alerts, hellos, hello_pool);
         });
         self.end_order = order;
         self.flush_alerts(emit);

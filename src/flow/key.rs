@@ -23,6 +23,7 @@ pub struct FlowKey {
 
 impl FlowKey {
     /// The key of a decoded packet, and whether its source is endpoint `a`.
+    #[inline]
     pub fn of(d: &Decoded<'_>) -> (FlowKey, bool) {
         let (sp, dp) = match d.l4 {
             L4::Tcp(t) => (t.sport, t.dport),
@@ -34,7 +35,17 @@ impl FlowKey {
             }
             _ => (0, 0),
         };
-        FlowKey::from_tuple(d.src, sp, d.dst, dp, d.ip_proto, d.vlan.unwrap_or(0))
+        let (proto, vlan) = (d.ip_proto, d.vlan.unwrap_or(0));
+        // IPv4 both ways (most packets): ordered and built as two words, without going through
+        // `IpAddr` matching and copying twice (issue 25: ~100 instructions a packet before).
+        if let (IpAddr::V4(s), IpAddr::V4(t)) = (d.src, d.dst) {
+            let (ks, kt) = (v4_order(s, sp), v4_order(t, dp));
+            let src_is_a = ks <= kt;
+            let (a, a_port, b, b_port) = if src_is_a { (s, sp, t, dp) } else { (t, dp, s, sp) };
+            let key = FlowKey { a: IpAddr::V4(a), b: IpAddr::V4(b), a_port, b_port, proto, vlan };
+            return (key, src_is_a);
+        }
+        FlowKey::from_tuple(d.src, sp, d.dst, dp, proto, vlan)
     }
 
     /// The key of a packet from `(src, sport)` to `(dst, dport)`, and whether `src` is endpoint
@@ -50,11 +61,7 @@ impl FlowKey {
     ) -> (FlowKey, bool) {
         // IpAddr's order, as integers (the derived tuple comparison was 2 % of the worker).
         let src_is_a = match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                let key =
-                    |ip: std::net::Ipv4Addr, port: u16| u64::from(u32::from(ip)) << 16 | u64::from(port);
-                key(s, sport) <= key(d, dport)
-            }
+            (IpAddr::V4(s), IpAddr::V4(d)) => v4_order(s, sport) <= v4_order(d, dport),
             (IpAddr::V6(s), IpAddr::V6(d)) => (u128::from(s), sport) <= (u128::from(d), dport),
             _ => (src, sport) <= (dst, dport),
         };
@@ -62,6 +69,12 @@ impl FlowKey {
             if src_is_a { (src, sport, dst, dport) } else { (dst, dport, src, sport) };
         (FlowKey { a, b, a_port, b_port, proto, vlan }, src_is_a)
     }
+}
+
+/// An IPv4 endpoint as one integer, in the order `(IpAddr, u16)` tuples compare.
+#[inline]
+fn v4_order(ip: std::net::Ipv4Addr, port: u16) -> u64 {
+    u64::from(u32::from(ip)) << 16 | u64::from(port)
 }
 
 fn fold(ip: &IpAddr) -> u64 {
@@ -110,6 +123,49 @@ pub(crate) fn stable_id(addrs: &[IpAddr], salt: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::{Anomalies, LinkType, decode, packet::DecodeOptions};
+
+    /// `of` (with its IPv4 shortcut) gives the key and side `from_tuple` gives, both ways, for
+    /// IPv4 and IPv6, equal addresses ordered by port, tagged or not.
+    #[test]
+    fn of_agrees_with_from_tuple() {
+        let v4 = |s: [u8; 4], sp, d: [u8; 4], dp, vlan: Option<u16>| {
+            let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]);
+            let b = match vlan {
+                Some(v) => b.single_vlan(v.try_into().unwrap()).ipv4(s, d, 64),
+                None => b.ipv4(s, d, 64),
+            };
+            let mut out = Vec::new();
+            b.tcp(sp, dp, 1, 1000).syn().write(&mut out, &[]).unwrap();
+            out
+        };
+        let v6 = |s: [u8; 16], sp, d: [u8; 16], dp| {
+            let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv6(s, d, 64);
+            let mut out = Vec::new();
+            b.udp(sp, dp).write(&mut out, &[1, 2, 3]).unwrap();
+            out
+        };
+        let mut lo6 = [0u8; 16];
+        lo6[15] = 1;
+        let mut hi6 = [0u8; 16];
+        hi6[0] = 0x20;
+        let frames = [
+            v4([10, 0, 0, 1], 40000, [203, 0, 113, 5], 443, None),
+            v4([203, 0, 113, 5], 443, [10, 0, 0, 1], 40000, None),
+            v4([10, 0, 0, 1], 80, [10, 0, 0, 1], 79, Some(7)),
+            v4([10, 0, 0, 1], 79, [10, 0, 0, 1], 80, Some(7)),
+            v4([10, 0, 0, 1], 80, [10, 0, 0, 1], 80, None),
+            v6(lo6, 53, hi6, 5353),
+            v6(hi6, 5353, lo6, 53),
+        ];
+        let (opts, mut an) = (DecodeOptions::default(), Anomalies::default());
+        for f in &frames {
+            let d = decode(LinkType::Ethernet, f, &opts, &mut an).expect("decodes");
+            let (sp, dp) = d.ports();
+            let want = FlowKey::from_tuple(d.src, sp, d.dst, dp, d.ip_proto, d.vlan.unwrap_or(0));
+            assert_eq!(FlowKey::of(&d), want);
+        }
+    }
 
     #[test]
     fn endpoints_are_ordered_as_ip_addr_orders_them() {

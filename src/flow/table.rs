@@ -239,6 +239,16 @@ fn deadline(f: &Flow, idle: u64, closed: u64) -> u64 {
     f.last.0.saturating_add(t)
 }
 
+/// EVE's `flow_id` of the flow whose key hashes to `hash` ([`FlowKey::hash64`]) opened at `ts`:
+/// what hashing the key ([`FlowKey`]'s `Hash` writes `hash64` as one word) and the time gives,
+/// from the hash the table already has (no second hash of the key per new flow).
+fn flow_id(hash: u64, ts: Timestamp) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write_u64(hash);
+    ts.0.hash(&mut h);
+    h.finish() & 0x7fff_ffff_ffff_ffff
+}
+
 /// Which side initiated: `true` if the packet's source is the initiator.
 fn src_is_initiator(d: &Decoded<'_>) -> bool {
     match d.l4 {
@@ -352,7 +362,7 @@ impl FlowTable {
                 if self.wheel.len() > 2 * self.index.len() + 4096 {
                     self.purge_wheel();
                 }
-                (self.insert(Self::open(d, key, src_is_a, ts, home), hash), true)
+                (self.insert(Self::open(d, key, hash, src_is_a, ts, home), hash), true)
             }
         };
         let (idle, closed) = (self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
@@ -404,16 +414,13 @@ impl FlowTable {
         slot
     }
 
-    /// A new flow for the packet `d`.
-    fn open(d: &Decoded<'_>, key: FlowKey, src_is_a: bool, ts: Timestamp, home: &HomeNet) -> Flow {
+    /// A new flow for the packet `d`, whose key hashes to `hash` ([`FlowKey::hash64`]).
+    fn open(d: &Decoded<'_>, key: FlowKey, hash: u64, src_is_a: bool, ts: Timestamp, home: &HomeNet) -> Flow {
         let src_orig = src_is_initiator(d);
         let (o, r) = if src_orig { (d.src, d.dst) } else { (d.dst, d.src) };
-        let mut h = rustc_hash::FxHasher::default();
-        key.hash(&mut h);
-        ts.0.hash(&mut h);
         Flow {
             key,
-            id: h.finish() & 0x7fff_ffff_ffff_ffff,
+            id: flow_id(hash, ts),
             orig_is_a: src_orig == src_is_a,
             orig_home: home.contains(&o),
             resp_home: home.contains(&r),
@@ -459,12 +466,9 @@ impl FlowTable {
                 }
                 let src_orig = !(r.sport < 1024 && r.dport >= 1024);
                 let (o, resp) = if src_orig { (r.src, r.dst) } else { (r.dst, r.src) };
-                let mut h = rustc_hash::FxHasher::default();
-                key.hash(&mut h);
-                r.start.0.hash(&mut h);
                 let flow = Flow {
                     key,
-                    id: h.finish() & 0x7fff_ffff_ffff_ffff,
+                    id: flow_id(hash, r.start),
                     orig_is_a: src_orig == src_is_a,
                     orig_home: home.contains(&o),
                     resp_home: home.contains(&resp),
@@ -678,17 +682,21 @@ impl FlowTable {
     }
 
     /// Ends every flow (end of capture), one at a time in the order of the last packet not yet
-    /// handed over (then slot): each is taken out of its slot and given to `end`, so the records
-    /// are never all moved out at once, and the index is cleared once at the end rather than
-    /// entry by entry. `order` is scratch space.
-    pub fn end_all(&mut self, order: &mut Vec<(Timestamp, u32)>, mut end: impl FnMut(Flow)) {
+    /// handed over (then slot): each is given to `end` where it lies (a record is never moved
+    /// or copied out of its slot), and the slots and the index are cleared once at the end
+    /// rather than entry by entry. `order` is scratch space.
+    pub fn end_all(&mut self, order: &mut Vec<(Timestamp, u32)>, mut end: impl FnMut(&mut Flow)) {
         order.clear();
         order.reserve(self.index.len());
         let open = self.slots.iter().enumerate();
         order.extend(open.filter_map(|(i, f)| f.as_ref().map(|f| (f.unflushed_last, i as u32))));
-        order.sort_unstable();
+        // Flows opened in time order and never refiled are already in order (a flood's): one
+        // pass to see it instead of a sort.
+        if !order.is_sorted() {
+            order.sort_unstable();
+        }
         for &(_, slot) in order.iter() {
-            if let Some(f) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+            if let Some(Some(f)) = self.slots.get_mut(slot as usize) {
                 end(f);
             }
         }

@@ -32,6 +32,15 @@ pub(super) struct Light {
     pub vlan: u16,
 }
 
+impl Light {
+    /// The packet's flow hint ([`crate::flow::FlowKey::hash64`] of its key).
+    #[inline]
+    pub(super) fn hint(&self) -> u64 {
+        let (sp, dp) = self.key_ports;
+        crate::flow::FlowKey::from_tuple(self.src, sp, self.dst, dp, self.proto, self.vlan).0.hash64()
+    }
+}
+
 /// The common case's fields, or `None`: use the full decode.
 #[inline]
 pub(super) fn parse(link: LinkType, frame: &[u8], opts: &DecodeOptions) -> Option<Light> {
