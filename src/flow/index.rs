@@ -8,22 +8,24 @@
 //! packets ahead ([`FlowIndex::prefetch`]), and then the slot it names
 //! ([`FlowIndex::candidate`]), before the packet's turn comes.
 
-/// An empty entry.
-const EMPTY: u64 = u64::MAX;
+/// An empty entry: zero, so a new or grown table is zeroed memory (`alloc_zeroed`: fresh pages
+/// from the system need no fill; a flood grew the index by writing every entry of it).
+const EMPTY: u64 = 0;
 /// Smallest table.
 const MIN_ENTRIES: usize = 1024;
 
-/// Entry layout: the hash's low 32 bits (its home position and a tag) above the slot number.
+/// Entry layout: the hash's low 32 bits (its home position and a tag) above the slot number,
+/// stored inverted so that no entry is zero (slot `u32::MAX` never exists).
 fn entry(h32: u32, slot: u32) -> u64 {
-    (u64::from(h32) << 32) | u64::from(slot)
+    !((u64::from(h32) << 32) | u64::from(slot))
 }
 
 fn h32_of(e: u64) -> u32 {
-    (e >> 32) as u32
+    (!e >> 32) as u32
 }
 
 fn slot_of(e: u64) -> u32 {
-    e as u32
+    !e as u32
 }
 
 /// The index.
@@ -53,12 +55,6 @@ impl FlowIndex {
     /// No entries.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Forgets every entry.
-    pub(crate) fn clear(&mut self) {
-        self.entries.fill(EMPTY);
-        self.len = 0;
     }
 
     fn home(&self, h32: u32) -> usize {

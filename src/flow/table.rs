@@ -701,7 +701,8 @@ impl FlowTable {
             }
         }
         self.slots.clear();
-        self.index.clear();
+        // A table as new rather than every entry of a flood-sized one cleared.
+        self.index = FlowIndex::with_capacity(self.cfg.max_flows.min(65_536));
         self.free.clear();
         self.dirty.clear();
         self.wheel.clear();
