@@ -28,6 +28,11 @@ pub(crate) struct SuffixSet {
     by_hash: FxHashMap<u64, Vec<u32>>,
     /// Bit [`filter_bit`] of every entry's hash.
     filter: Vec<u64>,
+    /// Bit [`filter_bit`] of the hash of every entry's suffixes that start a label (the entry
+    /// itself included): a name's suffix without its bit ends the walk, as no longer suffix
+    /// can be an entry (`example.com` of a random name under it, when only `microsoft.com`
+    /// and `google.com` are listed: two labels looked at, not the name's last 25 bytes).
+    tails: Vec<u64>,
     /// Length of the longest entry: no suffix of a name longer than this can be in the set.
     longest: usize,
 }
@@ -40,7 +45,23 @@ const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 /// One more byte (towards the name's start) into a suffix's hash, lower-cased.
 #[inline(always)]
 fn step(h: u64, b: u8) -> u64 {
-    (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(PRIME)
+    let lower = b | (u8::from(b.wrapping_sub(b'A') < 26) << 5);
+    (h ^ u64::from(lower)).wrapping_mul(PRIME)
+}
+
+/// Sets `h`'s bit in `filter`.
+fn set_bit(filter: &mut [u64], h: u64) {
+    let (w, bit) = filter_bit(h);
+    if let Some(word) = filter.get_mut(w) {
+        *word |= bit;
+    }
+}
+
+/// Is `h`'s bit set in `filter`?
+#[inline(always)]
+fn has_bit(filter: &[u64], h: u64) -> bool {
+    let (w, bit) = filter_bit(h);
+    filter.get(w).is_some_and(|&word| word & bit != 0)
 }
 
 /// The hash of a suffix, its bytes taken from last to first, case folded.
@@ -62,7 +83,8 @@ impl SuffixSet {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        let mut s = SuffixSet { filter: vec![0; FILTER_BITS / 64], ..SuffixSet::default() };
+        let words = FILTER_BITS / 64;
+        let mut s = SuffixSet { filter: vec![0; words], tails: vec![0; words], ..SuffixSet::default() };
         for e in entries {
             let e = e.as_ref();
             let e = e.strip_suffix(b".").unwrap_or(e);
@@ -74,9 +96,10 @@ impl SuffixSet {
                 continue;
             }
             let h = suffix_hash(&lower);
-            let (w, bit) = filter_bit(h);
-            if let Some(word) = s.filter.get_mut(w) {
-                *word |= bit;
+            set_bit(&mut s.filter, h);
+            set_bit(&mut s.tails, h);
+            for (i, _) in lower.iter().enumerate().filter(|&(_, &b)| b == b'.') {
+                set_bit(&mut s.tails, suffix_hash(&lower[i + 1..]));
             }
             s.longest = s.longest.max(lower.len());
             s.by_hash.entry(h).or_default().push(s.list.len() as u32);
@@ -94,8 +117,7 @@ impl SuffixSet {
     /// Is `suffix` (hashing to `h`) an entry?
     #[inline(always)]
     fn holds(&self, h: u64, suffix: &[u8]) -> bool {
-        let (w, bit) = filter_bit(h);
-        if self.filter.get(w).is_none_or(|&word| word & bit == 0) {
+        if !has_bit(&self.filter, h) {
             return false;
         }
         self.by_hash.get(&h).is_some_and(|ix| {
@@ -114,9 +136,18 @@ impl SuffixSet {
         let tail = &name[start..];
         // The suffixes of `name` that start a label: after each dot, and the whole name.
         let mut h = BASIS;
-        for (i, &b) in tail.iter().enumerate().rev() {
-            if b == b'.' && self.holds(h, &tail[i + 1..]) {
-                return true;
+        let mut i = tail.len();
+        while i > 0 {
+            i -= 1;
+            let Some(&b) = tail.get(i) else { break };
+            if b == b'.' {
+                let after = tail.get(i + 1..).unwrap_or_default();
+                if !has_bit(&self.tails, h) {
+                    return false;
+                }
+                if self.holds(h, after) {
+                    return true;
+                }
             }
             h = step(h, b);
         }
