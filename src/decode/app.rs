@@ -73,48 +73,56 @@ pub(crate) fn classify_client(b: &[u8], udp: bool) -> AppProto {
 /// [`classify_client`], with the first DNS message the payload parsed into (whatever the
 /// verdict), for the worker to hand to detectors without parsing it again.
 pub(crate) fn sniff_client(b: &[u8], udp: bool) -> (AppProto, Option<dns::DnsMessage>) {
-    let app = |a| (a, None);
-    if b.is_empty() {
-        return app(AppProto::Unknown);
+    let Some(&first) = b.first() else { return (AppProto::Unknown, None) };
+    // Every protocol but DNS starts with a byte of its own: one branch on it sends a payload
+    // to the only checks it could pass (random bytes, most of a flood's, to none of them).
+    if let Some(app) = by_first_byte(b, first) {
+        return (app, None);
     }
-    if tls::record_len(b).is_some() && b.get(5) == Some(&1) {
-        return app(AppProto::Tls);
-    }
-    if looks_like_http(b) {
-        return app(AppProto::Http);
-    }
-    if b.starts_with(b"SSH-") {
-        return app(AppProto::Ssh);
-    }
-    if b.starts_with(b"EHLO ") || b.starts_with(b"HELO ") || b.starts_with(b"ehlo ") {
-        return app(AppProto::Smtp);
-    }
-    if b.starts_with(b"USER ") || b.starts_with(b"AUTH TLS") {
-        return app(AppProto::Ftp);
-    }
-    if b[0] == b'{' && contains(&b[..b.len().min(512)], b"\"mining.") {
-        return app(AppProto::Stratum);
-    }
-    // SOCKS5 greeting: version 5, n methods, exactly n method bytes.
-    if b.len() >= 3 && b[0] == 5 && (1..=9).contains(&b[1]) && b.len() == 2 + usize::from(b[1]) {
-        return app(AppProto::Socks5);
-    }
-    // SOCKS4 request: version 4, CONNECT/BIND, port, IPv4, user id, NUL.
-    if b.len() >= 9 && b[0] == 4 && (b[1] == 1 || b[1] == 2) && b.last() == Some(&0) {
-        return app(AppProto::Socks4);
-    }
-    let dns_msg = if udp {
-        could_hold_question(b).then(|| dns::parse(b).ok()).flatten()
+    let m = if udp { Some(b) } else { dns::tcp_messages(b).next() };
+    // (Returned without a message when none could parse: a `None` built in place, not a
+    // ~400-byte `Option` copied out.)
+    let Some(m) = m.filter(|m| could_hold_question(m)) else { return (AppProto::Other, None) };
+    let Ok(msg) = dns::parse(m) else { return (AppProto::Other, None) };
+    let app = if udp && is_nbns(&msg) {
+        AppProto::Nbns
+    } else if !msg.is_response && dns::looks_like_dns(&msg) {
+        AppProto::Dns
     } else {
-        dns::tcp_messages(b).next().filter(|m| could_hold_question(m)).and_then(|m| dns::parse(m).ok())
+        AppProto::Other
     };
-    if udp && dns_msg.is_some_and(|m| is_nbns(&m)) {
-        return (AppProto::Nbns, dns_msg);
+    (app, Some(msg))
+}
+
+/// The protocols recognised by their first bytes (all but DNS), in the order they are tried:
+/// TLS, HTTP, SSH, SMTP, FTP, Stratum, SOCKS5, SOCKS4. Each needs its own first byte, so only
+/// the checks that byte allows run.
+fn by_first_byte(b: &[u8], first: u8) -> Option<AppProto> {
+    match first {
+        0x16 if tls::record_len(b).is_some() && b.get(5) == Some(&1) => Some(AppProto::Tls),
+        b'A'..=b'Z' | b'-' | b'_' => {
+            if looks_like_http(b) {
+                return Some(AppProto::Http);
+            }
+            match first {
+                b'S' if b.starts_with(b"SSH-") => Some(AppProto::Ssh),
+                b'E' if b.starts_with(b"EHLO ") => Some(AppProto::Smtp),
+                b'H' if b.starts_with(b"HELO ") => Some(AppProto::Smtp),
+                b'U' if b.starts_with(b"USER ") => Some(AppProto::Ftp),
+                b'A' if b.starts_with(b"AUTH TLS") => Some(AppProto::Ftp),
+                _ => None,
+            }
+        }
+        b'e' if b.starts_with(b"ehlo ") => Some(AppProto::Smtp),
+        b'{' if contains(&b[..b.len().min(512)], b"\"mining.") => Some(AppProto::Stratum),
+        // SOCKS5 greeting: version 5, n methods, exactly n method bytes.
+        5 if b.len() >= 3 && (1..=9).contains(&b[1]) && b.len() == 2 + usize::from(b[1]) => {
+            Some(AppProto::Socks5)
+        }
+        // SOCKS4 request: version 4, CONNECT/BIND, port, IPv4, user id, NUL.
+        4 if b.len() >= 9 && (b[1] == 1 || b[1] == 2) && b.last() == Some(&0) => Some(AppProto::Socks4),
+        _ => None,
     }
-    if dns_msg.is_some_and(|m| !m.is_response && dns::looks_like_dns(&m)) {
-        return (AppProto::Dns, dns_msg);
-    }
-    (AppProto::Other, dns_msg)
 }
 
 /// What [`dns::parse`] needs before it can succeed, checked in a few instructions (a parse
@@ -165,21 +173,40 @@ fn first_line(b: &[u8]) -> &[u8] {
 /// An HTTP/1.x request line, or HTTP/2's cleartext preface, with any method token (`GET`,
 /// `PROPFIND`, `PRI * HTTP/2.0`); the common methods are recognised before the line is whole.
 pub(crate) fn looks_like_http(b: &[u8]) -> bool {
+    // Every method ends with a space within the first 17 bytes: a payload without one (a run
+    // of letters, most random bytes) is turned away first, found a word at a time.
+    let head = &b[..b.len().min(17)];
+    let Some(sp) = first_space(head) else { return false };
     if http::starts_like_request(b) {
         return true;
     }
     // A method token (1-16 of `A-Z-_`) then a space: the first byte outside the token's
-    // alphabet, within 17 bytes, must be that space. Random payloads fail at their first byte,
-    // and no payload is walked past 17 bytes unless it has a method.
-    let head = &b[..b.len().min(17)];
-    let Some(sp) = head.iter().position(|&c| !(c.is_ascii_uppercase() || c == b'-' || c == b'_')) else {
-        return false;
-    };
-    if sp == 0 || head[sp] != b' ' {
+    // alphabet, within 17 bytes, must be that space. That is: the first space within 17 bytes
+    // follows a token. No payload is walked past 17 bytes unless it has a method.
+    if sp == 0 || !head[..sp].iter().all(|&c| c.is_ascii_uppercase() || c == b'-' || c == b'_') {
         return false;
     }
     // The request line holds " HTTP/" (at the earliest, at the method's space).
     contains(first_line(&b[sp..]), b" HTTP/")
+}
+
+/// Position of the first space in `b`, eight bytes at a time.
+fn first_space(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let Ok(w) = <[u8; 8]>::try_from(w) else { break };
+        // Bytes equal to a space become zero; the lowest zero byte sets the lowest flag bit
+        // (borrows can set flags only above it).
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b' '));
+        let zero = x.wrapping_sub(ONES) & !x & (ONES * 0x80);
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(|&c| c == b' ').map(|p| at + p)
 }
 
 /// The status code of an HTTP/1.x response line.
@@ -328,6 +355,99 @@ mod tests {
             }
         }
         assert!(parsed > 1000, "the mutated queries mostly parse: {parsed}");
+    }
+
+    /// `sniff_client` as first written: every check in turn, whatever the first byte.
+    fn sniff_reference(b: &[u8], udp: bool) -> AppProto {
+        if b.is_empty() {
+            return AppProto::Unknown;
+        }
+        if tls::record_len(b).is_some() && b.get(5) == Some(&1) {
+            return AppProto::Tls;
+        }
+        if http_reference(b) {
+            return AppProto::Http;
+        }
+        if b.starts_with(b"SSH-") {
+            return AppProto::Ssh;
+        }
+        if b.starts_with(b"EHLO ") || b.starts_with(b"HELO ") || b.starts_with(b"ehlo ") {
+            return AppProto::Smtp;
+        }
+        if b.starts_with(b"USER ") || b.starts_with(b"AUTH TLS") {
+            return AppProto::Ftp;
+        }
+        if b[0] == b'{' && contains(&b[..b.len().min(512)], b"\"mining.") {
+            return AppProto::Stratum;
+        }
+        if b.len() >= 3 && b[0] == 5 && (1..=9).contains(&b[1]) && b.len() == 2 + usize::from(b[1]) {
+            return AppProto::Socks5;
+        }
+        if b.len() >= 9 && b[0] == 4 && (b[1] == 1 || b[1] == 2) && b.last() == Some(&0) {
+            return AppProto::Socks4;
+        }
+        let m = if udp {
+            dns::parse(b).ok()
+        } else {
+            dns::tcp_messages(b).next().and_then(|m| dns::parse(m).ok())
+        };
+        match m {
+            Some(m) if udp && is_nbns(&m) => AppProto::Nbns,
+            Some(m) if !m.is_response && dns::looks_like_dns(&m) => AppProto::Dns,
+            _ => AppProto::Other,
+        }
+    }
+
+    #[test]
+    fn the_first_byte_dispatch_classifies_as_every_check_in_turn() {
+        // Each protocol's opening, cut, mutated and followed by noise or spaces, over UDP and
+        // TCP: the same verdict as trying every check in turn.
+        let q = crate::synth::dns_message(3, "www.example.com", false);
+        let mut tcp_q = (q.len() as u16).to_be_bytes().to_vec();
+        tcp_q.extend_from_slice(&q);
+        let openings: [&[u8]; 16] = [
+            &[0x16, 3, 1, 0, 0xc8, 1, 0, 0],
+            b"GET / HTTP/1.1\r\n",
+            b"M-SEARCH * HTTP/1.1\r\n",
+            b"SSH-2.0-x\r\n",
+            b"EHLO a\r\n",
+            b"HELO a",
+            b"ehlo a",
+            b"USER x\r\n",
+            b"AUTH TLS\r\n",
+            br#"{"id":1,"method":"mining.subscribe"}"#,
+            &[5, 2, 0, 2],
+            &[4, 1, 0, 80, 1, 2, 3, 4, b'u', 0],
+            &q,
+            &tcp_q,
+            &[0x42; 32],
+            b"SSH HTTP/",
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x = crate::flow::host::mix(x);
+            x
+        };
+        for _ in 0..20_000 {
+            let mut b = openings[(next() % openings.len() as u64) as usize].to_vec();
+            match next() % 4 {
+                0 => b.truncate((next() % (b.len() as u64 + 1)) as usize),
+                1 => {
+                    let i = (next() % b.len() as u64) as usize;
+                    b[i] = if next() % 2 == 0 { b' ' } else { next() as u8 };
+                }
+                2 => b.extend((0..next() % 24).map(|_| next() as u8)),
+                _ => {}
+            }
+            for udp in [true, false] {
+                assert_eq!(sniff_client(&b, udp).0, sniff_reference(&b, udp), "{b:?} udp={udp}");
+            }
+            let n = (next() % 20) as usize;
+            let noise: Vec<u8> = (0..n)
+                .map(|_| if next() % 5 == 0 { b' ' } else { b"AZ_-a "[(next() % 6) as usize] })
+                .collect();
+            assert_eq!(first_space(&noise), noise.iter().position(|&c| c == b' '), "{noise:?}");
+        }
     }
 
     fn hex(s: &str) -> Vec<u8> {

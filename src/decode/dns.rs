@@ -171,7 +171,9 @@ pub(crate) fn registrable(name: &[u8]) -> &[u8] {
     }
 }
 
-/// True if dotted `name` equals `suffix` or ends with `.suffix`, ASCII case-insensitive.
+/// True if dotted `name` equals `suffix` or ends with `.suffix`, ASCII case-insensitive: the
+/// reference [`super::suffix::SuffixSet`] and the proxyware name list are tested against.
+#[cfg(test)]
 pub(crate) fn name_is_under(name: &[u8], suffix: &[u8]) -> bool {
     let suffix = suffix.strip_suffix(b".").unwrap_or(suffix);
     let name = name.strip_suffix(b".").unwrap_or(name);

@@ -17,10 +17,19 @@ pub struct HttpRequest<'a> {
 const MAX_HEADERS: usize = 48;
 
 /// Methods worth trying to parse (cheap pre-check before `httparse`).
+/// `GET `, `POST `, `PUT `, `HEAD `, `CONNECT `, `OPTIONS `, `DELETE `, `PATCH `, `TRACE `:
+/// picked by the first byte, so a payload is compared with at most three.
 pub(crate) fn starts_like_request(b: &[u8]) -> bool {
-    const METHODS: [&[u8]; 9] =
-        [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"CONNECT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"TRACE "];
-    METHODS.iter().any(|m| b.starts_with(m))
+    match b.first() {
+        Some(b'G') => b.starts_with(b"GET "),
+        Some(b'P') => b.starts_with(b"POST ") || b.starts_with(b"PUT ") || b.starts_with(b"PATCH "),
+        Some(b'H') => b.starts_with(b"HEAD "),
+        Some(b'C') => b.starts_with(b"CONNECT "),
+        Some(b'O') => b.starts_with(b"OPTIONS "),
+        Some(b'D') => b.starts_with(b"DELETE "),
+        Some(b'T') => b.starts_with(b"TRACE "),
+        _ => false,
+    }
 }
 
 /// Parses the request at the start of `b` (complete or not).
@@ -65,5 +74,35 @@ mod tests {
         assert_eq!(r.method, "CONNECT");
         assert_eq!(r.target, "203.0.113.5:443");
         assert!(parse_request(b"\x16\x03\x01").is_none());
+    }
+
+    #[test]
+    fn the_first_byte_picks_the_methods_to_compare() {
+        const METHODS: [&[u8]; 9] = [
+            b"GET ",
+            b"POST ",
+            b"PUT ",
+            b"HEAD ",
+            b"CONNECT ",
+            b"OPTIONS ",
+            b"DELETE ",
+            b"PATCH ",
+            b"TRACE ",
+        ];
+        // Every method, every prefix of it, and each with one byte changed.
+        for m in METHODS {
+            for n in 0..=m.len() {
+                for i in 0..n {
+                    for c in [b' ', b'A', b'x', 0] {
+                        let mut b = m[..n].to_vec();
+                        b[i] = c;
+                        b.extend_from_slice(b"/ HTTP/1.1");
+                        let want = METHODS.iter().any(|m| b.starts_with(m));
+                        assert_eq!(starts_like_request(&b), want, "{b:?}");
+                    }
+                }
+                assert_eq!(starts_like_request(&m[..n]), n == m.len());
+            }
+        }
     }
 }

@@ -111,6 +111,72 @@ fn volume_evidence(
         .evidence("flows", t.flows)
 }
 
+/// What a hand-over adds to the tallies. A flow counts from the first hand-over in which its
+/// home host has sent something: egress is what the home host sends, and a flow from outside
+/// that it never answered (a flood's one-packet datagram, a scanner's probe with payload)
+/// builds no tally, as an unanswered bare probe builds none ([`VolumeInterest::Answered`]).
+/// When the home host first sends, the flow's traffic in so far is counted with it, so an
+/// answered flow's figures are those it had when every hand-over was counted.
+#[derive(Clone, Copy)]
+struct Counted {
+    /// Bytes out (from the home host).
+    o: u64,
+    /// Bytes in.
+    i: u64,
+    /// The flow is counted for the first time.
+    new_flow: bool,
+    /// When a tally created now was first seen: the flow's first packet, when it waited.
+    since: Timestamp,
+}
+
+impl Counted {
+    /// `None` while the flow's home host has sent nothing (the flow waits).
+    #[inline]
+    fn of(v: &VolumeCtx<'_>, home_dir: usize) -> Option<Counted> {
+        let o = v.delta.bytes(home_dir);
+        let sent = v.flow.bytes.get(home_dir).copied().unwrap_or(0);
+        // The home host's bytes before this hand-over: none, and none now, and it waits. (A
+        // flow record over 4 GiB comes in several hand-overs, each seeing the whole record in
+        // the flow's totals: its first is counted as the flow's first, as before.)
+        let before = sent.saturating_sub(o);
+        if before > 0 {
+            return Some(Counted { o, i: v.delta.bytes(1 - home_dir), new_flow: v.first, since: v.ts });
+        }
+        if o == 0 {
+            return None;
+        }
+        // The first hand-over with bytes out: the flow's traffic in so far comes with it.
+        let i = v.flow.bytes.get(1 - home_dir).copied().unwrap_or(0);
+        let since = if v.first { v.ts } else { v.flow.first };
+        Some(Counted { o, i, new_flow: true, since })
+    }
+}
+
+impl EgressVolume {
+    /// The headroom a waiting flow's keys have (nothing is accounted): what
+    /// [`Detector::on_flow_volume`] would return had the flow been counted, so the worker hands
+    /// its first bytes out over as soon as they could matter.
+    #[inline(never)]
+    fn waiting_room(&self, v: &VolumeCtx<'_>, s: &policy::Sides) -> u64 {
+        let esc = self.escalation;
+        let home = || hash_ip(&s.home);
+        let mut room = u64::MAX;
+        if !self.cfg.volume.is_empty() {
+            room = room.min(self.pairs.room(|| (home(), hash_ip(&s.remote)), esc));
+        }
+        if let Some((w, limits)) = v.env.egress.geo.watched(v.flow.geo) {
+            room = room.min(match self.watched.get(&w.key()) {
+                Some(t) => t.room(home, esc),
+                None => state::promote_at(limits),
+            });
+        }
+        if !self.cfg.host_volume.is_empty() {
+            room = room.min(self.hosts.room(home, esc));
+        }
+        room
+    }
+}
+
 impl EgressVolume {
     /// Accounts a flow's volume to its watched country or network; the dedicated signature
     /// when a window's threshold is reached. Returns the headroom.
@@ -118,16 +184,17 @@ impl EgressVolume {
         &mut self,
         v: &VolumeCtx<'_>,
         s: &policy::Sides,
+        c: &Counted,
         w: policy::Watch,
         limits: &[WindowLimit],
         out: &mut Vec<Alert>,
     ) -> u64 {
-        let (o, i) = (v.delta.bytes(s.home_dir), v.delta.bytes(1 - s.home_dir));
-        let (ts, ratio, new_flow) = (v.ts, self.cfg.min_out_in_ratio, v.first);
+        let Counted { o, i, new_flow, since } = *c;
+        let (ts, ratio) = (v.ts, self.cfg.min_out_in_ratio);
         let max = self.cfg.max_hosts;
         let t = self.watched.entry(w.key()).or_insert_with(|| Tallies::new(limits, max));
         let key = hash_ip(&s.home);
-        let Accounted { fired, room, .. } = t.account(key, ts, o, i, ratio, self.escalation, |t| {
+        let Accounted { fired, room, .. } = t.account(key, since, ts, o, i, ratio, self.escalation, |t| {
             if new_flow {
                 t.flows += 1;
             }
@@ -222,16 +289,17 @@ impl Detector for EgressVolume {
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
         let Some(s) = v.env.egress.volume_sides(v.flow) else { return u64::MAX };
-        let (o, i) = (v.delta.bytes(s.home_dir), v.delta.bytes(1 - s.home_dir));
+        let Some(c) = Counted::of(v, s.home_dir) else { return self.waiting_room(v, &s) };
+        let Counted { o, i, new_flow, since } = c;
         let ts = v.ts;
         let ratio = self.cfg.min_out_in_ratio;
-        let (new_flow, app) = (v.first, v.flow.app);
+        let app = v.flow.app;
         let mut pair_fresh = false;
         let mut room = u64::MAX;
         if !self.cfg.volume.is_empty() {
             let key = (hash_ip(&s.home), hash_ip(&s.remote));
             let Accounted { fired, fresh, room: r } =
-                self.pairs.account(key, ts, o, i, ratio, self.escalation, |t| {
+                self.pairs.account(key, since, ts, o, i, ratio, self.escalation, |t| {
                     if new_flow {
                         t.flows += 1;
                     }
@@ -246,11 +314,11 @@ impl Detector for EgressVolume {
             }
         }
         if let Some((w, limits)) = v.env.egress.geo.watched(v.flow.geo) {
-            room = room.min(self.watch(v, &s, w, limits, out));
+            room = room.min(self.watch(v, &s, &c, w, limits, out));
         }
         if !self.cfg.host_volume.is_empty() {
             let Accounted { fired, room: r, .. } =
-                self.hosts.account(hash_ip(&s.home), ts, o, i, ratio, self.escalation, |t| {
+                self.hosts.account(hash_ip(&s.home), since, ts, o, i, ratio, self.escalation, |t| {
                     if new_flow {
                         t.flows += 1;
                     }

@@ -82,6 +82,12 @@ impl Tally {
     }
 }
 
+/// Bytes out at which a key with these windows gets its rings.
+pub(super) fn promote_at(limits: &[WindowLimit]) -> u64 {
+    let smallest = limits.iter().map(|l| l.bytes.0).min().unwrap_or(1);
+    (smallest / PROMOTE).max(1)
+}
+
 /// Most spare rings kept for reuse.
 pub(super) const POOL: usize = 1024;
 
@@ -114,11 +120,10 @@ pub(super) struct Fired {
 
 impl<K: Hash + Eq + Copy> Tallies<K> {
     pub(super) fn new(limits: &[WindowLimit], cap: usize) -> Self {
-        let smallest = limits.iter().map(|l| l.bytes.0).min().unwrap_or(1);
         Tallies {
             map: Bounded::new(cap.max(1)),
             limits: limits.to_vec(),
-            promote_at: (smallest / PROMOTE).max(1),
+            promote_at: promote_at(limits),
             longest: limits.iter().map(|l| l.window.nanos()).max().unwrap_or(1),
             pool: Vec::new(),
             cap: cap.max(1),
@@ -134,13 +139,14 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         }
     }
 
-    /// Accounts one packet to `k`'s windows (creating its tally, and evicting the stalest of a
-    /// sample first if the table is full), after `touch` has updated the tally's counters.
-    /// One hash lookup.
+    /// Accounts one packet to `k`'s windows (creating its tally, first seen at `since`, and
+    /// evicting the stalest of a sample first if the table is full), after `touch` has updated
+    /// the tally's counters. One hash lookup.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn account(
         &mut self,
         k: K,
+        since: Timestamp,
         ts: Timestamp,
         out: u64,
         inb: u64,
@@ -167,7 +173,7 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
                 Self::recycle(pool, &mut t);
             }
             fresh = true;
-            Tally::new(ts)
+            Tally { first: since.min(ts), ..Tally::new(ts) }
         });
         touch(t);
         let fired = Self::slide(t, limits, *promote_at, *longest, pool, ts, out, inb, ratio, escalation);
@@ -232,6 +238,20 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         }
         t.alerted = f.out;
         Some(f)
+    }
+
+    /// [`Tallies::headroom`] of `k` as it stands (a key without a tally would get a fresh one),
+    /// without accounting anything: one lookup, no insert.
+    #[inline]
+    pub(super) fn room(&self, k: impl FnOnce() -> K, escalation: f64) -> u64 {
+        // (The key is worked out only when some tally could be its.)
+        if self.map.is_empty() {
+            return self.promote_at;
+        }
+        match self.map.get(&k()) {
+            Some(t) => Self::headroom(t, &self.limits, self.promote_at, escalation),
+            None => self.promote_at,
+        }
     }
 
     /// Bytes out `t` may still send before a window could fire (or escalate): how long the

@@ -145,6 +145,10 @@ pub(crate) struct Proxyware {
     tor_relays: FxHashMap<IpAddr, Vec<Option<u16>>>,
     limits: RateLimits,
     hosts: Bounded<IpAddr, Host>,
+    /// The host [`Proxyware::host_mut`] gave last and its slot: still the most recently used,
+    /// where it was, until another host is asked for or the table is swept or shed (consecutive
+    /// hand-overs for one host, a flood's at its target, cost no lookup).
+    last_host: Option<(IpAddr, u32)>,
     handshakes: FxHashMap<FlowKey, Handshake>,
     recent: FxHashMap<(IpAddr, u32, u64), Timestamp>,
     open: FxHashMap<IpAddr, relay::OpenSessions>,
@@ -205,6 +209,7 @@ impl Proxyware {
             tor_relays,
             limits,
             hosts: Bounded::new(max_hosts),
+            last_host: None,
             handshakes: FxHashMap::default(),
             recent: FxHashMap::default(),
             open: FxHashMap::default(),
@@ -226,13 +231,28 @@ impl Proxyware {
     }
 
     fn host_mut(&mut self, ip: IpAddr, ts: Timestamp) -> &mut Host {
-        // Under the cap (the common case) one hash lookup; at the cap, make room first.
-        // At the cap the least recently seen host goes, in O(1).
+        let slot = self.host_slot(ip, ts);
+        self.hosts.at_mut(slot)
+    }
+
+    /// The slot of `ip`'s host (created if new), made the most recently used: one hash lookup,
+    /// none when it is the host asked for last. At the cap the least recently seen host goes,
+    /// in O(1).
+    fn host_slot(&mut self, ip: IpAddr, ts: Timestamp) -> u32 {
+        if let Some((last, slot)) = self.last_host
+            && last == ip
+        {
+            // Nothing was inserted, touched or removed since: it is still the most recently
+            // used (a touch would not move it) and in the same slot.
+            return slot;
+        }
         let evicted = &mut self.evicted;
-        self.hosts.get_or_insert_with(ip, |old| {
+        let slot = self.hosts.get_or_insert_slot(ip, |old| {
             *evicted += u64::from(old.is_some());
             Host::new(ts)
-        })
+        });
+        self.last_host = Some((ip, slot));
+        slot
     }
 
     /// Throughput accounting for a flow between a home host and an outside peer.
@@ -248,8 +268,8 @@ impl Proxyware {
         if v.env.egress.geo.allowed(f.geo).is_some() {
             return;
         }
-        let limits = self.limits;
-        let h = self.host_mut(home, v.ts);
+        let slot = self.host_slot(home, v.ts);
+        let h = self.hosts.at_mut(slot);
         // Hand-overs can come out of order (an unanswered inbound probe's waits for its flow's
         // end): the history begins at the earliest seen.
         h.first_seen = h.first_seen.min(v.ts);
@@ -258,6 +278,8 @@ impl Proxyware {
         if sent == 0 {
             return;
         }
+        let limits = self.limits;
+        let h = self.hosts.at_mut(slot);
         let first = h.first_seen;
         if let Some(run) = h.rate.add_out(v.ts, sent, first, &limits) {
             let c = RateCtx { ts: v.ts, home, remote, proto: f.key.proto };
@@ -463,6 +485,7 @@ impl Detector for Proxyware {
                 .max(self.cfg.baseline_window.nanos().saturating_mul(2))
                 .max(self.cfg.baseline_min_history.nanos().saturating_add(self.cfg.rate_sustain.nanos()));
             self.hosts.retain(|_, h| now.0.saturating_sub(h.last_seen.0) < keep);
+            self.last_host = None;
         }
     }
 
@@ -479,6 +502,7 @@ impl Detector for Proxyware {
 
     fn shed(&mut self, share: f64) -> u64 {
         let n = self.hosts.shed(share, |_, _| {});
+        self.last_host = None;
         self.shed += n;
         n
     }

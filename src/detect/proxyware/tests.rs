@@ -225,3 +225,27 @@ fn host_table_is_capped_and_evictions_are_counted() {
     let s = w.stats.detectors.get("proxyware").copied().unwrap_or_default();
     assert_eq!((s.tracked, s.evicted), (2, 3));
 }
+
+#[test]
+fn the_host_handed_last_is_reused_only_while_it_is_the_most_recent() {
+    let mut p = Proxyware::new(ProxywareConfig { max_hosts: 2, ..ProxywareConfig::default() });
+    let ip = |n: u8| IpAddr::from([10, 1, 1, n]);
+    let (t1, t9) = (Timestamp::from_secs(1), Timestamp::from_secs(9));
+    p.host_mut(ip(1), t1).last_seen = t9;
+    // Asked again at once: the same host, not a new one.
+    assert_eq!(p.host_mut(ip(1), t1).last_seen, t9);
+    p.host_mut(ip(2), t1);
+    // Host 1 asked after host 2 becomes the most recent again, so host 3 pushes out host 2.
+    p.host_mut(ip(1), t1);
+    p.host_mut(ip(3), t1);
+    let held = |p: &Proxyware, n: u8| p.hosts.contains_key(&ip(n));
+    assert!(held(&p, 1) && !held(&p, 2) && held(&p, 3));
+    assert_eq!(p.evicted, 1);
+    // Shedding takes the least recent (host 1) and forgets the last one asked: both are
+    // looked up again, host 1 as a new host.
+    assert_eq!(p.shed(0.5), 1);
+    assert!(!held(&p, 1) && held(&p, 3));
+    assert_eq!(p.host_mut(ip(3), t1).last_seen, t1);
+    assert_eq!(p.host_mut(ip(1), t9).last_seen, t9);
+    assert_eq!((p.hosts.len(), p.evicted), (2, 1));
+}
