@@ -36,7 +36,7 @@ impl Scan {
         // use its slot (nothing in between inserts or drops a source).
         let slot = self.source(d.src, ts);
         let s = self.sources.at_mut(slot);
-        if !s.seen.insert(key) {
+        if !s.seen.insert(key, &mut self.spare.seen) {
             return;
         }
         s.probes += 1;
@@ -83,10 +83,10 @@ impl Scan {
     ) {
         let (window, threshold) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
         let s = self.sources.at_mut(slot);
-        if !s.seen.insert(Target::host_hash(&c.target.host)) {
+        if !s.seen.insert(Target::host_hash(&c.target.host), &mut self.spare.seen) {
             return;
         }
-        let cell = s.sweep(&c.target.host, weight, ts, window);
+        let cell = s.sweep(&c.target.host, weight, ts, window, &mut self.spare);
         if cell.weight >= threshold && !s.alerted {
             let t = Trigger::Sweep { weight: cell.weight, hosts: cell.hosts, echo: c.kind == Kind::IcmpEcho };
             self.raise(c, t, ts, env, out);
@@ -236,7 +236,7 @@ impl Scan {
         // A source whose own probes are in view has its refusals matched to them: an
         // unreachable quoting one never sent is forged or stray (ICMP errors are easy to
         // forge to frame a host), not a probe out of view.
-        if s.probes > s.out_of_view || !s.seen.insert(target.hash()) {
+        if s.probes > s.out_of_view || !s.seen.insert(target.hash(), &mut self.spare.seen) {
             return;
         }
         s.probes += 1;

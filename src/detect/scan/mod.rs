@@ -47,6 +47,7 @@ mod records;
 pub(crate) mod resolved;
 mod signatures;
 pub(crate) mod sketch;
+mod spare;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
@@ -68,6 +69,7 @@ use ipnet::IpNet;
 use probe::Kind;
 use resolved::Resolved;
 use rustc_hash::FxHashMap;
+use spare::Spare;
 use state::{Source, Target};
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -92,7 +94,7 @@ impl Build for Scan {
 
 /// How a first contact ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Answered: open port, live host. `implied`: only the prober's ACK showed it.
     Success { implied: bool },
     /// RST.
@@ -144,6 +146,9 @@ pub(crate) struct Scan {
     /// between the map and the pool without being copied or reallocated.
     #[allow(clippy::vec_box)]
     pool: Vec<Box<Source>>,
+    /// Buffers sources borrow while they need them (lists past their inline items, failure
+    /// records, targets filters).
+    spare: Spare,
     /// First contacts awaiting an answer, by their flow key's hash ([`crate::flow::FlowKey::hash64`];
     /// two open flows share one about once in 2^64): 8-byte keys, and 16-byte entries in
     /// `order`, which every new flow appends to.
@@ -168,6 +173,7 @@ impl Scan {
             walk: Walk::from_config(&cfg),
             allow: cfg.allow_sources.clone(),
             resolved: Resolved::new(cfg.max_resolved, cfg.resolved_window.nanos()),
+            spare: Spare::new(cfg.max_walks_per_source, cfg.sample_size),
             cfg,
             sources: Bounded::new(max_sources),
             pool: Vec::new(),
@@ -194,11 +200,11 @@ impl Scan {
     /// source is inserted or dropped), starting a new episode if it was quiet for `window`.
     fn source(&mut self, src: IpAddr, ts: Timestamp) -> u32 {
         let window = self.cfg.window.nanos();
-        // When full, the least recently seen source goes, in O(1), and its allocations become
-        // the new one's in place: a flood of one-probe sources cannot pin an old scanner in
-        // place for long, nor slow the table down.
-        let (pool, sample, evicted) = (&mut self.pool, self.cfg.sample_size, &mut self.evicted_sources);
-        let i = self.sources.get_or_insert_slot(src, |old| {
+        // When full, the least recently seen source goes, in O(1), and its box becomes the new
+        // one's in place (its borrowed buffers back on their shelves): a flood of one-probe
+        // sources cannot pin an old scanner in place for long, nor slow the table down.
+        let Scan { pool, spare, evicted_sources: evicted, sources, .. } = self;
+        let i = sources.get_or_insert_slot(src, |old| {
             let mut b = match old {
                 Some((_, b)) => {
                     *evicted += 1;
@@ -206,16 +212,16 @@ impl Scan {
                 }
                 None => match pool.pop() {
                     Some(b) => b,
-                    None => return Box::new(Source::new(ts, sample)),
+                    None => return Box::new(Source::new(ts)),
                 },
             };
-            b.reset(ts);
+            b.reset(ts, spare);
             b.pending = 0;
             b
         });
-        let s = self.sources.at_mut(i);
+        let s = sources.at_mut(i);
         if ts.0.saturating_sub(s.last.0) > window {
-            s.reset(ts);
+            s.reset(ts, spare);
         }
         i
     }
@@ -293,10 +299,12 @@ impl Detector for Scan {
         if now.secs().is_multiple_of(10) {
             let window = self.cfg.window.nanos();
             let cap = self.pool_cap();
-            let Scan { sources, pool, .. } = self;
+            let Scan { sources, pool, spare, .. } = self;
             sources.retain_with(
                 |_, s| now.0.saturating_sub(s.last.0) <= window,
-                |_, s| {
+                |_, mut s| {
+                    // Idle boxes hold nothing borrowed.
+                    s.reset(now, spare);
                     if pool.len() < cap {
                         pool.push(s);
                     }
@@ -312,6 +320,8 @@ impl Detector for Scan {
             evicted: self.evicted_sources + self.evicted_pending + self.resolved.evicted(),
             memory: (self.sources.overhead_bytes()
                 + (self.sources.len() + self.pool.len()) * std::mem::size_of::<Source>()
+                + self.pool.capacity() * std::mem::size_of::<Box<Source>>()
+                + self.spare.bytes()
                 + self.pending.capacity() * (std::mem::size_of::<(u64, Pending)>() + 1)
                 + self.resolved.memory()) as u64,
             shed: self.shed,
@@ -320,7 +330,9 @@ impl Detector for Scan {
 
     fn shed(&mut self, share: f64) -> u64 {
         self.pool = Vec::new();
-        let n = self.sources.shed(share, |_, _| {}) + self.resolved.shed(share);
+        let spare = &mut self.spare;
+        let n = self.sources.shed(share, |_, mut s| s.reset(Timestamp(0), spare)) + self.resolved.shed(share);
+        self.spare.drop_free();
         self.shed += n;
         n
     }
