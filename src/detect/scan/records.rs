@@ -92,7 +92,7 @@ impl Scan {
         let ts = r.start;
         let target = Target { host: dst, proto, port };
         let (sweep_window, sweep_hosts) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
-        let slot = self.source(src, ts);
+        let slot = self.source(src, ts, r.env, out);
         let s = self.sources.at_mut(slot);
         if !s.seen.insert(target.hash(), &mut self.spare.seen) {
             return;

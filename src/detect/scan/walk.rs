@@ -51,6 +51,10 @@ impl Scan {
 
     /// No answered flow seen on this tap within `window`: a one-way view, or nothing answers.
     pub(super) fn blind(&self, now: Timestamp) -> bool {
+        // Replaying a newcomer's outcome: as it was then.
+        if let Some(b) = self.blind_then {
+            return b;
+        }
         self.two_way_at.is_none_or(|at| now.0.saturating_sub(at.0) > self.cfg.window.nanos())
     }
 
