@@ -4,7 +4,7 @@
 //! the detector's cost — for sources that never contact anything again.
 //!
 //! So a source not yet tracked is a *newcomer*: its first contact (with the target's seen-key,
-//! the flow it opened, its time) is held in a direct-mapped table keyed by a hash of the
+//! the flow it opened, its time) is held in a small table keyed by a hash of the
 //! source's address, and decided there — by the answer, the prober's follow-up, an ICMP
 //! unreachable, `probe_timeout` of silence — as it would have been in the pending table, the
 //! outcome kept with its time and whether the tap was blind then. On the source's second
@@ -19,9 +19,10 @@
 //! several times a newcomer. On day-v2 (`--workers 1`) the alerts are those of every source
 //! tracked from its first contact with 2048 slots (and 4096, 8192); with 1024, or a
 //! direct-mapped table of 4096, a scanner's first contact was forgotten (one alert's
-//! `first_probe` came 1.8 s later). Mixed's peak RSS grows about 1 MiB per doubling.
+//! `first_probe` came 1.8 s later). Mixed's peak RSS grew ~2 MiB per doubling (1024 to 4096).
 //!
-//! One contact alone must not be able to raise an alert for this to change nothing: with
+//! A newcomer's contact still waiting when the capture ends is left undecided: alone, it could
+//! not alert. One contact alone must not be able to raise an alert for this to change nothing: with
 //! thresholds that let it (`sweep_hosts` of 2, failure weights over the walk's threshold),
 //! admission is off and every source is tracked from its first contact.
 
@@ -205,10 +206,8 @@ impl Newcomers {
         };
         if self.tags[i] == 0 {
             self.held += 1;
-        } else if self.tags[i] != tag && x.ts.0.saturating_sub(self.lasts[i].0) <= window {
-            self.forgotten += 1;
-        } else if self.slots[i].as_ref().is_some_and(|old| old.c.prober != x.c.prober)
-            && x.ts.0.saturating_sub(self.lasts[i].0) <= window
+        } else if x.ts.0.saturating_sub(self.lasts[i].0) <= window
+            && (self.tags[i] != tag || self.slots[i].as_ref().is_some_and(|old| old.c.prober != x.c.prober))
         {
             self.forgotten += 1;
         }
@@ -290,7 +289,8 @@ impl Scan {
             // Evicted from a full queue, like a contact from a full pending table: decided
             // early, as silence only against a source that fills an eighth of the table.
             self.evicted_pending += 1;
-            let flooding = 0 >= self.cfg.max_pending.max(1) / 8;
+            // (The source's other pending contacts: none.)
+            let flooding = self.cfg.max_pending.max(1) / 8 == 0;
             let outcome = if flooding { Outcome::Unanswered } else { Outcome::Neutral };
             let blind = self.blind(x.ts);
             self.newcomers.decide(i, outcome, x.ts, blind);

@@ -540,7 +540,7 @@ fn a_flood_of_one_probe_sources_builds_no_source() {
         n.send(&syn([100, 64, (i >> 8) as u8, i as u8], 1024, [10, 0, 0, 5], 80, true));
     }
     n.w.refresh_stats();
-    let s = n.w.stats.detectors["scan"].clone();
+    let s = n.w.stats.detectors["scan"];
     assert!(s.tracked <= 5000, "newcomers only, their contacts held with them: {s:?}");
     assert!(s.evicted > 0, "newcomers overwritten in their slots are counted: {s:?}");
 }
