@@ -295,6 +295,10 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
 
     fn push_new(&mut self, key: K, hash: u64, value: V) -> u32 {
         let i = self.slab.len() as u32;
+        // Doubling past the cap would hold up to twice the room the map may ever use.
+        if self.slab.len() == self.slab.capacity() && self.slab.capacity() * 2 > self.cap {
+            self.slab.reserve_exact(self.cap.saturating_sub(self.slab.len()).max(1));
+        }
         self.slab.push(Entry { key, value, hash, prev: self.tail, next: NIL });
         match self.tail {
             NIL => self.head = i,

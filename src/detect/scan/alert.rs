@@ -3,6 +3,7 @@
 
 use super::probe::Kind;
 use super::signatures::{SIG_EXTERNAL, SIG_INBOUND, SIG_INTERNAL, SIG_OUTBOUND};
+use super::spare::Failed;
 use super::state::{Target, family};
 use super::{Contact, NAME, Scan};
 use crate::alert::Alert;
@@ -80,8 +81,10 @@ impl Scan {
             Trigger::Sweep { weight, .. } => (f64::from(weight), f64::from(self.cfg.sweep_hosts)),
         };
         let round = |x: f64| (x * 1000.0).round() / 1000.0;
-        let decided = s.successes + s.failures;
-        let ratio = if decided > 0 { f64::from(s.failures) / f64::from(decided) } else { 0.0 };
+        let tally = |get: fn(&Failed) -> u32| s.failed.as_deref().map_or(0, get);
+        let failures = s.failures();
+        let decided = s.successes + failures;
+        let ratio = if decided > 0 { f64::from(failures) / f64::from(decided) } else { 0.0 };
         let duration = s.last_probe.since(s.first).as_secs_f64();
         let rate = if duration > 0.0 { f64::from(s.probes) / duration } else { f64::from(s.probes) };
         let techniques: serde_json::Map<String, serde_json::Value> = Kind::ALL
@@ -91,7 +94,7 @@ impl Scan {
             .collect();
         let mut hosts: Vec<String> = Vec::new();
         let mut ports: Vec<u16> = Vec::new();
-        for x in &s.sample {
+        for x in s.sample() {
             let h = x.host.to_string();
             if !hosts.contains(&h) {
                 hosts.push(h);
@@ -114,19 +117,19 @@ impl Scan {
             .evidence("trigger", trigger.name())
             .evidence("techniques", techniques)
             .evidence("probes", s.probes)
-            .evidence("failed_probes", s.failures)
+            .evidence("failed_probes", failures)
             .evidence("successes", s.successes)
             .evidence("failure_ratio", round(ratio))
-            .evidence("rejected_rst", s.rejected)
-            .evidence("rejected_icmp", s.unreachable)
-            .evidence("unreachable_from_router", s.unreachable_router)
-            .evidence("unanswered", s.unanswered)
-            .evidence("stealth", s.definite)
+            .evidence("rejected_rst", tally(|f| f.rejected))
+            .evidence("rejected_icmp", tally(|f| f.unreachable))
+            .evidence("unreachable_from_router", tally(|f| f.unreachable_router))
+            .evidence("unanswered", tally(|f| f.unanswered))
+            .evidence("stealth", tally(|f| f.definite))
             .evidence("no_evidence", s.neutral)
             .evidence("refused_out_of_view", s.out_of_view)
             .evidence("distinct_failed_hosts", fh)
             .evidence("distinct_failed_ports", fp)
-            .evidence("sample_targets", s.sample.iter().map(Target::label).collect::<Vec<_>>())
+            .evidence("sample_targets", s.sample().iter().map(Target::label).collect::<Vec<_>>())
             .evidence("sample_hosts", hosts)
             .evidence("sample_ports", ports)
             .evidence("first_probe", s.first.to_eve())
@@ -149,7 +152,7 @@ impl Scan {
             }
             Trigger::Vertical { .. } => {
                 b = b.evidence("host", t.host.to_string());
-                if let Some(h) = s.by_host.iter().find(|h| h.host == t.host)
+                if let Some(h) = s.host_walk_of(&t.host)
                     && h.silent > 0
                 {
                     b = b

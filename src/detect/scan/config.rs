@@ -75,8 +75,11 @@ pub(crate) struct ScanConfig {
     /// least recently resolved goes first (counted). Higher covers busier resolvers' clients.
     pub max_resolved: usize,
     /// Most sources tracked per worker (active within `window`); the stalest is evicted
-    /// (counted). A source costs about 1.7 KB, allocated once and recycled. Higher remembers
-    /// more quiet scanners under a flood of one-probe sources; lower bounds memory.
+    /// (counted). A tracked source costs 312 bytes plus, while it needs them, lists past two
+    /// walks (120-184 bytes each) and a targets filter past four targets (264 bytes), borrowed
+    /// from shelves the detector reuses; a source's first contact is held apart, in one of
+    /// `max_sources / 8` newcomer slots (about 130 bytes each). Higher remembers more quiet
+    /// scanners under a flood of one-probe sources; lower bounds memory.
     pub max_sources: usize,
     /// Most first contacts awaiting an answer per worker (about 150 bytes each). When full, the
     /// oldest is decided early (counted): as unanswered if its source holds an eighth of the

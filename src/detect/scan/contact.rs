@@ -3,18 +3,42 @@
 //! unreachable quoting it, or `probe_timeout` of silence. An unreachable whose probe was never
 //! seen (asymmetric routing, a tap that sees one direction) is a refused contact of its own.
 
+use super::admit::{Fate, Newcomer};
 use super::alert::Trigger;
 use super::probe::{self, Kind, TRACEROUTE_PORTS};
 use super::state::Target;
 use super::{Contact, Outcome, Pending, Scan};
 use crate::alert::Alert;
-use crate::decode::L4;
 use crate::decode::icmp::IcmpError;
 use crate::decode::packet::tcp_flags::{ACK, RST, SYN};
+use crate::decode::{Decoded, L4};
 use crate::detect::{Env, PacketCtx};
 use crate::flow::FlowKey;
 use crate::time::Timestamp;
 use std::collections::hash_map::Entry;
+
+/// What the first packet from a contact's target says, for a contact of `kind`.
+fn answer(d: &Decoded<'_>, kind: Kind) -> Outcome {
+    match d.l4 {
+        L4::Tcp(t) if t.flags & (SYN | ACK) == SYN | ACK => Outcome::Success { implied: false },
+        L4::Tcp(t) if t.flags & RST != 0 => Outcome::Rejected,
+        // A bare ACK answered with data or ACKs belongs to a live connection seen mid-way.
+        L4::Tcp(_) if kind == Kind::Ack => Outcome::Neutral,
+        _ => Outcome::Success { implied: false },
+    }
+}
+
+/// What the prober's own TCP packet (`flags`) after its probe of `kind` says, with nothing back.
+fn follow_up(c: &PacketCtx<'_, '_>, flags: u8, kind: Kind) -> Option<Outcome> {
+    let data = c.pkt.payload_wire_len > 0;
+    match kind {
+        Kind::Syn | Kind::Connect if data || (flags & ACK != 0 && flags & (SYN | RST) == 0) => {
+            Some(Outcome::Success { implied: true })
+        }
+        Kind::Ack if data || c.flow.pkts[c.dir.idx()] >= 3 => Some(Outcome::Neutral),
+        _ => None,
+    }
+}
 
 impl Scan {
     /// A flow's first packet.
@@ -32,11 +56,23 @@ impl Scan {
             Some(g) => target.hash_in_group(g),
             None => target.hash(),
         };
+        let contact = Contact { prober: d.src, sport: d.ports().0, target, kind: p.kind, crafted: p.crafted };
+        // A source's first contact builds no source ([`super::admit`]).
+        if self.newcomers.on() && !self.sources.contains_key(&d.src) {
+            let fate = if p.kind.definite() {
+                Fate::Decided { outcome: Outcome::Definite, at: ts, blind: self.blind(ts) }
+            } else {
+                Fate::Waiting
+            };
+            if self.admit(Newcomer::new(contact, p.tool, key, c.flow.key.hash64(), ts, fate)) {
+                return;
+            }
+        }
         // One lookup of the source for the whole first contact: `touch_at` and `await_answer`
         // use its slot (nothing in between inserts or drops a source).
-        let slot = self.source(d.src, ts);
+        let slot = self.source(d.src, ts, c.env, out);
         let s = self.sources.at_mut(slot);
-        if !s.seen.insert(key) {
+        if !s.seen.insert(key, &mut self.spare.seen) {
             return;
         }
         s.probes += 1;
@@ -46,7 +82,6 @@ impl Scan {
         }
         s.last = ts;
         s.last_probe = ts;
-        let contact = Contact { prober: d.src, sport: d.ports().0, target, kind: p.kind, crafted: p.crafted };
         // Hosts touched per /24: crafted probes and echoes count when sent, whatever the answer
         // (a sweep where every host answers is still a sweep); other probes when they fail.
         if p.crafted || p.kind == Kind::IcmpEcho {
@@ -83,10 +118,10 @@ impl Scan {
     ) {
         let (window, threshold) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
         let s = self.sources.at_mut(slot);
-        if !s.seen.insert(Target::host_hash(&c.target.host)) {
+        if !s.seen.insert(Target::host_hash(&c.target.host), &mut self.spare.seen) {
             return;
         }
-        let cell = s.sweep(&c.target.host, weight, ts, window);
+        let cell = s.sweep(&c.target.host, weight, ts, window, &mut self.spare);
         if cell.weight >= threshold && !s.alerted {
             let t = Trigger::Sweep { weight: cell.weight, hosts: cell.hosts, echo: c.kind == Kind::IcmpEcho };
             self.raise(c, t, ts, env, out);
@@ -146,19 +181,20 @@ impl Scan {
     pub(super) fn answered(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
         let d = c.pkt;
         let key = c.flow.key.hash64();
-        let Some(p) = self.pending.get(&key).copied() else { return };
+        let Some(p) = self.pending.get(&key).copied() else {
+            // A newcomer's contact: the answer goes to its prober.
+            if let Some(i) = self.newcomers.waiting_on(&d.dst, key) {
+                let outcome = answer(d, self.newcomers.at(i).c.kind);
+                let blind = self.blind(c.ts);
+                self.newcomers.decide(i, outcome, c.ts, blind);
+            }
+            return;
+        };
         if p.c.prober == d.src {
             return;
         }
         self.take(&key);
-        let outcome = match d.l4 {
-            L4::Tcp(t) if t.flags & (SYN | ACK) == SYN | ACK => Outcome::Success { implied: false },
-            L4::Tcp(t) if t.flags & RST != 0 => Outcome::Rejected,
-            // A bare ACK answered with data or ACKs belongs to a live connection seen mid-way.
-            L4::Tcp(_) if p.c.kind == Kind::Ack => Outcome::Neutral,
-            _ => Outcome::Success { implied: false },
-        };
-        self.resolve(c.ts, p.c, outcome, c.env, out);
+        self.resolve(c.ts, p.c, answer(d, p.c.kind), c.env, out);
     }
 
     /// The prober's 2nd..4th packet while nothing came back: with a one-way view, its ACK or
@@ -167,18 +203,19 @@ impl Scan {
         let d = c.pkt;
         let L4::Tcp(t) = d.l4 else { return };
         let key = c.flow.key.hash64();
-        let Some(p) = self.pending.get(&key).copied() else { return };
+        let Some(p) = self.pending.get(&key).copied() else {
+            if let Some(i) = self.newcomers.waiting_on(&d.src, key)
+                && let Some(outcome) = follow_up(c, t.flags, self.newcomers.at(i).c.kind)
+            {
+                let blind = self.blind(c.ts);
+                self.newcomers.decide(i, outcome, c.ts, blind);
+            }
+            return;
+        };
         if p.c.prober != d.src {
             return;
         }
-        let data = d.payload_wire_len > 0;
-        let outcome = match p.c.kind {
-            Kind::Syn | Kind::Connect if data || (t.flags & ACK != 0 && t.flags & (SYN | RST) == 0) => {
-                Outcome::Success { implied: true }
-            }
-            Kind::Ack if data || c.flow.pkts[c.dir.idx()] >= 3 => Outcome::Neutral,
-            _ => return,
-        };
+        let Some(outcome) = follow_up(c, t.flags, p.c.kind) else { return };
         self.take(&key);
         self.resolve(c.ts, p.c, outcome, c.env, out);
     }
@@ -199,7 +236,13 @@ impl Scan {
                 self.resolve(c.ts, p.c, outcome, c.env, out);
             }
             Some(_) => {}
-            None => self.refused_out_of_view(c, e, outcome, out),
+            None => match self.newcomers.waiting_on(&q.src, key) {
+                Some(i) => {
+                    let blind = self.blind(c.ts);
+                    self.newcomers.decide(i, outcome, c.ts, blind);
+                }
+                None => self.refused_out_of_view(c, e, outcome, out),
+            },
         }
     }
 
@@ -231,12 +274,12 @@ impl Scan {
         let port = if kind == Kind::IpProto { 0 } else { q.dport };
         let target = Target { host: q.dst, proto: q.proto, port };
         let ts = c.ts;
-        let slot = self.source(q.src, ts);
+        let slot = self.source(q.src, ts, c.env, out);
         let s = self.sources.at_mut(slot);
         // A source whose own probes are in view has its refusals matched to them: an
         // unreachable quoting one never sent is forged or stray (ICMP errors are easy to
         // forge to frame a host), not a probe out of view.
-        if s.probes > s.out_of_view || !s.seen.insert(target.hash()) {
+        if s.probes > s.out_of_view || !s.seen.insert(target.hash(), &mut self.spare.seen) {
             return;
         }
         s.probes += 1;
@@ -254,6 +297,7 @@ impl Scan {
 
     /// Decides the first contacts whose timeout has passed at `now` as unanswered.
     pub(super) fn expire(&mut self, now: Timestamp, env: &Env, out: &mut Vec<Alert>) {
+        self.expire_newcomers(now);
         let timeout = self.cfg.probe_timeout.nanos();
         while let Some(&(ts, key)) = self.order.front() {
             if now.0.saturating_sub(ts.0) < timeout {

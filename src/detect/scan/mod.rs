@@ -31,14 +31,17 @@
 //! and port ([`resolved`]): failing over between them is not a scan.
 //!
 //! Needs: every packet (`on_packet`) or flow record (`on_flow_record`, [`records`]), DNS
-//! answers (`on_dns`) and ticks (timeouts). Memory: one entry per source, capped
-//! at `max_sources` with counted eviction; per source, fixed-size sketches (a two-generation
-//! Bloom filter of targets seen, HyperLogLogs of failed hosts and ports) and short capped lists;
-//! first contacts awaiting an answer capped at `max_pending`; resolved addresses capped at
-//! `max_resolved` (LRU). A /8 scan costs the same memory as
-//! a /24. Limitation: workers shard by home host, so an external source scanning many home
+//! answers (`on_dns`) and ticks (timeouts). Memory: a source's first contact is held in a
+//! fixed table of newcomers ([`admit`]); from its second, one entry per source, capped at
+//! `max_sources` with counted eviction; per source, fixed-size sketches (a two-generation
+//! Bloom filter of targets seen, HyperLogLogs of failed hosts and ports) and short capped
+//! lists, the common case inline and the rest borrowed while needed from shelves the detector
+//! reuses ([`spare`]); first contacts awaiting an answer capped at `max_pending`; resolved
+//! addresses capped at `max_resolved` (LRU). `stats().memory` counts all of it. A /8 scan
+//! costs the same memory as a /24. Limitation: workers shard by home host, so an external source scanning many home
 //! hosts is seen by every worker, each with its share of the targets (and may alert once each).
 
+mod admit;
 mod alert;
 pub(crate) mod config;
 mod contact;
@@ -47,6 +50,7 @@ mod records;
 pub(crate) mod resolved;
 mod signatures;
 pub(crate) mod sketch;
+mod spare;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
@@ -63,11 +67,13 @@ use crate::flow::bounded::Bounded;
 use crate::flow::host::is_group;
 use crate::flow::{EndReason, Flow, FlowTable};
 use crate::time::Timestamp;
+use admit::Newcomers;
 use config::Walk;
 use ipnet::IpNet;
 use probe::Kind;
 use resolved::Resolved;
 use rustc_hash::FxHashMap;
+use spare::Spare;
 use state::{Source, Target};
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -92,7 +98,7 @@ impl Build for Scan {
 
 /// How a first contact ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Answered: open port, live host. `implied`: only the prober's ACK showed it.
     Success { implied: bool },
     /// RST.
@@ -144,6 +150,9 @@ pub(crate) struct Scan {
     /// between the map and the pool without being copied or reallocated.
     #[allow(clippy::vec_box)]
     pool: Vec<Box<Source>>,
+    /// Buffers sources borrow while they need them (lists past their inline items, failure
+    /// records, targets filters).
+    spare: Spare,
     /// First contacts awaiting an answer, by their flow key's hash ([`crate::flow::FlowKey::hash64`];
     /// two open flows share one about once in 2^64): 8-byte keys, and 16-byte entries in
     /// `order`, which every new flow appends to.
@@ -151,6 +160,10 @@ pub(crate) struct Scan {
     order: VecDeque<(Timestamp, u64)>,
     /// Addresses each host resolved lately, grouped by name.
     resolved: Resolved,
+    /// Sources seen once, with their first contact ([`admit`]).
+    newcomers: Newcomers,
+    /// Whether the tap was blind when a newcomer's outcome being replayed was decided.
+    blind_then: Option<bool>,
     /// Last time a flow was seen answered (both directions visible).
     two_way_at: Option<Timestamp>,
     /// Latest packet time seen.
@@ -164,10 +177,14 @@ impl Scan {
     /// A detector with `cfg`.
     pub(crate) fn new(cfg: ScanConfig) -> Self {
         let max_sources = cfg.max_sources;
+        let walk = Walk::from_config(&cfg);
         Scan {
-            walk: Walk::from_config(&cfg),
+            newcomers: Newcomers::new(Scan::newcomer_slots(&cfg, &walk)),
+            blind_then: None,
+            walk,
             allow: cfg.allow_sources.clone(),
             resolved: Resolved::new(cfg.max_resolved, cfg.resolved_window.nanos()),
+            spare: Spare::new(cfg.max_walks_per_source, cfg.sample_size),
             cfg,
             sources: Bounded::new(max_sources),
             pool: Vec::new(),
@@ -191,14 +208,24 @@ impl Scan {
     }
 
     /// The slot of the source's state in `sources` ([`Bounded::at_mut`]; valid until the next
-    /// source is inserted or dropped), starting a new episode if it was quiet for `window`.
-    fn source(&mut self, src: IpAddr, ts: Timestamp) -> u32 {
+    /// source is inserted or dropped), starting a new episode if it was quiet for `window`. A
+    /// newcomer is promoted first ([`Scan::promote`], which may raise nothing but needs `env`
+    /// and `out` for the calls it replays).
+    fn source(&mut self, src: IpAddr, ts: Timestamp, env: &Env, out: &mut Vec<Alert>) -> u32 {
+        if let Some(x) = self.newcomers.take(&src, ts, self.cfg.window.nanos()) {
+            self.promote(x, env, out);
+        }
+        self.source_slot(src, ts)
+    }
+
+    /// [`Scan::source`] of a source that is no newcomer.
+    fn source_slot(&mut self, src: IpAddr, ts: Timestamp) -> u32 {
         let window = self.cfg.window.nanos();
-        // When full, the least recently seen source goes, in O(1), and its allocations become
-        // the new one's in place: a flood of one-probe sources cannot pin an old scanner in
-        // place for long, nor slow the table down.
-        let (pool, sample, evicted) = (&mut self.pool, self.cfg.sample_size, &mut self.evicted_sources);
-        let i = self.sources.get_or_insert_slot(src, |old| {
+        // When full, the least recently seen source goes, in O(1), and its box becomes the new
+        // one's in place (its borrowed buffers back on their shelves): a flood of one-probe
+        // sources cannot pin an old scanner in place for long, nor slow the table down.
+        let Scan { pool, spare, evicted_sources: evicted, sources, .. } = self;
+        let i = sources.get_or_insert_slot(src, |old| {
             let mut b = match old {
                 Some((_, b)) => {
                     *evicted += 1;
@@ -206,16 +233,16 @@ impl Scan {
                 }
                 None => match pool.pop() {
                     Some(b) => b,
-                    None => return Box::new(Source::new(ts, sample)),
+                    None => return Box::new(Source::new(ts)),
                 },
             };
-            b.reset(ts);
+            b.reset(ts, spare);
             b.pending = 0;
             b
         });
-        let s = self.sources.at_mut(i);
+        let s = sources.at_mut(i);
         if ts.0.saturating_sub(s.last.0) > window {
-            s.reset(ts);
+            s.reset(ts, spare);
         }
         i
     }
@@ -237,7 +264,9 @@ impl Detector for Scan {
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
         self.now = self.now.max(c.ts);
         // Timeouts are decided on ticks, and sooner when packets keep coming (one comparison).
-        if self.order.front().is_some_and(|f| c.ts.0.saturating_sub(f.0.0) >= self.cfg.probe_timeout.nanos())
+        let timeout = self.cfg.probe_timeout.nanos();
+        if self.order.front().is_some_and(|f| c.ts.0.saturating_sub(f.0.0) >= timeout)
+            || self.newcomers.due(c.ts, timeout)
         {
             self.expire(c.ts, c.env, out);
         }
@@ -293,10 +322,12 @@ impl Detector for Scan {
         if now.secs().is_multiple_of(10) {
             let window = self.cfg.window.nanos();
             let cap = self.pool_cap();
-            let Scan { sources, pool, .. } = self;
+            let Scan { sources, pool, spare, .. } = self;
             sources.retain_with(
                 |_, s| now.0.saturating_sub(s.last.0) <= window,
-                |_, s| {
+                |_, mut s| {
+                    // Idle boxes hold nothing borrowed.
+                    s.reset(now, spare);
                     if pool.len() < cap {
                         pool.push(s);
                     }
@@ -308,11 +339,19 @@ impl Detector for Scan {
 
     fn stats(&self) -> DetectorStats {
         DetectorStats {
-            tracked: (self.sources.len() + self.pending.len() + self.resolved.len()) as u64,
-            evicted: self.evicted_sources + self.evicted_pending + self.resolved.evicted(),
+            tracked: (self.sources.len() + self.newcomers.len() + self.pending.len() + self.resolved.len())
+                as u64,
+            evicted: self.evicted_sources
+                + self.newcomers.forgotten
+                + self.evicted_pending
+                + self.resolved.evicted(),
             memory: (self.sources.overhead_bytes()
                 + (self.sources.len() + self.pool.len()) * std::mem::size_of::<Source>()
+                + self.pool.capacity() * std::mem::size_of::<Box<Source>>()
+                + self.spare.bytes()
+                + self.newcomers.memory()
                 + self.pending.capacity() * (std::mem::size_of::<(u64, Pending)>() + 1)
+                + self.order.capacity() * std::mem::size_of::<(Timestamp, u64)>()
                 + self.resolved.memory()) as u64,
             shed: self.shed,
         }
@@ -320,7 +359,9 @@ impl Detector for Scan {
 
     fn shed(&mut self, share: f64) -> u64 {
         self.pool = Vec::new();
-        let n = self.sources.shed(share, |_, _| {}) + self.resolved.shed(share);
+        let spare = &mut self.spare;
+        let n = self.sources.shed(share, |_, mut s| s.reset(Timestamp(0), spare)) + self.resolved.shed(share);
+        self.spare.drop_free();
         self.shed += n;
         n
     }

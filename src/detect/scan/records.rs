@@ -92,9 +92,9 @@ impl Scan {
         let ts = r.start;
         let target = Target { host: dst, proto, port };
         let (sweep_window, sweep_hosts) = (self.cfg.sweep_window.nanos(), self.cfg.sweep_hosts);
-        let slot = self.source(src, ts);
+        let slot = self.source(src, ts, r.env, out);
         let s = self.sources.at_mut(slot);
-        if !s.seen.insert(target.hash()) {
+        if !s.seen.insert(target.hash(), &mut self.spare.seen) {
             return;
         }
         s.probes += 1;
@@ -103,7 +103,7 @@ impl Scan {
         s.last_probe = ts;
         let contact = Contact { prober: src, sport, target, kind, crafted: false };
         if kind == Kind::IcmpEcho {
-            let cell = s.sweep(&dst, 1, ts, sweep_window);
+            let cell = s.sweep(&dst, 1, ts, sweep_window, &mut self.spare);
             if cell.weight >= sweep_hosts && !s.alerted {
                 let t = Trigger::Sweep { weight: cell.weight, hosts: cell.hosts, echo: true };
                 self.raise(&contact, t, ts, r.env, out);

@@ -2,6 +2,7 @@
 //! Bloom filter (which targets were already contacted) and a small HyperLogLog (how many
 //! distinct hosts and ports failed). Both cost the same bytes for ten targets or a /8.
 
+use super::spare::Shelf;
 use crate::flow::host::mix;
 
 /// A hash of a (protocol, port) pair.
@@ -53,8 +54,9 @@ impl Seen {
 }
 
 /// Targets a source contacted: the first few exactly, inline; past them, a [`Seen`] filter
-/// (allocated at the first spill and kept when the source is recycled: most sources never
-/// contact more than a few targets, and in steady state nothing allocates).
+/// borrowed from the detector's shelf at the first spill and given back when the source's
+/// episode ends (most sources never contact more than a few targets; in steady state nothing
+/// allocates).
 #[derive(Clone, Default)]
 pub(crate) struct Targets {
     few: [u64; 4],
@@ -64,14 +66,18 @@ pub(crate) struct Targets {
 }
 
 impl Targets {
-    /// Forgets every target.
-    pub(crate) fn clear(&mut self) {
+    /// Forgets every target, the filter going back to `shelf`.
+    pub(crate) fn clear(&mut self, shelf: &mut Shelf<Box<Seen>>) {
         self.n = 0;
         self.spilled = false;
+        if let Some(many) = self.many.take() {
+            shelf.give(many);
+        }
     }
 
-    /// Inserts `h`; `true` if it was not there (a new target).
-    pub(crate) fn insert(&mut self, h: u64) -> bool {
+    /// Inserts `h`; `true` if it was not there (a new target). A filter, when needed, comes
+    /// from `shelf`.
+    pub(crate) fn insert(&mut self, h: u64, shelf: &mut Shelf<Box<Seen>>) -> bool {
         if self.spilled
             && let Some(many) = &mut self.many
         {
@@ -86,7 +92,7 @@ impl Targets {
             self.n += 1;
             return true;
         }
-        let many = self.many.get_or_insert_with(Box::default);
+        let many = self.many.insert(shelf.take(Box::default));
         **many = Seen::default();
         for x in self.few {
             many.insert(x);
@@ -155,13 +161,16 @@ mod tests {
 
     #[test]
     fn targets_are_exact_inline_then_spill_to_the_filter() {
+        let mut shelf = Shelf::new(std::mem::size_of::<Seen>());
         let mut t = Targets::default();
         for i in 0..4u64 {
-            assert!(t.insert(mix(i)) && !t.insert(mix(i)));
+            assert!(t.insert(mix(i), &mut shelf) && !t.insert(mix(i), &mut shelf));
         }
-        assert!(!t.spilled, "four targets are kept exactly");
-        assert!(t.insert(mix(4)));
-        assert!((0..5u64).all(|i| !t.insert(mix(i))), "spilled targets are still known");
+        assert!(!t.spilled && t.many.is_none(), "four targets are kept exactly, nothing borrowed");
+        assert!(t.insert(mix(4), &mut shelf));
+        assert!((0..5u64).all(|i| !t.insert(mix(i), &mut shelf)), "spilled targets are still known");
+        t.clear(&mut shelf);
+        assert!(t.many.is_none() && (0..5u64).all(|i| t.insert(mix(i), &mut shelf)), "forgotten");
     }
 
     #[test]

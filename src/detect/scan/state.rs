@@ -1,9 +1,12 @@
 //! Per-source state: the random walks (per port, per host, over everything), the echo-sweep
 //! counters, tallies, sketches and samples. Everything here is bounded: fixed-size sketches and
-//! lists capped by `max_walks_per_source` / `sample_size`.
+//! lists capped by `max_walks_per_source` / `sample_size`. The common case is held inline; the
+//! rest is borrowed from the detector's [`Spare`] shelves while needed.
 
+use super::Outcome;
 use super::probe::{Kind, Tool};
-use super::sketch::{Distinct, Targets, hash_port};
+use super::sketch::{Targets, hash_port};
+use super::spare::{Failed, Few, Spare};
 use crate::flow::host::{hash_ip, mix};
 use crate::time::Timestamp;
 use std::net::IpAddr;
@@ -74,19 +77,30 @@ impl WalkState {
     }
 }
 
-/// The walk over one host's ports, and how many of its ports were met with silence.
-#[derive(Debug, Clone, Copy)]
+/// The walk over one (protocol, port) across hosts.
+pub(crate) type PortWalk = (u8, u16, WalkState);
+
+/// The walk over one host's ports, and how many of its ports were met with silence. Twenty
+/// bytes: the host is kept as its 64-bit hash ([`host_key`]; two hosts of one source's few
+/// walks share one about once in 2^60).
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct HostWalk {
-    /// The host.
-    pub host: IpAddr,
+    /// The host's [`host_key`].
+    pub host: [u32; 2],
     /// The walk.
     pub walk: WalkState,
     /// Distinct ports (and protocols) of the host probed that never answered.
     pub silent: u16,
 }
 
+/// The key of a host in [`HostWalk`].
+pub(crate) fn host_key(ip: &IpAddr) -> [u32; 2] {
+    let h = hash_ip(ip);
+    [h as u32, (h >> 32) as u32]
+}
+
 /// Hosts-touched counter for one /24 (IPv6 /64), every probe kind.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Sweep {
     /// Hash of the prefix.
     pub prefix: u64,
@@ -106,26 +120,8 @@ pub(crate) fn sweep_prefix(ip: &IpAddr) -> u64 {
     }
 }
 
-/// Distinct counts of what failed.
-#[derive(Clone, Default)]
-pub(crate) struct Failed {
-    /// Distinct hosts with a failed probe.
-    pub hosts: Distinct,
-    /// Distinct (protocol, port) with a failed TCP/UDP probe.
-    pub ports: Distinct,
-}
-
-/// Pushes onto a list whose capacity was reserved with the source (a longer list grows once,
-/// and recycled sources keep their lists: in steady state nothing allocates).
-fn push_capped<T>(v: &mut Vec<T>, x: T, cap: usize) {
-    if v.capacity() < cap {
-        v.reserve_exact(cap - v.len());
-    }
-    v.push(x);
-}
-
 /// Echo-sweep prefixes counted at once per source (the stalest is replaced).
-const SWEEP_CELLS: usize = 4;
+pub(crate) const SWEEP_CELLS: usize = 4;
 
 /// What the source has done this episode.
 #[derive(Clone, Default)]
@@ -140,29 +136,17 @@ pub(crate) struct Source {
     pub seen: Targets,
     /// Walk over every target (block scans).
     pub block: WalkState,
-    /// Walks per (protocol, port) over hosts (horizontal).
-    pub by_port: Vec<(u8, u16, WalkState)>,
-    /// Walks per host over ports (vertical).
-    pub by_host: Vec<HostWalk>,
-    /// Hosts-touched counters per /24.
-    pub sweeps: Vec<Sweep>,
+    /// Walks per (protocol, port) over hosts (horizontal): two inline (most sources).
+    pub by_port: Few<PortWalk, 2>,
+    /// Walks per host over ports (vertical): two inline.
+    pub by_host: Few<HostWalk, 2>,
+    /// Hosts-touched counters per /24: one inline.
+    pub sweeps: Few<Sweep, 1>,
     /// First contacts (distinct targets).
     pub probes: u32,
     /// Answered with success (SYN-ACK, any UDP/echo answer, or a handshake implied by the
     /// prober's own ACK).
     pub successes: u32,
-    /// Failed: sum of the four below.
-    pub failures: u32,
-    /// Refused with RST.
-    pub rejected: u32,
-    /// Refused with ICMP unreachable by the target itself.
-    pub unreachable: u32,
-    /// ICMP unreachable from a router on the way (the path, not the target, failed).
-    pub unreachable_router: u32,
-    /// No answer within the probe timeout.
-    pub unanswered: u32,
-    /// Stealth probes, failed by construction.
-    pub definite: u32,
     /// Outcomes that were no evidence (mid-stream ACKs, silence on one-way UDP ports).
     pub neutral: u32,
     /// Refusals whose probe was never seen (first contacts known from the ICMP quote only).
@@ -171,10 +155,9 @@ pub(crate) struct Source {
     pub kinds: [u32; Kind::ALL.len()],
     /// Probes carrying a tool's fingerprint.
     pub tools: [u32; Tool::ALL.len()],
-    /// Distinct failed hosts and ports.
-    pub failed: Box<Failed>,
-    /// First failed targets.
-    pub sample: Vec<Target>,
+    /// Failures: tallies by outcome, distinct failed hosts and ports, the first failed
+    /// targets. Borrowed from [`Spare`] at the first failure (most sources never fail).
+    pub failed: Option<Box<Failed>>,
     /// Some target answered for real (SYN-ACK, RST, UDP/echo answer, its own ICMP refusal), per
     /// address family ([`family`]): the return path is visible for this source. Successes only
     /// implied by the prober's ACK, and routers' unreachables, do not count.
@@ -186,24 +169,16 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    /// A fresh episode starting at `ts`, with room for `sample` sampled targets. Everything a
-    /// source may hold is allocated once and kept when the source is recycled: the failure
-    /// records here, the walk lists at their first walk (each at its cap at once), the
-    /// targets filter when it spills ([`Targets`]).
-    pub(crate) fn new(ts: Timestamp, sample: usize) -> Source {
-        Source {
-            first: ts,
-            last: ts,
-            last_probe: ts,
-            sweeps: Vec::with_capacity(SWEEP_CELLS),
-            sample: Vec::with_capacity(sample),
-            ..Source::default()
-        }
+    /// A fresh episode starting at `ts`. It holds nothing on the heap: lists past their inline
+    /// items, the failure record and the targets filter are borrowed from [`Spare`] when needed.
+    pub(crate) fn new(ts: Timestamp) -> Source {
+        Source { first: ts, last: ts, last_probe: ts, ..Source::default() }
     }
 
-    /// Starts a fresh episode at `ts` in place, keeping every allocation and the count of
-    /// pending contacts. (Every field is named: a new one must be reset here.)
-    pub(crate) fn reset(&mut self, ts: Timestamp) {
+    /// Starts a fresh episode at `ts` in place, keeping the count of pending contacts and giving
+    /// every borrowed buffer back to `spare`. (Every field is named: a new one must be reset
+    /// here.)
+    pub(crate) fn reset(&mut self, ts: Timestamp, spare: &mut Spare) {
         let Source {
             first,
             last,
@@ -215,98 +190,102 @@ impl Source {
             sweeps,
             probes,
             successes,
-            failures,
-            rejected,
-            unreachable,
-            unreachable_router,
-            unanswered,
-            definite,
             neutral,
             out_of_view,
             kinds,
             tools,
             failed,
-            sample,
             answered,
             alerted,
             pending: _,
         } = self;
         (*first, *last, *last_probe) = (ts, ts, ts);
-        seen.clear();
+        seen.clear(&mut spare.seen);
         *block = WalkState::default();
-        by_port.clear();
-        by_host.clear();
-        sweeps.clear();
-        for n in [
-            probes,
-            successes,
-            failures,
-            rejected,
-            unreachable,
-            unreachable_router,
-            unanswered,
-            definite,
-            neutral,
-            out_of_view,
-        ] {
+        by_port.clear(&mut spare.ports);
+        by_host.clear(&mut spare.hosts);
+        sweeps.clear(&mut spare.sweeps);
+        for n in [probes, successes, neutral, out_of_view] {
             *n = 0;
         }
         *kinds = [0; Kind::ALL.len()];
         *tools = [0; Tool::ALL.len()];
-        **failed = Failed::default();
-        sample.clear();
+        if let Some(f) = failed.take() {
+            spare.give_failed(f);
+        }
         *answered = [false; 2];
         *alerted = false;
     }
 
     /// The walk of (`proto`, `port`), replacing the stalest when `cap` are kept (a scan of many
     /// ports churns through them; the source-wide walk keeps the total).
-    pub(crate) fn port_walk(&mut self, proto: u8, port: u16, cap: usize) -> &mut WalkState {
-        let i = match self.by_port.iter().position(|(p, q, _)| *p == proto && *q == port) {
+    pub(crate) fn port_walk(&mut self, proto: u8, port: u16, spare: &mut Spare) -> &mut WalkState {
+        let cap = spare.walks();
+        let i = match self.by_port.as_slice().iter().position(|(p, q, _)| *p == proto && *q == port) {
             Some(i) => i,
             None => {
-                if self.by_port.len() >= cap.max(1) {
-                    let old = stalest(self.by_port.iter().map(|w| w.2.last_secs));
+                if self.by_port.len() >= cap {
+                    let old = stalest(self.by_port.as_slice().iter().map(|w| w.2.last_secs));
                     self.by_port.swap_remove(old);
                 }
-                push_capped(&mut self.by_port, (proto, port, WalkState::default()), cap);
+                self.by_port.push((proto, port, WalkState::default()), cap, &mut spare.ports);
                 self.by_port.len() - 1
             }
         };
-        &mut self.by_port[i].2
+        &mut self.by_port.as_mut_slice()[i].2
     }
 
     /// The walk of `host`, replacing the stalest when `cap` are kept.
-    pub(crate) fn host_walk(&mut self, host: IpAddr, cap: usize) -> &mut HostWalk {
-        let i = match self.by_host.iter().position(|h| h.host == host) {
+    pub(crate) fn host_walk(&mut self, host: &IpAddr, spare: &mut Spare) -> &mut HostWalk {
+        let cap = spare.walks();
+        let key = host_key(host);
+        let i = match self.by_host.as_slice().iter().position(|h| h.host == key) {
             Some(i) => i,
             None => {
-                if self.by_host.len() >= cap.max(1) {
-                    let old = stalest(self.by_host.iter().map(|w| w.walk.last_secs));
+                if self.by_host.len() >= cap {
+                    let old = stalest(self.by_host.as_slice().iter().map(|w| w.walk.last_secs));
                     self.by_host.swap_remove(old);
                 }
-                push_capped(&mut self.by_host, HostWalk { host, walk: WalkState::default(), silent: 0 }, cap);
+                let w = HostWalk { host: key, walk: WalkState::default(), silent: 0 };
+                self.by_host.push(w, cap, &mut spare.hosts);
                 self.by_host.len() - 1
             }
         };
-        &mut self.by_host[i]
+        &mut self.by_host.as_mut_slice()[i]
+    }
+
+    /// The walk of `host`, if the source keeps one.
+    pub(crate) fn host_walk_of(&self, host: &IpAddr) -> Option<&HostWalk> {
+        let key = host_key(host);
+        self.by_host.as_slice().iter().find(|h| h.host == key)
     }
 
     /// Counts `host` (`weight` times) in its prefix's sweep; returns the cell after counting.
-    pub(crate) fn sweep(&mut self, host: &IpAddr, weight: u32, ts: Timestamp, window: u64) -> Sweep {
+    pub(crate) fn sweep(
+        &mut self,
+        host: &IpAddr,
+        weight: u32,
+        ts: Timestamp,
+        window: u64,
+        spare: &mut Spare,
+    ) -> Sweep {
         let prefix = sweep_prefix(host);
-        let i = match self.sweeps.iter().position(|s| s.prefix == prefix) {
+        let i = match self.sweeps.as_slice().iter().position(|s| s.prefix == prefix) {
             Some(i) => i,
             None => {
                 if self.sweeps.len() >= SWEEP_CELLS {
-                    let old = stalest(self.sweeps.iter().map(|s| s.first));
+                    let old = stalest(self.sweeps.as_slice().iter().map(|s| s.first));
                     self.sweeps.swap_remove(old);
                 }
-                self.sweeps.push(Sweep { prefix, first: ts, weight: 0, hosts: 0 });
+                self.sweeps.push(
+                    Sweep { prefix, first: ts, weight: 0, hosts: 0 },
+                    SWEEP_CELLS,
+                    &mut spare.sweeps,
+                );
                 self.sweeps.len() - 1
             }
         };
-        let s = &mut self.sweeps[i];
+        let s = &mut self.sweeps.as_mut_slice()[i];
         if ts.0.saturating_sub(s.first.0) > window {
             *s = Sweep { prefix, first: ts, weight: 0, hosts: 0 };
         }
@@ -315,20 +294,40 @@ impl Source {
         *s
     }
 
-    /// Records a failed target: distinct counts and the sample.
-    pub(crate) fn failed(&mut self, t: &Target, sample_size: usize) {
-        self.failed.hosts.add(hash_ip(&t.host));
-        if matches!(t.proto, 6 | 17) {
-            self.failed.ports.add(hash_port(t.proto, t.port));
+    /// Records a failed target and how it failed: tallies, distinct counts and the sample (of
+    /// `sample_size`), the record borrowed from `spare` at the first failure.
+    pub(crate) fn failed(&mut self, t: &Target, outcome: Outcome, sample_size: usize, spare: &mut Spare) {
+        let f = self.failed.get_or_insert_with(|| spare.failed());
+        f.failures += 1;
+        match outcome {
+            Outcome::Rejected => f.rejected += 1,
+            Outcome::Unreachable => f.unreachable += 1,
+            Outcome::UnreachableRouter => f.unreachable_router += 1,
+            Outcome::Unanswered => f.unanswered += 1,
+            _ => f.definite += 1,
         }
-        if self.sample.len() < sample_size {
-            push_capped(&mut self.sample, *t, sample_size);
+        f.hosts.add(hash_ip(&t.host));
+        if matches!(t.proto, 6 | 17) {
+            f.ports.add(hash_port(t.proto, t.port));
+        }
+        if f.sample.len() < sample_size {
+            f.sample.push(*t);
         }
     }
 
     /// Estimated distinct failed hosts and ports.
     pub(crate) fn failed_counts(&self) -> (u64, u64) {
-        (self.failed.hosts.estimate(), self.failed.ports.estimate())
+        self.failed.as_ref().map_or((0, 0), |f| (f.hosts.estimate(), f.ports.estimate()))
+    }
+
+    /// The first failed targets.
+    pub(crate) fn sample(&self) -> &[Target] {
+        self.failed.as_ref().map_or(&[], |f| &f.sample)
+    }
+
+    /// Failed first contacts.
+    pub(crate) fn failures(&self) -> u32 {
+        self.failed.as_ref().map_or(0, |f| f.failures)
     }
 
     /// The technique to report: the deciding probe's, if it scans ports; else the most used
@@ -387,7 +386,7 @@ mod tests {
 
     #[test]
     fn technique_is_the_deciding_port_probe_or_the_most_used() {
-        let mut s = Source::new(Timestamp::from_secs(1), 8);
+        let mut s = Source::new(Timestamp::from_secs(1));
         s.kinds[Kind::Ack.idx()] = 3;
         s.kinds[Kind::Syn.idx()] = 2;
         s.kinds[Kind::IcmpProbe.idx()] = 9;
@@ -395,7 +394,7 @@ mod tests {
         assert_eq!(s.technique(Kind::Ack), Kind::Ack, "nmap -sA: ACKs outnumber the SYN-443 ping");
         s.kinds[Kind::Syn.idx()] = 3;
         assert_eq!(s.technique(Kind::IcmpProbe), Kind::Syn, "tie: kind order");
-        let mut e = Source::new(Timestamp::from_secs(1), 8);
+        let mut e = Source::new(Timestamp::from_secs(1));
         e.kinds[Kind::IcmpEcho.idx()] = 9;
         e.kinds[Kind::Syn.idx()] = 9;
         assert_eq!(e.technique(Kind::IcmpEcho), Kind::IcmpEcho, "a ping sweep into dead hosts");

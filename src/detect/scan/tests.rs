@@ -483,3 +483,64 @@ fn a_scanner_flooding_the_pending_table_is_decided_before_its_timeouts() {
     n.idle(3);
     assert_eq!(n.scan_alerts().len(), 1, "the other host's contact was not made a failure");
 }
+
+/// Three sources whose first contact is decided before their second (A: refused; B:
+/// unanswered), or still awaits its answer then (C), each going on to scan.
+fn newcomer_traffic(n: &mut Net) {
+    // Replies are visible on this tap.
+    n.send(&syn(HOME, 1000, [198, 51, 100, 1], 443, false));
+    n.send(&tcp([198, 51, 100, 1], 443, HOME, 1000, "SA", &[]));
+    let (a, b, c): (Ip, Ip, Ip) = ([10, 99, 0, 41], [10, 99, 0, 42], [10, 99, 0, 43]);
+    n.send(&syn(a, 4000, [192, 0, 2, 1], 22, false));
+    n.send(&tcp([192, 0, 2, 1], 22, a, 4000, "RA", &[]));
+    n.send(&syn(b, 4000, [192, 0, 2, 1], 23, true));
+    n.send(&syn(c, 4000, [192, 0, 2, 1], 25, true));
+    n.idle(3);
+    n.send(&syn(c, 4001, [192, 0, 2, 2], 25, true));
+    n.send(&tcp([192, 0, 2, 1], 25, c, 4000, "RA", &[]));
+    for h in 2..=7u8 {
+        n.send(&syn(a, 4000 + u16::from(h), [192, 0, 2, h], 22, false));
+        n.send(&tcp([192, 0, 2, h], 22, a, 4000 + u16::from(h), "RA", &[]));
+        n.send(&syn(b, 4000 + u16::from(h), [192, 0, 2, h], 23, true));
+        n.send(&syn(c, 4010 + u16::from(h), [192, 0, 2, h + 1], 25, true));
+        n.send(&tcp([192, 0, 2, h + 1], 25, c, 4010 + u16::from(h), "RA", &[]));
+    }
+    // B's raw SYNs touch a tenth host of the /24 (twice each): a sweep.
+    for h in 8..=10u8 {
+        n.send(&syn(b, 4000 + u16::from(h), [192, 0, 2, h], 23, true));
+    }
+    n.idle(3);
+}
+
+#[test]
+fn newcomers_are_judged_as_tracked_sources_once_they_contact_a_second_target() {
+    // Admission off (every source tracked from its first contact) against on: the first
+    // contacts held as newcomers are replayed, outcomes included.
+    let alerts = |admit: bool| {
+        let mut n = Net::new(config(|_| {}));
+        let mut scan = super::Scan::new(ScanConfig::default());
+        if !admit {
+            scan.newcomers = super::admit::Newcomers::new(0);
+        }
+        n.w.set_detectors(vec![Box::new(scan)]);
+        newcomer_traffic(&mut n);
+        n.scan_alerts()
+    };
+    let (tracked, admitted) = (alerts(false), alerts(true));
+    assert_eq!(tracked.len(), 3, "{tracked:#?}");
+    assert_eq!(admitted, tracked);
+    let probes: Vec<u64> = admitted.iter().map(|a| ev(a, "probes").as_u64().unwrap()).collect();
+    assert!(probes.iter().all(|p| *p >= 4), "the first contact counted: {probes:?}");
+}
+
+#[test]
+fn a_flood_of_one_probe_sources_builds_no_source() {
+    let mut n = Net::new(config(|_| {}));
+    for i in 0..5000u32 {
+        n.send(&syn([100, 64, (i >> 8) as u8, i as u8], 1024, [10, 0, 0, 5], 80, true));
+    }
+    n.w.refresh_stats();
+    let s = n.w.stats.detectors["scan"];
+    assert!(s.tracked <= 5000, "newcomers only, their contacts held with them: {s:?}");
+    assert!(s.evicted > 0, "newcomers overwritten in their slots are counted: {s:?}");
+}

@@ -51,6 +51,10 @@ impl Scan {
 
     /// No answered flow seen on this tap within `window`: a one-way view, or nothing answers.
     pub(super) fn blind(&self, now: Timestamp) -> bool {
+        // Replaying a newcomer's outcome: as it was then.
+        if let Some(b) = self.blind_then {
+            return b;
+        }
         self.two_way_at.is_none_or(|at| now.0.saturating_sub(at.0) > self.cfg.window.nanos())
     }
 
@@ -81,7 +85,6 @@ impl Scan {
     ) {
         let Contact { target: t, kind, crafted, .. } = contact;
         let window = self.cfg.window.nanos();
-        let cap = self.cfg.max_walks_per_source;
         let walk = self.walk;
         // Echo is host discovery: its outcomes live in the echo port walk (sweeps) only, they
         // neither excuse nor add to port failures. The block walk measures the port scan
@@ -92,7 +95,7 @@ impl Scan {
         let s = self.sources.at_mut(slot);
         let mut fanned_out = false;
         if outcome.silent() && !echo {
-            let h = s.host_walk(t.host, cap);
+            let h = s.host_walk(&t.host, &mut self.spare);
             h.silent = h.silent.saturating_add(1);
             fanned_out = u32::from(h.silent) >= fanout;
         }
@@ -116,9 +119,9 @@ impl Scan {
             Outcome::Success { implied } => {
                 s.successes += 1;
                 s.answered[family(&t.host)] |= !implied;
-                s.port_walk(t.proto, t.port, cap).step(ts, walk.success, walk.lower, window);
+                s.port_walk(t.proto, t.port, &mut self.spare).step(ts, walk.success, walk.lower, window);
                 if !echo {
-                    s.host_walk(t.host, cap).walk.step(ts, walk.success, walk.lower, window);
+                    s.host_walk(&t.host, &mut self.spare).walk.step(ts, walk.success, walk.lower, window);
                     s.block.step(ts, walk.success, walk.lower, window);
                 }
                 return;
@@ -134,22 +137,14 @@ impl Scan {
             s.neutral += 1;
             return;
         }
-        s.failures += 1;
-        match outcome {
-            Outcome::Rejected => s.rejected += 1,
-            Outcome::Unreachable => s.unreachable += 1,
-            Outcome::UnreachableRouter => s.unreachable_router += 1,
-            Outcome::Unanswered => s.unanswered += 1,
-            _ => s.definite += 1,
-        }
-        s.failed(&t, sample_size);
+        s.failed(&t, outcome, sample_size, &mut self.spare);
         let delta = w * walk.fail;
-        let h = s.port_walk(t.proto, t.port, cap);
+        let h = s.port_walk(t.proto, t.port, &mut self.spare);
         h.step(ts, delta, walk.lower, window);
         let hv = f64::from(h.value);
         let mut vv = 0.0;
         if !echo {
-            let v = &mut s.host_walk(t.host, cap).walk;
+            let v = &mut s.host_walk(&t.host, &mut self.spare).walk;
             v.step(ts, delta, walk.lower, window);
             vv = f64::from(v.value);
         }
