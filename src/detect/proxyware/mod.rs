@@ -269,6 +269,7 @@ impl Proxyware {
             return;
         }
         let slot = self.host_slot(home, v.ts);
+        let limits = self.limits;
         let h = self.hosts.at_mut(slot);
         // Hand-overs can come out of order (an unanswered inbound probe's waits for its flow's
         // end): the history begins at the earliest seen.
@@ -278,8 +279,6 @@ impl Proxyware {
         if sent == 0 {
             return;
         }
-        let limits = self.limits;
-        let h = self.hosts.at_mut(slot);
         let first = h.first_seen;
         if let Some(run) = h.rate.add_out(v.ts, sent, first, &limits) {
             let c = RateCtx { ts: v.ts, home, remote, proto: f.key.proto };

@@ -58,7 +58,8 @@ impl Scan {
         };
         let contact = Contact { prober: d.src, sport: d.ports().0, target, kind: p.kind, crafted: p.crafted };
         // A source's first contact builds no source ([`super::admit`]).
-        if self.newcomers.on() && !self.sources.contains_key(&d.src) {
+        let tracked = self.sources.contains_key(&d.src);
+        if self.newcomers.on() && !tracked {
             let fate = if p.kind.definite() {
                 Fate::Decided { outcome: Outcome::Definite, at: ts, blind: self.blind(ts) }
             } else {
@@ -70,7 +71,8 @@ impl Scan {
         }
         // One lookup of the source for the whole first contact: `touch_at` and `await_answer`
         // use its slot (nothing in between inserts or drops a source).
-        let slot = self.source(d.src, ts, c.env, out);
+        // A tracked source is no newcomer: no promotion to look for.
+        let slot = if tracked { self.source_slot(d.src, ts) } else { self.source(d.src, ts, c.env, out) };
         let s = self.sources.at_mut(slot);
         if !s.seen.insert(key, &mut self.spare.seen) {
             return;
