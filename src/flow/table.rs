@@ -291,6 +291,7 @@ impl FlowTable {
         }
     }
 
+    #[inline]
     fn find(&self, key: &FlowKey, hash: u64) -> Option<u32> {
         let slots = &self.slots;
         self.index
