@@ -126,8 +126,6 @@ pub struct Worker {
     /// The run's memory budget, and this worker's slot in it.
     budget: std::sync::Arc<MemoryBudget>,
     budget_slot: usize,
-    /// Flow hints of the packets ahead, by packet number modulo [`RING`].
-    ahead: [u64; RING],
     tick: u64,
     /// Ticks since the memory was last counted, and the flows created by then.
     charged_at: (u32, u64),
@@ -182,8 +180,6 @@ const QUIET_NEW_FLOWS: u64 = 16_384;
 const FRAME_AHEAD: usize = 12;
 const INDEX_AHEAD: usize = 8;
 const FLOW_AHEAD: usize = 4;
-/// Ring of look-ahead flow hashes (a power of two above `INDEX_AHEAD`).
-const RING: usize = 16;
 
 /// Starts loading the first two cache lines of `frame` (its link, IP and transport headers).
 #[inline]
@@ -269,7 +265,6 @@ impl Worker {
             }),
             defrag_buf: Vec::new(),
             mirror: MirrorFilter::new(&config.general, mirror),
-            ahead: [0; RING],
             tick: config.flow.tick_interval.nanos().max(1),
             charged_at: (QUIET_TICKS, 0),
             next_tick: Timestamp(0),
@@ -304,26 +299,20 @@ impl Worker {
     /// Returns the batch's wire bytes.
     pub fn process_batch(&mut self, batch: &Batch, emit: &mut dyn FnMut(Alert)) -> u64 {
         let mut bytes = 0u64;
-        let n = batch.meta.len();
-        for (k, m) in batch.meta.iter().enumerate().take(INDEX_AHEAD) {
-            self.ahead[k % RING] = m.flow_hint;
-        }
-        for (k, m) in batch.meta.iter().enumerate() {
-            if let Some(next) = batch.meta.get(k + FRAME_AHEAD) {
+        let meta = &batch.meta[..];
+        for (k, m) in meta.iter().enumerate() {
+            if let Some(next) = meta.get(k + FRAME_AHEAD) {
                 prefetch_frame(batch.frame(next));
             }
-            if let Some(next) = batch.meta.get(k + INDEX_AHEAD) {
-                let h = next.flow_hint;
-                if h != 0 {
-                    self.table.prefetch_index(h);
-                }
-                self.ahead[(k + INDEX_AHEAD) % RING] = h;
-            }
-            if k + FLOW_AHEAD < n
-                && let Some(&h) = self.ahead.get((k + FLOW_AHEAD) % RING)
-                && h != 0
+            if let Some(next) = meta.get(k + INDEX_AHEAD)
+                && next.flow_hint != 0
             {
-                self.table.prefetch_flow(h);
+                self.table.prefetch_index(next.flow_hint);
+            }
+            if let Some(next) = meta.get(k + FLOW_AHEAD)
+                && next.flow_hint != 0
+            {
+                self.table.prefetch_flow(next.flow_hint);
             }
             bytes += u64::from(m.wire_len);
             self.process_hinted(m.ts, m.link, batch.frame(m), m.wire_len, m.flow_hint, emit);
