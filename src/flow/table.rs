@@ -354,17 +354,7 @@ impl FlowTable {
         let hash = if hash != 0 { hash } else { key.hash64() };
         let (slot, new) = match self.find(&key, hash) {
             Some(slot) => (slot, false),
-            None => {
-                if self.index.len() >= self.cfg.max_flows {
-                    self.evict_one(ended);
-                }
-                // Flows evicted before their deadline leave their filings behind: when those
-                // outnumber the flows, drop them all at once (amortised O(1) a flow).
-                if self.wheel.len() > 2 * self.index.len() + 4096 {
-                    self.purge_wheel();
-                }
-                (self.insert(Self::open(d, key, hash, src_is_a, ts, home), hash), true)
-            }
+            None => (self.add_flow(d, key, hash, src_is_a, ts, home, ended), true),
         };
         let (idle, closed) = (self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
         let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
@@ -395,6 +385,31 @@ impl FlowTable {
             self.wheel.file(slot, flow.wheel_at);
         }
         (flow, dir)
+    }
+
+    /// Opens the flow of `d` (making room first at the cap), returning its slot. Out of line:
+    /// inlined, it crowded the registers of every packet's lookup (issue 25).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn add_flow(
+        &mut self,
+        d: &Decoded<'_>,
+        key: FlowKey,
+        hash: u64,
+        src_is_a: bool,
+        ts: Timestamp,
+        home: &HomeNet,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> u32 {
+        if self.index.len() >= self.cfg.max_flows {
+            self.evict_one(ended);
+        }
+        // Flows evicted before their deadline leave their filings behind: when those
+        // outnumber the flows, drop them all at once (amortised O(1) a flow).
+        if self.wheel.len() > 2 * self.index.len() + 4096 {
+            self.purge_wheel();
+        }
+        self.insert(Self::open(d, key, hash, src_is_a, ts, home), hash)
     }
 
     fn insert(&mut self, flow: Flow, hash: u64) -> u32 {
