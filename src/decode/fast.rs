@@ -181,6 +181,8 @@ fn ip<'a>(pkt: &'a [u8], vlan: Option<u16>, opts: &DecodeOptions) -> Option<Deco
     }
 }
 
+// (`manual_contains`: `contains` on the ports is an out-of-line call per UDP packet here.)
+#[allow(clippy::manual_contains)]
 #[inline(always)]
 fn transport<'a>(ip_proto: u8, pl: &'a [u8], net: Net, opts: &DecodeOptions) -> Option<Decoded<'a>> {
     let (l4, payload, l4_header_len) = match ip_proto {
