@@ -356,11 +356,40 @@ fn error_data(payload: &[u8], len: u32, ver: u8, max_quote: u32) -> Option<&'sta
 }
 
 /// The shortest period (1..=16) of `b` if it repeats at least twice and is at least 8 bytes.
+///
+/// Asked of every echo payload no fill explains (all of a random-payload flood): a period `p`
+/// must repeat the first byte at `p`, so one 16-byte compare of `b[1..=16]` against `b[0]`
+/// leaves the few candidates (none, on most random payloads) to compare in full.
 pub(crate) fn period(b: &[u8]) -> Option<usize> {
-    if b.len() < 8 {
-        return None;
+    let (Some(&first), true) = (b.first(), b.len() >= 8) else { return None };
+    let max = (b.len() / 2).min(16);
+    // b[1..=16], zero-padded when shorter (padding lies past `max`, masked off below).
+    let next: [u8; 16] = match b.get(1..17).and_then(|w| w.try_into().ok()) {
+        Some(w) => w,
+        None => {
+            let mut w = [0u8; 16];
+            for (d, s) in w.iter_mut().zip(b.iter().skip(1)) {
+                *d = *s;
+            }
+            w
+        }
+    };
+    // Byte k of `x` is zero where b[k + 1] == first; `cand` has bit 8k + 7 set exactly there
+    // (no carry crosses a byte: 0x7f + 0x7f < 0x100), for k < max.
+    const LOW7: u128 = u128::MAX / 255 * 0x7f;
+    let x = u128::from_le_bytes(next) ^ (u128::MAX / 255 * u128::from(first));
+    let mut cand = !(((x & LOW7) + LOW7) | x | LOW7);
+    if max < 16 {
+        cand &= (1u128 << (8 * max)) - 1;
     }
-    (1..=16usize).filter(|&p| b.len() >= 2 * p).find(|&p| b.iter().skip(p).zip(b.iter()).all(|(x, y)| x == y))
+    while cand != 0 {
+        let p = (cand.trailing_zeros() / 8) as usize + 1;
+        if b.get(p..) == b.get(..b.len() - p) {
+            return Some(p);
+        }
+        cand &= cand - 1;
+    }
+    None
 }
 
 /// Shannon entropy of `b` in bits per byte, and that ÷ the most `b`'s length allows
@@ -529,6 +558,46 @@ mod tests {
                 if len >= 32 {
                     assert!(!k.is_default(), "random {len} bytes classed {k:?}");
                 }
+            }
+        }
+    }
+
+    /// The definition [`period`] implements with one 16-byte compare.
+    fn period_by_definition(b: &[u8]) -> Option<usize> {
+        if b.len() < 8 {
+            return None;
+        }
+        (1..=16usize)
+            .filter(|&p| b.len() >= 2 * p)
+            .find(|&p| b.iter().skip(p).zip(b.iter()).all(|(x, y)| x == y))
+    }
+
+    #[test]
+    fn period_matches_its_definition() {
+        // Every length to 80, over alphabets of 1, 2, 3 and 256 symbols (small alphabets make
+        // many candidates), and every period 1..=20 repeated with and without a broken byte.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for len in 0..80usize {
+            for alphabet in [1u64, 2, 3, 256] {
+                for _ in 0..50 {
+                    let b: Vec<u8> = (0..len).map(|_| (next() % alphabet) as u8 * 0x55).collect();
+                    assert_eq!(period(&b), period_by_definition(&b), "{b:02x?}");
+                }
+            }
+            for p in 1..=20usize {
+                let unit: Vec<u8> = (0..p).map(|_| next() as u8).collect();
+                let mut b: Vec<u8> = unit.iter().copied().cycle().take(len).collect();
+                assert_eq!(period(&b), period_by_definition(&b), "{b:02x?}");
+                if let Some(last) = b.last_mut() {
+                    *last ^= 1;
+                }
+                assert_eq!(period(&b), period_by_definition(&b), "{b:02x?}");
             }
         }
     }

@@ -132,6 +132,12 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
         self.find(key, hash_of(key))
     }
 
+    /// The slot of `key` if it is the most recently used entry, found without hashing: a
+    /// caller whose packets mostly repeat the last key (one pair's flood) skips the lookup.
+    pub(crate) fn newest_slot(&self, key: &K) -> Option<u32> {
+        self.slab.get(self.tail as usize).filter(|e| e.key == *key).map(|_| self.tail)
+    }
+
     /// The value in `slot` (from [`Bounded::slot`], with no insert or removal since).
     pub(crate) fn at(&self, slot: u32) -> &V {
         &self.slab[slot as usize].value
@@ -459,6 +465,23 @@ mod tests {
         let low: HashSet<u64> = hashes.iter().map(|h| h & 4095).collect();
         assert_eq!(tags.len(), 128);
         assert!(low.len() > 1400, "{} distinct low 12 bits", low.len());
+    }
+
+    #[test]
+    fn newest_slot_is_the_last_used_key_only() {
+        let mut m = Bounded::new(2);
+        assert_eq!(m.newest_slot(&1), None);
+        m.insert(1, "a");
+        m.insert(2, "b");
+        assert_eq!(m.newest_slot(&1), None);
+        assert_eq!(m.newest_slot(&2).map(|s| *m.at(s)), Some("b"));
+        m.touch(&1);
+        assert_eq!(m.newest_slot(&1).map(|s| *m.at(s)), Some("a"));
+        assert_eq!(m.remove(&1), Some("a"));
+        assert_eq!(m.newest_slot(&1), None);
+        assert_eq!(m.newest_slot(&2).map(|s| *m.at(s)), Some("b"));
+        m.remove(&2);
+        assert_eq!(m.newest_slot(&2), None);
     }
 
     /// A model: a deque in age order. Random operations must agree with it at every step.

@@ -124,10 +124,15 @@ fn pair_entry<'a>(
 ) -> &'a mut Pair {
     // Full: the least recently seen pair goes, in O(1) (a flood of fresh pairs cannot pin one
     // old tunnel pair in place for long).
-    let p = pairs.get_or_insert_with(key, |old| {
-        *evicted += u64::from(old.is_some());
-        Pair::new(ts)
-    });
+    // The pair of the previous echo is the newest: no lookup (and nothing to reorder).
+    let slot = match pairs.newest_slot(&key) {
+        Some(slot) => slot,
+        None => pairs.get_or_insert_slot(key, |old| {
+            *evicted += u64::from(old.is_some());
+            Pair::new(ts)
+        }),
+    };
+    let p = pairs.at_mut(slot);
     p.slide(ts, cfg.window.nanos());
     p
 }
@@ -252,12 +257,15 @@ impl IcmpTunnel {
         if e.payload.len() < cfg.min_payload && !header {
             return;
         }
+        // A full set takes no more payloads: nothing to hash (a flood of distinct payloads
+        // spends no more per echo on this once the set is full).
+        if p.bodies.len() >= cfg.max_payloads_per_pair {
+            return;
+        }
         // Compare payloads past the timestamp most implementations put first; a tunnel
         // header's own fields (sequence, length) are part of what makes it distinct.
         let h = if header { full } else { hash_bytes(icmp::body(e.payload)) };
-        let fresh =
-            !p.prev_bodies.contains(&h) && p.bodies.len() < cfg.max_payloads_per_pair && p.bodies.insert(h);
-        if !fresh {
+        if p.prev_bodies.contains(&h) || !p.bodies.insert(h) {
             return;
         }
         if let Some(slot) = slot {

@@ -126,8 +126,21 @@ pub(super) const KINDS: [&str; 11] = [
     "unknown",
 ];
 
+/// `k`'s position in [`KINDS`] (asked per echo: a match, not a search by name).
 pub(super) fn kind_index(k: PayloadKind) -> usize {
-    KINDS.iter().position(|n| *n == k.name()).unwrap_or(KINDS.len() - 1)
+    match k {
+        PayloadKind::Empty => 0,
+        PayloadKind::Iputils => 1,
+        PayloadKind::Bsd => 2,
+        PayloadKind::Windows => 3,
+        PayloadKind::Traceroute => 4,
+        PayloadKind::Zeros => 5,
+        PayloadKind::Cisco => 6,
+        PayloadKind::GoPing => 7,
+        PayloadKind::Pattern { .. } => 8,
+        PayloadKind::Tunnel(_) => 9,
+        PayloadKind::Unknown => 10,
+    }
 }
 
 pub(super) struct Pair {

@@ -355,3 +355,24 @@ fn text_non_zero_codes_and_banners_weigh_more_than_their_size() {
     }
     assert!(h.ours().is_empty());
 }
+
+#[test]
+fn kind_index_is_each_kinds_position_by_name() {
+    use crate::decode::icmp::{PayloadKind as K, TunnelTool};
+    let all = [
+        K::Empty,
+        K::Iputils,
+        K::Bsd,
+        K::Windows,
+        K::Traceroute,
+        K::Zeros,
+        K::Cisco,
+        K::GoPing,
+        K::Pattern { period: 3 },
+        K::Tunnel(TunnelTool::Hans),
+        K::Unknown,
+    ];
+    for k in all {
+        assert_eq!(state::KINDS.get(state::kind_index(k)), Some(&k.name()), "{k:?}");
+    }
+}
