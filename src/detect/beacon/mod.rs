@@ -83,6 +83,9 @@ pub(crate) struct Beacon {
     /// What a DNS query is not a check-in for: `allow_names`, reverse lookups (`arpa`) and
     /// multicast DNS (`local`), in one set (one lookup a query instead of three).
     dns_query_skip: SuffixSet,
+    /// `allow_hosts` and `allow_addrs`, compiled for the membership test.
+    allow_hosts: Nets,
+    allow_addrs: Nets,
     series: Bounded<Series>,
     /// Address (hash) → the name it was resolved from.
     names: Bounded<Named>,
@@ -115,6 +118,8 @@ impl Beacon {
         Beacon {
             allow_names,
             dns_query_skip,
+            allow_hosts: Nets::new(&cfg.allow_hosts),
+            allow_addrs: Nets::new(&cfg.allow_addrs),
             series: Bounded::new(cfg.max_pairs),
             names: Bounded::new(cfg.max_names),
             muted: Bounded::new(cfg.max_names),
@@ -144,7 +149,7 @@ impl Beacon {
             return None;
         }
         let (host, addr) = (f.orig_addr(), f.resp_addr());
-        if in_nets(&self.cfg.allow_hosts, host) || in_nets(&self.cfg.allow_addrs, addr) {
+        if self.allow_hosts.contains(host) || self.allow_addrs.contains(addr) {
             return None;
         }
         Some((host, addr))
@@ -321,12 +326,41 @@ impl Beacon {
     }
 }
 
-/// Is `a` inside one of `nets`? (per family, without the generic `IpNet` dispatch: this runs on
-/// every flow start)
-fn in_nets(nets: &[IpNet], a: IpAddr) -> bool {
-    match a {
-        IpAddr::V4(v4) => nets.iter().any(|n| matches!(n, IpNet::V4(n) if n.contains(&v4))),
-        IpAddr::V6(v6) => nets.iter().any(|n| matches!(n, IpNet::V6(n) if n.contains(&v6))),
+/// Networks as (network, mask) integers per family: membership is a mask and a compare per
+/// network of the address's family, without `IpNet`'s dispatch and mask arithmetic (it runs on
+/// every flow start and end).
+#[derive(Debug, Default)]
+struct Nets {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl Nets {
+    fn new(nets: &[IpNet]) -> Nets {
+        let mut n = Nets::default();
+        for net in nets {
+            match net {
+                IpNet::V4(x) => n.v4.push((u32::from(x.network()), u32::from(x.netmask()))),
+                IpNet::V6(x) => n.v6.push((u128::from(x.network()), u128::from(x.netmask()))),
+            }
+        }
+        n
+    }
+
+    /// Is `a` inside one of the networks? (`IpNet::contains`: the network holds exactly the
+    /// addresses whose masked bits are its own.)
+    #[inline]
+    fn contains(&self, a: IpAddr) -> bool {
+        match a {
+            IpAddr::V4(v4) => {
+                let a = u32::from(v4);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            IpAddr::V6(v6) => {
+                let a = u128::from(v6);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+        }
     }
 }
 
@@ -460,7 +494,7 @@ impl Detector for Beacon {
         };
         if !c.src_home()
             || m.opcode != 0
-            || in_nets(&self.cfg.allow_hosts, host)
+            || self.allow_hosts.contains(host)
             || name.is_empty()
             || self.dns_query_skip.matches(name)
         {

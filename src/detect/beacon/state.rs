@@ -52,7 +52,11 @@ const SEEN_WAYS: usize = 4;
 /// which pairs meet depends on what else the worker holds, and admission is to depend on the
 /// pair's own traffic, not on how many workers share the load (`tests/workers.rs`).
 pub(crate) struct FirstSeen {
-    slots: Vec<(u32, Timestamp)>,
+    /// Per slot, the pair's fingerprint (never 0), or 0 when free.
+    fps: Vec<u32>,
+    /// Per slot, the pair's first check-in (beside, not with, the fingerprint: 12 bytes a
+    /// slot instead of a padded 16).
+    firsts: Vec<Timestamp>,
     mask: usize,
 }
 
@@ -60,7 +64,11 @@ impl FirstSeen {
     /// Room for about `pairs` waiting pairs (twice that, rounded up to a power of two).
     pub(crate) fn new(pairs: usize) -> FirstSeen {
         let sets = (pairs.max(1).next_power_of_two() * 2 / SEEN_WAYS).max(1);
-        FirstSeen { slots: vec![(0, Timestamp(0)); sets * SEEN_WAYS], mask: sets - 1 }
+        FirstSeen {
+            fps: vec![0; sets * SEEN_WAYS],
+            firsts: vec![Timestamp(0); sets * SEEN_WAYS],
+            mask: sets - 1,
+        }
     }
 
     /// A check-in of the pair `key` at `ts`: the pair's first check-in if it was seen at most
@@ -69,31 +77,33 @@ impl FirstSeen {
     pub(crate) fn second(&mut self, key: u64, ts: Timestamp, max_gap: u64) -> Option<Timestamp> {
         let set = ((key as usize) & self.mask) * SEEN_WAYS;
         let fp = ((key >> 32) as u32) | 1;
-        let ways = self.slots.get_mut(set..set + SEEN_WAYS)?;
+        let fps = self.fps.get_mut(set..set + SEEN_WAYS)?;
+        let firsts = self.firsts.get_mut(set..set + SEEN_WAYS)?;
         // An empty way first, else the oldest.
-        let age = |&(f, t): &(u32, Timestamp)| if f == 0 { 0 } else { t.0.saturating_add(1) };
+        let age = |f: u32, t: Timestamp| if f == 0 { 0 } else { t.0.saturating_add(1) };
         let mut victim = 0;
         for i in 0..SEEN_WAYS {
-            let (f, first) = ways[i];
+            let (f, first) = (fps[i], firsts[i]);
             if f == fp {
                 if ts.0 >= first.0 && ts.0 - first.0 <= max_gap {
-                    ways[i] = (0, Timestamp(0));
+                    (fps[i], firsts[i]) = (0, Timestamp(0));
                     return Some(first);
                 }
-                ways[i] = (fp, ts);
+                (fps[i], firsts[i]) = (fp, ts);
                 return None;
             }
-            if age(&ways[i]) < age(&ways[victim]) {
+            if age(f, first) < age(fps[victim], firsts[victim]) {
                 victim = i;
             }
         }
-        ways[victim] = (fp, ts);
+        (fps[victim], firsts[victim]) = (fp, ts);
         None
     }
 
     /// Bytes held.
     pub(crate) fn memory(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<(u32, Timestamp)>()
+        self.fps.capacity() * std::mem::size_of::<u32>()
+            + self.firsts.capacity() * std::mem::size_of::<Timestamp>()
     }
 }
 

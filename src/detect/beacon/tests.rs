@@ -2,7 +2,7 @@
 
 use super::score::{RING, fit_share, rita, score, spread};
 use super::state::{Bounded, DestKind, FirstSeen, Prevalence, Pushed, Series};
-use super::strip_port;
+use super::{Nets, strip_port};
 use crate::time::Timestamp;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -181,4 +181,49 @@ fn pairs_meeting_in_one_set_are_each_admitted_at_their_second_checkin() {
     assert_eq!(seen.second(keys[0], Timestamp(50), gap), None, "the oldest was replaced");
     assert_eq!(seen.second(keys[3], Timestamp(31 + 4 + gap), gap), None, "too late");
     assert_eq!(seen.second(keys[3], Timestamp(40 + 4 + gap), gap), Some(Timestamp(31 + 4 + gap)));
+}
+
+#[test]
+fn compiled_nets_contain_what_ipnet_contains() {
+    let nets: Vec<ipnet::IpNet> = [
+        "224.0.0.0/4",
+        "255.255.255.255/32",
+        "10.1.0.0/16",
+        "0.0.0.0/0",
+        "ff00::/8",
+        "2001:db8::/32",
+        "::/0",
+    ]
+    .iter()
+    .map(|n| n.parse().unwrap())
+    .collect();
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..nets.len() {
+        for j in i..=nets.len() {
+            let some = &nets[i..j];
+            let compiled = Nets::new(some);
+            let mut addrs: Vec<IpAddr> = vec![
+                [224, 0, 0, 1].into(),
+                [239, 255, 255, 255].into(),
+                [240, 0, 0, 0].into(),
+                [223, 255, 255, 255].into(),
+                [255, 255, 255, 255].into(),
+                [10, 1, 200, 3].into(),
+                [10, 2, 0, 1].into(),
+                "ff02::fb".parse().unwrap(),
+                "fe80::1".parse().unwrap(),
+                "2001:db8:1::1".parse().unwrap(),
+                "2001:db9::1".parse().unwrap(),
+            ];
+            for _ in 0..200 {
+                let x = (r.next() * u32::MAX as f64) as u32;
+                addrs.push(IpAddr::V4(Ipv4Addr::from(x)));
+                let hi = (r.next() * u64::MAX as f64) as u64;
+                addrs.push(IpAddr::V6(std::net::Ipv6Addr::from(u128::from(hi) << 64 | u128::from(x))));
+            }
+            for a in addrs {
+                assert_eq!(compiled.contains(a), some.iter().any(|n| n.contains(&a)), "{a} in {some:?}");
+            }
+        }
+    }
 }

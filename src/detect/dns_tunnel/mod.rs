@@ -261,7 +261,7 @@ impl DnsTunnel {
         // Of the distinct names, not of the queries: repeats must not dilute a tunnel.
         let share = if t.distinct > 0 { t.suspicious as f64 / t.distinct as f64 } else { 0.0 };
         let tunnel = t.score >= self.cfg.score_threshold && share >= self.cfg.min_suspicious_share;
-        let volume = t.distinct >= self.cfg.unique_subdomains;
+        let volume = u64::from(t.distinct) >= self.cfg.unique_subdomains;
         if !(tunnel || volume) {
             return;
         }

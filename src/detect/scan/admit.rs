@@ -236,6 +236,11 @@ impl Newcomers {
         }
     }
 
+    /// When the oldest queued contact was opened.
+    pub(super) fn oldest_waiting(&self) -> Option<Timestamp> {
+        self.waiting.front().map(|f| f.0)
+    }
+
     /// A queued contact is `timeout` old at `now`.
     pub(super) fn due(&self, now: Timestamp, timeout: u64) -> bool {
         self.waiting.front().is_some_and(|f| now.0.saturating_sub(f.0.0) >= timeout)

@@ -312,5 +312,6 @@ impl Scan {
                 self.resolve(now, p.c, Outcome::Unanswered, env, out);
             }
         }
+        self.refresh_due();
     }
 }

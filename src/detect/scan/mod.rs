@@ -168,6 +168,13 @@ pub(crate) struct Scan {
     two_way_at: Option<Timestamp>,
     /// Latest packet time seen.
     now: Timestamp,
+    /// When the oldest queued first contact (in `order` or the newcomers' queue) was opened,
+    /// `u64::MAX` when none is queued: the packet path tests this one field for a due timeout
+    /// instead of the fronts of two queues. Kept by [`Scan::refresh_due`] at the end of every
+    /// hook that may queue or dequeue a contact.
+    due: u64,
+    /// `probe_timeout` in nanoseconds.
+    timeout: u64,
     evicted_sources: u64,
     evicted_pending: u64,
     shed: u64,
@@ -177,6 +184,7 @@ impl Scan {
     /// A detector with `cfg`.
     pub(crate) fn new(cfg: ScanConfig) -> Self {
         let max_sources = cfg.max_sources;
+        let timeout = cfg.probe_timeout.nanos();
         let walk = Walk::from_config(&cfg);
         Scan {
             newcomers: Newcomers::new(Scan::newcomer_slots(&cfg, &walk)),
@@ -192,6 +200,8 @@ impl Scan {
             order: VecDeque::new(),
             two_way_at: None,
             now: Timestamp(0),
+            due: u64::MAX,
+            timeout,
             evicted_sources: 0,
             evicted_pending: 0,
             shed: 0,
@@ -247,6 +257,47 @@ impl Scan {
         i
     }
 
+    /// When the oldest queued first contact was opened (`u64::MAX`: none is queued).
+    fn earliest_queued(&self) -> u64 {
+        let pending = self.order.front().map_or(u64::MAX, |f| f.0.0);
+        pending.min(self.newcomers.oldest_waiting().map_or(u64::MAX, |t| t.0))
+    }
+
+    /// Brings [`Scan::due`] up to date, after a hook that may have queued or dequeued.
+    pub(super) fn refresh_due(&mut self) {
+        self.due = self.earliest_queued();
+    }
+
+    /// A packet [`Detector::on_packet`] found worth a look: an ICMP error, a flow's first
+    /// packet, the first answer, or one of the prober's first few with nothing back. Out of
+    /// line: the packets of established flows (most) never pay for its registers.
+    #[inline(never)]
+    fn packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        let d: &Decoded<'_> = c.pkt;
+        if let L4::Icmp(_) = d.l4
+            && let Some(e) = icmp::error(d)
+            // ICMPv6 parameter problem, unrecognised next header: IPv6's protocol unreachable.
+            && (e.unreachable || (e.v6 && e.icmp_type == 4 && e.code == 1))
+        {
+            self.unreachable(c, &e, out);
+        }
+        if c.new_flow {
+            self.opened(c, out);
+        } else {
+            let me = c.dir.idx();
+            let (mine, theirs) = (c.flow.pkts[me], c.flow.pkts[1 - me]);
+            if mine == 1 {
+                if theirs > 0 {
+                    self.two_way_at = Some(c.ts);
+                }
+                self.answered(c, out);
+            } else if theirs == 0 && mine <= 4 {
+                self.followed_up(c, out);
+            }
+        }
+        self.refresh_due();
+    }
+
     fn pool_cap(&self) -> usize {
         self.cfg.max_sources.min(4096)
     }
@@ -261,36 +312,21 @@ impl Detector for Scan {
         VolumeInterest::Nothing
     }
 
+    #[inline]
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
+        // (Checked by the unit tests, which drive the detector through every hook.)
+        #[cfg(any(test, debug_assertions))]
+        assert_eq!(self.due, self.earliest_queued(), "`due` is kept up to date");
         self.now = self.now.max(c.ts);
         // Timeouts are decided on ticks, and sooner when packets keep coming (one comparison).
-        let timeout = self.cfg.probe_timeout.nanos();
-        if self.order.front().is_some_and(|f| c.ts.0.saturating_sub(f.0.0) >= timeout)
-            || self.newcomers.due(c.ts, timeout)
-        {
+        if c.ts.0.saturating_sub(self.due) >= self.timeout && self.due != u64::MAX {
             self.expire(c.ts, c.env, out);
         }
-        let d: &Decoded<'_> = c.pkt;
-        if let L4::Icmp(_) = d.l4
-            && let Some(e) = icmp::error(d)
-            // ICMPv6 parameter problem, unrecognised next header: IPv6's protocol unreachable.
-            && (e.unreachable || (e.v6 && e.icmp_type == 4 && e.code == 1))
-        {
-            self.unreachable(c, &e, out);
-        }
-        if c.new_flow {
-            self.opened(c, out);
-            return;
-        }
+        // Most packets belong to flows whose first contact was decided: nothing to do.
         let me = c.dir.idx();
         let (mine, theirs) = (c.flow.pkts[me], c.flow.pkts[1 - me]);
-        if mine == 1 {
-            if theirs > 0 {
-                self.two_way_at = Some(c.ts);
-            }
-            self.answered(c, out);
-        } else if theirs == 0 && mine <= 4 {
-            self.followed_up(c, out);
+        if c.new_flow || mine == 1 || (theirs == 0 && mine <= 4) || matches!(c.pkt.l4, L4::Icmp(_)) {
+            self.packet(c, out);
         }
     }
 
@@ -302,6 +338,7 @@ impl Detector for Scan {
 
     fn on_flow_record(&mut self, r: &RecordCtx<'_>, out: &mut Vec<Alert>) {
         self.on_record(r, out);
+        self.refresh_due();
     }
 
     fn on_flow_end(&mut self, f: &Flow, why: EndReason, env: &Env, out: &mut Vec<Alert>) {
@@ -313,6 +350,7 @@ impl Detector for Scan {
             let due = self.now.0.saturating_sub(p.ts.0) >= self.cfg.probe_timeout.nanos();
             let outcome = if due { Outcome::Unanswered } else { Outcome::Neutral };
             self.resolve(self.now.max(f.last), p.c, outcome, env, out);
+            self.refresh_due();
         }
     }
 
