@@ -458,6 +458,36 @@ mod tests {
         assert!(m.is_empty());
     }
 
+    /// A new key at the cap spares up to `spare` kept entries at the oldest end (moved to the
+    /// newest end, in order) and evicts the next; a held key is found, spares nothing.
+    #[test]
+    fn get_or_insert_sparing_gives_kept_entries_a_second_chance() {
+        let mut m = Bounded::new(4);
+        for k in 1..=4u32 {
+            m.insert(k, k * 10);
+        }
+        let keep = |v: &u32| *v == 10 || *v == 20;
+        let mut ev = Vec::new();
+        let i = m.get_or_insert_sparing(3, 8, keep, |_| unreachable!());
+        assert_eq!(*m.at(i), 30);
+        let i = m.get_or_insert_sparing(5, 8, keep, |old| {
+            ev.extend(old);
+            50
+        });
+        assert_eq!(*m.at(i), 50);
+        assert_eq!(ev, vec![(4, 40)]);
+        let order: Vec<u32> = m.oldest_first().map(|(k, _)| *k).collect();
+        assert_eq!(order, vec![3, 1, 2, 5]);
+        // At most `spare` second chances: with 1, key 3 is spared and key 1 goes, kept or not.
+        m.get_or_insert_sparing(6, 1, |_| true, |old| {
+            ev.extend(old);
+            60
+        });
+        assert_eq!(ev, vec![(4, 40), (1, 10)]);
+        let order: Vec<u32> = m.oldest_first().map(|(k, _)| *k).collect();
+        assert_eq!(order, vec![2, 5, 3, 6]);
+    }
+
     /// A model: a deque in age order. Random operations must agree with it at every step.
     #[test]
     fn agrees_with_a_naive_model_under_random_operations() {
