@@ -479,10 +479,15 @@ mod tests {
         let order: Vec<u32> = m.oldest_first().map(|(k, _)| *k).collect();
         assert_eq!(order, vec![3, 1, 2, 5]);
         // At most `spare` second chances: with 1, key 3 is spared and key 1 goes, kept or not.
-        m.get_or_insert_sparing(6, 1, |_| true, |old| {
-            ev.extend(old);
-            60
-        });
+        m.get_or_insert_sparing(
+            6,
+            1,
+            |_| true,
+            |old| {
+                ev.extend(old);
+                60
+            },
+        );
         assert_eq!(ev, vec![(4, 40), (1, 10)]);
         let order: Vec<u32> = m.oldest_first().map(|(k, _)| *k).collect();
         assert_eq!(order, vec![2, 5, 3, 6]);
