@@ -33,8 +33,8 @@
 use crate::config::GeneralConfig;
 use crate::decode::tunnel::TunnelInfo;
 use crate::decode::{Decoded, L4};
+use crate::flow::hash::MixedHashMap;
 use ipnet::IpNet;
-use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -224,7 +224,7 @@ pub(crate) struct MirrorFilter {
     /// in long runs, so the shared table is read once per run, not once per packet.
     last_pair: u64,
     /// The last tunnel each inner host was seen in.
-    hosts: FxHashMap<IpAddr, TunnelInfo>,
+    hosts: MixedHashMap<IpAddr, TunnelInfo>,
     /// Counters.
     pub stats: MirrorStats,
 }
@@ -238,7 +238,7 @@ impl MirrorFilter {
             vxlan_ports: g.vxlan_ports.clone(),
             shared,
             last_pair: 0,
-            hosts: FxHashMap::default(),
+            hosts: MixedHashMap::default(),
             stats: MirrorStats::default(),
         }
     }

@@ -12,8 +12,8 @@
 //! Order is recency of [`Bounded::touch`] / [`Bounded::get_mut_touch`] / insertion; a caller
 //! that never touches gets first-in first-out (what fragment reassembly wants).
 
+use super::hash::Mixed;
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
 use std::hash::{BuildHasher, Hash};
 
 /// No entry.
@@ -47,16 +47,11 @@ pub(crate) struct Bounded<K, V> {
 }
 
 /// The hash a key is filed under: FxHash, then mixed so that both ends of the word vary with
-/// every input bit. `hashbrown` takes a key's 7-bit tag from the top bits and its position
-/// from the low ones, and FxHash alone leaves both nearly constant for keys that differ only in
-/// a few bytes: on the day profile's 1,954 IPv6 hosts it gave 2 distinct tags and 8 distinct
-/// low 12 bits, so every IPv6 lookup walked the same long probe run comparing ~25 keys
-/// (issue 25: a lookup of proxyware's hosts cost ~670 instructions).
+/// every input bit ([`super::hash::Mixed`], issue 25: FxHash alone gave IPv6 hosts of one prefix
+/// 2 distinct tags, and every lookup of proxyware's hosts walked one long probe run).
 #[inline]
 fn hash_of<K: Hash>(key: &K) -> u64 {
-    let h = FxBuildHasher.hash_one(key);
-    let h = (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    h ^ (h >> 32)
+    Mixed.hash_one(key)
 }
 
 impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
@@ -150,6 +145,20 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
 
     /// [`Bounded::get_or_insert_with`], returning the entry's slot for [`Bounded::at_mut`].
     pub(crate) fn get_or_insert_slot(&mut self, key: K, make: impl FnOnce(Option<(K, V)>) -> V) -> u32 {
+        self.get_or_insert_sparing(key, 0, |_| false, make)
+    }
+
+    /// [`Bounded::get_or_insert_slot`], but a new key that finds the map full first gives a
+    /// second chance (a move to the newest end) to up to `spare` entries at the oldest end for
+    /// which `keep` holds, without a hash lookup: the eviction and the lookup
+    /// share one hash and one probe.
+    pub(crate) fn get_or_insert_sparing(
+        &mut self,
+        key: K,
+        spare: usize,
+        keep: impl Fn(&V) -> bool,
+        make: impl FnOnce(Option<(K, V)>) -> V,
+    ) -> u32 {
         let hash = hash_of(&key);
         match self.find(&key, hash) {
             Some(i) => {
@@ -157,6 +166,12 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
                 i
             }
             None if self.slab.len() >= self.cap && self.head != NIL => {
+                for _ in 0..spare {
+                    if !keep(&self.slab[self.head as usize].value) {
+                        break;
+                    }
+                    self.move_to_tail(self.head);
+                }
                 let i = self.head;
                 let old_key = self.slab[i as usize].key;
                 self.reuse_oldest(key, hash);
@@ -217,14 +232,6 @@ impl<K: Copy + Eq + Hash, V> Bounded<K, V> {
             i = e.next;
             Some((&e.key, &e.value))
         })
-    }
-
-    /// Makes the least recently used entry the most recently used (a second chance), without a
-    /// hash lookup.
-    pub(crate) fn rotate_oldest(&mut self) {
-        if self.head != NIL {
-            self.move_to_tail(self.head);
-        }
     }
 
     /// Removes and returns the least recently used entry.
@@ -451,37 +458,39 @@ mod tests {
         assert!(m.is_empty());
     }
 
-    /// Regression (issue 25): IPv6 hosts of one prefix, numbered from 1 as the day profile's
-    /// are, must spread over the tags (top 7 bits) and home positions (low bits) `hashbrown`
-    /// reads; FxHash alone gave them 2 tags and 8 distinct low 12 bits.
+    /// A new key at the cap spares up to `spare` kept entries at the oldest end (moved to the
+    /// newest end, in order) and evicts the next; a held key is found, spares nothing.
     #[test]
-    fn ipv6_hosts_of_one_prefix_spread_over_tags_and_positions() {
-        use std::collections::HashSet;
-        use std::net::{IpAddr, Ipv6Addr};
-        let hashes: Vec<u64> = (1..=2000u128)
-            .map(|i| hash_of(&IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | i))))
-            .collect();
-        let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-        let low: HashSet<u64> = hashes.iter().map(|h| h & 4095).collect();
-        assert_eq!(tags.len(), 128);
-        assert!(low.len() > 1400, "{} distinct low 12 bits", low.len());
-    }
-
-    #[test]
-    fn newest_slot_is_the_last_used_key_only() {
-        let mut m = Bounded::new(2);
-        assert_eq!(m.newest_slot(&1), None);
-        m.insert(1, "a");
-        m.insert(2, "b");
-        assert_eq!(m.newest_slot(&1), None);
-        assert_eq!(m.newest_slot(&2).map(|s| *m.at(s)), Some("b"));
-        m.touch(&1);
-        assert_eq!(m.newest_slot(&1).map(|s| *m.at(s)), Some("a"));
-        assert_eq!(m.remove(&1), Some("a"));
-        assert_eq!(m.newest_slot(&1), None);
-        assert_eq!(m.newest_slot(&2).map(|s| *m.at(s)), Some("b"));
-        m.remove(&2);
-        assert_eq!(m.newest_slot(&2), None);
+    fn get_or_insert_sparing_gives_kept_entries_a_second_chance() {
+        let mut m = Bounded::new(4);
+        for k in 1..=4u32 {
+            m.insert(k, k * 10);
+        }
+        let keep = |v: &u32| *v == 10 || *v == 20;
+        let mut ev = Vec::new();
+        let i = m.get_or_insert_sparing(3, 8, keep, |_| unreachable!());
+        assert_eq!(*m.at(i), 30);
+        let i = m.get_or_insert_sparing(5, 8, keep, |old| {
+            ev.extend(old);
+            50
+        });
+        assert_eq!(*m.at(i), 50);
+        assert_eq!(ev, vec![(4, 40)]);
+        let order: Vec<u32> = m.oldest_first().map(|(k, _)| *k).collect();
+        assert_eq!(order, vec![3, 1, 2, 5]);
+        // At most `spare` second chances: with 1, key 3 is spared and key 1 goes, kept or not.
+        m.get_or_insert_sparing(
+            6,
+            1,
+            |_| true,
+            |old| {
+                ev.extend(old);
+                60
+            },
+        );
+        assert_eq!(ev, vec![(4, 40), (1, 10)]);
+        let order: Vec<u32> = m.oldest_first().map(|(k, _)| *k).collect();
+        assert_eq!(order, vec![2, 5, 3, 6]);
     }
 
     /// A model: a deque in age order. Random operations must agree with it at every step.

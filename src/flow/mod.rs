@@ -4,6 +4,7 @@
 pub(crate) mod bounded;
 pub(crate) mod budget;
 pub(crate) mod defrag;
+pub(crate) mod hash;
 pub(crate) mod host;
 pub(crate) mod index;
 pub(crate) mod key;

@@ -98,7 +98,6 @@ pub(super) struct Tallies<K> {
     pub(super) promote_at: u64,
     pub(super) longest: u64,
     pub(super) pool: Vec<Box<[Ring]>>,
-    pub(super) cap: usize,
     pub(super) evicted: u64,
 }
 
@@ -126,7 +125,6 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
             promote_at: promote_at(limits),
             longest: limits.iter().map(|l| l.window.nanos()).max().unwrap_or(1),
             pool: Vec::new(),
-            cap: cap.max(1),
             evicted: 0,
         }
     }
@@ -154,27 +152,26 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         escalation: f64,
         touch: impl FnOnce(&mut Tally),
     ) -> Accounted {
-        if self.map.len() >= self.cap && !self.map.contains_key(&k) {
-            // The least recently used goes, but heavy tallies (with rings) at the head are moved
-            // to the tail first, up to eight of them: a flood of new pairs does not push out the
-            // few that carry volume, and costs one step, not a walk of eight cold entries.
-            for _ in 0..8 {
-                match self.map.oldest() {
-                    Some((_, t)) if t.rings.is_some() => self.map.rotate_oldest(),
-                    _ => break,
-                }
-            }
-            self.evicted += 1;
-        }
-        let Tallies { map, limits, promote_at, longest, pool, .. } = self;
+        let Tallies { map, limits, promote_at, longest, pool, evicted, .. } = self;
         let mut fresh = false;
-        let t = map.get_or_insert_with(k, |old| {
-            if let Some((_, mut t)) = old {
-                Self::recycle(pool, &mut t);
-            }
-            fresh = true;
-            Tally { first: since.min(ts), ..Tally::new(ts) }
-        });
+        // A new key at the cap evicts the least recently used, but heavy tallies (with rings) at
+        // the head are moved to the tail first, up to eight of them: a flood of new pairs does
+        // not push out the few that carry volume, and costs one step, not a walk of eight cold
+        // entries. One hash lookup serves the eviction and the insert.
+        let slot = map.get_or_insert_sparing(
+            k,
+            8,
+            |t| t.rings.is_some(),
+            |old| {
+                if let Some((_, mut t)) = old {
+                    Self::recycle(pool, &mut t);
+                    *evicted += 1;
+                }
+                fresh = true;
+                Tally { first: since.min(ts), ..Tally::new(ts) }
+            },
+        );
+        let t = map.at_mut(slot);
         touch(t);
         let fired = Self::slide(t, limits, *promote_at, *longest, pool, ts, out, inb, ratio, escalation);
         Accounted { fired, fresh, room: Self::headroom(t, limits, *promote_at, escalation) }

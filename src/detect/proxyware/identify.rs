@@ -8,7 +8,7 @@ use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
 use crate::decode::tls::ClientHello;
 use crate::detect::PacketCtx;
-use rustc_hash::FxHashMap;
+use crate::flow::hash::MixedHashMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// Where a name was seen.
@@ -89,7 +89,7 @@ impl Proxyware {
     /// Tor by relay list, on a session's first packet.
     pub(super) fn tor_relay_list(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
         let (sp, dp) = c.pkt.ports();
-        let listed = |m: &FxHashMap<IpAddr, Vec<Option<u16>>>, a: &IpAddr, p: u16| {
+        let listed = |m: &MixedHashMap<IpAddr, Vec<Option<u16>>>, a: &IpAddr, p: u16| {
             m.get(a).is_some_and(|ports| ports.iter().any(|x| x.is_none_or(|x| x == p)))
         };
         let (subject, relay, rport) = if listed(&self.tor_relays, &c.pkt.dst, dp) {

@@ -44,6 +44,7 @@ use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
 use crate::decode::tls::ClientHello;
 use crate::flow::bounded::Bounded;
+use crate::flow::hash::MixedHashMap;
 use crate::flow::host::is_group;
 use crate::flow::{Dir, EndReason, Flow, FlowKey, FlowTable};
 use crate::time::Timestamp;
@@ -114,7 +115,7 @@ fn subject_of(f: &Flow) -> (IpAddr, IpAddr, bool) {
 
 /// The episode memory behind [`Proxyware::fresh`], usable while other fields are borrowed.
 fn fresh_in(
-    recent: &mut FxHashMap<(IpAddr, u32, u64), Timestamp>,
+    recent: &mut MixedHashMap<(IpAddr, u32, u64), Timestamp>,
     hold: u64,
     key: (IpAddr, u32, u64),
     ts: Timestamp,
@@ -142,7 +143,7 @@ pub(crate) struct Proxyware {
     names: NameMatcher,
     ignore_clients: Vec<IpAddr>,
     allow_proxies: Vec<Endpoint>,
-    tor_relays: FxHashMap<IpAddr, Vec<Option<u16>>>,
+    tor_relays: MixedHashMap<IpAddr, Vec<Option<u16>>>,
     limits: RateLimits,
     hosts: Bounded<IpAddr, Host>,
     /// The host [`Proxyware::host_mut`] gave last and its slot: still the most recently used,
@@ -150,8 +151,12 @@ pub(crate) struct Proxyware {
     /// hand-overs for one host, a flood's at its target, cost no lookup).
     last_host: Option<(IpAddr, u32)>,
     handshakes: FxHashMap<FlowKey, Handshake>,
-    recent: FxHashMap<(IpAddr, u32, u64), Timestamp>,
-    open: FxHashMap<IpAddr, relay::OpenSessions>,
+    recent: MixedHashMap<(IpAddr, u32, u64), Timestamp>,
+    /// Scratch of [`Proxyware::eval_relay`]: each home host's place in `open_list`.
+    open: MixedHashMap<IpAddr, u32>,
+    /// Scratch of [`Proxyware::eval_relay`]: the home hosts with open sessions, in the order
+    /// the flow table gave them (the order their alerts go out in, whatever the hasher).
+    open_list: Vec<(IpAddr, relay::OpenSessions)>,
     next_eval: Timestamp,
     evicted: u64,
     shed: u64,
@@ -189,7 +194,7 @@ impl Proxyware {
         let names = NameMatcher::new([&cfg.domains, &cfg.domains_extra]);
         let ignore_clients = cfg.ignore_clients.iter().filter_map(|s| s.trim().parse().ok()).collect();
         let allow_proxies = cfg.allow_proxies.iter().filter_map(|s| Endpoint::parse(s)).collect();
-        let mut tor_relays: FxHashMap<IpAddr, Vec<Option<u16>>> = FxHashMap::default();
+        let mut tor_relays: MixedHashMap<IpAddr, Vec<Option<u16>>> = MixedHashMap::default();
         for e in cfg.tor_relays.iter().filter_map(|s| Endpoint::parse(s)) {
             tor_relays.entry(e.addr).or_default().push(e.port);
         }
@@ -211,8 +216,9 @@ impl Proxyware {
             hosts: Bounded::new(max_hosts),
             last_host: None,
             handshakes: FxHashMap::default(),
-            recent: FxHashMap::default(),
-            open: FxHashMap::default(),
+            recent: MixedHashMap::default(),
+            open: MixedHashMap::default(),
+            open_list: Vec::new(),
             next_eval: Timestamp(0),
             evicted: 0,
             shed: 0,

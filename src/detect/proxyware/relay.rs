@@ -53,9 +53,15 @@ impl Proxyware {
     pub(super) fn eval_relay(&mut self, now: Timestamp, flows: &FlowTable, out: &mut Vec<Alert>) {
         let min_age = self.cfg.relay_min_session_age.nanos();
         self.open.clear();
+        self.open_list.clear();
         for f in flows.iter() {
             let Some((home, peer, inn, outb, inbound)) = relay_session(f) else { continue };
-            let o = self.open.entry(home).or_default();
+            let list = &mut self.open_list;
+            let j = *self.open.entry(home).or_insert_with(|| {
+                list.push((home, OpenSessions::default()));
+                (list.len() - 1) as u32
+            });
+            let o = &mut list[j as usize].1;
             o.sessions.add(inn, outb, inbound);
             o.peers.insert(addr_hash(&peer));
             // A closed session waiting out `flow.closed_timeout` still counts its bytes, but
@@ -69,8 +75,8 @@ impl Proxyware {
             }
         }
         let window = self.cfg.window.nanos();
-        let Proxyware { open, hosts, recent, cfg, .. } = self;
-        for (ip, o) in open.iter() {
+        let Proxyware { open_list, hosts, recent, cfg, .. } = self;
+        for (ip, o) in open_list.iter() {
             let Some(h) = hosts.get_mut(ip) else { continue };
             h.slide(now, window);
             h.sample_concurrency(o.sessions.peak_concurrent);
