@@ -89,16 +89,27 @@ impl Newcomer {
 /// Slots a source may take: a set.
 const WAYS: usize = 4;
 
+/// What a set's slots are searched and chosen by, in one cache line: per slot, a tag of its
+/// source's hash (never 0), or 0 when free, and its newcomer's last activity
+/// ([`Newcomer::last`]). A first contact reads one line, not the newcomers.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Set {
+    tags: [u32; WAYS],
+    lasts: [Timestamp; WAYS],
+}
+
+impl Set {
+    const EMPTY: Set = Set { tags: [0; WAYS], lasts: [Timestamp(0); WAYS] };
+}
+
 /// The newcomers of one worker.
 pub(super) struct Newcomers {
-    /// Sets of [`WAYS`] slots, the set picked by the source's address hash; empty until the
+    /// Slots, [`WAYS`] per set, the set picked by the source's address hash; empty until the
     /// first newcomer.
     slots: Vec<Option<Newcomer>>,
-    /// Per slot, a tag of its source's hash (never 0), or 0 when free: a set is searched
-    /// without reading the newcomers.
-    tags: Vec<u32>,
-    /// Per slot, its newcomer's last activity ([`Newcomer::last`]).
-    lasts: Vec<Timestamp>,
+    /// The sets' tags and times (slot `i` is way `i % WAYS` of set `i / WAYS`).
+    sets: Vec<Set>,
     /// Slots (a power of two, at least [`WAYS`]), 0 when admission is off.
     n: usize,
     /// Waiting contacts by time: (opened, slot, serial).
@@ -116,8 +127,7 @@ impl Newcomers {
         let n = if n == 0 { 0 } else { n.next_power_of_two().max(WAYS) };
         Newcomers {
             slots: Vec::new(),
-            tags: Vec::new(),
-            lasts: Vec::new(),
+            sets: Vec::new(),
             n,
             waiting: VecDeque::new(),
             serial: 0,
@@ -131,16 +141,18 @@ impl Newcomers {
         self.n > 0
     }
 
-    /// The first slot of `src`'s set, and its tag.
-    fn locate(&self, src: &IpAddr) -> (usize, u32) {
+    /// `src`'s set, and its tag: one hash per first contact ([`Newcomers::find_in`],
+    /// [`Newcomers::hold`]).
+    pub(super) fn locate(&self, src: &IpAddr) -> (usize, u32) {
         let h = hash_ip(src);
-        ((h as usize).wrapping_mul(WAYS) & (self.n - 1), (h >> 32) as u32 | 1)
+        ((h as usize) & (self.n / WAYS - 1), (h >> 32) as u32 | 1)
     }
 
-    fn find_in(&self, src: &IpAddr, set: usize, tag: u32) -> Option<usize> {
-        let tags = self.tags.get(set..set + WAYS)?;
-        let held = |i: usize| self.slots[set + i].as_ref().is_some_and(|x| x.c.prober == *src);
-        (0..WAYS).find(|&i| tags[i] == tag && held(i)).map(|i| set + i)
+    /// The slot of newcomer `src`, of set `set` and tag `tag` ([`Newcomers::locate`]).
+    pub(super) fn find_in(&self, src: &IpAddr, set: usize, tag: u32) -> Option<usize> {
+        let s = self.sets.get(set)?;
+        let held = |w: usize| self.slots[set * WAYS + w].as_ref().is_some_and(|x| x.c.prober == *src);
+        (0..WAYS).find(|&w| s.tags[w] == tag && held(w)).map(|w| set * WAYS + w)
     }
 
     /// The slot of newcomer `src`.
@@ -170,7 +182,7 @@ impl Newcomers {
     pub(super) fn decide(&mut self, i: usize, outcome: Outcome, at: Timestamp, blind: bool) {
         if let Some(Some(x)) = self.slots.get_mut(i) {
             x.fate = Fate::Decided { outcome, at, blind };
-            self.lasts[i] = x.last();
+            self.sets[i / WAYS].lasts[i % WAYS] = x.last();
         }
     }
 
@@ -179,7 +191,7 @@ impl Newcomers {
     pub(super) fn take(&mut self, src: &IpAddr, ts: Timestamp, window: u64) -> Option<Newcomer> {
         let i = self.find(src)?;
         let x = self.slots[i].take()?;
-        self.tags[i] = 0;
+        self.sets[i / WAYS].tags[i % WAYS] = 0;
         self.held -= 1;
         (ts.0.saturating_sub(x.last().0) <= window).then_some(x)
     }
@@ -188,26 +200,32 @@ impl Newcomers {
     /// episode), else a free one, else the one of the newcomer quiet longest, forgotten unless
     /// stale at `x.ts`. Two waiting contacts per slot are queued at most: past that the oldest
     /// goes, and its slot is returned if it still waits there (to be decided as evicted).
-    /// `own`: the slot of `x`'s source, if it holds one ([`Newcomers::find`]).
-    pub(super) fn hold(&mut self, mut x: Newcomer, own: Option<usize>, window: u64) -> Option<usize> {
+    /// `own`: the slot of `x`'s source, if it holds one, and `(set, tag)` its set and tag
+    /// ([`Newcomers::locate`], [`Newcomers::find_in`]).
+    pub(super) fn hold(
+        &mut self,
+        mut x: Newcomer,
+        own: Option<usize>,
+        (set, tag): (usize, u32),
+        window: u64,
+    ) -> Option<usize> {
         if self.slots.is_empty() {
             self.slots = vec![None; self.n];
-            self.tags = vec![0; self.n];
-            self.lasts = vec![Timestamp(0); self.n];
+            self.sets = vec![Set::EMPTY; self.n / WAYS];
         }
-        let (set, tag) = self.locate(&x.c.prober);
-        let i = match own {
-            Some(i) => i,
-            None => {
-                let free = self.tags[set..set + WAYS].iter().position(|t| *t == 0);
-                let lasts = &self.lasts[set..set + WAYS];
-                set + free.unwrap_or_else(|| (0..WAYS).min_by_key(|&i| lasts[i]).unwrap_or(0))
-            }
+        let s = &mut self.sets[set];
+        let w = match own {
+            Some(i) => i % WAYS,
+            None => match s.tags.iter().position(|t| *t == 0) {
+                Some(w) => w,
+                None => (0..WAYS).min_by_key(|&w| s.lasts[w]).unwrap_or(0),
+            },
         };
-        if self.tags[i] == 0 {
+        let i = set * WAYS + w;
+        if s.tags[w] == 0 {
             self.held += 1;
-        } else if x.ts.0.saturating_sub(self.lasts[i].0) <= window
-            && (self.tags[i] != tag || self.slots[i].as_ref().is_some_and(|old| old.c.prober != x.c.prober))
+        } else if x.ts.0.saturating_sub(s.lasts[w].0) <= window
+            && (s.tags[w] != tag || self.slots[i].as_ref().is_some_and(|old| old.c.prober != x.c.prober))
         {
             self.forgotten += 1;
         }
@@ -216,8 +234,8 @@ impl Newcomers {
         if x.fate == Fate::Waiting {
             self.waiting.push_back((x.ts, i as u32, x.serial));
         }
-        self.tags[i] = tag;
-        self.lasts[i] = x.last();
+        s.tags[w] = tag;
+        s.lasts[w] = x.last();
         self.slots[i] = Some(x);
         // At most two waiting contacts per slot are queued: past that, the oldest goes.
         if self.waiting.len() > 2 * self.n {
@@ -263,8 +281,7 @@ impl Newcomers {
     /// Bytes held.
     pub(super) fn memory(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Option<Newcomer>>()
-            + self.tags.capacity() * std::mem::size_of::<u32>()
-            + self.lasts.capacity() * std::mem::size_of::<Timestamp>()
+            + self.sets.capacity() * std::mem::size_of::<Set>()
             + self.waiting.capacity() * std::mem::size_of::<(Timestamp, u32, u32)>()
     }
 }
@@ -283,14 +300,15 @@ impl Scan {
     /// promotes it). A repeated first contact is nothing new (`true`).
     pub(super) fn admit(&mut self, x: Newcomer) -> bool {
         let window = self.cfg.window.nanos();
-        let own = self.newcomers.find(&x.c.prober);
+        let at = self.newcomers.locate(&x.c.prober);
+        let own = self.newcomers.find_in(&x.c.prober, at.0, at.1);
         if let Some(i) = own {
             let n = self.newcomers.at(i);
             if x.ts.0.saturating_sub(n.last().0) <= window {
                 return n.key == x.key;
             }
         }
-        if let Some(i) = self.newcomers.hold(x, own, window) {
+        if let Some(i) = self.newcomers.hold(x, own, at, window) {
             // Evicted from a full queue, like a contact from a full pending table: decided
             // early, as silence only against a source that fills an eighth of the table.
             self.evicted_pending += 1;

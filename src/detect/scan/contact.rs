@@ -58,7 +58,8 @@ impl Scan {
         };
         let contact = Contact { prober: d.src, sport: d.ports().0, target, kind: p.kind, crafted: p.crafted };
         // A source's first contact builds no source ([`super::admit`]).
-        let tracked = self.sources.contains_key(&d.src);
+        // (No lookup while nothing is tracked: a flood of one-contact sources.)
+        let tracked = !self.sources.is_empty() && self.sources.contains_key(&d.src);
         if self.newcomers.on() && !tracked {
             let fate = if p.kind.definite() {
                 Fate::Decided { outcome: Outcome::Definite, at: ts, blind: self.blind(ts) }

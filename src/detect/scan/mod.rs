@@ -209,6 +209,17 @@ impl Scan {
     }
 
     fn worth(&self, src: &IpAddr, dst: &IpAddr) -> bool {
+        // IPv4, the common case, in a few integer tests: the same as below.
+        if let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) {
+            let (s, d) = (u32::from(*s), u32::from(*d));
+            return s != 0
+                && d != 0
+                && s >> 24 != 127
+                && d >> 28 != 0xe
+                && d & 0xff != 0xff
+                && s != d
+                && (self.allow.is_empty() || !self.allow.iter().any(|n| n.contains(src)));
+        }
         !(src.is_unspecified()
             || dst.is_unspecified()
             || src.is_loopback()
@@ -344,7 +355,9 @@ impl Detector for Scan {
     fn on_flow_end(&mut self, f: &Flow, why: EndReason, env: &Env, out: &mut Vec<Alert>) {
         // The capture ended: an answer that never came is not coming — but a contact younger
         // than `probe_timeout` had not yet failed (its answer may just be out of the capture).
+        // (Nothing pending, the flood's case: not even the key's hash.)
         if why == EndReason::Shutdown
+            && !self.pending.is_empty()
             && let Some(p) = self.take(&f.key.hash64())
         {
             let due = self.now.0.saturating_sub(p.ts.0) >= self.cfg.probe_timeout.nanos();
