@@ -278,8 +278,8 @@ pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
             largest_answer = largest_answer.max(rdlen);
             if n_addrs < MAX_ANSWER_ADDRS {
                 let addr = match rtype {
-                    1 => <[u8; 4]>::try_from(rdata).ok().map(|a| IpAddr::from(a)),
-                    28 => <[u8; 16]>::try_from(rdata).ok().map(|a| IpAddr::from(a)),
+                    1 => <[u8; 4]>::try_from(rdata).ok().map(IpAddr::from),
+                    28 => <[u8; 16]>::try_from(rdata).ok().map(IpAddr::from),
                     _ => None,
                 };
                 if addr.is_some() {
@@ -565,7 +565,7 @@ mod tests {
     /// messages, their mutations, and the test messages' mutations.
     #[test]
     fn same_as_domain_crate() {
-        let mut rng = Rng::new(0x5eed_d25);
+        let mut rng = Rng::new(0x05ee_dd25);
         let hex: Vec<u8> = HB_ANSWER.bytes().filter(u8::is_ascii_hexdigit).collect();
         let hb: Vec<u8> =
             hex.chunks(2).map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap()).collect();
