@@ -353,17 +353,7 @@ impl BlockPool {
     /// The index of a block no worker holds, waiting for one when all are in flight.
     fn take(&mut self) -> usize {
         loop {
-            let mut free = None;
-            for (i, b) in self.blocks.iter_mut().enumerate() {
-                if let Some(b) = Arc::get_mut(b) {
-                    // A block of a mapped file lets go of its pages as soon as it is free, not
-                    // when it is read into again: one idle in the pool would hold back every
-                    // page after it ([`crate::capture::mapped`]).
-                    b.release_map();
-                    free = free.or(Some(i));
-                }
-            }
-            if let Some(i) = free {
+            if let Some(i) = self.blocks.iter_mut().position(|b| Arc::get_mut(b).is_some()) {
                 return i;
             }
             if self.blocks.len() < BLOCKS_IN_FLIGHT || self.freed.recv().is_err() {

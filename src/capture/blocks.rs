@@ -11,14 +11,12 @@
 //! variants) goes through libpcap. The tests check that it gives exactly libpcap's packets, and
 //! the same truncation and corruption errors at the same places.
 
-use super::mapped::{MapRange, Mapping};
 use super::{Batch, PacketMeta, RawPacket};
 use crate::decode::LinkType;
 use crate::error::CaptureError;
 use crate::time::Timestamp;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Bytes read per block.
 pub(crate) const BLOCK_BYTES: usize = 256 * 1024;
@@ -27,20 +25,6 @@ pub(crate) const BLOCK_PACKETS: usize = 4096;
 /// The largest record libpcap accepts whatever the file's snaplen says (its
 /// `max_snaplen_for_dlt`); siphon accepts the same.
 const MAX_CAPLEN: u32 = 262_144;
-/// How far ahead of the record being parsed the cache lines are fetched.
-const PREFETCH_AHEAD: usize = 4096;
-
-#[inline(always)]
-fn prefetch(data: &[u8], at: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(b) = data.get(at) {
-        // SAFETY: a prefetch hint for an address inside `data`; it never faults.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(std::ptr::from_ref(b).cast(), std::arch::x86_64::_MM_HINT_T0)
-        };
-    }
-}
-
 /// Size of the file header and of a record header.
 const FILE_HEADER: usize = 24;
 const RECORD_HEADER: usize = 16;
@@ -48,10 +32,6 @@ const RECORD_HEADER: usize = 16;
 /// A classic pcap file being read in blocks.
 pub(crate) struct BlockReader {
     file: std::fs::File,
-    /// The whole file mapped ([`super::mapped`]): blocks are ranges of it, nothing is copied.
-    /// `None` when it could not be mapped, and past the end of the mapping (a file that grew
-    /// while read is read on with `read()`).
-    map: Option<Arc<Mapping>>,
     path: PathBuf,
     swapped: bool,
     nanos: bool,
@@ -103,20 +83,13 @@ fn parse_header(h: &[u8; FILE_HEADER]) -> Option<Header> {
 }
 
 impl BlockReader {
-    /// Opens `path` if it is a regular file in a format this reader handles, mapped into
-    /// memory when it can be; `Ok(None)` if libpcap should read it instead (it also gives the
-    /// errors for files that are not captures).
+    /// Opens `path` if it is a regular file in a format this reader handles; `Ok(None)` if
+    /// libpcap should read it instead (it also gives the errors for files that are not captures).
     pub(crate) fn open(path: &Path) -> Result<Option<BlockReader>, CaptureError> {
-        Self::open_with(path, true)
-    }
-
-    /// [`BlockReader::open`], mapping the file only if `map` (else every block is `read()`).
-    pub(crate) fn open_with(path: &Path, map: bool) -> Result<Option<BlockReader>, CaptureError> {
         let open_err =
             |e: std::io::Error| CaptureError::Open { path: path.to_owned(), reason: e.to_string() };
         let mut file = std::fs::File::open(path).map_err(open_err)?;
-        let meta = file.metadata().map_err(open_err)?;
-        if !meta.is_file() {
+        if !file.metadata().map_err(open_err)?.is_file() {
             return Ok(None);
         }
         let mut h = [0u8; FILE_HEADER];
@@ -129,10 +102,8 @@ impl BlockReader {
         if let LinkType::Unsupported(linktype) = link {
             return Err(CaptureError::LinkType { path: path.to_owned(), linktype });
         }
-        let map = if map { Mapping::new(&file, meta.len()).map(Arc::new) } else { None };
         Ok(Some(BlockReader {
             file,
-            map,
             path: path.to_owned(),
             swapped: hdr.swapped,
             nanos: hdr.nanos,
@@ -218,15 +189,12 @@ impl BlockReader {
         if let Some(e) = self.failure.take() {
             return Err(e);
         }
-        if self.map.is_some() && self.fill_mapped(batch) {
-            return Ok(true);
-        }
         batch.data.extend_from_slice(&self.carry);
         self.carry.clear();
         let mut want = BLOCK_BYTES;
         loop {
             self.read_to(batch, want)?;
-            let (pos, needed) = self.parse(&batch.data, &mut batch.meta, usize::MAX);
+            let (pos, needed) = self.parse(batch);
             if !batch.meta.is_empty() || self.failure.is_some() {
                 self.keep_tail(batch, pos);
                 return Ok(true);
@@ -259,77 +227,13 @@ impl BlockReader {
         }
     }
 
-    /// Fills `batch` with the next block of the mapping: `true` if it holds packets (or a
-    /// failure is to be reported next). `false` at the end of the mapping, the reader then
-    /// reading on with `read()` from the next record: the end of the file, a record cut short
-    /// and a file that grew since it was opened are all found there, as without a mapping.
-    fn fill_mapped(&mut self, batch: &mut Batch) -> bool {
-        let Some(map) = self.map.clone() else { return false };
-        let start = usize::try_from(self.offset).unwrap_or(usize::MAX);
-        let rest = map.bytes().get(start..).unwrap_or(&[]);
-        map.populate(start, BLOCK_BYTES + 65_536);
-        let before = self.packets;
-        let (mut pos, _) = self.parse(rest, &mut batch.meta, BLOCK_BYTES);
-        if let Some(lost) = map.fault() {
-            // Another process cut the file short while it was mapped: what lies in a lost page
-            // read as zeros. Only the records before it are delivered; the file ends there.
-            // The page the new end falls in reads zeros past it without a fault: the file's
-            // size now is where the intact bytes end, if it is below the first lost page.
-            let size = self.file.metadata().map_or(lost, |m| m.len()).min(lost);
-            let lost = usize::try_from(size).unwrap_or(usize::MAX);
-            let intact = rest.get(..lost.saturating_sub(start)).unwrap_or(rest);
-            batch.meta.clear();
-            self.packets = before;
-            self.failure = None;
-            (pos, _) = self.parse(intact, &mut batch.meta, BLOCK_BYTES);
-            self.failure = Some(CaptureError::Truncated {
-                path: self.path.clone(),
-                packets: self.packets,
-                offset: self.offset + pos as u64,
-                reason: format!(
-                    "the file was cut short while being read: its bytes from offset {lost} on are gone"
-                ),
-            });
-            self.map = None;
-            self.eof = true;
-        }
-        if batch.meta.is_empty() && self.failure.is_none() {
-            // The end of the mapping: read on from the next record with `read()`.
-            self.map = None;
-            let to = libc::off_t::try_from(self.offset).unwrap_or(libc::off_t::MAX);
-            // SAFETY: lseek on the reader's own descriptor.
-            if unsafe { libc::lseek(std::os::fd::AsRawFd::as_raw_fd(&self.file), to, libc::SEEK_SET) } != to {
-                self.failure = Some(CaptureError::Read {
-                    path: self.path.clone(),
-                    packets: self.packets,
-                    reason: std::io::Error::last_os_error().to_string(),
-                });
-                return true;
-            }
-            return false;
-        }
-        if pos > 0 {
-            batch.map = Some(MapRange::new(map, start, pos));
-        }
-        self.offset += pos as u64;
-        true
-    }
-
-    /// Records the complete records of `data` that start before `limit` in `meta`; returns
-    /// where parsing stopped and how many bytes the record there needs in all.
-    fn parse(&mut self, data: &[u8], meta: &mut Vec<PacketMeta>, limit: usize) -> (usize, usize) {
-        let len = data.len();
+    /// Records the complete records of `batch.data` in `batch.meta`; returns where parsing
+    /// stopped and how many bytes the record there needs in all.
+    fn parse(&mut self, batch: &mut Batch) -> (usize, usize) {
+        let len = batch.data.len();
         let mut pos = 0usize;
-        // The next record's header is where the last one ends: a chain of loads the hardware
-        // does not see ahead of, each a cache miss on a mapped file nothing touched yet.
-        // Stream the lines ahead into the cache instead.
-        let mut ahead = 0usize;
-        while meta.len() < BLOCK_PACKETS && pos < limit {
-            while ahead < (pos + PREFETCH_AHEAD).min(len) {
-                prefetch(data, ahead);
-                ahead += 64;
-            }
-            let Some(h) = data.get(pos..pos + RECORD_HEADER) else {
+        while batch.meta.len() < BLOCK_PACKETS {
+            let Some(h) = batch.data.get(pos..pos + RECORD_HEADER) else {
                 return (pos, RECORD_HEADER);
             };
             let (secs, frac, caplen, wire_len) =
@@ -359,7 +263,7 @@ impl BlockReader {
             let frac =
                 if host_order { u64::try_from(frac.cast_signed()).unwrap_or(0) } else { u64::from(frac) };
             let nanos = if self.nanos { frac } else { frac * 1000 };
-            meta.push(PacketMeta {
+            batch.meta.push(PacketMeta {
                 ts: Timestamp::from_parts(u64::from(secs), nanos),
                 offset: (pos + RECORD_HEADER) as u32,
                 // A record longer than the file's snaplen is cut to it, as libpcap does.

@@ -28,19 +28,9 @@ fn by_libpcap(path: &Path) -> (Vec<Seen>, Option<String>) {
     }
 }
 
-/// The block reader's view, through `fill` (as the pipeline reads), the same whether the file
-/// is mapped or read.
+/// The block reader's view, through `fill` (as the pipeline reads).
 fn by_blocks(path: &Path) -> (Vec<Seen>, Option<CaptureError>) {
-    let (mapped, err) = by_blocks_with(path, true);
-    let (read, read_err) = by_blocks_with(path, false);
-    assert_eq!(mapped, read, "{}: mapped and read differ", path.display());
-    assert_eq!(err.as_ref().map(ToString::to_string), read_err.map(|e| e.to_string()), "{}", path.display());
-    (mapped, err)
-}
-
-fn by_blocks_with(path: &Path, map: bool) -> (Vec<Seen>, Option<CaptureError>) {
-    let mut r = BlockReader::open_with(path, map).expect("opens").expect("a classic pcap");
-    assert_eq!(r.map.is_some(), map, "{}", path.display());
+    let mut r = BlockReader::open(path).expect("opens").expect("a classic pcap");
     let mut out = Vec::new();
     let mut b = Batch::default();
     loop {
@@ -278,63 +268,4 @@ fn a_sub_second_field_of_2_31_or_more_reads_as_libpcap_reads_it() {
         assert_eq!(by_blocks(&p).0, want, "nanos={nanos} be={be}");
         assert_eq!(by_blocks_read(&p).0, want, "nanos={nanos} be={be}");
     }
-}
-
-#[test]
-fn a_file_that_grows_while_mapped_is_read_to_its_new_end() {
-    let whole = synthetic(300, false, false);
-    let cut = whole.len() / 2 + 5;
-    let p = scratch("grow.pcap", &whole[..cut]);
-    let mut r = BlockReader::open(&p).expect("opens").expect("a classic pcap");
-    assert!(r.map.is_some());
-    std::fs::write(&p, &whole).expect("rewrite");
-    let mut got = 0;
-    let mut b = Batch::default();
-    while r.fill(&mut b).expect("no error") {
-        got += b.len();
-    }
-    assert_eq!(got, 300);
-}
-
-/// A file another process truncates while siphon has it mapped raises `SIGBUS` on the lost
-/// pages; the reader must not crash but deliver the packets before the cut and end with an
-/// error naming the offset.
-#[test]
-fn a_file_truncated_by_another_process_while_mapped_ends_with_an_error_not_a_crash() {
-    let whole = synthetic(2000, false, false);
-    let p = scratch("shrink.pcap", &whole);
-    let (want, _) = by_libpcap(&p);
-    let mut r = BlockReader::open(&p).expect("opens").expect("a classic pcap");
-    assert!(r.map.is_some());
-    let mut b = Batch::default();
-    let mut got = Vec::new();
-    assert!(r.fill(&mut b).expect("first block"));
-    for m in &b.meta {
-        got.push(Seen { ts: m.ts, data: b.frame(m).to_vec(), wire_len: m.wire_len });
-    }
-    let keep = whole.len() as u64 / 3 + 1234;
-    std::fs::OpenOptions::new().write(true).open(&p).expect("open").set_len(keep).expect("truncate");
-    let err = loop {
-        match r.fill(&mut b) {
-            Ok(true) => {
-                for m in &b.meta {
-                    got.push(Seen { ts: m.ts, data: b.frame(m).to_vec(), wire_len: m.wire_len });
-                }
-            }
-            Ok(false) => panic!("ended cleanly after {} packets", got.len()),
-            Err(e) => break e,
-        }
-    };
-    assert!(!got.is_empty() && got.len() < want.len());
-    assert_eq!(got[..], want[..got.len()]);
-    match err {
-        CaptureError::Truncated { packets, reason, offset, .. } => {
-            assert_eq!(packets, got.len() as u64);
-            assert!(reason.contains("cut short"), "{reason}");
-            assert!(offset <= keep, "{offset} > {keep}");
-        }
-        e => panic!("{e}"),
-    }
-    // The pages lost were replaced by zeros, and reading them again does not fault.
-    drop(b);
 }

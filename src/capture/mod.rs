@@ -9,7 +9,6 @@ pub(crate) mod blocks;
 pub(crate) mod fanout;
 pub(crate) mod file;
 pub(crate) mod live;
-pub(crate) mod mapped;
 pub(crate) mod netflow;
 pub(crate) mod order;
 pub(crate) mod write;
@@ -100,10 +99,6 @@ pub struct Batch {
     /// capture thread keeps a reference to each of its blocks and reads into one again once
     /// every batch let go of it ([`Batch::release_block`]).
     block: Option<Arc<Batch>>,
-    /// The range of a mapped capture file the packets point into (a block
-    /// [`PacketSource::fill_batch`] filled from a mapping; `data` is then unused): its pages are
-    /// let go of when the batch is cleared or dropped.
-    map: Option<mapped::MapRange>,
     /// The packets.
     pub meta: Vec<PacketMeta>,
     /// When the capture thread sent it (latency measurement only).
@@ -120,7 +115,6 @@ impl Default for Batch {
         Batch {
             data: Vec::with_capacity(BATCH_BYTES + 65_536),
             block: None,
-            map: None,
             meta: Vec::with_capacity(BATCH_PACKETS),
             sent_at: None,
         }
@@ -136,17 +130,11 @@ fn frame_in<'d>(data: &'d [u8], m: &PacketMeta) -> &'d [u8] {
 impl Batch {
     /// A batch with no buffers yet (allocates nothing).
     pub const fn empty() -> Batch {
-        Batch { data: Vec::new(), block: None, map: None, meta: Vec::new(), sent_at: None }
+        Batch { data: Vec::new(), block: None, meta: Vec::new(), sent_at: None }
     }
     /// A batch for packets of shared blocks ([`Batch::push_ref`]): room for their metadata only.
     pub fn for_refs() -> Batch {
-        Batch {
-            data: Vec::new(),
-            block: None,
-            map: None,
-            meta: Vec::with_capacity(BATCH_PACKETS),
-            sent_at: None,
-        }
+        Batch { data: Vec::new(), block: None, meta: Vec::with_capacity(BATCH_PACKETS), sent_at: None }
     }
     /// Copies one packet in, with its flow hint ([`PacketMeta::flow_hint`]). The batch holds
     /// no packets of a shared block ([`Batch::push_ref`]) then.
@@ -178,28 +166,20 @@ impl Batch {
         }
         self.meta.push(PacketMeta { flow_hint, ..*m });
     }
-    /// Lets go of the range of a mapped file the batch's packets point into, if any (the
-    /// batch is then emptied).
-    pub fn release_map(&mut self) {
-        if self.map.is_some() {
-            self.clear();
-        }
-    }
     /// Lets go of the shared block, if the batch pointed into one (then `true`).
     pub fn release_block(&mut self) -> bool {
         self.block.take().is_some()
     }
     fn drop_block(&mut self) {
-        if self.block.is_some() || self.map.is_some() {
+        if self.block.is_some() {
             self.clear();
         }
     }
     /// The bytes the packets' offsets point into.
     fn bytes(&self) -> &[u8] {
-        match (&self.block, &self.map) {
-            (Some(b), _) => b.bytes(),
-            (None, Some(r)) => r.bytes(),
-            (None, None) => &self.data,
+        match &self.block {
+            Some(b) => &b.data,
+            None => &self.data,
         }
     }
     /// The frame of `m`.
@@ -212,11 +192,10 @@ impl Batch {
     }
     /// Works out every packet's flow hint with `hint` (given the link type and frame).
     pub fn set_flow_hints(&mut self, mut hint: impl FnMut(LinkType, &[u8]) -> u64) {
-        let Batch { data, block, map, meta, .. } = self;
-        let bytes = match (block, map) {
-            (Some(b), _) => b.bytes(),
-            (None, Some(r)) => r.bytes(),
-            (None, None) => &data[..],
+        let Batch { data, block, meta, .. } = self;
+        let bytes = match block {
+            Some(b) => &b.data[..],
+            None => &data[..],
         };
         for m in meta.iter_mut() {
             m.flow_hint = hint(m.link, frame_in(bytes, m));
@@ -225,7 +204,6 @@ impl Batch {
     /// Empties it for reuse, keeping the allocations.
     pub fn clear(&mut self) {
         self.block = None;
-        self.map = None;
         self.data.clear();
         self.meta.clear();
         self.sent_at = None;
