@@ -352,6 +352,9 @@ fn run_main(s: Settings) -> anyhow::Result<i32> {
     if let Some(sink) = sink.as_mut() {
         outcome.summary.outputs = sink.close_outputs(OUTPUT_GRACE);
     }
+    if let Some(l) = &live {
+        l.set_input_done();
+    }
     // The final figures stay up for a scraper while asked to (a signal ends the wait).
     if let Some(m) = &metrics
         && !s.metrics_linger.is_zero()

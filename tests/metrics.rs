@@ -58,22 +58,27 @@ fn value(text: &str, name: &str) -> Option<f64> {
 #[test]
 fn metrics_text_has_the_runs_figures_in_prometheus_names() {
     let (child, port, _err) = lingering_siphon(&[]);
-    // The figures are final once the input is read; poll until the run has ended.
+    // The figures are final once siphon says every input is read; poll until then.
     let t = Instant::now();
     let text = loop {
         let body = http_get(port, "/metrics").expect("/metrics answers");
-        if value(
-            &body,
-            "siphon_alerts_total{detector=\"proxyware\",signature_id=\"9100300\",signature=\"SIPHON Proxyware: host looks up or contacts a bandwidth-sharing (proxyware) service\"}",
-        ) == Some(9.0)
-            && value(&body, "siphon_flows_active") == Some(0.0)
-        {
+        if value(&body, "siphon_input_done") == Some(1.0) {
             break body;
         }
+        assert_eq!(value(&body, "siphon_input_done"), Some(0.0), "{body}");
         assert!(t.elapsed() < Duration::from_secs(20), "{body}");
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(value(&text, "siphon_packets_total"), Some(50.0), "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "siphon_alerts_total{detector=\"proxyware\",signature_id=\"9100300\",signature=\"SIPHON Proxyware: host looks up or contacts a bandwidth-sharing (proxyware) service\"}",
+        ),
+        Some(9.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, "siphon_flows_active"), Some(0.0), "{text}");
     assert!(value(&text, "siphon_bytes_total").is_some_and(|b| b > 3000.0), "{text}");
     for l in [
         "# TYPE siphon_packets counter",
@@ -107,11 +112,14 @@ fn prometheus_scrapes_siphon_and_answers_queries_about_it() {
         let r = v["data"]["result"].as_array()?.first()?.clone();
         r["value"][1].as_str()?.parse().ok()
     };
+    // Prometheus's latest sample of each series: final once it has scraped `siphon_input_done 1`.
     let packets = loop {
-        if let Some(p) = scalar("siphon_packets_total") {
+        if scalar("siphon_input_done") == Some(1.0)
+            && let Some(p) = scalar("siphon_packets_total")
+        {
             break p;
         }
-        assert!(t.elapsed() < Duration::from_secs(45), "no siphon_packets_total in prometheus");
+        assert!(t.elapsed() < Duration::from_secs(45), "no final scrape in prometheus");
         std::thread::sleep(Duration::from_millis(250));
     };
     assert_eq!(packets, 50.0);

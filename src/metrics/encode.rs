@@ -106,6 +106,12 @@ impl Collector for Figures {
             )],
         )?;
         gauge(e, "siphon_uptime_seconds", "Seconds since the run started.", s.uptime_secs)?;
+        gauge(
+            e,
+            "siphon_input_done",
+            "1 once every input has been read and the figures are final (a capture file's run), else 0.",
+            if s.input_done { 1.0 } else { 0.0 },
+        )?;
         counter(e, "siphon_packets", "Packets analysed.", s.packets)?;
         counter(e, "siphon_bytes", "Wire bytes of the packets analysed.", s.bytes)?;
         counter(e, "siphon_decoded_packets", "Packets that decoded to IP.", w.decoded)?;

@@ -18,7 +18,7 @@ use crate::stats::new_histogram;
 use crate::worker::WorkerStats;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,7 @@ pub struct Live {
     outputs: Mutex<Vec<Arc<OutputQueue>>>,
     kernel: Mutex<Option<CaptureStats>>,
     started: Instant,
+    input_done: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -66,6 +67,8 @@ pub struct Snapshot {
     pub outputs: Vec<(&'static str, usize, crate::alert::output::OutputStats)>,
     /// Seconds since the run started.
     pub uptime_secs: f64,
+    /// Every input has been read and the figures are final.
+    pub input_done: bool,
 }
 
 impl std::fmt::Debug for Live {
@@ -84,6 +87,7 @@ impl Live {
             outputs: Mutex::new(Vec::new()),
             kernel: Mutex::new(None),
             started: Instant::now(),
+            input_done: AtomicBool::new(false),
         }
     }
 
@@ -112,6 +116,12 @@ impl Live {
         *lock(&self.kernel) = Some(k);
     }
 
+    /// Every input has been read, the workers have finished and the outputs are closed: the
+    /// figures a scrape sees from now on are the run's final ones.
+    pub fn set_input_done(&self) {
+        self.input_done.store(true, Ordering::Release);
+    }
+
     /// The figures now.
     pub fn snapshot(&self) -> Snapshot {
         let mut workers = WorkerStats::default();
@@ -121,7 +131,10 @@ impl Live {
             let _ = latency.add(h);
         }
         let outputs = lock(&self.outputs).iter().map(|q| (q.name(), q.depth(), q.stats())).collect();
+        // Read first: once it is set, every figure below is final.
+        let input_done = self.input_done.load(Ordering::Acquire);
         Snapshot {
+            input_done,
             packets: self.counters.packets.load(Ordering::Relaxed),
             bytes: self.counters.bytes.load(Ordering::Relaxed),
             workers,
