@@ -218,7 +218,7 @@ pub struct FlowTable {
     /// one's index entry) are loaded by the time a flood evicts them ([`FlowTable::evict_one`]).
     victims: [u32; 2],
     /// Slots of flows given traffic since the last [`FlowTable::take_unflushed`] (a flow at
-    /// most once: [`Flow::queued`]).
+    /// most once: [`Flow::queued`]; an unanswered inbound probe only once answered).
     dirty: Vec<u32>,
     /// Expiry schedule.
     wheel: Wheel,
@@ -360,10 +360,6 @@ impl FlowTable {
         let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
             unreachable!("the index names only occupied slots")
         };
-        if !flow.queued {
-            flow.queued = true;
-            self.dirty.push(slot);
-        }
         let dir = if src_is_a == flow.orig_is_a { Dir::ToServer } else { Dir::ToClient };
         let i = dir.idx();
         flow.pkts[i] += 1;
@@ -380,6 +376,12 @@ impl FlowTable {
             }
         }
         flow.last = flow.last.max(ts);
+        // Listed for the tick's hand-over, except an unanswered inbound probe never handed over:
+        // its traffic waits for its answer or its end (a SYN flood's flows are never listed).
+        if !flow.queued && (flow.flushed_once || !flow.unanswered_inbound_probe()) {
+            flow.queued = true;
+            self.dirty.push(slot);
+        }
         if refile {
             flow.wheel_at = second_of(deadline(flow, idle, closed));
             self.wheel.file(slot, flow.wheel_at);
@@ -807,6 +809,26 @@ mod tests {
         let mut out = Vec::new();
         b.write(&mut out, &[]).unwrap();
         out
+    }
+
+    #[test]
+    fn an_unanswered_inbound_syn_is_listed_for_the_tick_only_once_answered() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let home = HomeNet::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let (mut ended, mut an, opts) = (Vec::new(), Anomalies::default(), DecodeOptions::default());
+        let mut feed = |t: &mut FlowTable, f: Vec<u8>, at: u64| {
+            let d = decode(LinkType::Ethernet, &f, &opts, &mut an).unwrap();
+            t.update(&d, Timestamp(1_000_000_000_000 + at), &home, &mut ended);
+        };
+        // A flood's or a scan's SYN: nothing to hand over at a tick.
+        feed(&mut t, syn([203, 0, 113, 5], 40000, [10, 0, 0, 1], 80, false), 0);
+        assert!(t.dirty.is_empty());
+        // Its answer lists it.
+        feed(&mut t, syn([10, 0, 0, 1], 80, [203, 0, 113, 5], 40000, true), 1_000);
+        assert_eq!(t.dirty.len(), 1);
+        // A home host's own SYN is listed at once.
+        feed(&mut t, syn([10, 0, 0, 2], 50000, [203, 0, 113, 5], 443, false), 2_000);
+        assert_eq!(t.dirty.len(), 2);
     }
 
     #[test]
