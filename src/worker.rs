@@ -768,6 +768,22 @@ impl Worker {
         self.refresh_stats();
     }
 
+    /// Ends `share` of the open flows for the memory budget, oldest first, each where it lies
+    /// in the table (as [`Worker::finish`] ends them).
+    fn shed_flows(&mut self, share: f64) -> u64 {
+        self.end_flows();
+        let Worker {
+            table, detectors, volume_subs, end_subs, env, alerts, hellos, hello_pool, flow_log, ..
+        } = self;
+        let hooks = FlowEndHooks { volume: volume_subs, ends: end_subs };
+        table.shed(share, |f| {
+            if let Some(log) = flow_log.as_mut() {
+                log.push(crate::alert::flow_event::FlowRecord::of(f, EndReason::Evicted));
+            }
+            Self::end_flow(f, EndReason::Evicted, &hooks, detectors, env, alerts, hellos, hello_pool);
+        })
+    }
+
     /// Publishes what this worker holds to the run's budget; over the cap, sheds the least
     /// recently used share of every detector's state, of the flow table (flows whose last
     /// packet is oldest, ended as evicted) and of the reassembly pool.
@@ -791,8 +807,8 @@ impl Worker {
                 m.shed += d.shed(share);
             }
             m.shed += self.defrag.shed(share);
-            m.shed += self.table.shed(share, &mut self.ended);
-            self.end_flows();
+            let flows = self.shed_flows(share);
+            self.stats.memory.shed += flows;
         }
     }
 

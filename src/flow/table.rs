@@ -636,9 +636,11 @@ impl FlowTable {
     }
 
     /// Ends about `share` (0-1) of the open flows, those whose last packet is oldest, for the
-    /// memory budget (counted in `shed`, ended as evicted), then packs the survivors into the
-    /// lowest slots and gives the rest of the slab back. Returns how many flows ended.
-    pub fn shed(&mut self, share: f64, ended: &mut Vec<(Flow, EndReason)>) -> u64 {
+    /// memory budget (counted in `shed`, ended as evicted): each is given to `end` where it
+    /// lies, oldest first (collecting them would take as much memory again as they held),
+    /// then the survivors are packed into the lowest slots and the rest of the slab's pages
+    /// are given back. Returns how many flows ended.
+    pub fn shed(&mut self, share: f64, mut end: impl FnMut(&mut Flow)) -> u64 {
         let n = (self.index.len() as f64 * share.clamp(0.0, 1.0)).ceil() as usize;
         if n == 0 {
             return 0;
@@ -656,9 +658,10 @@ impl FlowTable {
         open.truncate(n);
         open.sort_unstable();
         for &(_, slot) in &open {
-            if let Some(f) = self.remove_slot(slot) {
-                ended.push((f, EndReason::Evicted));
+            if let Some(Some(f)) = self.slots.get_mut(slot as usize) {
+                end(f);
             }
+            self.remove_slot(slot);
         }
         self.stats.shed += n as u64;
         self.stats.active = self.index.len() as u64;
@@ -693,7 +696,10 @@ impl FlowTable {
             }
         }
         self.free.clear();
-        self.slots.shrink_to(self.slots.len().max(1024));
+        // The slab keeps its reserved capacity (shrinking it copied the flows into a new buffer,
+        // and the flows that came next grew it again through more copies: a tight
+        // `memory.cap` doubled a flood's peak RSS); the pages past the flows go back instead.
+        release_unused_tail(&mut self.slots);
         self.free.shrink_to_fit();
         self.index.shrink_for(self.index.len());
         self.wheel.shrink();
@@ -788,6 +794,27 @@ pub(crate) fn record_payload(r: &crate::capture::netflow::FlowRecord) -> u64 {
     r.bytes.saturating_sub(r.pkts.saturating_mul(per_packet))
 }
 
+/// Gives the kernel back the whole pages of `v`'s spare capacity (past its length): they read
+/// as zeros if touched again, and the vector keeps its capacity, so refilling it copies
+/// nothing. What past the length holds is uninitialised as far as `Vec` is concerned, so
+/// zeroed pages are as good.
+fn release_unused_tail<T>(v: &mut Vec<T>) {
+    const PAGE: usize = 4096;
+    let size = std::mem::size_of::<T>();
+    let base = v.as_mut_ptr() as usize;
+    let start = (base + v.len() * size).next_multiple_of(PAGE);
+    let end = (base + v.capacity() * size) / PAGE * PAGE;
+    if size == 0 || end <= start {
+        return;
+    }
+    // SAFETY: [start, end) lies inside `v`'s allocation, past its initialised elements; nothing
+    // refers to it, and MADV_DONTNEED on the allocator's private anonymous memory only makes
+    // those pages read as zeros when next touched. A failure leaves the pages as they were.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -874,10 +901,13 @@ mod tests {
         // (at a tick, as the worker sheds: after the traffic was handed over).
         t.take_unflushed(&mut Vec::new());
         let before = t.memory();
-        assert_eq!(t.shed(0.5, &mut ended), 1500);
+        let reserved = t.slots.capacity();
+        assert_eq!(t.shed(0.5, |f| ended.push((f.clone(), EndReason::Evicted))), 1500);
         assert_eq!(t.stats.shed, 1500);
         assert!(ended.iter().all(|(f, r)| *r == EndReason::Evicted && f.first < at(2_501_000_000)));
         assert!(t.memory() < before, "{} < {before}", t.memory());
+        // The slab was packed in place, not copied into a smaller one (its pages went back).
+        assert_eq!(t.slots.capacity(), reserved);
         assert_eq!(t.len(), 1499);
         for f in &frames[2501..] {
             let d = decode(LinkType::Ethernet, f, &opts, &mut an).unwrap();
