@@ -169,7 +169,7 @@ fn a_network_few_home_hosts_talk_to_raises_the_severity() {
     let set = ["egress_volume.volume=1h:1MB", "egress.rare_min_home_hosts=4", "egress.rare_prevalence=0.3"];
     // One worker: the prevalence table is shared by the workers, but with several a worker can
     // judge its alert before another has analysed the earlier files' hosts (workers run at their
-    // own pace; docs/performance.md, "Memory and the worker count").
+    // own pace; docs/performance.md, "Alerts and the worker count").
     let args = with_dbs(&set);
     let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
     args.extend(["--workers", "1"]);

@@ -19,7 +19,7 @@
 //! With several workers (packets sharded by home host) a series lives whole in one worker, but
 //! the prevalence table and the address -> name cache hold what that worker's hosts saw: the
 //! severity, and which connections a name series counts, can differ with `--workers`
-//! (docs/performance.md, "Memory and the worker count").
+//! (docs/performance.md, "Alerts and the worker count").
 //!
 //! Needs: flow volume hand-overs (a flow's start, and bursts), flow ends (sizes), TLS
 //! ClientHellos, HTTP requests and DNS messages. Nothing per packet: a lookup when a flow starts,
