@@ -799,11 +799,13 @@ pub(crate) fn record_payload(r: &crate::capture::netflow::FlowRecord) -> u64 {
 /// nothing. What past the length holds is uninitialised as far as `Vec` is concerned, so
 /// zeroed pages are as good.
 fn release_unused_tail<T>(v: &mut Vec<T>) {
-    const PAGE: usize = 4096;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let Ok(page @ 1..) = usize::try_from(page) else { return };
     let size = std::mem::size_of::<T>();
     let base = v.as_mut_ptr() as usize;
-    let start = (base + v.len() * size).next_multiple_of(PAGE);
-    let end = (base + v.capacity() * size) / PAGE * PAGE;
+    let start = (base + v.len() * size).next_multiple_of(page);
+    let end = (base + v.capacity() * size) / page * page;
     if size == 0 || end <= start {
         return;
     }
