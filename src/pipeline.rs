@@ -14,11 +14,11 @@ use crate::error::{CaptureError, OutputError};
 use crate::flow::HomeNet;
 use crate::stats::Summary;
 use crate::worker::{Worker, decode_options};
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use shared::{Run, Seen, WorkerLink, merge_worker};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -181,6 +181,11 @@ fn shard_by(
 }
 
 /// Runs the pipeline over `source` until it ends or `opts.stop` is set.
+///
+/// Capture files with several workers have no capture thread: the workers take turns at reading
+/// (a worker whose queue ran dry reads and shards the next block for all), so on a machine with
+/// as many cores as workers no thread waits for a core while another is idle. A live source or
+/// a pipe keeps a capture thread ([`PacketSource::reads_may_wait`]).
 pub fn run(
     source: &mut dyn PacketSource,
     config: &Config,
@@ -196,148 +201,216 @@ pub fn run(
     // Wake-ups for a capture thread waiting for a free block; a worker never waits to send one
     // (a full channel already holds a wake-up).
     let (freed_tx, freed_rx) = bounded::<()>(n * BATCHES_PER_WORKER + n);
-    let mut blocks = BlockPool { blocks: Vec::with_capacity(BLOCKS_IN_FLIGHT), freed: freed_rx };
-    let home = HomeNet::new(config.general.home_net.clone());
-    let dopts = decode_options(config);
+    let taking_turns = n > 1 && !source.reads_may_wait();
+
+    let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(n);
+    let mut receivers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let current: Vec<Batch> = (0..n).map(|_| pool_rx.recv().unwrap_or_default()).collect();
+    let shared = Mutex::new(Reader {
+        source,
+        n,
+        senders,
+        pool: pool_rx,
+        blocks: BlockPool { blocks: Vec::with_capacity(BLOCKS_IN_FLIGHT), freed: freed_rx },
+        current,
+        home: HomeNet::new(config.general.home_net.clone()),
+        dopts: decode_options(config),
+        scratch: Anomalies::default(),
+        seen: Seen::default(),
+        input_error: None,
+        done: false,
+    });
 
     std::thread::scope(|scope| {
         let (alert_tx, writer) = run.spawn_writer(scope, sink);
-        // Workers.
-        let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(n);
+        let turns = taking_turns.then_some(&shared);
         let mut handles = Vec::with_capacity(n);
-        for slot in 0..n {
-            let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
-            senders.push(tx);
+        for (slot, rx) in receivers.into_iter().enumerate() {
             let (alert_tx, pool_tx, freed_tx, run) =
                 (alert_tx.clone(), pool_tx.clone(), freed_tx.clone(), &run);
             handles.push(scope.spawn(move || {
                 let (w, link) = run.worker(slot, alert_tx);
-                work(w, link, rx, pool_tx, freed_tx)
+                work(w, link, rx, pool_tx, freed_tx, turns, opts)
             }));
         }
         drop(alert_tx);
         drop(freed_tx);
-
-        // Capture, on this thread.
-        let mut current: Vec<Batch> = (0..n).map(|_| pool_rx.recv().unwrap_or_default()).collect();
-        let mut scratch = Anomalies::default();
-        let mut input_error = None;
-        let mut seen = Seen::default();
-        loop {
-            if opts.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            // One worker and a source that reads straight into batches: no copy at all.
-            if n == 1
-                && let Some(res) = source.fill_batch(&mut current[0])
-            {
-                let b = &mut current[0];
-                // The flow hints are worked out here, where the frames were just read and are
-                // in cache: the capture thread has time to spare, the worker has not.
-                b.set_flow_hints(|link, frame| {
-                    let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
-                    shard_of(&p, 1, &home, &dopts, &mut scratch).1
-                });
-                for m in &b.meta {
-                    seen.packet(m.ts, m.wire_len);
-                }
-                if !b.is_empty() {
-                    send_batch(b, &senders[0], &pool_rx);
-                }
-                opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
-                match res {
-                    Ok(true) => continue,
-                    Ok(false) => break,
-                    Err(_) if opts.stop.load(Ordering::Relaxed) => break,
-                    Err(e) => {
-                        input_error = Some(e);
-                        break;
-                    }
-                }
-            }
-            // Several workers and a source that reads blocks: each block is read once, and every
-            // worker's batch points into it.
-            if n > 1 {
-                let i = blocks.take();
-                let Some(block) = blocks.blocks.get_mut(i) else { break };
-                // Only the pool holds it (`take`), and nothing else can clone it meanwhile. A
-                // file libpcap reads (`None`) goes through `read` below.
-                if let Some(res) = Arc::get_mut(block).and_then(|b| source.fill_batch(b)) {
-                    shard_block(block, &mut current, &senders, &pool_rx, |p| {
-                        seen.packet(p.ts, p.wire_len);
-                        shard_of(p, n, &home, &dopts, &mut scratch)
-                    });
-                    opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
-                    match res {
-                        Ok(true) => continue,
-                        Ok(false) => break,
-                        Err(_) if opts.stop.load(Ordering::Relaxed) => break,
-                        Err(e) => {
-                            input_error = Some(e);
-                            break;
-                        }
-                    }
-                }
-            }
-            let mut full: Vec<usize> = Vec::new();
-            let mut delivered = 0usize;
-            let res = source.read(crate::capture::BATCH_PACKETS, &mut |p| {
-                delivered += 1;
-                let (s, hint) = shard_of(p, n, &home, &dopts, &mut scratch);
-                current[s].push(p, hint);
-                seen.packet(p.ts, p.wire_len);
-                if current[s].is_full() && !full.contains(&s) {
-                    full.push(s);
-                }
-            });
-            for s in full {
-                send_batch(&mut current[s], &senders[s], &pool_rx);
-            }
-            opts.counters.input_bytes.store(source.bytes_read(), Ordering::Relaxed);
-            if let Some(k) = source.stats() {
-                opts.counters.kernel_received.store(k.received, Ordering::Relaxed);
-                opts.counters.kernel_dropped.store(k.dropped + k.if_dropped, Ordering::Relaxed);
-                if let Some(l) = &opts.live {
-                    l.set_kernel(k);
-                }
-            }
-            match res {
-                Ok(true) => {
-                    // The source had no more packets ready (live timeout, a pipe waiting for
-                    // its writer): hand over partial batches now, for low latency.
-                    if delivered < crate::capture::BATCH_PACKETS {
-                        for (s, b) in current.iter_mut().enumerate() {
-                            if !b.is_empty() {
-                                send_batch(b, &senders[s], &pool_rx);
-                            }
-                        }
-                    }
-                }
-                Ok(false) => break,
-                // A read interrupted because we were asked to stop is not an input error.
-                Err(_) if opts.stop.load(Ordering::Relaxed) => break,
-                Err(e) => {
-                    input_error = Some(e);
-                    break;
-                }
-            }
-        }
-        for (s, b) in current.iter_mut().enumerate() {
-            if !b.is_empty() {
-                send_batch(b, &senders[s], &pool_rx);
-            }
+        if !taking_turns {
+            // Capture, on this thread.
+            let mut r = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            while r.step(opts) {}
         }
         let mut summary = Summary::new();
-        summary.capture = source.stats();
-        summary.input_warnings = source.warnings();
-        drop(senders);
+        let mut ends = Vec::with_capacity(n);
         for h in handles {
             if let Ok(end) = h.join() {
-                merge_worker(&mut summary, &end);
+                ends.push(end);
             }
         }
+        let mut r = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        // (Every worker gone early only if they panicked.)
+        r.end();
+        for end in &ends {
+            merge_worker(&mut summary, end);
+        }
+        summary.capture = r.source.stats();
+        summary.input_warnings = r.source.warnings();
+        let (seen, input_error) = (std::mem::take(&mut r.seen), r.input_error.take());
         run.finish(writer, summary, seen, input_error)
     })
+}
+
+/// The reading side of a run: the source, the blocks and batches being filled, the workers'
+/// queues. Driven by the capture thread, or by the workers in turn ([`run`]).
+struct Reader<'s> {
+    source: &'s mut dyn PacketSource,
+    n: usize,
+    /// The workers' queues; emptied at the end of input, which ends the workers.
+    senders: Vec<Sender<Batch>>,
+    /// Empty batches, back from the workers.
+    pool: Receiver<Batch>,
+    blocks: BlockPool,
+    /// The batch being filled for each worker.
+    current: Vec<Batch>,
+    home: HomeNet,
+    dopts: decode::packet::DecodeOptions,
+    scratch: Anomalies,
+    seen: Seen,
+    input_error: Option<CaptureError>,
+    /// Input ended (or the run was stopped) and every batch was handed over.
+    done: bool,
+}
+
+impl Reader<'_> {
+    /// Reads the next block (or batch of packets) and hands it to the workers. `false` once the
+    /// input ended, failed or the run was stopped: then every batch was sent and the queues
+    /// closed.
+    fn step(&mut self, opts: &RunOptions) -> bool {
+        if self.done {
+            return false;
+        }
+        let go_on = self.read(opts);
+        if !go_on {
+            self.end();
+        }
+        go_on
+    }
+
+    fn read(&mut self, opts: &RunOptions) -> bool {
+        if opts.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let (n, home, dopts, scratch) = (self.n, &self.home, &self.dopts, &mut self.scratch);
+        // One worker and a source that reads straight into batches: no copy at all.
+        if n == 1
+            && let Some(res) = self.source.fill_batch(&mut self.current[0])
+        {
+            let b = &mut self.current[0];
+            // The flow hints are worked out here, where the frames were just read and are
+            // in cache: the capture thread has time to spare, the worker has not.
+            b.set_flow_hints(|link, frame| {
+                let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
+                shard_of(&p, 1, home, dopts, scratch).1
+            });
+            for m in &b.meta {
+                self.seen.packet(m.ts, m.wire_len);
+            }
+            if !b.is_empty() {
+                send_batch(b, &self.senders[0], &self.pool);
+            }
+            opts.counters.input_bytes.store(self.source.bytes_read(), Ordering::Relaxed);
+            return self.went(res, opts);
+        }
+        // Several workers and a source that reads blocks: each block is read once, and every
+        // worker's batch points into it.
+        if n > 1 {
+            let i = self.blocks.take();
+            let Some(block) = self.blocks.blocks.get_mut(i) else { return false };
+            // Only the pool holds it (`take`), and nothing else can clone it meanwhile. A
+            // file libpcap reads (`None`) goes through `read` below.
+            if let Some(res) = Arc::get_mut(block).and_then(|b| self.source.fill_batch(b)) {
+                let seen = &mut self.seen;
+                shard_block(block, &mut self.current, &self.senders, &self.pool, |p| {
+                    seen.packet(p.ts, p.wire_len);
+                    shard_of(p, n, home, dopts, scratch)
+                });
+                opts.counters.input_bytes.store(self.source.bytes_read(), Ordering::Relaxed);
+                return self.went(res, opts);
+            }
+        }
+        let mut full: Vec<usize> = Vec::new();
+        let mut delivered = 0usize;
+        let (current, seen) = (&mut self.current, &mut self.seen);
+        let res = self.source.read(crate::capture::BATCH_PACKETS, &mut |p| {
+            delivered += 1;
+            let (s, hint) = shard_of(p, n, home, dopts, scratch);
+            current[s].push(p, hint);
+            seen.packet(p.ts, p.wire_len);
+            if current[s].is_full() && !full.contains(&s) {
+                full.push(s);
+            }
+        });
+        for s in full {
+            send_batch(&mut self.current[s], &self.senders[s], &self.pool);
+        }
+        opts.counters.input_bytes.store(self.source.bytes_read(), Ordering::Relaxed);
+        if let Some(k) = self.source.stats() {
+            opts.counters.kernel_received.store(k.received, Ordering::Relaxed);
+            opts.counters.kernel_dropped.store(k.dropped + k.if_dropped, Ordering::Relaxed);
+            if let Some(l) = &opts.live {
+                l.set_kernel(k);
+            }
+        }
+        // The source had no more packets ready (live timeout, a pipe waiting for its writer):
+        // hand over partial batches now, for low latency.
+        if matches!(res, Ok(true)) && delivered < crate::capture::BATCH_PACKETS {
+            self.send_partial();
+        }
+        self.went(res, opts)
+    }
+
+    /// Whether reading goes on after `res`; an input error is kept for the summary.
+    fn went(&mut self, res: Result<bool, CaptureError>, opts: &RunOptions) -> bool {
+        match res {
+            Ok(more) => more,
+            // A read interrupted because we were asked to stop is not an input error.
+            Err(_) if opts.stop.load(Ordering::Relaxed) => false,
+            Err(e) => {
+                self.input_error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Whether every worker's queue can take what one [`Reader::step`] sends it (the batch
+    /// filled before, the block's, the last): a worker reading in turn must never wait for
+    /// another worker's queue, which may be waiting for the reader.
+    fn has_room(&self) -> bool {
+        self.senders.iter().all(|s| s.len() + 3 <= BATCHES_PER_WORKER)
+    }
+
+    /// Sends every batch that has packets.
+    fn send_partial(&mut self) {
+        for (b, tx) in self.current.iter_mut().zip(&self.senders) {
+            if !b.is_empty() {
+                send_batch(b, tx, &self.pool);
+            }
+        }
+    }
+
+    /// Hands the last batches over and closes the workers' queues.
+    fn end(&mut self) {
+        if !self.done {
+            self.send_partial();
+            self.senders.clear();
+            self.done = true;
+        }
+    }
 }
 
 /// The capture file's blocks for sharding without a copy: at most [`BLOCKS_IN_FLIGHT`], made
@@ -402,15 +475,56 @@ fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
     let _ = tx.send(full);
 }
 
+/// A worker: processes its queue's batches until the queue is closed. Taking turns at reading
+/// (`turns`), it reads the next block itself when its queue ran dry, and reads one ahead when
+/// it took its last queued batch and nobody else is reading.
 fn work(
     mut w: Worker,
     mut link: WorkerLink<'_>,
     rx: Receiver<Batch>,
     pool: Sender<Batch>,
     freed: Sender<()>,
+    turns: Option<&Mutex<Reader<'_>>>,
+    opts: &RunOptions,
 ) -> (crate::worker::WorkerStats, hdrhistogram::Histogram<u64>) {
     let mut emit = link.emitter();
-    for mut batch in rx {
+    loop {
+        let mut batch = match (rx.try_recv(), turns) {
+            (Ok(b), _) => b,
+            (Err(TryRecvError::Disconnected), _) => break,
+            (Err(TryRecvError::Empty), None) => match rx.recv() {
+                Ok(b) => b,
+                Err(_) => break,
+            },
+            (Err(TryRecvError::Empty), Some(reader)) => {
+                let mut r = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                // Whoever read meanwhile may have filled this queue.
+                match rx.try_recv() {
+                    Ok(b) => b,
+                    Err(TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty) if r.has_room() => {
+                        // (At the end of input the queue is closed: the next look ends the loop.)
+                        r.step(opts);
+                        continue;
+                    }
+                    // Another worker's queue is full: it has work, and reads once it ran dry.
+                    Err(TryRecvError::Empty) => {
+                        drop(r);
+                        match rx.recv() {
+                            Ok(b) => b,
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(reader) = turns
+            && rx.is_empty()
+            && let Ok(mut r) = reader.try_lock()
+            && r.has_room()
+        {
+            r.step(opts);
+        }
         let bytes = w.process_batch(&batch, &mut emit);
         if let Some(t) = batch.sent_at {
             let _ = link.hist.record_n(t.elapsed().as_nanos() as u64, batch.len() as u64);

@@ -128,6 +128,10 @@ impl LiveSource {
 }
 
 impl PacketSource for LiveSource {
+    fn reads_may_wait(&self) -> bool {
+        true
+    }
+
     /// Returns after `max` packets, or `flush_interval` after it was called with what arrived
     /// by then (a short read: the pipeline hands partly filled batches over).
     fn read(&mut self, max: usize, f: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {

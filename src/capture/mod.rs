@@ -65,6 +65,12 @@ pub trait PacketSource: Send {
     fn stats(&mut self) -> Option<CaptureStats> {
         None
     }
+    /// Its reads may wait for packets (a live interface, a pipe): whoever reads may sit in a
+    /// read for long, so it must be a capture thread of its own, never a worker holding
+    /// packets it has not analysed yet.
+    fn reads_may_wait(&self) -> bool {
+        false
+    }
     /// The capturing host's own addresses on this source (live only): tunnels addressed to
     /// them are mirror deliveries (see [`crate::mirror`]).
     fn local_addrs(&self) -> Vec<std::net::IpAddr> {
