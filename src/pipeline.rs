@@ -18,8 +18,8 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use shared::{Run, Seen, WorkerLink, merge_worker};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 mod fanout;

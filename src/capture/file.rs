@@ -187,9 +187,7 @@ impl FileSource {
 impl PacketSource for FileSource {
     /// Stdin, and anything that is not a regular file (a named pipe, a device).
     fn reads_may_wait(&self) -> bool {
-        self.paths
-            .iter()
-            .any(|p| p.as_os_str() == "-" || std::fs::metadata(p).map_or(true, |m| !m.is_file()))
+        self.paths.iter().any(|p| p.as_os_str() == "-" || std::fs::metadata(p).map_or(true, |m| !m.is_file()))
     }
 
     fn warnings(&self) -> Vec<String> {
