@@ -14,7 +14,7 @@ use crate::error::{CaptureError, OutputError};
 use crate::flow::HomeNet;
 use crate::stats::Summary;
 use crate::worker::{Worker, decode_options};
-use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded};
 use shared::{Run, Seen, WorkerLink, merge_worker};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -35,6 +35,10 @@ const BATCHES_PER_WORKER: usize = 8;
 /// a copy (each block is cut into at most one batch per worker, so this keeps every worker's
 /// queue fed): about 320 KiB each.
 const BLOCKS_IN_FLIGHT: usize = BATCHES_PER_WORKER + 2;
+/// How long a worker taking turns at reading waits for packets, when another worker's full
+/// queue keeps it from reading, before it looks again: a flood to one worker's hosts is read by
+/// the other worker, not by the busy one once its queue ran dry.
+const TURN_RETRY: std::time::Duration = std::time::Duration::from_micros(100);
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
 /// to a trickle). The channel's slots are allocated and touched up front, about 810 bytes each.
 const ALERT_QUEUE: usize = 512;
@@ -507,12 +511,14 @@ fn work(
                         r.step(opts);
                         continue;
                     }
-                    // Another worker's queue is full: it has work, and reads once it ran dry.
+                    // Another worker's queue is full: wait for packets, and look again soon
+                    // (the busy worker is better left to its packets than made to read).
                     Err(TryRecvError::Empty) => {
                         drop(r);
-                        match rx.recv() {
+                        match rx.recv_timeout(TURN_RETRY) {
                             Ok(b) => b,
-                            Err(_) => break,
+                            Err(RecvTimeoutError::Timeout) => continue,
+                            Err(RecvTimeoutError::Disconnected) => break,
                         }
                     }
                 }

@@ -101,3 +101,44 @@ fn a_generated_day_gives_the_same_alerts_with_1_2_and_3_workers() {
     let _ = std::fs::remove_file(&path);
     assert!(!alerts.is_empty(), "the generated day raises alerts");
 }
+
+/// The alert lines of one run of siphon with `args` and `workers`, `stdin` fed to it.
+fn run_lines(args: &[&Path], workers: usize, stdin: Option<&Path>) -> Vec<String> {
+    let mut cmd = siphon();
+    for a in args {
+        cmd.arg("-r").arg(a);
+    }
+    cmd.args(["--workers", &workers.to_string()]);
+    if let Some(p) = stdin {
+        cmd.stdin(std::fs::File::open(p).expect("open stdin capture"));
+    }
+    let out = cmd.output().expect("run siphon");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let mut lines: Vec<String> = parse_alerts(&out.stdout).iter().map(identity).collect();
+    lines.sort();
+    lines
+}
+
+/// With several workers a capture file is read by the workers in turn (no capture thread),
+/// classic pcap in blocks and pcapng through libpcap, one file after another; stdin keeps a
+/// capture thread (its reads wait for the writer). Four workers on two cores, against one.
+#[test]
+fn a_list_of_captures_and_stdin_give_the_same_alerts_with_1_and_4_workers() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let list: Vec<PathBuf> =
+        ["proxy_dns_names.pcap", "fmt_dig_loop.pcapng", "icmp_ptunnel.pcap", "scan_nmap_sU.pcap"]
+            .iter()
+            .map(|n| dir.join(n))
+            .collect();
+    let paths: Vec<&Path> = list.iter().map(PathBuf::as_path).collect();
+    let one = run_lines(&paths, 1, None);
+    assert!(one.len() >= 10, "the list raises alerts: {one:#?}");
+    assert_eq!(one, run_lines(&paths, 4, None), "a list of files, --workers 4");
+
+    let piped = dir.join("proxy_tls_sni.pcap");
+    let from_file = run_lines(&[piped.as_path()], 1, None);
+    assert!(!from_file.is_empty());
+    for n in [2, 4] {
+        assert_eq!(from_file, run_lines(&[Path::new("-")], n, Some(&piped)), "stdin, --workers {n}");
+    }
+}
