@@ -14,12 +14,12 @@ use crate::error::{CaptureError, OutputError};
 use crate::flow::HomeNet;
 use crate::stats::Summary;
 use crate::worker::{Worker, decode_options};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded};
+use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, bounded};
 use shared::{Run, Seen, WorkerLink, merge_worker};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Instant;
 
 mod fanout;
@@ -219,7 +219,7 @@ pub fn run(
         source,
         n,
         senders,
-        pool: pool_rx,
+        pool: Pool { batches: pool_rx, wait: !taking_turns },
         blocks: BlockPool { blocks: Vec::with_capacity(BLOCKS_IN_FLIGHT), freed: freed_rx },
         current,
         home: HomeNet::new(config.general.home_net.clone()),
@@ -277,7 +277,7 @@ struct Reader<'s> {
     /// The workers' queues; emptied at the end of input, which ends the workers.
     senders: Vec<Sender<Batch>>,
     /// Empty batches, back from the workers.
-    pool: Receiver<Batch>,
+    pool: Pool,
     blocks: BlockPool,
     /// The batch being filled for each worker.
     current: Vec<Batch>,
@@ -391,11 +391,11 @@ impl Reader<'_> {
         }
     }
 
-    /// Whether every worker's queue can take what one [`Reader::step`] sends it (the batch
-    /// filled before, the block's, the last): a worker reading in turn must never wait for
-    /// another worker's queue, which may be waiting for the reader.
-    fn has_room(&self) -> bool {
-        self.senders.iter().all(|s| s.len() + 3 <= BATCHES_PER_WORKER)
+    /// Whether a [`Reader::step`] can run without waiting for a worker: every queue can take
+    /// what one step sends it (the batch filled before, the block's, the last) and a block is
+    /// free. A worker reading in turn must never wait for another worker.
+    fn ready(&self) -> bool {
+        self.senders.iter().all(|s| s.len() + 3 <= BATCHES_PER_WORKER) && self.blocks.has_free()
     }
 
     /// Sends every batch that has packets.
@@ -427,6 +427,13 @@ struct BlockPool {
 }
 
 impl BlockPool {
+    /// Whether [`BlockPool::take`] would return without waiting. (A worker's batch only ever
+    /// lets go of its reference: a block free now stays free until the next `take`.)
+    fn has_free(&self) -> bool {
+        self.blocks.len() < BLOCKS_IN_FLIGHT
+            || self.blocks.iter().any(|b| Arc::strong_count(b) == 1 && Arc::weak_count(b) == 0)
+    }
+
     /// The index of a block no worker holds, waiting for one when all are in flight.
     fn take(&mut self) -> usize {
         loop {
@@ -449,7 +456,7 @@ fn shard_block(
     block: &Arc<Batch>,
     current: &mut [Batch],
     senders: &[Sender<Batch>],
-    pool: &Receiver<Batch>,
+    pool: &Pool,
     mut shard: impl FnMut(&RawPacket<'_>) -> (usize, u64),
 ) {
     // Packets copied in before (from a file libpcap read) go first.
@@ -472,16 +479,34 @@ fn shard_block(
     }
 }
 
-fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Receiver<Batch>) {
-    let fresh = pool.recv().unwrap_or_default();
+/// Empty batches, back from the workers.
+struct Pool {
+    batches: Receiver<Batch>,
+    /// Wait for one when none is back (a capture thread); else make one (a worker reading in
+    /// turn, which must not wait: with [`Reader::ready`] the pool is never empty then).
+    wait: bool,
+}
+
+impl Pool {
+    fn fresh(&self) -> Batch {
+        if self.wait { self.batches.recv() } else { self.batches.try_recv().map_err(|_| RecvError) }
+            .unwrap_or_default()
+    }
+}
+
+fn send_batch(b: &mut Batch, tx: &Sender<Batch>, pool: &Pool) {
+    let fresh = pool.fresh();
     let mut full = std::mem::replace(b, fresh);
     full.sent_at = Some(Instant::now());
     let _ = tx.send(full);
 }
 
 /// A worker: processes its queue's batches until the queue is closed. Taking turns at reading
-/// (`turns`), it reads the next block itself when its queue ran dry, and reads one ahead when
-/// it took its last queued batch and nobody else is reading.
+/// (`turns`), it reads the next block itself when its queue ran dry, and one ahead when it took
+/// its last queued batch. It never waits for the reader's lock (a worker waiting for it while
+/// its own queue fills would hold the blocks and queue slots the reader waits for): when
+/// another worker is reading, or reading must wait for room, it waits for its own packets and
+/// looks again after [`TURN_RETRY`].
 fn work(
     mut w: Worker,
     mut link: WorkerLink<'_>,
@@ -501,35 +526,21 @@ fn work(
                 Err(_) => break,
             },
             (Err(TryRecvError::Empty), Some(reader)) => {
-                let mut r = reader.lock().unwrap_or_else(PoisonError::into_inner);
-                // Whoever read meanwhile may have filled this queue.
-                match rx.try_recv() {
+                if read_in_turn(reader, opts) {
+                    // (At the end of input the queue is closed: the next look ends the loop.)
+                    continue;
+                }
+                match rx.recv_timeout(TURN_RETRY) {
                     Ok(b) => b,
-                    Err(TryRecvError::Disconnected) => break,
-                    Err(TryRecvError::Empty) if r.has_room() => {
-                        // (At the end of input the queue is closed: the next look ends the loop.)
-                        r.step(opts);
-                        continue;
-                    }
-                    // Another worker's queue is full: wait for packets, and look again soon
-                    // (the busy worker is better left to its packets than made to read).
-                    Err(TryRecvError::Empty) => {
-                        drop(r);
-                        match rx.recv_timeout(TURN_RETRY) {
-                            Ok(b) => b,
-                            Err(RecvTimeoutError::Timeout) => continue,
-                            Err(RecvTimeoutError::Disconnected) => break,
-                        }
-                    }
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
         };
         if let Some(reader) = turns
             && rx.is_empty()
-            && let Ok(mut r) = reader.try_lock()
-            && r.has_room()
         {
-            r.step(opts);
+            read_in_turn(reader, opts);
         }
         let bytes = w.process_batch(&batch, &mut emit);
         if let Some(t) = batch.sent_at {
@@ -544,6 +555,21 @@ fn work(
         let _ = pool.try_send(batch);
     }
     link.finish(w)
+}
+
+/// Reads the next block if nobody else is reading and it can be read without waiting
+/// ([`Reader::ready`]); whether it did.
+fn read_in_turn(reader: &Mutex<Reader<'_>>, opts: &RunOptions) -> bool {
+    let mut r = match reader.try_lock() {
+        Ok(r) => r,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return false,
+    };
+    if r.done || !r.ready() {
+        return false;
+    }
+    r.step(opts);
+    true
 }
 
 /// Reads capture files with `config` and returns the alerts (the test seam).

@@ -87,6 +87,7 @@ fn by_reference(paths: &[PathBuf], n: usize, lag: usize) -> (Vec<Vec<Got>>, usiz
     let mut workers = Workers { rx, pool: pool_tx, freed: freed_tx, out: Vec::new(), lag };
     workers.out = (0..n).map(|_| Vec::new()).collect();
     let mut current: Vec<Batch> = (0..n).map(|_| pool_rx.recv().unwrap_or_default()).collect();
+    let pool_rx = Pool { batches: pool_rx, wait: true };
     loop {
         let i = blocks.take();
         let block = &mut blocks.blocks[i];
