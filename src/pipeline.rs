@@ -181,7 +181,9 @@ fn shard_by(
     };
     let mut h = rustc_hash::FxHasher::default();
     key.hash(&mut h);
-    (h.finish() % n as u64) as usize
+    let (h, n) = (h.finish(), n as u64);
+    // The same worker as `h % n`, without a division for a power of two (2 workers on 2 cores).
+    (if n.is_power_of_two() { h & (n - 1) } else { h % n }) as usize
 }
 
 /// Runs the pipeline over `source` until it ends or `opts.stop` is set.
