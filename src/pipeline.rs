@@ -14,7 +14,7 @@ use crate::error::{CaptureError, OutputError};
 use crate::flow::HomeNet;
 use crate::stats::Summary;
 use crate::worker::{Worker, decode_options};
-use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded};
 use shared::{Run, Seen, WorkerLink, merge_worker};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -491,8 +491,8 @@ struct Pool {
 
 impl Pool {
     fn fresh(&self) -> Batch {
-        if self.wait { self.batches.recv() } else { self.batches.try_recv().map_err(|_| RecvError) }
-            .unwrap_or_default()
+        let back = if self.wait { self.batches.recv().ok() } else { self.batches.try_recv().ok() };
+        back.unwrap_or_default()
     }
 }
 

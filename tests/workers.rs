@@ -22,12 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// One line per alert, sorted.
 fn alert_lines(path: &Path, workers: usize) -> Vec<String> {
-    let out =
-        siphon().arg("-r").arg(path).args(["--workers", &workers.to_string()]).output().expect("run siphon");
-    assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    let mut lines: Vec<String> = parse_alerts(&out.stdout).iter().map(identity).collect();
-    lines.sort();
-    lines
+    run_lines(&[path], workers, None)
 }
 
 /// An alert without what one worker fills on its own.
@@ -102,7 +97,8 @@ fn a_generated_day_gives_the_same_alerts_with_1_2_and_3_workers() {
     assert!(!alerts.is_empty(), "the generated day raises alerts");
 }
 
-/// The alert lines of one run of siphon with `args` and `workers`, `stdin` fed to it.
+/// The alert lines (one per alert, sorted) of one run of siphon reading `args` with `workers`,
+/// `stdin` fed to it.
 fn run_lines(args: &[&Path], workers: usize, stdin: Option<&Path>) -> Vec<String> {
     let mut cmd = siphon();
     for a in args {
