@@ -37,7 +37,7 @@ impl Light {
     #[inline]
     pub(super) fn hint(&self) -> u64 {
         let (sp, dp) = self.key_ports;
-        crate::flow::FlowKey::from_tuple(self.src, sp, self.dst, dp, self.proto, self.vlan).0.hash64()
+        crate::flow::FlowKey::hash_of_tuple(self.src, sp, self.dst, dp, self.proto, self.vlan)
     }
 }
 
