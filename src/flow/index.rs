@@ -53,6 +53,7 @@ impl FlowIndex {
     }
 
     /// No entries.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -8,6 +8,7 @@ pub(crate) mod hash;
 pub(crate) mod host;
 pub(crate) mod index;
 pub(crate) mod key;
+mod probes;
 pub(crate) mod table;
 pub(crate) mod wheel;
 

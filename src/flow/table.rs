@@ -5,6 +5,7 @@ use super::Dir;
 use super::host::HomeNet;
 use super::index::{FlowIndex, prefetch_line};
 use super::key::FlowKey;
+use super::probes::Probes;
 use super::wheel::{Wheel, second_of};
 use crate::config::FlowConfig;
 use crate::decode::app::AppProto;
@@ -222,12 +223,26 @@ pub struct FlowTable {
     dirty: Vec<u32>,
     /// Expiry schedule.
     wheel: Wheel,
+    /// Flows opened from outside to a home host, held apart until a second packet
+    /// ([`super::probes`]).
+    probes: Probes,
     /// Slots found due by [`FlowTable::expire`] (reused).
     due: Vec<u32>,
     cfg: FlowConfig,
     /// Counters.
     pub stats: FlowStats,
 }
+
+/// Where [`FlowTable::open_flow`] put a new flow.
+enum Opened {
+    /// In the table, at this slot.
+    InTable(u32),
+    /// Nowhere yet: opened from outside, to be held apart ([`super::probes`]).
+    Apart(Flow),
+}
+
+/// Marks a probe's place in [`FlowTable::end_all`]'s order (slots stay below it).
+const PROBE: u32 = 1 << 31;
 
 /// Slots reserved up front at most (about 200 MiB of address space); a larger `flow.max_flows`
 /// grows the slab past it by doubling.
@@ -237,6 +252,21 @@ const MAX_RESERVED_SLOTS: usize = 1 << 20;
 fn deadline(f: &Flow, idle: u64, closed: u64) -> u64 {
     let t = if f.key.proto == 6 && f.is_closed() { closed.min(idle) } else { idle };
     f.last.0.saturating_add(t)
+}
+
+/// Counts packet `d` (at `ts`, from endpoint `a` if `src_is_a`) to `flow`; its direction.
+#[inline]
+fn count(flow: &mut Flow, d: &Decoded<'_>, ts: Timestamp, src_is_a: bool) -> Dir {
+    let dir = if src_is_a == flow.orig_is_a { Dir::ToServer } else { Dir::ToClient };
+    let i = dir.idx();
+    flow.pkts[i] += 1;
+    flow.bytes[i] += u64::from(d.ip_len);
+    flow.payload[i] += u64::from(d.payload_wire_len);
+    if let L4::Tcp(t) = d.l4 {
+        flow.flags[i] |= t.flags;
+    }
+    flow.last = flow.last.max(ts);
+    dir
 }
 
 /// EVE's `flow_id` of the flow whose key hashes to `hash` ([`FlowKey::hash64`]) opened at `ts`:
@@ -285,6 +315,7 @@ impl FlowTable {
             victims: [u32::MAX; 2],
             dirty: Vec::with_capacity(1024),
             wheel: Wheel::default(),
+            probes: Probes::new(cfg.max_flows / 16),
             due: Vec::new(),
             cfg,
             stats: FlowStats::default(),
@@ -302,6 +333,7 @@ impl FlowTable {
     /// before its turn, then [`FlowTable::prefetch_flow`] a few packets later.
     #[inline]
     pub fn prefetch_index(&self, hash: u64) {
+        self.probes.prefetch(hash);
         self.index.prefetch(hash);
     }
 
@@ -352,30 +384,28 @@ impl FlowTable {
         let (key, src_is_a) = FlowKey::of(d);
         debug_assert!(hash == 0 || hash == key.hash64(), "a flow hint from another decode");
         let hash = if hash != 0 { hash } else { key.hash64() };
+        let (idle, closed) = (self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
         let (slot, new) = match self.find(&key, hash) {
             Some(slot) => (slot, false),
-            None => (self.add_flow(d, key, hash, src_is_a, ts, home, ended), true),
+            None => match self.open_flow(d, key, hash, src_is_a, ts, home, ended) {
+                Opened::InTable(slot) => (slot, true),
+                Opened::Apart(mut flow) => {
+                    // Opened from outside to a home host: held apart until a second packet.
+                    let dir = count(&mut flow, d, ts, src_is_a);
+                    let dl = deadline(&flow, idle, closed);
+                    let (flow, evicted) = self.probes.put(flow, hash, dl, ended);
+                    self.stats.evicted += u64::from(evicted);
+                    return (flow, dir);
+                }
+            },
         };
-        let (idle, closed) = (self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
         let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
             unreachable!("the index names only occupied slots")
         };
-        let dir = if src_is_a == flow.orig_is_a { Dir::ToServer } else { Dir::ToClient };
-        let i = dir.idx();
-        flow.pkts[i] += 1;
-        flow.bytes[i] += u64::from(d.ip_len);
-        flow.payload[i] += u64::from(d.payload_wire_len);
+        let was_closed = flow.is_closed();
+        let dir = count(flow, d, ts, src_is_a);
         // A TCP flow that closes now has a nearer deadline: filed again under it.
-        let mut refile = new;
-        if let L4::Tcp(t) = d.l4 {
-            if t.flags & (tcp_flags::FIN | tcp_flags::RST) != 0 && !flow.is_closed() {
-                flow.flags[i] |= t.flags;
-                refile |= flow.is_closed();
-            } else {
-                flow.flags[i] |= t.flags;
-            }
-        }
-        flow.last = flow.last.max(ts);
+        let refile = new || (!was_closed && flow.is_closed());
         // Listed for the tick's hand-over, except an unanswered inbound probe never handed over:
         // its traffic waits for its answer or its end (a SYN flood's flows are never listed).
         if !flow.queued && (flow.flushed_once || !flow.unanswered_inbound_probe()) {
@@ -389,11 +419,13 @@ impl FlowTable {
         (flow, dir)
     }
 
-    /// Opens the flow of `d` (making room first at the cap), returning its slot. Out of line:
+    /// Opens the flow of `d` (making room first at the cap), returning its slot; a flow of the
+    /// key waiting apart joins the table as it is (the packet is its second). Or the flow `d`
+    /// opens from outside to a home host, to be held apart ([`super::probes`]). Out of line:
     /// inlined, it crowded the registers of every packet's lookup (issue 25).
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
-    fn add_flow(
+    fn open_flow(
         &mut self,
         d: &Decoded<'_>,
         key: FlowKey,
@@ -402,7 +434,20 @@ impl FlowTable {
         ts: Timestamp,
         home: &HomeNet,
         ended: &mut Vec<(Flow, EndReason)>,
-    ) -> u32 {
+    ) -> Opened {
+        if let Some(f) = self.probes.take(&key, hash) {
+            return Opened::InTable(self.add_flow(f, hash, ended));
+        }
+        self.stats.created += 1;
+        let flow = Self::open(d, key, hash, src_is_a, ts, home);
+        if flow.resp_home && !flow.orig_home {
+            return Opened::Apart(flow);
+        }
+        Opened::InTable(self.add_flow(flow, hash, ended))
+    }
+
+    /// Puts `flow` in the table (making room first at the cap), returning its slot.
+    fn add_flow(&mut self, flow: Flow, hash: u64, ended: &mut Vec<(Flow, EndReason)>) -> u32 {
         if self.index.len() >= self.cfg.max_flows {
             self.evict_one(ended);
         }
@@ -411,11 +456,10 @@ impl FlowTable {
         if self.wheel.len() > 2 * self.index.len() + 4096 {
             self.purge_wheel();
         }
-        self.insert(Self::open(d, key, hash, src_is_a, ts, home), hash)
+        self.insert(flow, hash)
     }
 
     fn insert(&mut self, flow: Flow, hash: u64) -> u32 {
-        self.stats.created += 1;
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(x) = self.slots.get_mut(s as usize) {
@@ -509,6 +553,7 @@ impl FlowTable {
                     geo: crate::enrich::GeoTag::default(),
                     wheel_at: 0,
                 };
+                self.stats.created += 1;
                 (self.insert(flow, hash), true)
             }
         };
@@ -632,7 +677,15 @@ impl FlowTable {
             }
         }
         self.due = due;
-        self.stats.active = self.index.len() as u64;
+        let reason = |f: &Flow| {
+            if f.key.proto == 6 && f.is_closed() && now.0.saturating_sub(f.last.0) >= closed {
+                EndReason::Closed
+            } else {
+                EndReason::Idle
+            }
+        };
+        self.stats.expired += self.probes.expire(now, |f| deadline(f, idle, closed), reason, ended);
+        self.stats.active = self.len() as u64;
     }
 
     /// Ends about `share` (0-1) of the open flows, those whose last packet is oldest, for the
@@ -664,7 +717,7 @@ impl FlowTable {
             self.remove_slot(slot);
         }
         self.stats.shed += n as u64;
-        self.stats.active = self.index.len() as u64;
+        self.stats.active = self.len() as u64;
         self.compact();
         n as u64
     }
@@ -711,19 +764,27 @@ impl FlowTable {
     /// rather than entry by entry. `order` is scratch space.
     pub fn end_all(&mut self, order: &mut Vec<(Timestamp, u32)>, mut end: impl FnMut(&mut Flow)) {
         order.clear();
-        order.reserve(self.index.len());
+        order.reserve(self.len());
         let open = self.slots.iter().enumerate();
         order.extend(open.filter_map(|(i, f)| f.as_ref().map(|f| (f.unflushed_last, i as u32))));
+        // Flows waiting apart for a second packet, marked by the top bit (slots stay below 2^31).
+        order.extend(self.probes.iter().map(|(i, f)| (f.unflushed_last, i | PROBE)));
         // Flows opened in time order and never refiled are already in order (a flood's): one
         // pass to see it instead of a sort.
         if !order.is_sorted() {
             order.sort_unstable();
         }
         for &(_, slot) in order.iter() {
-            if let Some(Some(f)) = self.slots.get_mut(slot as usize) {
+            let f = if slot & PROBE != 0 {
+                self.probes.get_mut(slot & !PROBE)
+            } else {
+                self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+            };
+            if let Some(f) = f {
                 end(f);
             }
         }
+        self.probes.clear();
         self.slots.clear();
         // A table as new rather than every entry of a flood-sized one cleared.
         self.index = FlowIndex::with_capacity(self.cfg.max_flows.min(65_536));
@@ -733,15 +794,22 @@ impl FlowTable {
         self.stats.active = 0;
     }
 
-    /// Open flows.
+    /// Open flows, but for those waiting apart for a second packet ([`super::probes`]: one
+    /// packet from outside, no session in any sense a caller looks for).
     pub fn iter(&self) -> impl Iterator<Item = &Flow> {
         self.slots.iter().flatten()
     }
 
     /// The open flow of `key`, to change.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
-        let slot = self.find(key, key.hash64())?;
-        self.slots.get_mut(slot as usize)?.as_mut()
+        let hash = key.hash64();
+        match self.find(key, hash) {
+            Some(slot) => self.slots.get_mut(slot as usize)?.as_mut(),
+            None => {
+                let i = self.probes.iter().find(|(_, f)| f.key == *key)?.0;
+                self.probes.get_mut(i)
+            }
+        }
     }
 
     /// Appends (time of the last unflushed packet, slot) of every open flow holding traffic not
@@ -774,16 +842,17 @@ impl FlowTable {
             + self.dirty.capacity() * 4
             + self.wheel.memory()
             + self.due.capacity() * 4
+            + self.probes.memory()
     }
 
-    /// Flows open now.
+    /// Flows open now (the probes waiting apart included).
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.index.len() + self.probes.len()
     }
 
     /// No open flows.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.len() == 0
     }
 }
 
@@ -976,5 +1045,69 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.stats.evicted, 2);
         assert_eq!(ended.len(), 2);
+    }
+
+    /// A flow opened from outside waits apart: its second packet (the answer) moves the same
+    /// record into the table; a flood of them (far past `max_flows`) pushes no table flow out,
+    /// ends only its own kind, counted as evicted; those left expire at the idle timeout, and
+    /// the end of capture ends the rest in time order with the table's flows.
+    #[test]
+    fn flows_opened_from_outside_wait_apart_until_a_second_packet() {
+        let cfg = FlowConfig { max_flows: 64, ..FlowConfig::default() };
+        let idle = cfg.idle_timeout.nanos();
+        let mut t = FlowTable::new(cfg);
+        let home = HomeNet::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let (mut ended, mut an, opts) = (Vec::new(), Anomalies::default(), DecodeOptions::default());
+        let mut feed = |t: &mut FlowTable, ended: &mut Vec<_>, f: Vec<u8>, at: u64| {
+            let d = decode(LinkType::Ethernet, &f, &opts, &mut an).unwrap();
+            let (f, _) = t.update(&d, Timestamp(at), &home, ended);
+            (f.id, f.first, f.pkts)
+        };
+        // 40 flows the home hosts opened fill most of the table.
+        for p in 0..40u16 {
+            feed(&mut t, &mut ended, syn([10, 0, 0, 1], 1000 + p, [203, 0, 113, 5], 443, false), 1_000);
+        }
+        // An inbound SYN waits apart; its answer brings the same record into the table.
+        let (id, first, _) =
+            feed(&mut t, &mut ended, syn([198, 51, 100, 7], 40000, [10, 0, 0, 2], 80, false), 2_000);
+        assert_eq!((t.index.len(), t.len()), (40, 41));
+        let (id2, first2, pkts) =
+            feed(&mut t, &mut ended, syn([10, 0, 0, 2], 80, [198, 51, 100, 7], 40000, true), 3_000);
+        assert_eq!((id2, first2, pkts), (id, first, [1, 1]));
+        assert_eq!((t.index.len(), t.len()), (41, 41));
+        // 20,000 SYNs and UDP datagrams from as many sources: no table flow leaves.
+        let mut rng = crate::synth::Rng::new(3);
+        for i in 0..20_000u64 {
+            let src = (rng.next_u64() as u32 | 0x0100_0000).to_be_bytes();
+            let f = if i % 2 == 0 {
+                syn(src, 1024 + (i % 60_000) as u16, [10, 0, 0, 3], 80, false)
+            } else {
+                let mut out = Vec::new();
+                let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, [10, 0, 0, 3], 64);
+                b.udp(5000, 53).write(&mut out, &[0x42; 32]).unwrap();
+                out
+            };
+            feed(&mut t, &mut ended, f, 10_000 + i);
+        }
+        assert_eq!(t.index.len(), 41);
+        assert!(ended.iter().all(|(f, why)| *why == EndReason::Evicted && !f.orig_home && f.resp_home));
+        assert_eq!(t.stats.evicted, ended.len() as u64);
+        let waiting = t.len() - 41;
+        assert!(waiting > 1000 && waiting <= super::super::probes::FIRST_PLACES * 4, "{waiting}");
+        assert_eq!(t.stats.created, 41 + 20_000);
+        // Idle past the timeout: every flow waiting apart ends as idle (the table's too).
+        ended.clear();
+        t.expire(Timestamp(20_000 + idle + 2_000_000_000), &mut ended);
+        assert_eq!(ended.len(), waiting + 41);
+        assert!(ended.iter().all(|(_, why)| *why == EndReason::Idle));
+        assert_eq!(t.len(), 0);
+        // The end of capture takes both kinds, oldest first.
+        feed(&mut t, &mut ended, syn([10, 0, 0, 1], 7, [203, 0, 113, 5], 443, false), idle * 3 + 5);
+        feed(&mut t, &mut ended, syn([198, 51, 100, 9], 7, [10, 0, 0, 1], 22, false), idle * 3 + 1);
+        let mut order = Vec::new();
+        let mut seen = Vec::new();
+        t.end_all(&mut order, |f| seen.push((f.last.0, f.orig_home)));
+        assert_eq!(seen, [(idle * 3 + 1, false), (idle * 3 + 5, true)]);
+        assert_eq!(t.len(), 0);
     }
 }
