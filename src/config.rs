@@ -267,7 +267,10 @@ impl Default for MemoryConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct FlowConfig {
     /// Hard cap on tracked flows per worker. Higher holds more concurrent flows under a flood;
-    /// lower bounds memory (about 200 bytes a flow). Evictions are counted in the stats.
+    /// lower bounds memory (about 200 bytes a flow). Evictions are counted in the stats. A flow
+    /// opened from outside to a home host waits apart until its second packet, in
+    /// `max_flows / 16` places (1,024 to 16,384; `flow::probes`), so a flood of new keys from
+    /// outside never pushes an answered flow out of the table.
     pub max_flows: usize,
     /// A flow with no packet for this long ends. Shorter frees memory sooner but splits slow
     /// sessions (a trickle exfiltration with long gaps) into pieces.
