@@ -384,28 +384,23 @@ impl FlowTable {
         let (key, src_is_a) = FlowKey::of(d);
         debug_assert!(hash == 0 || hash == key.hash64(), "a flow hint from another decode");
         let hash = if hash != 0 { hash } else { key.hash64() };
-        let (idle, closed) = (self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
         let (slot, new) = match self.find(&key, hash) {
             Some(slot) => (slot, false),
             None => match self.open_flow(d, key, hash, src_is_a, ts, home, ended) {
                 Opened::InTable(slot) => (slot, true),
-                Opened::Apart(mut flow) => {
-                    // Opened from outside to a home host: held apart until a second packet.
-                    let dir = count(&mut flow, d, ts, src_is_a);
-                    let dl = deadline(&flow, idle, closed);
-                    let (flow, evicted) = self.probes.put(flow, hash, dl, ended);
-                    self.stats.evicted += u64::from(evicted);
-                    return (flow, dir);
-                }
+                // Opened from outside to a home host: held apart until a second packet.
+                Opened::Apart(flow) => return self.hold_apart(flow, d, hash, ts, src_is_a, ended),
             },
         };
         let Some(Some(flow)) = self.slots.get_mut(slot as usize) else {
             unreachable!("the index names only occupied slots")
         };
-        let was_closed = flow.is_closed();
+        // A TCP flow that closes now has a nearer deadline: filed again under it (only a FIN or
+        // an RST can close it: the common packet asks nothing).
+        let fin_rst = matches!(d.l4, L4::Tcp(t) if t.flags & (tcp_flags::FIN | tcp_flags::RST) != 0);
+        let was_closed = fin_rst && flow.is_closed();
         let dir = count(flow, d, ts, src_is_a);
-        // A TCP flow that closes now has a nearer deadline: filed again under it.
-        let refile = new || (!was_closed && flow.is_closed());
+        let refile = new || (fin_rst && !was_closed && flow.is_closed());
         // Listed for the tick's hand-over, except an unanswered inbound probe never handed over:
         // its traffic waits for its answer or its end (a SYN flood's flows are never listed).
         if !flow.queued && (flow.flushed_once || !flow.unanswered_inbound_probe()) {
@@ -413,9 +408,29 @@ impl FlowTable {
             self.dirty.push(slot);
         }
         if refile {
+            let (idle, closed) = (self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
             flow.wheel_at = second_of(deadline(flow, idle, closed));
             self.wheel.file(slot, flow.wheel_at);
         }
+        (flow, dir)
+    }
+
+    /// Counts the first packet `d` of `flow`, opened from outside, and holds it apart
+    /// ([`super::probes`]). Out of line: the common packet's path stays small.
+    #[inline(never)]
+    fn hold_apart(
+        &mut self,
+        mut flow: Flow,
+        d: &Decoded<'_>,
+        hash: u64,
+        ts: Timestamp,
+        src_is_a: bool,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> (&mut Flow, Dir) {
+        let dir = count(&mut flow, d, ts, src_is_a);
+        let dl = deadline(&flow, self.cfg.idle_timeout.nanos(), self.cfg.closed_timeout.nanos());
+        let (flow, evicted) = self.probes.put(flow, hash, dl, ended);
+        self.stats.evicted += u64::from(evicted);
         (flow, dir)
     }
 
