@@ -25,6 +25,10 @@ pub(crate) fn num(v: &FieldValue) -> Option<u64> {
             DataNumber::I128(x) => u64::try_from(*x).ok()?,
             DataNumber::Vec(b) => b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x)),
         },
+        // A typed field of an unexpected length (a 2-byte protocol, a 3-byte flags field) comes
+        // as raw bytes: read as the big-endian number they spell, as the fast path reads them
+        // (`fast::readable`; the `netflow_exports` fuzz target found the two apart).
+        FieldValue::Vec(b) => b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x)),
         FieldValue::Duration(d) => u64::try_from(d.as_duration().as_millis()).unwrap_or(u64::MAX),
         FieldValue::ProtocolType(p) => u64::from(u8::from(*p)),
         FieldValue::TcpControlBits(b, _) => u64::from(u16::from(*b)),
