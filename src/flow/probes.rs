@@ -68,18 +68,21 @@ impl Probes {
         }
     }
 
-    /// Takes the probe of `key` (its second packet came), if it waits here.
+    /// The place of the probe of `key` (whose hash is `hash`), if it waits here.
     #[inline]
-    pub(super) fn take(&mut self, key: &super::FlowKey, hash: u64) -> Option<Flow> {
+    pub(super) fn find(&self, key: &super::FlowKey, hash: u64) -> Option<u32> {
         if self.held == 0 {
             return None;
         }
         let i = self.place_of(hash);
-        let place = self.places.get_mut(i)?;
-        if !place.as_ref().is_some_and(|f| f.key == *key) {
-            return None;
-        }
-        let f = place.take()?;
+        self.places.get(i)?.as_ref().is_some_and(|f| f.key == *key).then_some(i as u32)
+    }
+
+    /// Takes the probe of `key` (its second packet came), if it waits here.
+    #[inline]
+    pub(super) fn take(&mut self, key: &super::FlowKey, hash: u64) -> Option<Flow> {
+        let i = self.find(key, hash)? as usize;
+        let f = self.places.get_mut(i)?.take()?;
         if let Some(d) = self.due_at.get_mut(i) {
             *d = 0;
         }

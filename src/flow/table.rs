@@ -825,7 +825,7 @@ impl FlowTable {
         match self.find(key, hash) {
             Some(slot) => self.slots.get_mut(slot as usize)?.as_mut(),
             None => {
-                let i = self.probes.iter().find(|(_, f)| f.key == *key)?.0;
+                let i = self.probes.find(key, hash)?;
                 self.probes.get_mut(i)
             }
         }
@@ -1090,6 +1090,9 @@ mod tests {
         let (id, first, _) =
             feed(&mut t, &mut ended, syn([198, 51, 100, 7], 40000, [10, 0, 0, 2], 80, false), 2_000);
         assert_eq!((t.index.len(), t.len()), (40, 41));
+        let src: IpAddr = [198, 51, 100, 7].into();
+        let key = FlowKey::from_tuple(src, 40000, [10, 0, 0, 2].into(), 80, 6, 0).0;
+        assert_eq!(t.get_mut(&key).map(|f| f.id), Some(id), "found where it waits");
         let (id2, first2, pkts) =
             feed(&mut t, &mut ended, syn([10, 0, 0, 2], 80, [198, 51, 100, 7], 40000, true), 3_000);
         assert_eq!((id2, first2, pkts), (id, first, [1, 1]));

@@ -9,9 +9,19 @@ use netflow_parser::variable_versions::ipfix::lookup::{IANAIPFixField, IPFixFiel
 use netflow_parser::variable_versions::v9::lookup::V9Field;
 use std::net::IpAddr;
 
+/// The big-endian number `b` spells (its first 8 bytes): how the fast path reads a numeric
+/// field, and how raw bytes read here.
+fn be_number(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x))
+}
+
 /// An unsigned number from any numeric field value (big-endian bytes fold too).
 pub(crate) fn num(v: &FieldValue) -> Option<u64> {
     Some(match v {
+        // A typed field of an unexpected length (a 2-byte protocol, a 3-byte flags field) comes
+        // as raw bytes: read as the big-endian number they spell, as the fast path reads them
+        // (`fast::readable`; the `netflow_exports` fuzz target found the two apart).
+        FieldValue::Vec(b) => be_number(b),
         FieldValue::DataNumber(d) => match d {
             DataNumber::U8(x) => u64::from(*x),
             DataNumber::U16(x) => u64::from(*x),
@@ -23,12 +33,8 @@ pub(crate) fn num(v: &FieldValue) -> Option<u64> {
             DataNumber::I24(x) | DataNumber::I32(x) => u64::try_from(*x).ok()?,
             DataNumber::I64(x) => u64::try_from(*x).ok()?,
             DataNumber::I128(x) => u64::try_from(*x).ok()?,
-            DataNumber::Vec(b) => b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x)),
+            DataNumber::Vec(b) => be_number(b),
         },
-        // A typed field of an unexpected length (a 2-byte protocol, a 3-byte flags field) comes
-        // as raw bytes: read as the big-endian number they spell, as the fast path reads them
-        // (`fast::readable`; the `netflow_exports` fuzz target found the two apart).
-        FieldValue::Vec(b) => b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x)),
         FieldValue::Duration(d) => u64::try_from(d.as_duration().as_millis()).unwrap_or(u64::MAX),
         FieldValue::ProtocolType(p) => u64::from(u8::from(*p)),
         FieldValue::TcpControlBits(b, _) => u64::from(u16::from(*b)),
@@ -118,7 +124,7 @@ impl Raw {
         match id {
             8 | 27 => self.src = self.src.or(ip()),
             12 | 28 => self.dst = self.dst.or(ip()),
-            _ => self.set_num(id, Some(b.iter().take(8).fold(0u64, |a, &x| a << 8 | u64::from(x)))),
+            _ => self.set_num(id, Some(be_number(b))),
         }
     }
 
