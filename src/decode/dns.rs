@@ -675,6 +675,32 @@ mod tests {
     }
 
     #[test]
+    fn registrable_is_blind_to_case() {
+        for name in [
+            &b"www.example.co.uk"[..],
+            b"a.b.evil.co.uk",
+            b"x.github.io",
+            b"host.local",
+            b"q1.t.c2-example.net.",
+            b"com",
+        ] {
+            let upper = name.to_ascii_uppercase();
+            let mixed: Vec<u8> = name
+                .iter()
+                .enumerate()
+                .map(|(i, b)| if i % 2 == 0 { b.to_ascii_uppercase() } else { *b })
+                .collect();
+            let want = registrable(name);
+            for other in [&upper, &mixed] {
+                let got = registrable(other);
+                assert!(got.eq_ignore_ascii_case(want), "{:?}", String::from_utf8_lossy(other));
+                assert!(other.strip_suffix(b".").unwrap_or(other).ends_with(got));
+            }
+        }
+        assert_eq!(registrable(b"WWW.Example.CO.UK"), b"Example.CO.UK");
+    }
+
+    #[test]
     fn cached_registrable_is_the_lookup() {
         let names: [&[&[u8]]; 6] = [
             &[b"Qx\xc3\xa9", b"t", b"Evil", b"CO", b"uk"],

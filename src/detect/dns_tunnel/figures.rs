@@ -73,13 +73,6 @@ static LOG2: std::sync::LazyLock<([f64; TABLE], [f64; TABLE])> = std::sync::Lazy
     (cl, l)
 });
 
-fn c_log2_c(c: u32) -> f64 {
-    match LOG2.0.get(c as usize) {
-        Some(v) => *v,
-        None => f64::from(c) * f64::from(c).log2(),
-    }
-}
-
 fn log2_of(n: usize) -> f64 {
     match LOG2.1.get(n) {
         Some(v) => *v,
@@ -89,7 +82,11 @@ fn log2_of(n: usize) -> f64 {
 
 /// Reduces a subdomain part to its figures. Allocation-free.
 pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
-    let mut counts = [0u32; 256];
+    // A byte's count fits in a `u8`: a name (and so a subdomain part) is at most 255 bytes,
+    // and a longer slice is cut there for the counts (its other figures are exact). 256
+    // bytes to clear, not 1 KiB.
+    let mut counts = [0u8; 256];
+    let counted = sub.get(..usize::from(u8::MAX)).unwrap_or(sub);
     let mut n = 0usize;
     let mut longest = 0usize;
     let mut cur = 0usize;
@@ -97,7 +94,7 @@ pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
     // hostname alphabet included, as the lack of a class: both are rare, so they are counted
     // only when present).
     let mut all = HEX | B32 | ALNUM | B64 | HOST | NOT_UPPER;
-    for &b in sub {
+    for &b in counted {
         if b == b'.' {
             longest = longest.max(cur);
             cur = 0;
@@ -121,11 +118,13 @@ pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
     if n > 0 {
         // Each distinct byte once, in order of first appearance: a second walk of the name
         // (a count is cleared once summed), not 256 counters for the ~30 a name uses.
+        // The table once a name, not once a distinct byte.
+        let c_log2_c = &LOG2.0;
         let mut sum = 0.0;
-        for &b in sub {
+        for &b in counted {
             let c = &mut counts[usize::from(b)];
             if *c != 0 {
-                sum += c_log2_c(*c);
+                sum += c_log2_c[usize::from(*c)];
                 *c = 0;
             }
         }
