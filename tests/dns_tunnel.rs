@@ -92,3 +92,54 @@ fn direct_to_authoritative_when_resolvers_are_configured() {
     let none = run("dns_dig_loop.pcap", &["-q"]);
     assert!(of(&none, "dns_tunnel").iter().all(|a| a["alert"]["signature_id"] != 9_100_004));
 }
+
+/// A group whose set of distinct names is full (`max_names_per_group`) counts no more names
+/// until its window slides, so their figures are not computed (issue 19: a flood of random
+/// names under one domain paid for each); the figures an alert shows are of the names counted.
+#[test]
+fn a_full_name_set_counts_nothing_until_the_window_slides() {
+    use siphon::input::PcapWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("full_set.pcap");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = PcapWriter::new(std::io::BufWriter::new(f)).unwrap();
+    let mut rng = siphon::synth::Rng::new(19);
+    let mut label = |n: usize| -> String {
+        (0..n).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz234567"[rng.below(32) as usize])).collect()
+    };
+    // Seconds 0-1: 20 ordinary names fill the set; 1-9: 50 tunnel-like names with 60-byte
+    // labels that it has no room for; 10.5-12: 20 with 40-byte labels, counted once the
+    // window (10 s) slid.
+    let mut names: Vec<(u64, String)> = (0..20).map(|i| (i * 50, format!("host{i}.t.example.com"))).collect();
+    names.extend((0..50).map(|i| (1_000 + i * 160, format!("{}.t.example.com", label(60)))));
+    names.extend((0..20).map(|i| (10_500 + i * 50, format!("{}.t.example.com", label(40)))));
+    for (i, (ms, name)) in names.iter().enumerate() {
+        let q = siphon::synth::dns_message(i as u16, name, false);
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 99, 0, 41], [198, 51, 100, 53], 64)
+            .udp(40000 + i as u16, 53)
+            .write(&mut frame, &q)
+            .unwrap();
+        w.write(1_700_000_000_000_000 + ms * 1000, &frame, usize::MAX).unwrap();
+    }
+    w.finish().unwrap();
+    let set = ["dns_tunnel.max_names_per_group=20", "dns_tunnel.window=10s", "dns_tunnel.score_threshold=10"];
+    let mut args = vec!["-q"];
+    for s in &set {
+        args.extend(["--set", s]);
+    }
+    let out = siphon().args(&args).arg("-r").arg(&p).output().unwrap();
+    let alerts = parse_alerts(&out.stdout);
+    let dns = of(&alerts, "dns_tunnel");
+    assert_eq!(dns.len(), 1, "{}", describe(&alerts));
+    let e = &dns[0]["siphon"]["evidence"];
+    assert_eq!(dns[0]["alert"]["signature_id"], 9_100_001);
+    // The 20 ordinary names and 10 of the counted tunnel names: none of the 50 uncounted.
+    assert_eq!(e["distinct_subdomains"], 30, "{e}");
+    assert_eq!(e["suspicious_subdomains"], 10, "{e}");
+    assert_eq!(e["longest_label"], 40, "only the counted names' figures: {e}");
+    // Every query is still counted as a query, and its length seen.
+    assert_eq!(e["queries"], 80, "{e}");
+    assert_eq!(e["longest_name"], 60 + ".t.example.com".len(), "{e}");
+}

@@ -21,7 +21,9 @@
 //! Needs: DNS messages (UDP or TCP, any port) from the spine. Memory: one group per (client,
 //! domain), capped at `max_groups` with counted eviction of the least recently used group in
 //! O(1) ([`crate::flow::bounded::Bounded`]); distinct names are 64-bit hashes in a
-//! set capped at `max_names_per_group`.
+//! set capped at `max_names_per_group`. Once a group's set is full, no name is counted (nor
+//! reduced to figures) until its window slides: a flood of random names under one domain
+//! costs a lookup a query, not a reduction.
 
 mod config;
 mod figures;
@@ -67,6 +69,14 @@ impl Build for DnsTunnel {
     fn build(config: &DnsTunnelConfig, env: &Env) -> Self {
         DnsTunnel::new(config.clone(), env.escalation)
     }
+}
+
+/// Is a subdomain with figures `f` suspicious under `cfg`?
+fn suspicious_figures(cfg: &DnsTunnelConfig, f: &SubdomainFigures) -> bool {
+    f.longest_label >= cfg.long_label
+        || f.len >= cfg.long_subdomain
+        || f.non_hostname_bytes > 0
+        || (f.len >= cfg.entropy_min_len && f.normalised_entropy >= cfg.entropy_threshold)
 }
 
 /// The detector.
@@ -124,11 +134,9 @@ impl DnsTunnel {
         }
     }
 
+    #[cfg(test)]
     fn is_suspicious(&self, f: &SubdomainFigures) -> bool {
-        f.longest_label >= self.cfg.long_label
-            || f.len >= self.cfg.long_subdomain
-            || f.non_hostname_bytes > 0
-            || (f.len >= self.cfg.entropy_min_len && f.normalised_entropy >= self.cfg.entropy_threshold)
+        suspicious_figures(&self.cfg, f)
     }
 
     fn evict_stalest(&mut self) {
@@ -163,8 +171,6 @@ impl DnsTunnel {
         }
         let sub_len = name.len().saturating_sub(domain.len() + 1);
         let sub = if domain.len() < name.len() { &name[..sub_len] } else { &[][..] };
-        let f = figures(sub);
-        let suspicious = !sub.is_empty() && self.is_suspicious(&f);
         let key = (client, hash_bytes_lower(domain));
         if self.groups.is_full() && !self.groups.contains_key(&key) {
             self.evict_stalest();
@@ -231,21 +237,32 @@ impl DnsTunnel {
             "rare" => g.cur.qtype_other_rare += 1,
             _ => {}
         }
-        g.longest_label = g.longest_label.max(f.longest_label);
         g.longest_name = g.longest_name.max(name.len());
-        if f.len >= self.cfg.entropy_min_len.min(12) {
-            g.entropy_sum += f.normalised_entropy;
-            g.entropy_n += 1;
+        // A full name set counts no name as fresh until the window slides: the figures of a
+        // name would change nothing but the group's longest label and mean entropy, which are
+        // of the names counted. Not reducing it keeps a flood of random names under one
+        // domain (issue 19) from paying ~900 instructions a query for nothing.
+        let counting = !sub.is_empty() && g.names.len() < self.cfg.max_names_per_group;
+        let mut fresh = false;
+        let mut reduced = None;
+        if counting {
+            let f = figures(sub);
+            reduced = Some(f);
+            g.longest_label = g.longest_label.max(f.longest_label);
+            if f.len >= self.cfg.entropy_min_len.min(12) {
+                g.entropy_sum += f.normalised_entropy;
+                g.entropy_n += 1;
+            }
+            let h = hash_bytes_lower(sub);
+            fresh = !g.prev_names.contains(&h) && g.names.insert(h);
         }
-        let h = hash_bytes_lower(sub);
-        let fresh = !sub.is_empty()
-            && !g.prev_names.contains(&h)
-            && g.names.len() < self.cfg.max_names_per_group
-            && g.names.insert(h);
         if fresh {
             g.cur.distinct += 1;
         }
-        if suspicious && fresh {
+        if let Some(f) = reduced
+            && fresh
+            && suspicious_figures(&self.cfg, &f)
+        {
             g.cur.suspicious += 1;
             g.cur.suspicious_bytes += sub.len() as u64;
             let mut weight = 1.0;
@@ -272,6 +289,7 @@ impl DnsTunnel {
             return;
         }
         g.alerted_score = magnitude;
+        let f = reduced.unwrap_or_else(|| figures(sub));
         if g.example.is_none() {
             Example::keep(&mut g.example, m, f);
         }
