@@ -40,7 +40,8 @@ const BLOCKS_IN_FLIGHT: usize = BATCHES_PER_WORKER + 2;
 /// the other worker, not by the busy one once its queue ran dry.
 const TURN_RETRY: std::time::Duration = std::time::Duration::from_micros(100);
 /// Alerts in flight to the writer (a full queue holds the workers back; suppression keeps alerts
-/// to a trickle). The channel's slots are allocated and touched up front, about 810 bytes each.
+/// to a trickle). The channel's slots are allocated and touched up front, 24 bytes each
+/// (`writer::Out` boxes what it carries).
 const ALERT_QUEUE: usize = 512;
 
 mod writer;

@@ -150,7 +150,7 @@ impl WorkerLink<'_> {
     pub(super) fn emitter(&self) -> impl FnMut(Alert) + use<> {
         let tx = self.alerts.clone();
         move |a| {
-            let _ = tx.send(Out::Alert(a));
+            let _ = tx.send(Out::Alert(Box::new(a)));
         }
     }
 
@@ -184,7 +184,7 @@ impl WorkerLink<'_> {
     fn send_flows(&self, w: &mut Worker) {
         if let Some(log) = w.flow_log.as_mut() {
             for r in log.drain(..) {
-                let _ = self.alerts.send(Out::Flow(r));
+                let _ = self.alerts.send(Out::Flow(Box::new(r)));
             }
         }
     }
