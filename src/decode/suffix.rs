@@ -37,16 +37,28 @@ pub(crate) struct SuffixSet {
     longest: usize,
 }
 
-/// FNV-1a's 64-bit prime.
-const PRIME: u64 = 0x0000_0100_0000_01b3;
-/// FNV-1a's 64-bit offset basis.
+/// The hash of the empty suffix.
 const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// One more byte (towards the name's start) into a suffix's hash, lower-cased.
+/// Each byte ASCII-lower-cased, by table (one load, where the test and the or took four
+/// instructions a byte).
+const LOWER: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).to_ascii_lowercase();
+        i += 1;
+    }
+    t
+};
+
+/// One more byte (towards the name's start) into a suffix's hash, lower-cased: a rotation and
+/// an exclusive or, two cycles a byte where FNV-1a's multiply took four. The hash is mixed
+/// where it is used ([`filter_bit`] multiplies it, the map hashes it again), and a hit is
+/// confirmed by comparing the bytes, so its weakness only costs a rare wasted lookup.
 #[inline(always)]
 fn step(h: u64, b: u8) -> u64 {
-    let lower = b | (u8::from(b.wrapping_sub(b'A') < 26) << 5);
-    (h ^ u64::from(lower)).wrapping_mul(PRIME)
+    h.rotate_left(5) ^ u64::from(LOWER[usize::from(b)])
 }
 
 /// Sets `h`'s bit in `filter`.
