@@ -238,11 +238,11 @@ pub enum VolumeInterest {
     /// Every flow's (the default).
     Every,
     /// Every flow's but an unanswered inbound probe's ([`Flow::unanswered_inbound_probe`]: a
-    /// flow opened from outside to a home host that carried no payload and that the home host
-    /// never answered, such as a scan's or a flood's bare SYN). The worker holds a flow's
-    /// traffic back while it is one: once the home host answers or payload flows, everything
-    /// held is handed over as usual (the flow counted at its first hand-over); a flow that
-    /// ends still unanswered is handed only to the detectors with [`VolumeInterest::Every`].
+    /// flow opened from outside to a home host that the home host never answered, such as a
+    /// scan's or a flood's SYN or datagram). The worker holds a flow's traffic back while it is
+    /// one (up to 256 KiB): once the home host answers, everything held is handed over as usual
+    /// (the flow counted at its first hand-over); a flow that ends still unanswered is handed
+    /// only to the detectors with [`VolumeInterest::Every`].
     Answered,
 }
 

@@ -141,11 +141,12 @@ impl Flow {
     pub fn answered(&self) -> bool {
         self.pkts[1] > 0
     }
-    /// Opened from outside the home network to a home host, no payload yet, and not answered:
-    /// a scan's or a flood's bare SYN ([`crate::detect::VolumeInterest::Answered`]).
+    /// Opened from outside the home network to a home host and not answered: a scan's or a
+    /// flood's SYN or datagram ([`crate::detect::VolumeInterest::Answered`]). Payload does not
+    /// make it a session: a UDP flood's datagrams carry some, and the home host sent nothing.
     #[inline]
     pub fn unanswered_inbound_probe(&self) -> bool {
-        self.resp_home && !self.orig_home && self.pkts[1] == 0 && self.payload[0] == 0
+        self.resp_home && !self.orig_home && self.pkts[1] == 0
     }
     /// TCP handshake completed: SYN from initiator and SYN+ACK back.
     pub fn established(&self) -> bool {

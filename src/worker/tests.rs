@@ -200,6 +200,39 @@ fn an_unanswered_inbound_syn_is_handed_only_to_detectors_that_want_probes_at_its
 }
 
 #[test]
+fn unanswered_inbound_datagrams_are_held_like_bare_syns_until_the_home_host_answers() {
+    // A UDP flood's datagrams carry payload, but the home host sends nothing back: held, and
+    // handed only to `Every` at the end (issue 19). A datagram the home host answers is a
+    // session: everything held goes to both, with its own time.
+    let mut w = Worker::new(&Config::default());
+    let (every, answered) = (Log::default(), Log::default());
+    w.set_detectors(vec![
+        Box::new(VolumeLog::new(&every, 1000, VolumeInterest::Every)),
+        Box::new(VolumeLog::new(&answered, 1000, VolumeInterest::Answered)),
+    ]);
+    let (outside, home) = ([203, 0, 113, 9], [10, 99, 0, 5]);
+    let flood = eth(&[], 0x0800, &ipv4(outside, home, 17, &udp(40000, 7000, &[0x42; 32])));
+    let query = eth(&[], 0x0800, &ipv4(outside, home, 17, &udp(40001, 123, &[0x23; 48])));
+    let reply = eth(&[], 0x0800, &ipv4(home, outside, 17, &udp(123, 40001, &[0x24; 48])));
+    let at = |s: u64| Timestamp::from_parts(s, 0);
+    for (secs, f) in [(100, &flood), (100, &query), (101, &flood), (102, &reply)] {
+        w.process(at(secs), LinkType::Ethernet, f, f.len() as u32, &mut |_| {});
+    }
+    w.run_tick();
+    w.finish(&mut |_| {});
+    let (t, ip) = (|s: u64| at(s).0, 20 + 8);
+    let (flood_len, query_len) = ((ip + 32) as u32, (ip + 48) as u32);
+    let session = vec![(t(100), [query_len, 0], [1, 0], true), (t(102), [0, query_len], [0, 1], false)];
+    assert_eq!(log_of(&answered), session, "only the answered datagram reaches `Answered`");
+    let mut all = log_of(&every);
+    all.sort();
+    let mut want = session.clone();
+    want.push((t(101), [2 * flood_len, 0], [2, 0], true));
+    want.sort();
+    assert_eq!(all, want, "the unanswered datagrams go to `Every`, once, at the end");
+}
+
+#[test]
 fn an_answered_inbound_syn_is_counted_in_full_with_its_flow() {
     let mut w = Worker::new(&Config::default());
     let (every, answered) = (Log::default(), Log::default());
