@@ -184,6 +184,7 @@ fn tcp_tool(d: &Decoded<'_>, dport: u16, seq: u32, window: u16, header_len: u8, 
 
 /// The probe `d` is, if it opens a flow the way a scanner's probe does. `None` for answers
 /// (SYN-ACK, RST, echo reply, ICMP errors) and for mid-stream packets carrying data.
+#[inline]
 pub(crate) fn classify(d: &Decoded<'_>) -> Option<Probe> {
     match d.l4 {
         L4::Tcp(t) => {
