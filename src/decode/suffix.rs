@@ -6,7 +6,8 @@
 //! three entries or three hundred. The lists of `dns_tunnel` and `beacon` were asked for every
 //! DNS message, TLS server name and HTTP host (~35 comparisons each on the default lists).
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::cell::Cell;
 
 /// Bits in the filter that turns away most suffixes before the map is asked: 1,024 (128
 /// bytes) keep false hits near 3 % for the ~35 entries of the default lists.
@@ -35,6 +36,47 @@ pub(crate) struct SuffixSet {
     tails: Vec<u64>,
     /// Length of the longest entry: no suffix of a name longer than this can be in the set.
     longest: usize,
+    /// The suffixes of entries that start a label after the entry's first (exactly, not as
+    /// filter bits): a domain is one of them when an entry lies deeper under it.
+    deeper: FxHashSet<Box<[u8]>>,
+    /// Verdicts by registrable domain ([`SuffixSet::matches_under`]), direct-mapped; each
+    /// keeps the domain's bytes, so a hit is never another domain's.
+    memo: Box<[Cell<Verdict>]>,
+}
+
+/// Places in a set's verdict memo: the DNS of a network asks about a few hundred domains.
+const MEMO_PLACES: usize = 256;
+/// Longest registrable domain kept in the memo (longer ones are walked every time).
+const MEMO_DOMAIN: usize = 40;
+
+/// What every name under one registrable domain gets ([`SuffixSet::matches_under`]).
+#[derive(Debug, Clone, Copy)]
+struct Verdict {
+    /// The domain as asked (its first `len` bytes); `len` 0: an empty place.
+    domain: [u8; MEMO_DOMAIN],
+    len: u8,
+    matches: bool,
+}
+
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict { domain: [0; MEMO_DOMAIN], len: 0, matches: false }
+    }
+}
+
+/// A memo place for `domain`: a word-at-a-time hash of it, case folded.
+fn memo_place(domain: &[u8]) -> usize {
+    let mut h = 0u64;
+    for w in domain.chunks(8) {
+        let mut x = [0u8; 8];
+        if let Some(dst) = x.get_mut(..w.len()) {
+            dst.copy_from_slice(w);
+        }
+        // Case folded: bit 5 set on every byte (names differ in letters and digits, both kept
+        // apart by the other bits; a collision only costs a place).
+        h = (h ^ (u64::from_le_bytes(x) | 0x2020_2020_2020_2020)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    (h >> 56) as usize % MEMO_PLACES
 }
 
 /// The hash of the empty suffix.
@@ -96,7 +138,12 @@ impl SuffixSet {
         S: AsRef<[u8]>,
     {
         let words = FILTER_BITS / 64;
-        let mut s = SuffixSet { filter: vec![0; words], tails: vec![0; words], ..SuffixSet::default() };
+        let mut s = SuffixSet {
+            filter: vec![0; words],
+            tails: vec![0; words],
+            memo: (0..MEMO_PLACES).map(|_| Cell::new(Verdict::default())).collect(),
+            ..SuffixSet::default()
+        };
         for e in entries {
             let e = e.as_ref();
             let e = e.strip_suffix(b".").unwrap_or(e);
@@ -112,6 +159,7 @@ impl SuffixSet {
             set_bit(&mut s.tails, h);
             for (i, _) in lower.iter().enumerate().filter(|&(_, &b)| b == b'.') {
                 set_bit(&mut s.tails, suffix_hash(&lower[i + 1..]));
+                s.deeper.insert(lower[i + 1..].into());
             }
             s.longest = s.longest.max(lower.len());
             s.by_hash.entry(h).or_default().push(s.list.len() as u32);
@@ -165,6 +213,41 @@ impl SuffixSet {
         }
         let at_label = start == 0 || name.get(start - 1) == Some(&b'.');
         at_label && self.holds(h, tail)
+    }
+
+    /// [`SuffixSet::matches`] for a name whose registrable domain is `domain` (a suffix of it
+    /// that starts a label, as [`crate::decode::dns::DnsName::registrable`] gives): one answer
+    /// serves every name under the domain, so it is worked out once and remembered. An entry
+    /// the domain falls under matches every name under it; with no such entry, and no entry
+    /// deeper under the domain, no name under it matches; only a domain with entries deeper
+    /// under it (`s3.amazonaws.com` listed, `amazonaws.com` asked) needs each name walked. A
+    /// random-subdomain flood's names cost a memo hit each, not a walk of their last labels.
+    pub(crate) fn matches_under(&self, name: &[u8], domain: &[u8]) -> bool {
+        let bare = name.strip_suffix(b".").unwrap_or(name);
+        let Some(rest) = bare.len().checked_sub(domain.len()) else { return self.matches(name) };
+        let at_label = rest == 0 || (rest > 1 && bare.get(rest - 1) == Some(&b'.'));
+        // The name's own bytes (the registrable domain of a `DnsName` is a slice of it): no
+        // comparison needed.
+        let tail = &bare[rest..];
+        let same = std::ptr::eq(tail.as_ptr(), domain.as_ptr()) || tail.eq_ignore_ascii_case(domain);
+        if domain.is_empty() || domain.len() > MEMO_DOMAIN || domain.ends_with(b".") || !at_label || !same {
+            return self.matches(name);
+        }
+        let Some(place) = self.memo.get(memo_place(domain)) else { return self.matches(name) };
+        let v = place.get();
+        // Kept as it was asked: the same bytes again (a domain in another case takes the place
+        // over, answered the same).
+        if usize::from(v.len) == domain.len() && v.domain.get(..domain.len()) == Some(domain) {
+            return v.matches;
+        }
+        let matches = self.matches(domain);
+        if !matches && self.deeper.contains(&*domain.to_ascii_lowercase()) {
+            return self.matches(name);
+        }
+        let mut kept = Verdict { len: domain.len() as u8, matches, ..Verdict::default() };
+        kept.domain[..domain.len()].copy_from_slice(domain);
+        place.set(kept);
+        matches
     }
 }
 
@@ -244,6 +327,68 @@ mod tests {
             }
         }
         assert!(hits > 500, "{hits}");
+    }
+
+    /// Asked with a domain the name falls under (any label suffix, as a registrable domain is),
+    /// again and again so the memo answers, in other cases, with domains that share memo
+    /// places: the same answers as the walk.
+    #[test]
+    fn answers_under_a_domain_are_the_walks() {
+        let mut x = 0x0bad_cafe_1234_5678u64;
+        let mut next = move || {
+            x = crate::flow::host::mix(x);
+            x
+        };
+        let word = |n: u64, next: &mut dyn FnMut() -> u64| -> Vec<u8> {
+            (0..n).map(|_| b"aAbB.c"[(next() % 6) as usize]).collect()
+        };
+        let (mut hits, mut asked) = (0, 0);
+        for _ in 0..200 {
+            let n = 1 + next() % 6;
+            let entries: Vec<Vec<u8>> = (0..n).map(|_| word(1 + next() % 7, &mut next)).collect();
+            let set = SuffixSet::new(&entries);
+            for _ in 0..3 {
+                for _ in 0..60 {
+                    let name = word(next() % 14, &mut next);
+                    let slow = entries.iter().any(|s| name_is_under(&name, s));
+                    let starts = std::iter::once(0)
+                        .chain(name.iter().enumerate().filter(|&(_, &b)| b == b'.').map(|(i, _)| i + 1));
+                    for start in starts {
+                        let domain = &name[start..];
+                        asked += 1;
+                        hits += usize::from(slow);
+                        assert_eq!(
+                            set.matches_under(&name, domain),
+                            slow,
+                            "{:?} under {:?} in {:?}",
+                            String::from_utf8_lossy(&name),
+                            String::from_utf8_lossy(domain),
+                            entries
+                        );
+                    }
+                }
+            }
+        }
+        assert!(hits > 1000 && asked > 20_000, "{hits} of {asked}");
+        // Entries deeper under the domain: each name is walked.
+        let set = SuffixSet::new(["s3.amazonaws.com", "Local"]);
+        for _ in 0..2 {
+            assert!(set.matches_under(b"x.s3.amazonaws.com", b"amazonaws.com"));
+            assert!(!set.matches_under(b"x.ec2.amazonaws.com", b"amazonaws.com"));
+            assert!(set.matches_under(b"printer.LOCAL", b"LOCAL"));
+            assert!(!set.matches_under(b"a.example.com", b"example.com"));
+        }
+        // A domain the name does not end with is not trusted: the walk answers.
+        assert!(set.matches_under(b"a.s3.amazonaws.com", b"example.com"));
+        // Many domains in few places: each verdict is the domain's own.
+        let set = SuffixSet::new(["d7.example"]);
+        for round in 0..3 {
+            for i in 0..2000 {
+                let d = format!("d{i}.example");
+                let name = format!("q{round}.{d}");
+                assert_eq!(set.matches_under(name.as_bytes(), d.as_bytes()), i == 7, "{name}");
+            }
+        }
     }
 
     /// Names longer than the window (a long TLS server name) still match, the slow way.

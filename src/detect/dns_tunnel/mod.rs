@@ -156,10 +156,10 @@ impl DnsTunnel {
             return;
         }
         let name = m.qname.as_bytes();
-        if self.skip.matches(name) {
+        let domain = m.qname.registrable();
+        if self.skip.matches_under(name, domain) {
             return;
         }
-        let domain = m.qname.registrable();
         if let Some(f) = fwd {
             // A resolver forwarding its client's question: the client's own query was scored;
             // its group learns where the resolver sent it.

@@ -47,7 +47,11 @@ impl Proxyware {
         http: Option<&HttpRequest<'_>>,
         out: &mut Vec<Alert>,
     ) {
-        let Some(sid) = self.names.lookup(name).map(|h| h.service_id) else { return };
+        let hit = match dns {
+            Some(m) => self.names.lookup_under(name, m.qname.registrable()),
+            None => self.names.lookup(name),
+        };
+        let Some(sid) = hit.map(|h| h.service_id) else { return };
         if !self.fresh(client, &SIG_NAME, u64::from(sid), c.ts) {
             return;
         }

@@ -84,6 +84,21 @@ impl NameMatcher {
         if !self.set.matches(name) {
             return None;
         }
+        self.most_specific(name)
+    }
+
+    /// [`NameMatcher::lookup`] for a DNS name whose registrable domain is `domain`: most names
+    /// under a domain no entry concerns are turned away by a remembered verdict
+    /// ([`SuffixSet::matches_under`]).
+    pub(crate) fn lookup_under(&self, name: &[u8], domain: &[u8]) -> Option<NameMatch<'_>> {
+        if !self.set.matches_under(name, domain) {
+            return None;
+        }
+        self.most_specific(name)
+    }
+
+    /// The most specific entry `name` falls under, by the map.
+    fn most_specific(&self, name: &[u8]) -> Option<NameMatch<'_>> {
         let name = name.strip_suffix(b".").unwrap_or(name);
         if name.is_empty() || name.len() > MAX_NAME {
             return None;
