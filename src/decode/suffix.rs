@@ -241,7 +241,12 @@ impl SuffixSet {
             return v.matches;
         }
         let matches = self.matches(domain);
-        if !matches && self.deeper.contains(&*domain.to_ascii_lowercase()) {
+        // (Lower-cased on the stack: a domain asked here is at most `MEMO_DOMAIN` bytes.)
+        let mut lower = [0u8; MEMO_DOMAIN];
+        let Some(lower) = lower.get_mut(..domain.len()) else { return self.matches(name) };
+        lower.copy_from_slice(domain);
+        lower.make_ascii_lowercase();
+        if !matches && self.deeper.contains(&*lower) {
             return self.matches(name);
         }
         let mut kept = Verdict { len: domain.len() as u8, matches, ..Verdict::default() };
