@@ -55,12 +55,14 @@ struct Verdict {
     /// The domain as asked (its first `len` bytes); `len` 0: an empty place.
     domain: [u8; MEMO_DOMAIN],
     len: u8,
-    matches: bool,
+    /// Every name under the domain matches (`Some(true)`) or none does (`Some(false)`);
+    /// `None`: entries lie deeper under the domain, so each name is walked.
+    matches: Option<bool>,
 }
 
 impl Default for Verdict {
     fn default() -> Self {
-        Verdict { domain: [0; MEMO_DOMAIN], len: 0, matches: false }
+        Verdict { domain: [0; MEMO_DOMAIN], len: 0, matches: None }
     }
 }
 
@@ -237,22 +239,30 @@ impl SuffixSet {
         let v = place.get();
         // Kept as it was asked: the same bytes again (a domain in another case takes the place
         // over, answered the same).
-        if usize::from(v.len) == domain.len() && v.domain.get(..domain.len()) == Some(domain) {
-            return v.matches;
+        let matches = if usize::from(v.len) == domain.len() && v.domain.get(..domain.len()) == Some(domain) {
+            v.matches
+        } else {
+            let matches = self.verdict(domain);
+            let mut kept = Verdict { len: domain.len() as u8, matches, ..Verdict::default() };
+            kept.domain[..domain.len()].copy_from_slice(domain);
+            place.set(kept);
+            matches
+        };
+        matches.unwrap_or_else(|| self.matches(name))
+    }
+
+    /// What every name under `domain` (at most [`MEMO_DOMAIN`] bytes) gets: `Some` answer for
+    /// them all, or `None` when entries lie deeper under it.
+    fn verdict(&self, domain: &[u8]) -> Option<bool> {
+        if self.matches(domain) {
+            return Some(true);
         }
-        let matches = self.matches(domain);
-        // (Lower-cased on the stack: a domain asked here is at most `MEMO_DOMAIN` bytes.)
+        // (Lower-cased on the stack, for the exact set.)
         let mut lower = [0u8; MEMO_DOMAIN];
-        let Some(lower) = lower.get_mut(..domain.len()) else { return self.matches(name) };
+        let lower = lower.get_mut(..domain.len())?;
         lower.copy_from_slice(domain);
         lower.make_ascii_lowercase();
-        if !matches && self.deeper.contains(&*lower) {
-            return self.matches(name);
-        }
-        let mut kept = Verdict { len: domain.len() as u8, matches, ..Verdict::default() };
-        kept.domain[..domain.len()].copy_from_slice(domain);
-        place.set(kept);
-        matches
+        (!self.deeper.contains(&*lower)).then_some(false)
     }
 }
 
@@ -301,31 +311,37 @@ mod tests {
         assert!(!SuffixSet::new::<_, &[u8]>([]).matches(b"a.com"));
     }
 
+    /// Deterministic random numbers, and words of them over a small alphabet (dots, cases).
+    struct Words(u64);
+
+    impl Words {
+        fn next(&mut self) -> u64 {
+            self.0 = crate::flow::host::mix(self.0);
+            self.0
+        }
+        fn word(&mut self, n: u64) -> Vec<u8> {
+            (0..n).map(|_| b"aAbB.c"[(self.next() % 6) as usize]).collect()
+        }
+    }
+
     /// Random names from a small alphabet (dots, cases) against random lists: the same answers
     /// as comparing against every entry.
     #[test]
     fn same_answers_on_random_names_and_lists() {
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let mut next = move || {
-            x = crate::flow::host::mix(x);
-            x
-        };
-        let word = |n: u64, next: &mut dyn FnMut() -> u64| -> Vec<u8> {
-            (0..n).map(|_| b"aAbB.c"[(next() % 6) as usize]).collect()
-        };
+        let mut r = Words(0x1234_5678_9abc_def0);
         let mut hits = 0;
         for _ in 0..300 {
-            let n = 1 + next() % 6;
+            let n = 1 + r.next() % 6;
             let entries: Vec<Vec<u8>> = (0..n)
                 .map(|_| {
-                    let len = 1 + next() % 5;
-                    word(len, &mut next)
+                    let len = 1 + r.next() % 5;
+                    r.word(len)
                 })
                 .collect();
             let set = SuffixSet::new(&entries);
             for _ in 0..50 {
-                let len = next() % 12;
-                let name = word(len, &mut next);
+                let len = r.next() % 12;
+                let name = r.word(len);
                 let slow = entries.iter().any(|s| name_is_under(&name, s));
                 hits += usize::from(slow);
                 assert_eq!(set.matches(&name), slow, "{:?} in {:?}", String::from_utf8_lossy(&name), entries);
@@ -339,22 +355,21 @@ mod tests {
     /// places: the same answers as the walk.
     #[test]
     fn answers_under_a_domain_are_the_walks() {
-        let mut x = 0x0bad_cafe_1234_5678u64;
-        let mut next = move || {
-            x = crate::flow::host::mix(x);
-            x
-        };
-        let word = |n: u64, next: &mut dyn FnMut() -> u64| -> Vec<u8> {
-            (0..n).map(|_| b"aAbB.c"[(next() % 6) as usize]).collect()
-        };
+        let mut r = Words(0x0bad_cafe_1234_5678);
         let (mut hits, mut asked) = (0, 0);
         for _ in 0..200 {
-            let n = 1 + next() % 6;
-            let entries: Vec<Vec<u8>> = (0..n).map(|_| word(1 + next() % 7, &mut next)).collect();
+            let n = 1 + r.next() % 6;
+            let entries: Vec<Vec<u8>> = (0..n)
+                .map(|_| {
+                    let len = 1 + r.next() % 7;
+                    r.word(len)
+                })
+                .collect();
             let set = SuffixSet::new(&entries);
             for _ in 0..3 {
                 for _ in 0..60 {
-                    let name = word(next() % 14, &mut next);
+                    let len = r.next() % 14;
+                    let name = r.word(len);
                     let slow = entries.iter().any(|s| name_is_under(&name, s));
                     let starts = std::iter::once(0)
                         .chain(name.iter().enumerate().filter(|&(_, &b)| b == b'.').map(|(i, _)| i + 1));
