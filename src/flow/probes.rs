@@ -64,7 +64,11 @@ impl Probes {
         if self.held > 0
             && let Some(p) = self.places.get(self.place_of(hash))
         {
-            super::index::prefetch_line(std::ptr::from_ref(p).cast());
+            // Every line of the place: `find` reads the tag and the key, `put` writes it all.
+            let p: *const u8 = std::ptr::from_ref(p).cast();
+            for line in (0..std::mem::size_of::<Option<Flow>>()).step_by(64) {
+                super::index::prefetch_line(p.wrapping_add(line));
+            }
         }
     }
 
