@@ -3,6 +3,7 @@
 
 use super::figures::SubdomainFigures;
 use crate::decode::dns::{DnsMessage, DnsName, qtype};
+use crate::flow::hash::{lower_word, word_of};
 use crate::time::Timestamp;
 use rustc_hash::{FxHashSet, FxHasher};
 use std::hash::Hasher;
@@ -96,33 +97,12 @@ pub(super) fn hash_bytes_lower(b: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     let mut words = b.chunks_exact(8);
     for w in &mut words {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(w);
-        h.write_u64(lower_word(u64::from_le_bytes(x)));
+        h.write_u64(lower_word(word_of(w)));
     }
-    let rest = words.remainder();
-    let mut x = [0u8; 8];
-    if let Some(dst) = x.get_mut(..rest.len()) {
-        dst.copy_from_slice(rest);
-    }
-    h.write_u64(lower_word(u64::from_le_bytes(x)));
+    h.write_u64(lower_word(word_of(words.remainder())));
     // The length tells a name apart from the same name with NUL bytes after it.
     h.write_usize(b.len());
     h.finish()
-}
-
-/// The eight bytes of `w` ASCII-lower-cased (`A`-`Z` to `a`-`z`, every other byte kept), with no
-/// branch: a byte's high bit marks it, below, once `A` or more and once past `Z`.
-#[inline(always)]
-fn lower_word(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let low7 = w & !HIGH;
-    // No carry crosses a byte: each is at most 0x7f + 0x3f.
-    let at_least_a = low7 + ONES * u64::from(0x80 - b'A');
-    let past_z = low7 + ONES * u64::from(0x7f - b'Z');
-    let upper = at_least_a & !past_z & !w & HIGH;
-    w | (upper >> 2)
 }
 
 #[cfg(test)]

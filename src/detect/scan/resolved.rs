@@ -8,6 +8,7 @@
 
 use crate::decode::dns::DnsMessage;
 use crate::flow::bounded::Bounded;
+use crate::flow::hash::{lower_word, word_of};
 use crate::flow::host::{hash_ip, mix};
 use crate::time::Timestamp;
 use std::net::IpAddr;
@@ -24,13 +25,7 @@ pub(crate) struct Resolved {
 
 /// A case-folded hash of a DNS name.
 pub(crate) fn name_hash(name: &[u8]) -> u64 {
-    name.chunks(8).fold(0x243f_6a88_85a3_08d3, |h, c| {
-        let mut w = [0u8; 8];
-        for (d, b) in w.iter_mut().zip(c) {
-            *d = b.to_ascii_lowercase();
-        }
-        mix(h ^ u64::from_le_bytes(w))
-    })
+    name.chunks(8).fold(0x243f_6a88_85a3_08d3, |h, c| mix(h ^ lower_word(word_of(c))))
 }
 
 impl Resolved {
