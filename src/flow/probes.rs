@@ -94,37 +94,51 @@ impl Probes {
         Some(f)
     }
 
-    /// Holds `flow` (opened from outside, its packet counted) until `deadline` (ns);
-    /// the probe whose place it takes goes to `ended` as evicted. Returns it, to change, and
-    /// whether one was evicted.
-    pub(super) fn put(
-        &mut self,
-        flow: Flow,
-        hash: u64,
-        deadline: u64,
-        ended: &mut Vec<(Flow, EndReason)>,
-    ) -> (&mut Flow, bool) {
+    /// Empties the place of a new probe of `hash`: the probe there goes to `ended` as evicted.
+    /// Returns the place (for [`Probes::hold`]) and whether one was evicted.
+    #[inline]
+    pub(super) fn vacate(&mut self, hash: u64, ended: &mut Vec<(Flow, EndReason)>) -> (u32, bool) {
         if self.places.is_empty()
             || (self.held * 2 > self.places.len() && self.places.len() < self.max_places)
         {
             self.grow();
         }
         let i = self.place_of(hash);
-        let mut evicted = false;
-        if let Some(place) = self.places.get_mut(i) {
-            if let Some(old) = place.take() {
-                ended.push((old, EndReason::Evicted));
-                self.held -= 1;
-                evicted = true;
-            }
-            if let Some(d) = self.due_at.get_mut(i) {
-                // (0 means empty: a deadline in the first second of 1970 waits one more.)
-                *d = second_of(deadline).max(1);
-            }
-            self.held += 1;
-            return (place.insert(flow), evicted);
+        let old = self.places.get_mut(i).and_then(Option::take);
+        let evicted = old.is_some();
+        if let Some(old) = old {
+            ended.push((old, EndReason::Evicted));
+            self.held -= 1;
         }
-        unreachable!("the array has a power-of-two length of at least FIRST_PLACES")
+        (i as u32, evicted)
+    }
+
+    /// Holds `flow` (opened from outside) in the empty place `i` ([`Probes::vacate`]); its
+    /// deadline follows ([`Probes::set_deadline`]).
+    #[inline(always)]
+    pub(super) fn hold(&mut self, i: u32, flow: Flow) {
+        if let Some(place) = self.places.get_mut(i as usize) {
+            *place = Some(flow);
+            self.held += 1;
+        }
+    }
+
+    /// The probe in place `i` (held there).
+    #[inline]
+    pub(super) fn at_mut(&mut self, i: u32) -> &mut Flow {
+        match self.places.get_mut(i as usize) {
+            Some(Some(f)) => f,
+            _ => unreachable!("a probe was just held in this place"),
+        }
+    }
+
+    /// Files the deadline (ns) of the probe in place `i`.
+    #[inline]
+    pub(super) fn set_deadline(&mut self, i: u32, deadline: u64) {
+        if let Some(d) = self.due_at.get_mut(i as usize) {
+            // (0 means empty: a deadline in the first second of 1970 waits one more.)
+            *d = second_of(deadline).max(1);
+        }
     }
 
     /// Doubles the array (or makes the first one), placing every probe again.
