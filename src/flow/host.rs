@@ -5,7 +5,7 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// The home network, a short list of CIDRs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HomeNet {
     nets: Vec<IpNet>,
     /// The IPv4 nets as (network, mask): every new flow asks twice, and a masked compare is a
@@ -13,6 +13,53 @@ pub struct HomeNet {
     v4: Vec<(u32, u32)>,
     /// The IPv6 nets likewise.
     v6: Vec<(u128, u128)>,
+    /// What an IPv4 address's first byte says, so most asks are one load: sharding asks twice
+    /// a packet, and walking the list (three private ranges, an outside address matching none)
+    /// took ~70 instructions of the reading worker's ~540 a packet on the day profile.
+    v4_first: [ByFirstByte; 256],
+    /// The same for IPv6.
+    v6_first: [ByFirstByte; 256],
+}
+
+/// What the first byte of an address says of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByFirstByte {
+    /// No home net holds an address with this first byte.
+    Never,
+    /// A home net of 8 bits or fewer holds every address with this first byte.
+    Always,
+    /// A longer net starts with this byte: look through the nets.
+    Check,
+}
+
+impl Default for HomeNet {
+    fn default() -> Self {
+        HomeNet::new(Vec::new())
+    }
+}
+
+/// The [`ByFirstByte`] table of nets given as (first byte of the network, prefix length).
+fn first_byte_table(nets: impl Iterator<Item = (u8, u8)>) -> [ByFirstByte; 256] {
+    let mut t = [ByFirstByte::Never; 256];
+    let nets: Vec<(u8, u8)> = nets.collect();
+    for &(first, len) in &nets {
+        if len > 8 {
+            continue;
+        }
+        // (A /0 masks nothing: every byte.)
+        let mask = u8::MAX.checked_shl(u32::from(8 - len)).unwrap_or(0);
+        for (b, v) in (0..=u8::MAX).zip(t.iter_mut()) {
+            if b & mask == first & mask {
+                *v = ByFirstByte::Always;
+            }
+        }
+    }
+    for &(first, len) in &nets {
+        if len > 8 && t[usize::from(first)] == ByFirstByte::Never {
+            t[usize::from(first)] = ByFirstByte::Check;
+        }
+    }
+    t
 }
 
 impl HomeNet {
@@ -32,20 +79,36 @@ impl HomeNet {
                 }
             }
         }
-        HomeNet { nets, v4, v6 }
+        let v4_first = first_byte_table(nets.iter().filter_map(|n| match n {
+            IpNet::V4(n) => Some((n.network().octets()[0], n.prefix_len())),
+            IpNet::V6(_) => None,
+        }));
+        let v6_first = first_byte_table(nets.iter().filter_map(|n| match n {
+            IpNet::V6(n) => Some((n.network().octets()[0], n.prefix_len())),
+            IpNet::V4(_) => None,
+        }));
+        HomeNet { nets, v4, v6, v4_first, v6_first }
     }
     /// Is `ip` inside the home network?
     #[inline]
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match ip {
-            IpAddr::V4(a) => {
-                let a = u32::from(*a);
-                self.v4.iter().any(|&(net, mask)| a & mask == net)
-            }
-            IpAddr::V6(a) => {
-                let a = u128::from(*a);
-                self.v6.iter().any(|&(net, mask)| a & mask == net)
-            }
+            IpAddr::V4(a) => match self.v4_first[usize::from(a.octets()[0])] {
+                ByFirstByte::Never => false,
+                ByFirstByte::Always => true,
+                ByFirstByte::Check => {
+                    let a = u32::from(*a);
+                    self.v4.iter().any(|&(net, mask)| a & mask == net)
+                }
+            },
+            IpAddr::V6(a) => match self.v6_first[usize::from(a.octets()[0])] {
+                ByFirstByte::Never => false,
+                ByFirstByte::Always => true,
+                ByFirstByte::Check => {
+                    let a = u128::from(*a);
+                    self.v6.iter().any(|&(net, mask)| a & mask == net)
+                }
+            },
         }
     }
     /// The CIDRs.
@@ -122,5 +185,26 @@ mod tests {
             assert_eq!(home.contains(a), nets.iter().any(|n| n.contains(a)), "{a}");
         }
         assert!(!HomeNet::default().contains(&addrs[0]));
+        // Nets of every length around the first byte's 8 bits, /0 included: the first-byte
+        // table agrees with the nets on every first byte and around every boundary.
+        for list in [
+            &["0.0.0.0/0", "::/0"][..],
+            &["10.0.0.0/7", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "fe80::/10"],
+            &["128.0.0.0/1", "64.0.0.0/3", "11.0.0.0/8", "12.34.0.0/9", "2000::/3", "fd00::/9"],
+            &["203.0.113.9/32", "2001:db8::1/128", "4.0.0.0/6"],
+        ] {
+            let nets: Vec<IpNet> = list.iter().map(|n| n.parse().unwrap()).collect();
+            let home = HomeNet::new(nets.clone());
+            for first in 0..=255u8 {
+                for rest in [0u32, 1, 0x0080_0000, 0x00ff_ffff, 0x0040_0000, 0x0022_0000] {
+                    x = mix(x);
+                    let v4 = u32::from(first) << 24 | (rest ^ (x as u32 & 0xff));
+                    let v6 = u128::from(first) << 120 | u128::from(rest) << 96 | u128::from(x);
+                    for a in [IpAddr::from(v4.to_be_bytes()), IpAddr::from(std::net::Ipv6Addr::from(v6))] {
+                        assert_eq!(home.contains(&a), nets.iter().any(|n| n.contains(&a)), "{a} in {list:?}");
+                    }
+                }
+            }
+        }
     }
 }
