@@ -340,10 +340,15 @@ impl AltProtocol {
     /// Could this payload packet (of a flow not opening as an expected one) start or continue
     /// anything [`AltProtocol::packet`] follows? A superset, by the flow's own fields: the
     /// first payload from the initiator, a DNS port over UDP, an FTP or SMTP session, or any
-    /// upload being followed.
+    /// upload being followed. Of a flow a home host did not open, only an upload being
+    /// followed: everything else wants the home host as the initiator (the egress policy's
+    /// `home_dir` 0 needs `orig_home`), so a flood of datagrams from outside costs nothing here.
     #[inline]
     fn may_act(&self, c: &PacketCtx<'_, '_>) -> bool {
         let f = c.flow;
+        if !f.orig_home {
+            return !self.uploads.is_empty();
+        }
         f.payload[0] == u64::from(c.pkt.payload_wire_len)
             || matches!(f.app, AppProto::Ftp | AppProto::Smtp)
             || !self.uploads.is_empty()
