@@ -626,6 +626,12 @@ impl Worker {
         if let Some(log) = flow_log {
             log.extend(ended.iter().map(|(f, why)| crate::alert::flow_event::FlowRecord::of(f, *why)));
         }
+        // One flow (a packet's eviction, a flood's every packet): no order to work out.
+        if let [(f, why)] = ended.as_mut_slice() {
+            Self::end_flow(f, *why, &hooks, detectors, env, alerts, hellos, hello_pool);
+            ended.clear();
+            return;
+        }
         // In packet-time order, so volume hand-overs reach shared tallies as the traffic did
         // (sorting positions, not the flow records themselves).
         order.clear();
