@@ -340,7 +340,9 @@ impl AltProtocol {
     /// Could this payload packet (of a flow not opening as an expected one) start or continue
     /// anything [`AltProtocol::packet`] follows? A superset, by the flow's own fields: the
     /// first payload from the initiator, a DNS port over UDP, an FTP or SMTP session, or any
-    /// upload being followed. Of a flow a home host did not open, only an upload being
+    /// upload being followed, or a query to a DNS port that does not look like one (what
+    /// [`AltProtocol::check_datagram`] reports: a DNS client's every query used to cost the
+    /// egress policy's verdict here). Of a flow a home host did not open, only an upload being
     /// followed: everything else wants the home host as the initiator (the egress policy's
     /// `home_dir` 0 needs `orig_home`), so a flood of datagrams from outside costs nothing here.
     #[inline]
@@ -352,7 +354,10 @@ impl AltProtocol {
         f.payload[0] == u64::from(c.pkt.payload_wire_len)
             || matches!(f.app, AppProto::Ftp | AppProto::Smtp)
             || !self.uploads.is_empty()
-            || (matches!(c.pkt.l4, L4::Udp { .. }) && self.dns_udp_ports.contains(&f.resp_port()))
+            || (matches!(c.pkt.l4, L4::Udp { .. })
+                && c.dir == Dir::ToServer
+                && self.dns_udp_ports.contains(&f.resp_port())
+                && !app::looks_like_dns_header(c.pkt.payload, true))
     }
 
     /// [`Detector::on_packet`] past its quick tests.
