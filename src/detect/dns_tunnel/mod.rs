@@ -411,8 +411,9 @@ impl Detector for DnsTunnel {
             return;
         }
         // A home resolver forwarding a name a client asked it (seconds ago) is no client itself.
-        let fwd =
-            self.path.query(c.ts, c.pkt.src, c.pkt.dst, c.dst_home(), hash_bytes_lower(m.qname.as_bytes()));
+        let fwd = self
+            .path
+            .query(c.ts, c.pkt.src, c.pkt.dst, c.dst_home(), || hash_bytes_lower(m.qname.as_bytes()));
         let (sport, dport) = c.pkt.ports();
         let std_port = |p: u16| matches!(p, 53 | 5353 | 5355);
         if self.cfg.alert_nonstandard_port && !standard_port(c, sport, dport) && c.src_home() {
