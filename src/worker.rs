@@ -8,7 +8,7 @@ use crate::alert::Alert;
 use crate::alert::suppress::{SuppressStats, Suppressor};
 use crate::capture::Batch;
 use crate::config::Config;
-use crate::decode::app::{AppProto, classify_server, sniff_client};
+use crate::decode::app::{AppProto, classify_server, sniff_client_into};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{Detector, DetectorStats, Env, Interest, PacketCtx, VolumeCtx, VolumeInterest};
@@ -110,6 +110,8 @@ pub struct Worker {
     volume_subs: HookSubs,
     /// The detectors whose `on_flow_end` does something ([`Detector::wants_flow_ends`]).
     end_subs: Vec<usize>,
+    /// The DNS message of the packet being analysed, parsed in place (reused: ~500 bytes).
+    dns: Box<dns::DnsMessage>,
     suppress: Suppressor,
     alerts: Vec<Alert>,
     ended: Vec<(Flow, EndReason)>,
@@ -247,6 +249,7 @@ impl Worker {
             packet_subs: Default::default(),
             volume_subs: HookSubs::default(),
             end_subs: Vec::new(),
+            dns: Box::default(),
             env,
             table: FlowTable::new(config.flow.clone()),
             suppress: Suppressor::new(config.alerts.clone()),
@@ -406,8 +409,10 @@ impl Worker {
             hello_pool,
             stats,
             max_hellos,
+            dns: msg,
             ..
         } = self;
+        let msg: &mut dns::DnsMessage = msg;
         let first_alert = alerts.len();
         let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
@@ -437,12 +442,13 @@ impl Worker {
         // so it is not parsed twice).
         let payload = d.payload;
         let udp = matches!(d.l4, L4::Udp { .. });
-        let mut sniffed_dns: Option<dns::DnsMessage> = None;
+        // `msg` holds the first DNS message of the payload once the sniffer parsed it.
+        let mut sniffed_dns = false;
         if !payload.is_empty() && !flow.classified[dir.idx()] {
             flow.classified[dir.idx()] = true;
             match dir {
                 Dir::ToServer if matches!(flow.app, AppProto::Unknown | AppProto::Other) => {
-                    (flow.app, sniffed_dns) = sniff_client(payload, udp);
+                    (flow.app, sniffed_dns) = sniff_client_into(payload, udp, msg);
                 }
                 Dir::ToClient if flow.app == AppProto::Unknown => {
                     let a = classify_server(payload);
@@ -516,11 +522,11 @@ impl Worker {
             L4::Udp { sport, dport } if !payload.is_empty() => {
                 let dns_port = is_dns_port(sport) || is_dns_port(dport);
                 if dns_port || flow.app == AppProto::Dns {
-                    match sniffed_dns.map_or_else(|| dns::parse(payload), Ok) {
-                        Ok(mut m) => {
-                            m.qname.cache_registrable();
+                    match if sniffed_dns { Ok(()) } else { dns::parse_into(payload, msg) } {
+                        Ok(()) => {
+                            msg.qname.cache_registrable();
                             for det in detectors.iter_mut() {
-                                det.on_dns(&c, &m, alerts);
+                                det.on_dns(&c, msg, alerts);
                             }
                         }
                         Err(_) if !d.truncated => stats.anomalies.add(Anomaly::DnsMalformed),
@@ -531,15 +537,12 @@ impl Worker {
             L4::Tcp(t) if !payload.is_empty() => {
                 if t.sport == 53 || t.dport == 53 || flow.app == AppProto::Dns {
                     for (i, m) in dns::tcp_messages(payload).enumerate() {
-                        let parsed = match (i, sniffed_dns) {
-                            (0, Some(first)) => Ok(first),
-                            _ => dns::parse(m),
-                        };
+                        let parsed = if i == 0 && sniffed_dns { Ok(()) } else { dns::parse_into(m, msg) };
                         match parsed {
-                            Ok(mut m) => {
-                                m.qname.cache_registrable();
+                            Ok(()) => {
+                                msg.qname.cache_registrable();
                                 for det in detectors.iter_mut() {
-                                    det.on_dns(&c, &m, alerts);
+                                    det.on_dns(&c, msg, alerts);
                                 }
                             }
                             Err(_) => stats.anomalies.add(Anomaly::DnsMalformed),

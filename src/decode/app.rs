@@ -71,27 +71,36 @@ pub(crate) fn classify_client(b: &[u8], udp: bool) -> AppProto {
 }
 
 /// [`classify_client`], with the first DNS message the payload parsed into (whatever the
-/// verdict), for the worker to hand to detectors without parsing it again.
+/// verdict).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn sniff_client(b: &[u8], udp: bool) -> (AppProto, Option<dns::DnsMessage>) {
-    let Some(&first) = b.first() else { return (AppProto::Unknown, None) };
+    let mut msg = dns::DnsMessage::default();
+    let (app, parsed) = sniff_client_into(b, udp, &mut msg);
+    (app, parsed.then_some(msg))
+}
+
+/// [`sniff_client`] for the worker: the first DNS message the payload parsed into goes into
+/// `msg` (then `true`, whatever the verdict), to hand to detectors without parsing it again.
+pub(crate) fn sniff_client_into(b: &[u8], udp: bool, msg: &mut dns::DnsMessage) -> (AppProto, bool) {
+    let Some(&first) = b.first() else { return (AppProto::Unknown, false) };
     // Every protocol but DNS starts with a byte of its own: one branch on it sends a payload
     // to the only checks it could pass (random bytes, most of a flood's, to none of them).
     if let Some(app) = by_first_byte(b, first) {
-        return (app, None);
+        return (app, false);
     }
     let m = if udp { Some(b) } else { dns::tcp_messages(b).next() };
-    // (Returned without a message when none could parse: a `None` built in place, not a
-    // ~400-byte `Option` copied out.)
-    let Some(m) = m.filter(|m| could_hold_question(m)) else { return (AppProto::Other, None) };
-    let Ok(msg) = dns::parse(m) else { return (AppProto::Other, None) };
-    let app = if udp && is_nbns(&msg) {
+    let Some(m) = m.filter(|m| could_hold_question(m)) else { return (AppProto::Other, false) };
+    if dns::parse_into(m, msg).is_err() {
+        return (AppProto::Other, false);
+    }
+    let app = if udp && is_nbns(msg) {
         AppProto::Nbns
-    } else if !msg.is_response && dns::looks_like_dns(&msg) {
+    } else if !msg.is_response && dns::looks_like_dns(msg) {
         AppProto::Dns
     } else {
         AppProto::Other
     };
-    (app, Some(msg))
+    (app, true)
 }
 
 /// The protocols recognised by their first bytes (all but DNS), in the order they are tried:
