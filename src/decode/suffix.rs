@@ -49,11 +49,15 @@ const MEMO_PLACES: usize = 256;
 /// Longest registrable domain kept in the memo (longer ones are walked every time).
 const MEMO_DOMAIN: usize = 40;
 
+/// Words of a memo's domain.
+const MEMO_WORDS: usize = MEMO_DOMAIN / 8;
+
 /// What every name under one registrable domain gets ([`SuffixSet::matches_under`]).
 #[derive(Debug, Clone, Copy)]
 struct Verdict {
-    /// The domain as asked (its first `len` bytes); `len` 0: an empty place.
-    domain: [u8; MEMO_DOMAIN],
+    /// The domain as asked, its first `len` bytes as little-endian words, zero after them
+    /// ([`crate::flow::hash::word_of`]): a hit is a few word compares, not a `memcmp` call.
+    domain: [u64; MEMO_WORDS],
     len: u8,
     /// Every name under the domain matches (`Some(true)`) or none does (`Some(false)`);
     /// `None`: entries lie deeper under the domain, so each name is walked.
@@ -62,7 +66,7 @@ struct Verdict {
 
 impl Default for Verdict {
     fn default() -> Self {
-        Verdict { domain: [0; MEMO_DOMAIN], len: 0, matches: None }
+        Verdict { domain: [0; MEMO_WORDS], len: 0, matches: None }
     }
 }
 
@@ -235,12 +239,16 @@ impl SuffixSet {
         let v = place.get();
         // Kept as it was asked: the same bytes again (a domain in another case takes the place
         // over, answered the same).
-        let matches = if usize::from(v.len) == domain.len() && v.domain.get(..domain.len()) == Some(domain) {
+        let hit = usize::from(v.len) == domain.len()
+            && domain.chunks(8).zip(v.domain).all(|(w, kept)| crate::flow::hash::word_of(w) == kept);
+        let matches = if hit {
             v.matches
         } else {
             let matches = self.verdict(domain);
             let mut kept = Verdict { len: domain.len() as u8, matches, ..Verdict::default() };
-            kept.domain[..domain.len()].copy_from_slice(domain);
+            for (k, w) in kept.domain.iter_mut().zip(domain.chunks(8)) {
+                *k = crate::flow::hash::word_of(w);
+            }
             place.set(kept);
             matches
         };
