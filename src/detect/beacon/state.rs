@@ -31,15 +31,48 @@ impl DestKind {
     }
 }
 
-/// A destination's 64-bit key (kind and address or name, hashed).
+/// A destination's 64-bit key (kind and address or name, hashed): FxHash of the kind, the
+/// address and the name's bytes lower-cased one by one ([`fx_bytes`] works the same value out
+/// without the chain of one multiply a byte).
 pub(crate) fn dest_key(kind: DestKind, addr: Option<IpAddr>, name: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     kind.hash(&mut h);
     addr.hash(&mut h);
-    for b in name {
-        h.write_u8(b.to_ascii_lowercase());
+    if name.is_empty() {
+        return h.finish();
     }
-    h.finish()
+    fx_bytes(h.finish(), name)
+}
+
+/// `rustc_hash::FxHasher`'s multiplier and the rotation its `finish` applies (rustc-hash 2 on a
+/// 64-bit target; `fx_bytes_is_the_hashers_byte_at_a_time` checks both against the crate).
+const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
+const FX_ROTATE: u32 = 26;
+/// `FX_K` to the powers 1 to 4.
+const FX_K2: u64 = FX_K.wrapping_mul(FX_K);
+const FX_K3: u64 = FX_K2.wrapping_mul(FX_K);
+const FX_K4: u64 = FX_K3.wrapping_mul(FX_K);
+
+/// What an `FxHasher` that finished as `finished` finishes as after `write_u8` of each byte of
+/// `name` lower-cased. A byte at a time the hash is `(h + b) * K`, one dependent multiply a
+/// byte (a quarter of `beacon`'s time a DNS query); four bytes at once it is
+/// `h*K^4 + b0*K^4 + b1*K^3 + b2*K^2 + b3*K`, whose products do not wait for each other.
+fn fx_bytes(finished: u64, name: &[u8]) -> u64 {
+    let mut h = finished.rotate_right(FX_ROTATE);
+    let mut quads = name.chunks_exact(4);
+    for q in &mut quads {
+        let b = |i: usize| u64::from(q[i].to_ascii_lowercase());
+        h = h.wrapping_mul(FX_K4).wrapping_add(
+            b(0).wrapping_mul(FX_K4)
+                .wrapping_add(b(1).wrapping_mul(FX_K3))
+                .wrapping_add(b(2).wrapping_mul(FX_K2))
+                .wrapping_add(b(3).wrapping_mul(FX_K)),
+        );
+    }
+    for &b in quads.remainder() {
+        h = h.wrapping_add(u64::from(b.to_ascii_lowercase())).wrapping_mul(FX_K);
+    }
+    h.rotate_left(FX_ROTATE)
 }
 
 /// Sets of the [`FirstSeen`] table: each holds this many pairs.
@@ -356,4 +389,43 @@ pub(crate) fn host_hash(host: IpAddr) -> u32 {
     let mut h = rustc_hash::FxHasher::default();
     host.hash(&mut h);
     (h.finish() >> 32) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-at-a-time hash, as `dest_key` first wrote it.
+    fn reference(kind: DestKind, addr: Option<IpAddr>, name: &[u8]) -> u64 {
+        let mut h = rustc_hash::FxHasher::default();
+        kind.hash(&mut h);
+        addr.hash(&mut h);
+        for b in name {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.finish()
+    }
+
+    #[test]
+    fn fx_bytes_is_the_hashers_byte_at_a_time() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..80 {
+            for _ in 0..20 {
+                let name: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                        (x >> 56) as u8
+                    })
+                    .collect();
+                for kind in [DestKind::Addr, DestKind::Name, DestKind::Dns] {
+                    let addr = (kind == DestKind::Addr).then(|| IpAddr::from([203, 0, 113, len as u8]));
+                    assert_eq!(dest_key(kind, addr, &name), reference(kind, addr, &name), "{name:?}");
+                }
+            }
+        }
+        assert_eq!(
+            dest_key(DestKind::Name, None, b"Example.COM"),
+            dest_key(DestKind::Name, None, b"example.com")
+        );
+    }
 }
