@@ -48,6 +48,7 @@ use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName};
 use crate::decode::suffix::SuffixSet;
 use crate::flow::bounded::Bounded;
+use crate::flow::host::hash_ip;
 use crate::time::Timestamp;
 use resolver::Forward;
 use state::{Bucket, Example, Group, MAX_SPARE, hash_bytes_lower, rare_qtype_weight};
@@ -90,7 +91,9 @@ pub(crate) struct DnsTunnel {
     resolvers: Vec<IpAddr>,
     /// Boxed: a group is ~330 bytes, and a table of pointers grows without moving (or leaving
     /// behind, as a hole the next, bigger table does not fit) the groups themselves.
-    groups: Bounded<(IpAddr, u64), Box<Group>>,
+    /// Keyed by the client's [`hash_ip`] and the domain's hash: two words, where an `IpAddr`
+    /// in the key was copied through the stack at every query and stalled its loads.
+    groups: Bounded<(u64, u64), Box<Group>>,
     /// Forgotten groups, with their name sets' allocations, kept for reuse (boxed: they move
     /// between the table and the pool without being copied).
     #[allow(clippy::vec_box)]
@@ -163,7 +166,7 @@ impl DnsTunnel {
         if let Some(f) = fwd {
             // A resolver forwarding its client's question: the client's own query was scored;
             // its group learns where the resolver sent it.
-            if let Some(g) = self.groups.get_mut(&(f.client, hash_bytes_lower(domain))) {
+            if let Some(g) = self.groups.get_mut(&(hash_ip(&f.client), hash_bytes_lower(domain))) {
                 g.forwards += 1;
                 g.forwarded_to = Some(server);
             }
@@ -171,7 +174,7 @@ impl DnsTunnel {
         }
         let sub_len = name.len().saturating_sub(domain.len() + 1);
         let sub = if domain.len() < name.len() { &name[..sub_len] } else { &[][..] };
-        let key = (client, hash_bytes_lower(domain));
+        let key = (hash_ip(&client), hash_bytes_lower(domain));
         if self.groups.is_full() && !self.groups.contains_key(&key) {
             self.evict_stalest();
         }
@@ -356,7 +359,7 @@ impl DnsTunnel {
     fn response(&mut self, c: &PacketCtx<'_, '_>, m: &DnsMessage) {
         let client = c.pkt.dst;
         let domain = m.qname.registrable();
-        if let Some(g) = self.groups.get_mut(&(client, hash_bytes_lower(domain))) {
+        if let Some(g) = self.groups.get_mut(&(hash_ip(&client), hash_bytes_lower(domain))) {
             g.cur.responses += 1;
             g.cur.answer_bytes += u64::from(m.answer_bytes);
             g.cur.max_answer = g.cur.max_answer.max(u64::from(m.largest_answer));
@@ -413,7 +416,7 @@ impl Detector for DnsTunnel {
         // A home resolver forwarding a name a client asked it (seconds ago) is no client itself.
         let fwd = self
             .path
-            .query(c.ts, c.pkt.src, c.pkt.dst, c.dst_home(), || hash_bytes_lower(m.qname.as_bytes()));
+            .query(c.ts, &c.pkt.src, &c.pkt.dst, c.dst_home(), || hash_bytes_lower(m.qname.as_bytes()));
         let (sport, dport) = c.pkt.ports();
         let std_port = |p: u16| matches!(p, 53 | 5353 | 5355);
         if self.cfg.alert_nonstandard_port && !standard_port(c, sport, dport) && c.src_home() {

@@ -69,8 +69,8 @@ impl ResolverPath {
     pub(super) fn query(
         &mut self,
         ts: Timestamp,
-        src: IpAddr,
-        dst: IpAddr,
+        src: &IpAddr,
+        dst: &IpAddr,
         dst_home: bool,
         name_hash: impl FnOnce() -> u64,
     ) -> Option<Forward> {
@@ -87,12 +87,12 @@ impl ResolverPath {
         let name_hash = name_hash();
         let fwd = self
             .asked
-            .get(&key(name_hash, &src))
-            .filter(|a| a.client != src && ts.0.saturating_sub(a.ts.0) < self.window)
+            .get(&key(name_hash, src))
+            .filter(|a| a.client != *src && ts.0.saturating_sub(a.ts.0) < self.window)
             .map(|a| Forward { client: a.client });
         if fwd.is_some() {
             let evicted = &mut self.evicted;
-            let l = self.learned.get_or_insert_with(src, |old| {
+            let l = self.learned.get_or_insert_with(*src, |old| {
                 *evicted += u64::from(old.is_some());
                 Learned { forwards: 0, last: ts }
             });
@@ -101,8 +101,8 @@ impl ResolverPath {
         }
         if dst_home {
             // A resolver chain (client → R1 → R2) keeps the first client.
-            let client = fwd.map_or(src, |f| f.client);
-            if self.asked.insert(key(name_hash, &dst), Asked { client, ts }).is_some() {
+            let client = fwd.map_or(*src, |f| f.client);
+            if self.asked.insert(key(name_hash, dst), Asked { client, ts }).is_some() {
                 self.evicted += 1;
             }
         }
@@ -154,26 +154,26 @@ mod tests {
     fn a_forward_is_attributed_to_the_client_who_asked() {
         let mut r = ResolverPath::new(10_000_000_000, 3_600_000_000_000, 64, 8);
         let (c, res, auth) = (ip("10.99.0.140"), ip("10.99.1.53"), ip("203.0.113.56"));
-        assert_eq!(r.query(t(0), c, res, true, || 42), None);
-        assert_eq!(r.query(t(3), res, auth, false, || 42), Some(Forward { client: c }));
+        assert_eq!(r.query(t(0), &c, &res, true, || 42), None);
+        assert_eq!(r.query(t(3), &res, &auth, false, || 42), Some(Forward { client: c }));
         assert_eq!(r.learned(&res).map(|l| l.forwards), Some(1));
         // Another name, or the same name after the window, is the resolver's own.
-        assert_eq!(r.query(t(5), res, auth, false, || 43), None);
-        assert_eq!(r.query(t(20_000), res, auth, false, || 42), None);
+        assert_eq!(r.query(t(5), &res, &auth, false, || 43), None);
+        assert_eq!(r.query(t(20_000), &res, &auth, false, || 42), None);
         // A client asking itself is no forward.
-        assert_eq!(r.query(t(20_001), c, c, true, || 7), None);
-        assert_eq!(r.query(t(20_002), c, auth, false, || 7), None);
+        assert_eq!(r.query(t(20_001), &c, &c, true, || 7), None);
+        assert_eq!(r.query(t(20_002), &c, &auth, false, || 7), None);
     }
 
     #[test]
     fn a_chain_of_resolvers_keeps_the_first_client_and_tables_are_capped() {
         let mut r = ResolverPath::new(10_000_000_000, 3_600_000_000_000, 4, 2);
         let (c, r1, r2, auth) = (ip("10.0.0.9"), ip("10.0.0.53"), ip("10.0.1.53"), ip("198.51.100.1"));
-        r.query(t(0), c, r1, true, || 1);
-        assert_eq!(r.query(t(1), r1, r2, true, || 1), Some(Forward { client: c }));
-        assert_eq!(r.query(t(2), r2, auth, false, || 1), Some(Forward { client: c }));
+        r.query(t(0), &c, &r1, true, || 1);
+        assert_eq!(r.query(t(1), &r1, &r2, true, || 1), Some(Forward { client: c }));
+        assert_eq!(r.query(t(2), &r2, &auth, false, || 1), Some(Forward { client: c }));
         for i in 0..100 {
-            r.query(t(3 + i), c, r1, true, || 100 + i);
+            r.query(t(3 + i), &c, &r1, true, || 100 + i);
         }
         assert!(r.len() <= 4 + 2);
         // Expiry on packet time empties the questions and forgets idle resolvers.
