@@ -282,7 +282,8 @@ pub(crate) fn parse_into(b: &[u8], m: &mut DnsMessage) -> Result<(), DnsError> {
     }
     let mut answer_bytes = 0u32;
     let mut largest_answer = 0u16;
-    let mut answer_addrs = [None; MAX_ANSWER_ADDRS];
+    // Written where they are kept: an array built here and copied over stalled on its stores.
+    m.answer_addrs = [None; MAX_ANSWER_ADDRS];
     let mut n_addrs = 0;
     if is_response
         && ancount > 0
@@ -304,7 +305,7 @@ pub(crate) fn parse_into(b: &[u8], m: &mut DnsMessage) -> Result<(), DnsError> {
                     _ => None,
                 };
                 if addr.is_some() {
-                    answer_addrs[n_addrs] = addr;
+                    m.answer_addrs[n_addrs] = addr;
                     n_addrs += 1;
                 }
             }
@@ -320,7 +321,6 @@ pub(crate) fn parse_into(b: &[u8], m: &mut DnsMessage) -> Result<(), DnsError> {
     m.len = b.len();
     m.answer_bytes = answer_bytes;
     m.largest_answer = largest_answer;
-    m.answer_addrs = answer_addrs;
     Ok(())
 }
 
