@@ -117,6 +117,16 @@ mod tests {
     use std::collections::HashSet;
     use std::net::{IpAddr, Ipv6Addr};
 
+    #[test]
+    fn a_word_is_lower_cased_as_the_standard_library_does_it() {
+        for b in 0..=255u8 {
+            let w = u64::from_le_bytes([b, b'Q', 0x80 | b, b'z', b'@', b'[', b, 0xff]);
+            let mut want = w.to_le_bytes();
+            want.make_ascii_lowercase();
+            assert_eq!(lower_word(w).to_le_bytes(), want, "{b:#x}");
+        }
+    }
+
     /// `word_of` is the zero-padded little-endian word of every slice up to 8 bytes long,
     /// whatever the bytes and wherever the slice starts.
     #[test]

@@ -39,10 +39,9 @@ impl Default for HomeNet {
 }
 
 /// The [`ByFirstByte`] table of nets given as (first byte of the network, prefix length).
-fn first_byte_table(nets: impl Iterator<Item = (u8, u8)>) -> [ByFirstByte; 256] {
+fn first_byte_table(nets: &[(u8, u8)]) -> [ByFirstByte; 256] {
     let mut t = [ByFirstByte::Never; 256];
-    let nets: Vec<(u8, u8)> = nets.collect();
-    for &(first, len) in &nets {
+    for &(first, len) in nets {
         if len > 8 {
             continue;
         }
@@ -54,7 +53,7 @@ fn first_byte_table(nets: impl Iterator<Item = (u8, u8)>) -> [ByFirstByte; 256] 
             }
         }
     }
-    for &(first, len) in &nets {
+    for &(first, len) in nets {
         if len > 8 && t[usize::from(first)] == ByFirstByte::Never {
             t[usize::from(first)] = ByFirstByte::Check;
         }
@@ -65,28 +64,24 @@ fn first_byte_table(nets: impl Iterator<Item = (u8, u8)>) -> [ByFirstByte; 256] 
 impl HomeNet {
     /// From CIDRs.
     pub fn new(nets: Vec<IpNet>) -> Self {
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        // Each net's first byte and prefix length, per family, for the first-byte tables.
+        let (mut heads4, mut heads6) = (Vec::new(), Vec::new());
         for n in &nets {
             match n {
                 IpNet::V4(n) => {
                     let mask = u32::from(n.netmask());
                     v4.push((u32::from(n.network()) & mask, mask));
+                    heads4.push((n.network().octets()[0], n.prefix_len()));
                 }
                 IpNet::V6(n) => {
                     let mask = u128::from(n.netmask());
                     v6.push((u128::from(n.network()) & mask, mask));
+                    heads6.push((n.network().octets()[0], n.prefix_len()));
                 }
             }
         }
-        let v4_first = first_byte_table(nets.iter().filter_map(|n| match n {
-            IpNet::V4(n) => Some((n.network().octets()[0], n.prefix_len())),
-            IpNet::V6(_) => None,
-        }));
-        let v6_first = first_byte_table(nets.iter().filter_map(|n| match n {
-            IpNet::V6(n) => Some((n.network().octets()[0], n.prefix_len())),
-            IpNet::V4(_) => None,
-        }));
+        let (v4_first, v6_first) = (first_byte_table(&heads4), first_byte_table(&heads6));
         HomeNet { nets, v4, v6, v4_first, v6_first }
     }
     /// Is `ip` inside the home network?

@@ -281,7 +281,6 @@ fn flow_id(hash: u64, ts: Timestamp) -> u64 {
     h.finish() & 0x7fff_ffff_ffff_ffff
 }
 
-/// Which side initiated: `true` if the packet's source is the initiator.
 /// Who opened a new flow, and which of its ends are home hosts.
 #[derive(Clone, Copy)]
 struct Ends {
@@ -300,6 +299,7 @@ impl Ends {
     }
 }
 
+/// Which side initiated: `true` if the packet's source is the initiator.
 fn src_is_initiator(d: &Decoded<'_>) -> bool {
     match d.l4 {
         L4::Tcp(t) => {

@@ -105,17 +105,6 @@ pub(super) fn hash_bytes_lower(b: &[u8]) -> u64 {
     h.finish()
 }
 
-#[cfg(test)]
-#[test]
-fn a_word_is_lower_cased_as_the_standard_library_does_it() {
-    for b in 0..=255u8 {
-        let w = u64::from_le_bytes([b, b'Q', 0x80 | b, b'z', b'@', b'[', b, 0xff]);
-        let mut want = w.to_le_bytes();
-        want.make_ascii_lowercase();
-        assert_eq!(lower_word(w).to_le_bytes(), want, "{b:#x}");
-    }
-}
-
 pub(super) fn rare_qtype_weight(t: u16) -> (f64, &'static str) {
     match t {
         qtype::NULL => (1.0, "null"),
