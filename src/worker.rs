@@ -121,6 +121,11 @@ pub struct Worker {
     hello_pool: Vec<Vec<u8>>,
     /// Flows with traffic to hand over at a tick (reused).
     pending: Vec<(Timestamp, u32)>,
+    /// Seconds of the volume period ([`VolumeCtx`]): a flow's traffic is handed over at least
+    /// once a period.
+    volume_period: u64,
+    /// The period of the last tick that handed the quiet flows' traffic over.
+    volume_epoch: u64,
     max_hellos: usize,
     defrag: Defrag,
     defrag_buf: Vec<u8>,
@@ -259,6 +264,8 @@ impl Worker {
             hellos: FxHashMap::default(),
             hello_pool: Vec::new(),
             pending: Vec::new(),
+            volume_period: 1,
+            volume_epoch: 0,
             max_hellos: config.flow.max_tls_reassembly,
             defrag: Defrag::new(DefragLimits {
                 max_datagrams: config.flow.max_fragmented,
@@ -286,6 +293,8 @@ impl Worker {
     pub(crate) fn set_detectors(&mut self, detectors: Vec<Box<dyn Detector>>) {
         self.packet_subs = packet_subscriptions(&detectors);
         self.volume_subs = HookSubs::of(&detectors);
+        let finest = self.volume_subs.flows.iter().filter_map(|&i| detectors.get(i));
+        self.volume_period = volume_period(finest.map(|d| d.volume_resolution_ns()).min());
         let ends = detectors.iter().map(|d| d.wants_flow_ends());
         self.end_subs = ends.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect();
         self.detectors = detectors;
@@ -410,9 +419,11 @@ impl Worker {
             stats,
             max_hellos,
             dns: msg,
+            volume_period,
             ..
         } = self;
         let msg: &mut dns::DnsMessage = msg;
+        let period = *volume_period;
         let first_alert = alerts.len();
         let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
@@ -422,17 +433,24 @@ impl Worker {
         {
             flow.geo = g.on_new_flow(ts, s.home, s.remote);
         }
-        // Volume accounting, per flow: what came before this second goes with its own time. An
-        // unanswered inbound probe's traffic is held back until it is answered or ends
-        // ([`VolumeInterest::Answered`]): a flood's SYN builds no volume state. (Up to
-        // `MAX_UNFLUSHED` bytes of them: the counters stay far from saturating.)
+        // Volume accounting, per flow ([`VolumeCtx`]): what came before a pause or before this
+        // volume period goes with its own times. An unanswered inbound probe's traffic is held
+        // back until it is answered or ends ([`VolumeInterest::Answered`]): a flood's SYN builds
+        // no volume state. (Up to `MAX_UNFLUSHED` bytes of them: the counters stay far from
+        // saturating.)
         let held = !flow.flushed_once
             && flow.unanswered_inbound_probe()
             && flow.unflushed.total_bytes() < MAX_UNFLUSHED;
-        if !held && !flow.unflushed.is_empty() && ts.secs() != flow.unflushed_last.secs() {
+        if !held && !flow.unflushed.is_empty() && volume_due(flow.unflushed_last, ts, period) {
             let last = flow.unflushed_last;
             Self::hand_over(flow, last, &volume_subs.flows, detectors, env, alerts);
         }
+        flow.unflushed_span_us = if flow.unflushed.is_empty() {
+            0
+        } else {
+            let gap_us = ts.0.saturating_sub(flow.unflushed_last.0) / 1_000;
+            flow.unflushed_span_us.saturating_add(u32::try_from(gap_us).unwrap_or(u32::MAX))
+        };
         flow.unflushed.add(dir.idx(), d.ip_len, d.payload_wire_len);
         flow.unflushed_last = ts;
         if !held && (!flow.flushed_once || flow.unflushed.total_bytes() >= u64::from(flow.flush_budget)) {
@@ -597,7 +615,8 @@ impl Worker {
         env: &Env,
         alerts: &mut Vec<Alert>,
     ) {
-        let v = VolumeCtx { ts, flow, delta: flow.unflushed, first: !flow.flushed_once, env };
+        let since = Timestamp(ts.0.saturating_sub(u64::from(flow.unflushed_span_us) * 1_000));
+        let v = VolumeCtx { ts, since, flow, delta: flow.unflushed, first: !flow.flushed_once, env };
         let mut budget = MAX_UNFLUSHED;
         for &i in subs {
             if let Some(det) = detectors.get_mut(i) {
@@ -605,6 +624,7 @@ impl Worker {
             }
         }
         flow.unflushed = Volume::default();
+        flow.unflushed_span_us = 0;
         flow.flushed_once = true;
         flow.flush_budget = budget.clamp(1, MAX_UNFLUSHED) as u32;
     }
@@ -686,9 +706,9 @@ impl Worker {
         }
     }
 
-    fn run_tick(&mut self) {
-        let now = self.now;
-        // Traffic of flows that went quiet is handed over at least once a tick, oldest first.
+    /// Hands over the traffic of every flow that has some waiting, oldest first: at the first
+    /// tick of each volume period, so a flow that went quiet waits at most a period.
+    fn hand_over_pending(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
         self.table.take_unflushed(&mut pending);
         pending.sort_unstable_by_key(|(t, _)| *t);
@@ -702,6 +722,15 @@ impl Worker {
             }
         }
         self.pending = pending;
+    }
+
+    fn run_tick(&mut self) {
+        let now = self.now;
+        let epoch = now.secs() / self.volume_period;
+        if epoch != self.volume_epoch {
+            self.volume_epoch = epoch;
+            self.hand_over_pending();
+        }
         self.table.expire(now, &mut self.ended);
         self.defrag.expire(now);
         self.end_flows();
@@ -758,6 +787,7 @@ impl Worker {
     /// End of input: a last tick, every open flow ended, remaining alerts emitted.
     pub fn finish(&mut self, emit: &mut dyn FnMut(Alert)) {
         self.charged_at.0 = QUIET_TICKS;
+        self.hand_over_pending();
         self.run_tick();
         // Every open flow, in packet-time order as in `end_flows`.
         let mut order = std::mem::take(&mut self.end_order);
@@ -839,6 +869,26 @@ impl Worker {
     pub fn now(&self) -> Timestamp {
         self.now
     }
+}
+
+/// The longest volume period, in seconds ([`VolumeCtx`]).
+const MAX_VOLUME_PERIOD_SECS: u64 = 5;
+/// A packet this long after the previous one in a flow hands the traffic before it over: a
+/// hand-over never spans such a pause (`beacon` reads bursts after silences in them).
+const VOLUME_PAUSE_NS: u64 = 1_000_000_000;
+
+/// The volume period for subscribers whose narrowest slot is `finest` nanoseconds: the longest
+/// of `MAX_VOLUME_PERIOD_SECS` down to 1 s that divides it (1 s when none does).
+fn volume_period(finest: Option<u64>) -> u64 {
+    let Some(finest) = finest.filter(|&f| f != u64::MAX) else { return MAX_VOLUME_PERIOD_SECS };
+    (1..=MAX_VOLUME_PERIOD_SECS).rev().find(|s| finest.is_multiple_of(s * 1_000_000_000)).unwrap_or(1)
+}
+
+/// Is a flow's traffic, last added at `last`, due to be handed over before a packet at `ts`?
+/// (After a pause, or in a new volume period of `period` seconds.)
+#[inline]
+fn volume_due(last: Timestamp, ts: Timestamp, period: u64) -> bool {
+    ts.0.saturating_sub(last.0) >= VOLUME_PAUSE_NS || ts.secs() / period != last.secs() / period
 }
 
 fn is_dns_port(p: u16) -> bool {

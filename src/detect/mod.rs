@@ -108,13 +108,19 @@ impl PacketCtx<'_, '_> {
 
 /// A flow's traffic since the previous hand-over, for volume accounting (egress windows,
 /// rates). The worker accumulates every packet into the flow record and hands the sum over on
-/// the flow's first packet, whenever it crosses the least headroom a detector asked for, at the
-/// first packet of each new second of capture time, and when the flow ends — so per-host
-/// tables are touched about once per flow per second instead of once per packet, and a
-/// threshold a single flow crosses still fires on the crossing packet.
+/// the flow's first packet, whenever it crosses the least headroom a detector asked for, when
+/// a packet follows a pause of a second or more, at the first packet of each new volume period
+/// (the first tick of a period hands over the quiet flows' traffic), and when the flow ends — so
+/// per-host tables are touched about once per flow per period instead of once per packet, and a
+/// threshold a single flow crosses still fires on the crossing packet. The period is the
+/// longest of 5, 4, 3, 2 and 1 s that divides every subscriber's
+/// [`Detector::volume_resolution_ns`]: a hand-over never spans two of a detector's slots.
 pub struct VolumeCtx<'a> {
     /// Time of the last packet in `delta`.
     pub ts: Timestamp,
+    /// Time of the first packet in `delta` (its packets follow each other by less than a
+    /// second).
+    pub since: Timestamp,
     /// The flow (its totals include `delta`).
     pub flow: &'a Flow,
     /// Traffic since the previous hand-over.
@@ -289,6 +295,12 @@ pub trait Detector: Send {
     /// (default: yes); a detector that answers no is not called when a flow ends.
     fn wants_flow_ends(&self) -> bool {
         true
+    }
+    /// The narrowest time slot, in nanoseconds, this detector sorts flow traffic into
+    /// ([`VolumeCtx`]): the worker's volume period divides it. Asked once when the worker is
+    /// built (default: no slots, `u64::MAX`).
+    fn volume_resolution_ns(&self) -> u64 {
+        u64::MAX
     }
     /// A flow's traffic since the previous call ([`VolumeCtx`]), always before its flow end.
     /// Returns the IP bytes the flow may carry before a threshold could be crossed (the worker

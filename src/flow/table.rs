@@ -71,6 +71,9 @@ pub struct Flow {
     pub unflushed: Volume,
     /// Time of the last packet in `unflushed`.
     pub unflushed_last: Timestamp,
+    /// Microseconds from the first packet in `unflushed` to the last (a hand-over holds at most
+    /// a few seconds: see [`crate::worker`]'s volume cadence).
+    pub unflushed_span_us: u32,
     /// IP bytes `unflushed` may hold before the next hand-over (the detectors' least headroom).
     pub flush_budget: u32,
     /// Has any hand-over happened? (the first one counts the flow)
@@ -86,7 +89,7 @@ pub struct Flow {
 
 /// Traffic of one flow between two volume hand-overs, per direction ([`Dir::idx`]). 32-bit
 /// counters keep the flow record small: a hand-over happens long before they could wrap (at
-/// most `MAX_UNFLUSHED` bytes plus one packet, or one second, or one tick).
+/// most `MAX_UNFLUSHED` bytes plus one packet, or one volume period).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Volume {
     /// IP bytes (total lengths).
@@ -540,6 +543,7 @@ impl FlowTable {
             vlan: d.vlan,
             unflushed: Volume::default(),
             unflushed_last: ts,
+            unflushed_span_us: 0,
             flush_budget: 0,
             flushed_once: false,
             queued: false,
@@ -588,6 +592,7 @@ impl FlowTable {
                     vlan: None,
                     unflushed: Volume::default(),
                     unflushed_last: r.end,
+                    unflushed_span_us: 0,
                     flush_budget: 0,
                     flushed_once: false,
                     queued: false,

@@ -186,6 +186,12 @@ impl GeoPolicy {
         self.allow_countries.contains(&c).then_some(Watch::Country(c))
     }
 
+    /// Every watched country's and network's thresholds.
+    pub fn limits(&self) -> impl Iterator<Item = &WindowLimit> {
+        let countries = self.countries.iter().flat_map(|(_, l)| l.iter());
+        countries.chain(self.asns.iter().flat_map(|(_, l)| l.iter()))
+    }
+
     /// The watch rule `t` falls under and its thresholds (never for an allowed peer).
     pub fn watched(&self, t: GeoTag) -> Option<(Watch, &[WindowLimit])> {
         if self.allowed(t).is_some() {

@@ -90,7 +90,7 @@ fn alerts_from_packets_and_ticks_carry_the_tunnel_and_transport_is_never_seen() 
     }
 }
 
-type Log = std::sync::Arc<std::sync::Mutex<Vec<(Timestamp, Volume, bool)>>>;
+type Log = std::sync::Arc<std::sync::Mutex<Vec<(Timestamp, Timestamp, Volume, bool)>>>;
 
 /// Records every volume hand-over, and asks for one every `budget` bytes.
 struct VolumeLog {
@@ -114,17 +114,18 @@ impl Detector for VolumeLog {
     }
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, _out: &mut Vec<Alert>) -> u64 {
         if let Ok(mut l) = self.log.lock() {
-            l.push((v.ts, v.delta, v.first));
+            l.push((v.ts, v.since, v.delta, v.first));
         }
         self.budget
     }
 }
 
 #[test]
-fn flow_traffic_reaches_the_volume_hook_first_at_budget_per_second_and_at_the_end() {
+fn flow_traffic_reaches_the_volume_hook_first_at_budget_after_a_pause_per_period_and_at_the_end() {
     let mut w = Worker::new(&Config::default());
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     w.set_detectors(vec![Box::new(VolumeLog::new(&log, 1000, VolumeInterest::Every))]);
+    assert_eq!(w.volume_period, 5, "no slots asked for: the longest period");
     let out = |n: usize| {
         eth(&[], 0x0800, &ipv4([10, 99, 0, 5], [203, 0, 113, 9], 17, &udp(40000, 9999, &vec![7; n])))
     };
@@ -138,24 +139,47 @@ fn flow_traffic_reaches_the_volume_hook_first_at_budget_per_second_and_at_the_en
     feed(&mut w, 100, 2, &big); // 530 unflushed
     feed(&mut w, 100, 3, &big); // 1030 ≥ 1000: handed over
     feed(&mut w, 100, 4, &back); // pending...
-    feed(&mut w, 101, 0, &back); // new second: the pending packet goes first, with its own time
+    feed(&mut w, 101, 0, &back); // under a second later, same period (100-104 s): still pending
+    feed(&mut w, 103, 0, &back); // after a 2 s pause: the two before go first, with their times
+    feed(&mut w, 105, 500_000_000, &back); // a new period: its first tick hands the 103 s one over
+    feed(&mut w, 105, 700_000_000, &back); // pending...
     w.finish(&mut |_| {}); // the rest at the end
     let l = log.lock().map(|l| l.clone()).unwrap_or_default();
-    let got: Vec<(u64, [u32; 2], [u32; 2], bool)> =
-        l.iter().map(|(ts, v, first)| (ts.0, v.bytes, v.pkts, *first)).collect();
+    let got: Vec<_> =
+        l.iter().map(|(ts, since, v, first)| (ts.0, since.0, v.bytes, v.pkts, *first)).collect();
     let t = |s: u64, n: u64| Timestamp::from_parts(s, n).0;
     assert_eq!(
         got,
         vec![
-            (t(100, 0), [500, 0], [1, 0], true),
-            (t(100, 3), [1000, 30], [2, 1], false),
-            (t(100, 4), [0, 30], [0, 1], false),
-            (t(101, 0), [0, 30], [0, 1], false),
+            (t(100, 0), t(100, 0), [500, 0], [1, 0], true),
+            // (`since` is kept in whole microseconds: here the nanoseconds between are lost.)
+            (t(100, 3), t(100, 3), [1000, 30], [2, 1], false),
+            (t(101, 0), t(100, 1_000), [0, 60], [0, 2], false),
+            (t(103, 0), t(103, 0), [0, 30], [0, 1], false),
+            (t(105, 700_000_000), t(105, 500_000_000), [0, 60], [0, 2], false),
         ]
     );
     // Nothing lost or counted twice.
-    let total: u64 = l.iter().map(|(_, v, _)| v.total_bytes()).sum();
-    assert_eq!(total, 3 * 500 + 3 * 30);
+    let total: u64 = l.iter().map(|(_, _, v, _)| v.total_bytes()).sum();
+    assert_eq!(total, 3 * 500 + 6 * 30);
+}
+
+#[test]
+fn the_volume_period_divides_every_subscribers_slot() {
+    use super::volume_period;
+    let s = 1_000_000_000;
+    assert_eq!(volume_period(None), 5);
+    assert_eq!(volume_period(Some(u64::MAX)), 5);
+    assert_eq!(volume_period(Some(10 * s)), 5, "proxyware's 10 s buckets");
+    assert_eq!(volume_period(Some(450 * s)), 5, "egress's 1 h windows: 7.5 min slots");
+    assert_eq!(volume_period(Some(8 * s)), 4);
+    assert_eq!(volume_period(Some(3 * s)), 3);
+    assert_eq!(volume_period(Some(7 * s)), 1);
+    assert_eq!(volume_period(Some(1_250_000_000)), 1, "a 10 s window's slots");
+    assert_eq!(volume_period(Some(s / 2)), 1, "finer than a second: the finest there is");
+    // The default detectors.
+    let w = Worker::new(&Config::default());
+    assert_eq!(w.volume_period, 5);
 }
 
 /// A TCP segment between `src` and `dst` with `flags` and `payload` (checksums left zero).
@@ -175,7 +199,7 @@ const PSH_ACK: u8 = 0x18;
 
 fn log_of(l: &Log) -> Vec<(u64, [u32; 2], [u32; 2], bool)> {
     let l = l.lock().map(|l| l.clone()).unwrap_or_default();
-    l.iter().map(|(ts, v, first)| (ts.0, v.bytes, v.pkts, *first)).collect()
+    l.iter().map(|(ts, _, v, first)| (ts.0, v.bytes, v.pkts, *first)).collect()
 }
 
 #[test]

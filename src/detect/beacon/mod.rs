@@ -397,8 +397,10 @@ impl Detector for Beacon {
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
         let f = v.flow;
         let out_payload = v.delta.payload(0);
-        // Only a flow's start, or a home-sent burst in a flow older than the silence.
-        if !v.first && (out_payload == 0 || v.ts.0.saturating_sub(f.first.0) < self.silence_ns) {
+        // Only a flow's start, or a home-sent burst in a flow older than the silence. A
+        // burst is timed by the hand-over's first packet (`since`: its packets follow each
+        // other closely, and it may run on for a few seconds).
+        if !v.first && (out_payload == 0 || v.since.0.saturating_sub(f.first.0) < self.silence_ns) {
             return u64::MAX;
         }
         let Some((host, addr)) = self.sides(f) else { return u64::MAX };
@@ -412,13 +414,13 @@ impl Detector for Beacon {
             // A burst: a check-in only after the pair was silent long enough (a pair with no
             // series yet has only its flow start, at least `burst_silence` ago).
             if let Some(s) = self.series.get_mut(akey) {
-                let quiet = v.ts.0.saturating_sub(s.last.0.max(s.active.0)) >= self.silence_ns;
-                s.active = v.ts;
+                let quiet = v.since.0.saturating_sub(s.last.0.max(s.active.0)) >= self.silence_ns;
+                s.active = s.active.max(v.ts);
                 if !quiet {
                     return u64::MAX;
                 }
             }
-            (v.ts, Some(out_payload))
+            (v.since, Some(out_payload))
         };
         self.checkin(ts, host, addr, DestKind::Addr, addr_hash(addr), None, size, Some(f), out);
         if let Some(dest) = self.resolved(addr) {

@@ -50,7 +50,11 @@ pub(crate) const SPEC: Spec = Spec::of::<EgressVolume>(
 impl Build for EgressVolume {
     type Config = EgressVolumeConfig;
     fn build(config: &EgressVolumeConfig, env: &Env) -> Self {
-        EgressVolume::new(config.clone(), env.escalation.0)
+        let mut d = EgressVolume::new(config.clone(), env.escalation.0);
+        // Watched countries' and networks' windows are slotted like the others.
+        let watched = env.egress.geo.limits().map(|l| state::slot_width(l.window.nanos()));
+        d.resolution_ns = d.resolution_ns.min(watched.min().unwrap_or(u64::MAX));
+        d
     }
 }
 
@@ -68,6 +72,8 @@ pub(crate) struct EgressVolume {
     /// host's hash: one table per rule (the rules' count is the config's), each with its own
     /// thresholds and capped at `max_hosts`.
     watched: rustc_hash::FxHashMap<u64, Tallies<u64>>,
+    /// The narrowest ring slot of any window, in nanoseconds ([`Detector::volume_resolution_ns`]).
+    resolution_ns: u64,
 }
 
 impl EgressVolume {
@@ -79,6 +85,13 @@ impl EgressVolume {
             hosts: Tallies::new(&cfg.host_volume, cfg.max_hosts),
             shed: 0,
             watched: rustc_hash::FxHashMap::default(),
+            resolution_ns: cfg
+                .volume
+                .iter()
+                .chain(&cfg.host_volume)
+                .map(|l| state::slot_width(l.window.nanos()))
+                .min()
+                .unwrap_or(u64::MAX),
             cfg,
         }
     }
@@ -280,6 +293,10 @@ impl Detector for EgressVolume {
 
     fn wants_flow_ends(&self) -> bool {
         false
+    }
+
+    fn volume_resolution_ns(&self) -> u64 {
+        self.resolution_ns
     }
 
     fn packet_interest(&self) -> Interest {

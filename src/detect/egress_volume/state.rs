@@ -46,6 +46,11 @@ impl Ring {
     }
 }
 
+/// Width of one of a window's ring slots, in nanoseconds.
+pub(super) fn slot_width(window_ns: u64) -> u64 {
+    (window_ns / SLOTS as u64).max(1)
+}
+
 /// Traffic of one key (a pair or a host). Light until its bytes out reach `1/PROMOTE` of the
 /// smallest threshold — most pairs never do — then it gets a ring per window (from a pool).
 pub(super) struct Tally {
@@ -213,7 +218,7 @@ impl<K: Hash + Eq + Copy> Tallies<K> {
         let mut fired = None;
         let mut any_half = false;
         for (i, (r, l)) in rings.iter_mut().zip(limits.iter()).enumerate() {
-            let width = (l.window.nanos() / SLOTS as u64).max(1);
+            let width = slot_width(l.window.nanos());
             r.add(ts.0 / width, add_out, add_in);
             let over = r.out >= l.bytes.0 && (ratio <= 0.0 || r.out as f64 >= ratio * r.inb as f64);
             any_half |= r.out >= l.bytes.0 / 2;

@@ -101,11 +101,12 @@ fn a_flow_from_outside_counts_only_once_its_home_host_sends() {
     use crate::detect::{Detector, VolumeCtx};
     let mut d = EgressVolume::new(EgressVolumeConfig::default(), 2.0);
     let mut out = Vec::new();
+    let t = Timestamp::from_secs;
     // A one-packet datagram from outside (a flood's): nothing is tracked, and the room is what a
     // fresh tally would have had.
     let (mut f, env) = flow_from("198.51.100.7", "10.0.0.5", 100);
     let room = d.on_flow_volume(
-        &VolumeCtx { ts: Timestamp::from_secs(100), flow: &f, delta: delta(0, 60), first: true, env: &env },
+        &VolumeCtx { ts: t(100), since: t(100), flow: &f, delta: delta(0, 60), first: true, env: &env },
         &mut out,
     );
     assert_eq!((d.stats().tracked, room), (0, d.pairs.promote_at.min(d.hosts.promote_at)));
@@ -114,7 +115,8 @@ fn a_flow_from_outside_counts_only_once_its_home_host_sends() {
     f.bytes[1] += 100;
     f.pkts[1] += 1;
     let ts = Timestamp::from_secs(101);
-    d.on_flow_volume(&VolumeCtx { ts, flow: &f, delta: delta(1, 100), first: false, env: &env }, &mut out);
+    let v = VolumeCtx { ts, since: ts, flow: &f, delta: delta(1, 100), first: false, env: &env };
+    d.on_flow_volume(&v, &mut out);
     let pair = d.pairs.map.values().next().map(|t| (t.total_out, t.total_in, t.flows, t.first));
     assert_eq!(pair, Some((100, 60, 1, Timestamp::from_secs(100))));
     let host = d.hosts.map.values().next().map(|t| (t.total_out, t.total_in, t.flows, t.dests));
@@ -124,7 +126,8 @@ fn a_flow_from_outside_counts_only_once_its_home_host_sends() {
     f.bytes[1] += 100;
     for dir in [0, 1] {
         let v = VolumeCtx {
-            ts: Timestamp::from_secs(102),
+            ts: t(102),
+            since: t(102),
             flow: &f,
             delta: delta(dir, 60 + 40 * dir as u32),
             first: false,
@@ -136,8 +139,7 @@ fn a_flow_from_outside_counts_only_once_its_home_host_sends() {
     assert_eq!(pair, Some((200, 120, 1)));
     // A flow the home host opens is counted at once.
     let (g, _) = flow_from("10.0.0.5", "203.0.113.9", 103);
-    let v =
-        VolumeCtx { ts: Timestamp::from_secs(103), flow: &g, delta: delta(0, 60), first: true, env: &env };
+    let v = VolumeCtx { ts: t(103), since: t(103), flow: &g, delta: delta(0, 60), first: true, env: &env };
     d.on_flow_volume(&v, &mut out);
     assert_eq!(d.pairs.map.len(), 2);
     assert!(out.is_empty());

@@ -283,6 +283,10 @@ impl Detector for LongSession {
         self.long_session(r.ts, r.flow, r.env, &s, out);
     }
 
+    fn volume_resolution_ns(&self) -> u64 {
+        self.slot
+    }
+
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
         if let Some(s) = v.env.egress.volume_sides(v.flow)
             && (s.home_dir == 0 || self.cfg.include_inbound)

@@ -393,6 +393,10 @@ impl Detector for Proxyware {
         NAME
     }
 
+    fn volume_resolution_ns(&self) -> u64 {
+        state::RATE_BUCKET_NS
+    }
+
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
         self.account(v, out);
         u64::MAX
