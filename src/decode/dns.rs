@@ -26,6 +26,9 @@ pub struct DnsName {
     /// looked it up (the Public Suffix List lookup is the dearest step of a DNS message: done
     /// once, shared by every detector).
     reg: Option<(u8, u8)>,
+    /// [`crate::flow::hash::hash_lower`] of the registrable domain (with `reg`): the key of
+    /// `dns_tunnel`'s groups and `beacon`'s DNS series.
+    reg_hash: u64,
 }
 
 impl Default for DnsName {
@@ -37,6 +40,7 @@ impl Default for DnsName {
             n: 0,
             longest_label: 0,
             reg: None,
+            reg_hash: 0,
         }
     }
 }
@@ -156,6 +160,16 @@ impl DnsName {
             let start = end - registrable(name).len();
             // A name is at most 255 bytes, so both offsets fit.
             self.reg = u8::try_from(start).ok().zip(u8::try_from(end).ok());
+            self.reg_hash = crate::flow::hash::hash_lower(self.registrable());
+        }
+    }
+
+    /// The case-insensitive hash of the registrable domain
+    /// ([`crate::flow::hash::hash_lower`]), worked out once by [`DnsName::cache_registrable`].
+    pub fn registrable_hash(&self) -> u64 {
+        match self.reg {
+            Some(_) => self.reg_hash,
+            None => crate::flow::hash::hash_lower(self.registrable()),
         }
     }
 }

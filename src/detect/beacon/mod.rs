@@ -49,7 +49,8 @@ use crate::time::Timestamp;
 use ipnet::IpNet;
 use score::RING;
 use state::{
-    Bounded, DestKind, FirstSeen, Prevalence, Pushed, Series, ShortName, dest_key, host_hash, pair_key,
+    Bounded, DestKind, FirstSeen, Prevalence, Pushed, Series, ShortName, dest_key, dns_dest_key, host_hash,
+    pair_key,
 };
 use std::net::IpAddr;
 
@@ -503,7 +504,7 @@ impl Detector for Beacon {
             return;
         }
         let reg = m.qname.registrable();
-        let dest = dest_key(DestKind::Dns, None, reg);
+        let dest = dns_dest_key(m.qname.registrable_hash());
         let server =
             if c.dir == crate::flow::Dir::ToServer { c.flow.resp_addr() } else { c.flow.orig_addr() };
         self.checkin(

@@ -44,6 +44,16 @@ pub(crate) fn dest_key(kind: DestKind, addr: Option<IpAddr>, name: &[u8]) -> u64
     fx_bytes(h.finish(), name)
 }
 
+/// The destination key of a DNS series: its registrable domain's case-insensitive hash
+/// ([`crate::decode::dns::DnsName::registrable_hash`], worked out once per message), mixed
+/// with the kind so it is never an address's or a name's key.
+pub(crate) fn dns_dest_key(registrable_hash: u64) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    DestKind::Dns.hash(&mut h);
+    h.write_u64(registrable_hash);
+    h.finish()
+}
+
 /// `rustc_hash::FxHasher`'s multiplier and the rotation its `finish` applies (rustc-hash 2 on a
 /// 64-bit target; `fx_bytes_is_the_hashers_byte_at_a_time` checks both against the crate).
 const FX_K: u64 = 0xf135_7aea_2e62_a9c5;

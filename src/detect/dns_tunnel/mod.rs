@@ -166,7 +166,7 @@ impl DnsTunnel {
         if let Some(f) = fwd {
             // A resolver forwarding its client's question: the client's own query was scored;
             // its group learns where the resolver sent it.
-            if let Some(g) = self.groups.get_mut(&(hash_ip(&f.client), hash_bytes_lower(domain))) {
+            if let Some(g) = self.groups.get_mut(&(hash_ip(&f.client), m.qname.registrable_hash())) {
                 g.forwards += 1;
                 g.forwarded_to = Some(server);
             }
@@ -174,7 +174,7 @@ impl DnsTunnel {
         }
         let sub_len = name.len().saturating_sub(domain.len() + 1);
         let sub = if domain.len() < name.len() { &name[..sub_len] } else { &[][..] };
-        let key = (hash_ip(&client), hash_bytes_lower(domain));
+        let key = (hash_ip(&client), m.qname.registrable_hash());
         if self.groups.is_full() && !self.groups.contains_key(&key) {
             self.evict_stalest();
         }
@@ -358,8 +358,7 @@ impl DnsTunnel {
 
     fn response(&mut self, c: &PacketCtx<'_, '_>, m: &DnsMessage) {
         let client = c.pkt.dst;
-        let domain = m.qname.registrable();
-        if let Some(g) = self.groups.get_mut(&(hash_ip(&client), hash_bytes_lower(domain))) {
+        if let Some(g) = self.groups.get_mut(&(hash_ip(&client), m.qname.registrable_hash())) {
             g.cur.responses += 1;
             g.cur.answer_bytes += u64::from(m.answer_bytes);
             g.cur.max_answer = g.cur.max_answer.max(u64::from(m.largest_answer));

@@ -3,10 +3,8 @@
 
 use super::figures::SubdomainFigures;
 use crate::decode::dns::{DnsMessage, DnsName, qtype};
-use crate::flow::hash::{lower_word, word_of};
 use crate::time::Timestamp;
-use rustc_hash::{FxHashSet, FxHasher};
-use std::hash::Hasher;
+use rustc_hash::FxHashSet;
 use std::net::IpAddr;
 
 /// One window's counters. Counts of queries and names are 32-bit (four billion in one window
@@ -90,20 +88,7 @@ impl Example {
 /// Most forgotten groups kept for reuse (with their name sets' allocations).
 pub(super) const MAX_SPARE: usize = 4096;
 
-/// A case-insensitive hash of `b`: eight bytes at a time, each word lower-cased in registers
-/// ([`lower_word`]) and hashed whole (a byte at a time cost ~5 instructions a byte, twice a
-/// query; a stack copy lower-cased by the standard library ~3).
-pub(super) fn hash_bytes_lower(b: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        h.write_u64(lower_word(word_of(w)));
-    }
-    h.write_u64(lower_word(word_of(words.remainder())));
-    // The length tells a name apart from the same name with NUL bytes after it.
-    h.write_usize(b.len());
-    h.finish()
-}
+pub(super) use crate::flow::hash::hash_lower as hash_bytes_lower;
 
 pub(super) fn rare_qtype_weight(t: u16) -> (f64, &'static str) {
     match t {
