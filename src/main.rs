@@ -164,6 +164,24 @@ fn open_output(s: &Settings) -> anyhow::Result<Outputs> {
 
 extern "C" fn wake(_: libc::c_int) {}
 
+/// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) SIGINT, SIGTERM and SIGHUP for the calling
+/// thread (and the threads it starts later). The main thread blocks them first thing, so a
+/// signal that comes during start-up (opening a capture with a large `-B` buffer can take
+/// seconds while the kernel finds the pages) waits instead of killing the process; the edge
+/// thread unblocks them once its handlers are in place ([`spawn_edges`]), and so is the only
+/// thread they are delivered to.
+fn set_stop_signals(how: libc::c_int) {
+    // SAFETY: a zeroed sigset_t filled by sigemptyset/sigaddset; pthread_sigmask reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 /// A no-op SIGUSR1 handler without SA_RESTART: signalling the capture thread makes a read
 /// blocked on a pipe (`-r -`) return EINTR, so SIGINT/SIGTERM can stop it.
 fn install_wake_handler() {
@@ -197,6 +215,7 @@ extern "C" fn no_huge_pages() {
 
 fn run_main(s: Settings) -> anyhow::Result<i32> {
     install_wake_handler();
+    set_stop_signals(libc::SIG_BLOCK);
     // SAFETY: pthread_self has no preconditions.
     let capture_thread = unsafe { libc::pthread_self() };
     let stop = Arc::new(AtomicBool::new(false));
@@ -530,12 +549,18 @@ fn spawn_edges(
     let thread = std::thread::Builder::new()
         .name("siphon-edges".into())
         .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                // No handlers: the signals act as by default again.
+                set_stop_signals(libc::SIG_UNBLOCK);
+                return;
+            };
             rt.block_on(async move {
                 use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
-                    (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-                else {
+                let handlers =
+                    (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()));
+                // Handlers in place (or not to be had): a signal held since start-up is taken now.
+                set_stop_signals(libc::SIG_UNBLOCK);
+                let (Ok(mut int), Ok(mut term), Ok(mut hup)) = handlers else {
                     return;
                 };
                 let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));

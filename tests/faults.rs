@@ -46,6 +46,38 @@ fn sigint_mid_capture_flushes_and_exits_0() {
     signal_mid_capture(libc::SIGINT);
 }
 
+/// SIGINT/SIGTERM/SIGHUP are held from the main thread's first steps until the edge thread's
+/// handlers take them: a SIGTERM in start-up (a live capture with a large `-B` buffer can take
+/// seconds to open) ends the run cleanly instead of killing the process (CI saw exit by signal).
+#[test]
+fn sigterm_during_start_up_waits_for_the_handlers_and_exits_0() {
+    let bytes = std::fs::read(pcap("dns_dig_loop.pcap")).unwrap();
+    let mut child = spawn_on_stdin(&[]);
+    let pid = child.id();
+    // The main thread's blocked signals (`SigBlk`, hex): SIGTERM is bit 15.
+    let status = format!("/proc/{pid}/task/{pid}/status");
+    let held = || {
+        std::fs::read_to_string(&status).ok().and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("SigBlk:"))?.to_owned();
+            u64::from_str_radix(line.trim_start_matches("SigBlk:").trim(), 16).ok()
+        })
+    };
+    let start = std::time::Instant::now();
+    while held().is_none_or(|m| m & (1 << (libc::SIGTERM - 1)) == 0) {
+        assert!(start.elapsed() < Duration::from_secs(10), "SIGTERM never held by the main thread");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    unsafe {
+        libc::kill(pid as i32, libc::SIGTERM);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    // The run may have ended already (a closed pipe then): what was written is what counts.
+    let _ = stdin.write_all(&bytes);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn full_disk_is_a_clear_error() {
     let out = run_raw(&["dns_dig_loop.pcap"], &["-q", "-o", "/dev/full"]);
