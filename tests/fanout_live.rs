@@ -140,7 +140,9 @@ fn two_fanout_workers_raise_what_r_raises_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_ready(live.id());
+    // (tcpdump, started first, has had at least as long.)
+    std::thread::sleep(Duration::from_millis(500));
     replay(&n, &traffic);
     std::thread::sleep(Duration::from_millis(1500));
     signal(&live, libc::SIGTERM);

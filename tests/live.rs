@@ -36,7 +36,7 @@ fn live_capture_on_veth_catches_a_dns_tunnel_and_sigterm_flushes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("siphon -i starts");
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_ready(child.id());
     // -Z nobody: root was dropped once the capture was open.
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("").to_owned();

@@ -70,7 +70,7 @@ fn tcpreplay_topspeed_drops_match_pcap_stats() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_ready(child.id());
     let replay = Command::new("ip")
         .args(["netns", "exec", &ns, "tcpreplay", "--topspeed", "-i", &b])
         .arg(&pcap_path)

@@ -135,7 +135,7 @@ fn live_capture_on_a_vxlan_underlay_catches_the_inner_tunnel() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("siphon -i starts");
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_ready(child.id());
 
     // A garbled VXLAN packet to the sensor before any valid one: mirror transport because it is
     // addressed to the sensor's own address.

@@ -19,8 +19,7 @@ fn start(v: &Veth, out: &std::path::Path, extra: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("siphon -i starts");
-    // The capture is open once the kernel counts it; give it a moment.
-    std::thread::sleep(Duration::from_millis(700));
+    wait_ready(c.id());
     c
 }
 

@@ -99,7 +99,7 @@ fn live_run_with_syslog(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    wait_ready(child.id());
     v.query_burst("syslog.example", domains, 10);
     let n = |out: &std::path::Path| std::fs::read_to_string(out).map(|t| t.lines().count()).unwrap_or(0);
     let end = std::time::Instant::now() + Duration::from_secs(5);

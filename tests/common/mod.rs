@@ -94,3 +94,28 @@ pub fn describe(alerts: &[Value]) -> String {
 pub mod netflow;
 pub mod servers;
 pub mod veth;
+
+/// Waits until the siphon process `pid` has its signal handlers in place (SIGTERM in the
+/// process's caught set): by then its capture is open and its pipeline about to read, and a
+/// SIGTERM ends the run cleanly. Opening a live capture's buffer can take seconds (the kernel
+/// finding the ring's pages), so a fixed sleep before sending traffic is not enough. Returns at
+/// once if the process is gone.
+pub fn wait_ready(pid: u32) {
+    let status = format!("/proc/{pid}/status");
+    let start = std::time::Instant::now();
+    loop {
+        let Ok(text) = std::fs::read_to_string(&status) else { return };
+        let caught = text
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (libc::SIGTERM - 1)) != 0 {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "siphon {pid} not ready in 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The pipeline's threads start right after the handlers.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}
