@@ -126,6 +126,10 @@ pub struct Worker {
     volume_period: u64,
     /// The period of the last tick that handed the quiet flows' traffic over.
     volume_epoch: u64,
+    /// The capture-time span (nanoseconds, start inclusive, end exclusive) of the volume period
+    /// the last packet fell in: a packet tells whether its flow's traffic is from an earlier
+    /// period by a comparison, not two divisions.
+    volume_span: (u64, u64),
     max_hellos: usize,
     defrag: Defrag,
     defrag_buf: Vec<u8>,
@@ -266,6 +270,7 @@ impl Worker {
             pending: Vec::new(),
             volume_period: 1,
             volume_epoch: 0,
+            volume_span: (0, 0),
             max_hellos: config.flow.max_tls_reassembly,
             defrag: Defrag::new(DefragLimits {
                 max_datagrams: config.flow.max_fragmented,
@@ -295,6 +300,7 @@ impl Worker {
         self.volume_subs = HookSubs::of(&detectors);
         let finest = self.volume_subs.flows.iter().filter_map(|&i| detectors.get(i));
         self.volume_period = volume_period(finest.map(|d| d.volume_resolution_ns()).min());
+        self.volume_span = (0, 0);
         let ends = detectors.iter().map(|d| d.wants_flow_ends());
         self.end_subs = ends.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect();
         self.detectors = detectors;
@@ -420,10 +426,16 @@ impl Worker {
             max_hellos,
             dns: msg,
             volume_period,
+            volume_span,
             ..
         } = self;
         let msg: &mut dns::DnsMessage = msg;
-        let period = *volume_period;
+        if !(volume_span.0..volume_span.1).contains(&ts.0) {
+            let len = *volume_period * 1_000_000_000;
+            let start = ts.0 - ts.0 % len;
+            *volume_span = (start, start.saturating_add(len));
+        }
+        let period_start = volume_span.0;
         let first_alert = alerts.len();
         let (flow, dir) = table.update_hashed(d, hint, ts, &env.home, ended);
         let new_flow = flow.pkts[0] + flow.pkts[1] == 1;
@@ -441,7 +453,7 @@ impl Worker {
         let held = !flow.flushed_once
             && flow.unanswered_inbound_probe()
             && flow.unflushed.total_bytes() < MAX_UNFLUSHED;
-        if !held && !flow.unflushed.is_empty() && volume_due(flow.unflushed_last, ts, period) {
+        if !held && !flow.unflushed.is_empty() && volume_due(flow.unflushed_last, ts, period_start) {
             let last = flow.unflushed_last;
             Self::hand_over(flow, last, &volume_subs.flows, detectors, env, alerts);
         }
@@ -884,11 +896,11 @@ fn volume_period(finest: Option<u64>) -> u64 {
     (1..=MAX_VOLUME_PERIOD_SECS).rev().find(|s| finest.is_multiple_of(s * 1_000_000_000)).unwrap_or(1)
 }
 
-/// Is a flow's traffic, last added at `last`, due to be handed over before a packet at `ts`?
-/// (After a pause, or in a new volume period of `period` seconds.)
+/// Is a flow's traffic, last added at `last`, due to be handed over before a packet at `ts`,
+/// whose volume period began at `period_start`? (After a pause, or in a new period.)
 #[inline]
-fn volume_due(last: Timestamp, ts: Timestamp, period: u64) -> bool {
-    ts.0.saturating_sub(last.0) >= VOLUME_PAUSE_NS || ts.secs() / period != last.secs() / period
+fn volume_due(last: Timestamp, ts: Timestamp, period_start: u64) -> bool {
+    ts.0.saturating_sub(last.0) >= VOLUME_PAUSE_NS || last.0 < period_start
 }
 
 fn is_dns_port(p: u16) -> bool {
