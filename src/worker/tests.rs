@@ -324,3 +324,18 @@ fn a_flood_of_bare_inbound_syns_builds_no_egress_state_and_an_answered_one_is_co
     }
     assert_eq!(host.siphon.evidence["destinations"], 1);
 }
+
+#[test]
+fn unanswered_inbound_syns_to_many_home_hosts_build_no_proxyware_hosts_at_their_end() {
+    let mut w = Worker::new(&Config::default());
+    for i in 0..200u16 {
+        let home = [10, 99, (i >> 8) as u8 + 1, i as u8];
+        let f = tcp_frame([203, 0, 113, 9], home, (40000, 443), SYN, b"");
+        let ts = Timestamp(Timestamp::from_parts(100, 0).0 + u64::from(i));
+        w.process(ts, LinkType::Ethernet, &f, f.len() as u32, &mut |_| {});
+    }
+    // Every probe ends here and its traffic goes to the detectors that want probes: not
+    // `proxyware`, which counts what home hosts send (these sent nothing).
+    w.finish(&mut |_| {});
+    assert_eq!(w.stats.detectors["proxyware"].tracked, 0, "no host entry for a probed host");
+}

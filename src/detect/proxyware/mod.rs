@@ -38,7 +38,7 @@ pub(crate) use signatures::SIG_PROXY_USED;
 pub(crate) use signatures::SIG_RATE;
 pub(crate) use signatures::SIG_RELAY;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx};
+use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx, VolumeInterest};
 use crate::alert::{Alert, Signature};
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
@@ -395,6 +395,13 @@ impl Detector for Proxyware {
 
     fn volume_resolution_ns(&self) -> u64 {
         state::RATE_BUCKET_NS
+    }
+
+    fn volume_interest(&self) -> VolumeInterest {
+        // What a home host sends: an unanswered inbound probe (a flood's SYN or datagram) carried
+        // none, and counting it only made the probed host's entry (and its history) for nothing
+        // (a tenth of a SYN flood's worker time, on a cache miss).
+        VolumeInterest::Answered
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {
