@@ -56,12 +56,7 @@ fn sigterm_during_start_up_waits_for_the_handlers_and_exits_0() {
     let pid = child.id();
     // The main thread's blocked signals (`SigBlk`, hex): SIGTERM is bit 15.
     let status = format!("/proc/{pid}/task/{pid}/status");
-    let held = || {
-        std::fs::read_to_string(&status).ok().and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("SigBlk:"))?.to_owned();
-            u64::from_str_radix(line.trim_start_matches("SigBlk:").trim(), 16).ok()
-        })
-    };
+    let held = || std::fs::read_to_string(&status).ok().and_then(|s| signal_set(&s, "SigBlk"));
     let start = std::time::Instant::now();
     while held().is_none_or(|m| m & (1 << (libc::SIGTERM - 1)) == 0) {
         assert!(start.elapsed() < Duration::from_secs(10), "SIGTERM never held by the main thread");

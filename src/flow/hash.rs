@@ -133,6 +133,22 @@ mod tests {
     use std::net::{IpAddr, Ipv6Addr};
 
     #[test]
+    fn names_hash_alike_whatever_their_case_and_differ_otherwise() {
+        let long = "Ab0-".repeat(50);
+        for name in ["a.example.com", "MiXeD.ExAmPlE.CoM", long.as_str(), ""] {
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(hash_lower(name.as_bytes()), hash_lower(lower.as_bytes()), "{name}");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000 {
+            assert!(seen.insert(hash_lower(format!("{i:x}.example.com").as_bytes())), "{i}");
+        }
+        // Past the 64-byte buffer: a difference in the second chunk still counts.
+        let (a, b) = (format!("{long}x"), format!("{long}y"));
+        assert_ne!(hash_lower(a.as_bytes()), hash_lower(b.as_bytes()));
+    }
+
+    #[test]
     fn a_word_is_lower_cased_as_the_standard_library_does_it() {
         for b in 0..=255u8 {
             let w = u64::from_le_bytes([b, b'Q', 0x80 | b, b'z', b'@', b'[', b, 0xff]);

@@ -105,12 +105,7 @@ pub fn wait_ready(pid: u32) {
     let start = std::time::Instant::now();
     loop {
         let Ok(text) = std::fs::read_to_string(&status) else { return };
-        let caught = text
-            .lines()
-            .find_map(|l| l.strip_prefix("SigCgt:"))
-            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-            .unwrap_or(0);
-        if caught & (1 << (libc::SIGTERM - 1)) != 0 {
+        if signal_set(&text, "SigCgt").unwrap_or(0) & (1 << (libc::SIGTERM - 1)) != 0 {
             break;
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(60), "siphon {pid} not ready in 60 s");
@@ -118,4 +113,10 @@ pub fn wait_ready(pid: u32) {
     }
     // The pipeline's threads start right after the handlers.
     std::thread::sleep(std::time::Duration::from_millis(300));
+}
+
+/// A signal set (`SigBlk`, `SigCgt`, ...) of a `/proc/.../status` text, bit `n - 1` for signal `n`.
+pub fn signal_set(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    u64::from_str_radix(line.trim(), 16).ok()
 }

@@ -48,10 +48,11 @@ use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName};
 use crate::decode::suffix::SuffixSet;
 use crate::flow::bounded::Bounded;
+use crate::flow::hash::hash_lower;
 use crate::flow::host::hash_ip;
 use crate::time::Timestamp;
 use resolver::Forward;
-use state::{Bucket, Example, Group, MAX_SPARE, hash_bytes_lower, rare_qtype_weight};
+use state::{Bucket, Example, Group, MAX_SPARE, rare_qtype_weight};
 use std::net::IpAddr;
 
 const NAME: &str = "dns_tunnel";
@@ -256,7 +257,7 @@ impl DnsTunnel {
                 g.entropy_sum += f.normalised_entropy;
                 g.entropy_n += 1;
             }
-            let h = hash_bytes_lower(sub);
+            let h = hash_lower(sub);
             fresh = !g.prev_names.contains(&h) && g.names.insert(h);
         }
         if fresh {
@@ -413,9 +414,8 @@ impl Detector for DnsTunnel {
             return;
         }
         // A home resolver forwarding a name a client asked it (seconds ago) is no client itself.
-        let fwd = self
-            .path
-            .query(c.ts, &c.pkt.src, &c.pkt.dst, c.dst_home(), || hash_bytes_lower(m.qname.as_bytes()));
+        let fwd =
+            self.path.query(c.ts, &c.pkt.src, &c.pkt.dst, c.dst_home(), || hash_lower(m.qname.as_bytes()));
         let (sport, dport) = c.pkt.ports();
         let std_port = |p: u16| matches!(p, 53 | 5353 | 5355);
         if self.cfg.alert_nonstandard_port && !standard_port(c, sport, dport) && c.src_home() {

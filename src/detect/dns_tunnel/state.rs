@@ -88,8 +88,6 @@ impl Example {
 /// Most forgotten groups kept for reuse (with their name sets' allocations).
 pub(super) const MAX_SPARE: usize = 4096;
 
-pub(super) use crate::flow::hash::hash_lower as hash_bytes_lower;
-
 pub(super) fn rare_qtype_weight(t: u16) -> (f64, &'static str) {
     match t {
         qtype::NULL => (1.0, "null"),
