@@ -5,6 +5,7 @@
 //! non-ASCII labels with `LabelIsNotAscii` and exposes no raw bytes; see docs/architecture.md). The query
 //! name is copied once into a fixed-size [`DnsName`] on the stack: no allocation per message.
 
+use super::suffix::DomainKey;
 use std::net::IpAddr;
 
 /// Longest DNS name on the wire (RFC 1035).
@@ -26,9 +27,9 @@ pub struct DnsName {
     /// looked it up (the Public Suffix List lookup is the dearest step of a DNS message: done
     /// once, shared by every detector).
     reg: Option<(u8, u8)>,
-    /// [`crate::flow::hash::hash_lower`] of the registrable domain (with `reg`): the key of
-    /// `dns_tunnel`'s groups and `beacon`'s DNS series.
-    reg_hash: u64,
+    /// The registrable domain's key (with `reg`): its hash keys `dns_tunnel`'s groups and
+    /// `beacon`'s DNS series, its words every detector's name lists' memos.
+    reg_key: DomainKey,
 }
 
 impl Default for DnsName {
@@ -40,7 +41,7 @@ impl Default for DnsName {
             n: 0,
             longest_label: 0,
             reg: None,
-            reg_hash: 0,
+            reg_key: DomainKey::default(),
         }
     }
 }
@@ -160,16 +161,24 @@ impl DnsName {
             let start = end - registrable(name).len();
             // A name is at most 255 bytes, so both offsets fit.
             self.reg = u8::try_from(start).ok().zip(u8::try_from(end).ok());
-            self.reg_hash = crate::flow::hash::hash_lower(self.registrable());
+            self.reg_key.set(self.buf.get(start..end).unwrap_or_default());
         }
     }
 
     /// The case-insensitive hash of the registrable domain
     /// ([`crate::flow::hash::hash_lower`]), worked out once by [`DnsName::cache_registrable`].
     pub fn registrable_hash(&self) -> u64 {
+        self.registrable_key().hash()
+    }
+
+    /// The registrable domain's [`DomainKey`] (for [`SuffixSet::matches_under`]), worked out
+    /// once by [`DnsName::cache_registrable`].
+    ///
+    /// [`SuffixSet::matches_under`]: super::suffix::SuffixSet::matches_under
+    pub(crate) fn registrable_key(&self) -> std::borrow::Cow<'_, DomainKey> {
         match self.reg {
-            Some(_) => self.reg_hash,
-            None => crate::flow::hash::hash_lower(self.registrable()),
+            Some(_) => std::borrow::Cow::Borrowed(&self.reg_key),
+            None => std::borrow::Cow::Owned(DomainKey::of(self.registrable())),
         }
     }
 }

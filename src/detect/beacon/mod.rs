@@ -499,7 +499,7 @@ impl Detector for Beacon {
             || m.opcode != 0
             || self.allow_hosts.contains(host)
             || name.is_empty()
-            || self.dns_query_skip.matches_under(name, m.qname.registrable())
+            || self.dns_query_skip.matches_name(&m.qname)
         {
             return;
         }

@@ -161,7 +161,7 @@ impl DnsTunnel {
         }
         let name = m.qname.as_bytes();
         let domain = m.qname.registrable();
-        if self.skip.matches_under(name, domain) {
+        if self.skip.matches_name(&m.qname) {
             return;
         }
         if let Some(f) = fwd {

@@ -48,7 +48,7 @@ impl Proxyware {
         out: &mut Vec<Alert>,
     ) {
         let hit = match dns {
-            Some(m) => self.names.lookup_under(name, m.qname.registrable()),
+            Some(m) => self.names.lookup_dns(&m.qname),
             None => self.names.lookup(name),
         };
         let Some(sid) = hit.map(|h| h.service_id) else { return };

@@ -5,6 +5,7 @@
 //! handful of hash probes, no allocation, never a substring test (`nothoneygain.com` and
 //! `honeygain.com.evil.net` do not match `honeygain.com`).
 
+use crate::decode::dns::DnsName;
 use crate::decode::suffix::SuffixSet;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -87,14 +88,13 @@ impl NameMatcher {
         self.most_specific(name)
     }
 
-    /// [`NameMatcher::lookup`] for a DNS name whose registrable domain is `domain`: most names
-    /// under a domain no entry concerns are turned away by a remembered verdict
-    /// ([`SuffixSet::matches_under`]).
-    pub(crate) fn lookup_under(&self, name: &[u8], domain: &[u8]) -> Option<NameMatch<'_>> {
-        if !self.set.matches_under(name, domain) {
+    /// [`NameMatcher::lookup`] for a DNS name: most names under a registrable domain no entry
+    /// concerns are turned away by a remembered verdict ([`SuffixSet::matches_name`]).
+    pub(crate) fn lookup_dns(&self, name: &DnsName) -> Option<NameMatch<'_>> {
+        if !self.set.matches_name(name) {
             return None;
         }
-        self.most_specific(name)
+        self.most_specific(name.as_bytes())
     }
 
     /// The most specific entry `name` falls under, by the map.
