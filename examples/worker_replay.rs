@@ -65,11 +65,11 @@ fn main() -> anyhow::Result<()> {
             None => anyhow::bail!("{path}: not a classic pcap file"),
         }
     }
-    // As the capture thread does: each packet's flow hint, worked out before the worker's turn.
+    // As the reading side does: each packet's flow hint (and a DNS message's registrable
+    // domain), worked out before the worker's turn.
     let opts = siphon::running::decode_options(&Config::default());
-    let mut scratch = siphon::decoding::Anomalies::default();
     for b in &mut batches {
-        b.set_flow_hints(|link, frame| siphon::running::flow_hint(link, frame, &opts, &mut scratch));
+        siphon::running::hint_batch(b, &opts);
     }
     let off: Vec<String> = std::env::var("SIPHON_OFF")
         .unwrap_or_default()

@@ -9,6 +9,7 @@ use crate::alert::sink::AlertSink;
 use crate::capture::file::FileSource;
 use crate::capture::{Batch, PacketSource, RawPacket};
 use crate::config::Config;
+use crate::decode::dns::{DnsMessage, RegistrableHint, is_dns_port};
 use crate::decode::{self, Anomalies};
 use crate::error::{CaptureError, OutputError};
 use crate::flow::HomeNet;
@@ -129,10 +130,59 @@ pub fn shard_of(
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
 ) -> (usize, u64) {
+    let (s, hint, _) = shard_hinted(p, n, home, opts, scratch, None);
+    (s, hint)
+}
+
+/// [`shard_of`], and with `dns` (a message to parse into) the registrable hint of a UDP DNS
+/// message: the reading side works the domain out while the packet is in its cache, so a flood
+/// of DNS to one host costs its worker less than the reading does ([`RegistrableHint`]).
+fn shard_hinted(
+    p: &RawPacket<'_>,
+    n: usize,
+    home: &HomeNet,
+    opts: &decode::packet::DecodeOptions,
+    scratch: &mut Anomalies,
+    dns: Option<&mut DnsMessage>,
+) -> (usize, u64, Option<RegistrableHint>) {
     if let Some(l) = light::parse(p.link, p.data, opts) {
-        return (shard_by(n, home, l.src, l.dst, l.ports), l.hint());
+        let hint = dns.and_then(|m| registrable_hint(l.ports, l.udp_payload, m));
+        return (shard_by(n, home, l.src, l.dst, l.ports), l.hint(), hint);
     }
-    shard_of_decoded(p, n, home, opts, scratch)
+    shard_of_decoded(p, n, home, opts, scratch, dns)
+}
+
+/// The registrable hint of a UDP payload between `ports` when one is a DNS port (as the worker
+/// parses it: [`crate::decode::dns::is_dns_port`]).
+#[inline]
+fn registrable_hint(ports: (u16, u16), payload: &[u8], dns: &mut DnsMessage) -> Option<RegistrableHint> {
+    if payload.is_empty() || !(is_dns_port(ports.0) || is_dns_port(ports.1)) {
+        return None;
+    }
+    RegistrableHint::of(payload, dns)
+}
+
+/// Works out every packet's flow hint and DNS registrable hint, as the reading side does before
+/// a worker's turn (to replay batches into one worker: `examples/worker_replay.rs`).
+pub fn hint_batch(b: &mut Batch, opts: &decode::packet::DecodeOptions) {
+    let (home, mut scratch, mut dns) =
+        (HomeNet::new(Vec::new()), Anomalies::default(), DnsMessage::default());
+    set_hints(b, &home, opts, &mut scratch, &mut dns);
+}
+
+/// [`hint_batch`] with the reading side's scratch space (one worker: its shard is known).
+fn set_hints(
+    b: &mut Batch,
+    home: &HomeNet,
+    opts: &decode::packet::DecodeOptions,
+    scratch: &mut Anomalies,
+    dns: &mut DnsMessage,
+) {
+    b.set_hints(|link, frame| {
+        let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
+        let (_, flow, registrable) = shard_hinted(&p, 1, home, opts, scratch, Some(&mut *dns));
+        (flow, registrable)
+    });
 }
 
 /// The flow hint of the frames the light parse takes ([`crate::worker::flow_hint`] of the others).
@@ -152,11 +202,17 @@ fn shard_of_decoded(
     home: &HomeNet,
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
-) -> (usize, u64) {
+    dns: Option<&mut DnsMessage>,
+) -> (usize, u64, Option<RegistrableHint>) {
     // Borrowed where it lies (a `Decoded` is 240 bytes).
     let decoded = decode::decode(p.link, p.data, opts, scratch);
-    let Some(d) = &decoded else { return (0, 0) };
-    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d))
+    let Some(d) = &decoded else { return (0, 0, None) };
+    // (A fragment's payload is not the message: the worker parses the reassembled datagram.)
+    let hint = match (&d.l4, &d.frag, dns) {
+        (decode::L4::Udp { .. }, None, Some(m)) => registrable_hint(d.ports(), d.payload, m),
+        _ => None,
+    };
+    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d), hint)
 }
 
 /// The worker of a packet from `src` to `dst` with TCP/UDP `ports` (see [`shard_of`]).
@@ -228,6 +284,7 @@ pub fn run(
         home: HomeNet::new(config.general.home_net.clone()),
         dopts: decode_options(config),
         scratch: Anomalies::default(),
+        dns: Box::default(),
         seen: Seen::default(),
         input_error: None,
         done: false,
@@ -287,6 +344,8 @@ struct Reader<'s> {
     home: HomeNet,
     dopts: decode::packet::DecodeOptions,
     scratch: Anomalies,
+    /// DNS messages are parsed into it for their registrable hints (~500 bytes, reused).
+    dns: Box<DnsMessage>,
     seen: Seen,
     input_error: Option<CaptureError>,
     /// Input ended (or the run was stopped) and every batch was handed over.
@@ -313,17 +372,15 @@ impl Reader<'_> {
             return false;
         }
         let (n, home, dopts, scratch) = (self.n, &self.home, &self.dopts, &mut self.scratch);
+        let dns = &mut *self.dns;
         // One worker and a source that reads straight into batches: no copy at all.
         if n == 1
             && let Some(res) = self.source.fill_batch(&mut self.current[0])
         {
             let b = &mut self.current[0];
-            // The flow hints are worked out here, where the frames were just read and are
-            // in cache: the capture thread has time to spare, the worker has not.
-            b.set_flow_hints(|link, frame| {
-                let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
-                shard_of(&p, 1, home, dopts, scratch).1
-            });
+            // The flow and registrable hints are worked out here, where the frames were just
+            // read and are in cache: the capture thread has time to spare, the worker has not.
+            set_hints(b, home, dopts, scratch, dns);
             for m in &b.meta {
                 self.seen.packet(m.ts, m.wire_len);
             }
@@ -344,7 +401,7 @@ impl Reader<'_> {
                 let seen = &mut self.seen;
                 shard_block(block, &mut self.current, &self.senders, &self.pool, |p| {
                     seen.packet(p.ts, p.wire_len);
-                    shard_of(p, n, home, dopts, scratch)
+                    shard_hinted(p, n, home, dopts, scratch, Some(&mut *dns))
                 });
                 opts.counters.input_bytes.store(self.source.bytes_read(), Ordering::Relaxed);
                 return self.went(res, opts);
@@ -355,8 +412,11 @@ impl Reader<'_> {
         let (current, seen) = (&mut self.current, &mut self.seen);
         let res = self.source.read(crate::capture::BATCH_PACKETS, &mut |p| {
             delivered += 1;
-            let (s, hint) = shard_of(p, n, home, dopts, scratch);
+            let (s, hint, registrable) = shard_hinted(p, n, home, dopts, scratch, Some(&mut *dns));
             current[s].push(p, hint);
+            if let Some(h) = registrable {
+                current[s].push_registrable_hint(h);
+            }
             seen.packet(p.ts, p.wire_len);
             if current[s].is_full() && !full.contains(&s) {
                 full.push(s);
@@ -453,14 +513,14 @@ impl BlockPool {
 }
 
 /// Shards the packets of `block` (filled by [`PacketSource::fill_batch`]) to the workers'
-/// batches by reference, `shard` giving each packet's worker and flow hint, and sends every
-/// batch that got packets.
+/// batches by reference, `shard` giving each packet's worker, flow hint and registrable hint,
+/// and sends every batch that got packets.
 fn shard_block(
     block: &Arc<Batch>,
     current: &mut [Batch],
     senders: &[Sender<Batch>],
     pool: &Pool,
-    mut shard: impl FnMut(&RawPacket<'_>) -> (usize, u64),
+    mut shard: impl FnMut(&RawPacket<'_>) -> (usize, u64, Option<RegistrableHint>),
 ) {
     // Packets copied in before (from a file libpcap read) go first.
     for (b, tx) in current.iter_mut().zip(senders) {
@@ -470,9 +530,12 @@ fn shard_block(
     }
     for m in &block.meta {
         let p = RawPacket { ts: m.ts, data: block.frame(m), wire_len: m.wire_len, link: m.link };
-        let (s, hint) = shard(&p);
+        let (s, hint, registrable) = shard(&p);
         if let Some(b) = current.get_mut(s) {
             b.push_ref(block, m, hint);
+            if let Some(h) = registrable {
+                b.push_registrable_hint(h);
+            }
         }
     }
     for (b, tx) in current.iter_mut().zip(senders) {

@@ -112,6 +112,9 @@ pub struct Worker {
     end_subs: Vec<usize>,
     /// The DNS message of the packet being analysed, parsed in place (reused: ~500 bytes).
     dns: Box<dns::DnsMessage>,
+    /// The registrable domain the reading side worked out of the packet being processed, if it
+    /// is a UDP DNS message ([`dns::RegistrableHint`]).
+    registrable_hint: Option<dns::RegistrableHint>,
     suppress: Suppressor,
     alerts: Vec<Alert>,
     ended: Vec<(Flow, EndReason)>,
@@ -259,6 +262,7 @@ impl Worker {
             volume_subs: HookSubs::default(),
             end_subs: Vec::new(),
             dns: Box::default(),
+            registrable_hint: None,
             env,
             table: FlowTable::new(config.flow.clone()),
             suppress: Suppressor::new(config.alerts.clone()),
@@ -312,12 +316,13 @@ impl Worker {
     }
 
     /// Processes a batch of frames in order, with the prefetches that hide its cache misses
-    /// (guided by the flow hints the capture thread set, [`Batch::set_flow_hints`]; a packet
+    /// (guided by the flow hints the capture thread set, [`crate::pipeline::hint_batch`]; a packet
     /// without one is not prefetched, never decoded twice); admitted alerts go to `emit`.
     /// Returns the batch's wire bytes.
     pub fn process_batch(&mut self, batch: &Batch, emit: &mut dyn FnMut(Alert)) -> u64 {
         let mut bytes = 0u64;
         let meta = &batch.meta[..];
+        let mut registrable = batch.registrable_hints().iter().peekable();
         for (k, m) in meta.iter().enumerate() {
             if let Some(next) = meta.get(k + FRAME_AHEAD) {
                 prefetch_frame(batch.frame(next));
@@ -333,8 +338,10 @@ impl Worker {
                 self.table.prefetch_flow(next.flow_hint);
             }
             bytes += u64::from(m.wire_len);
+            self.registrable_hint = registrable.next_if(|(at, _)| *at as usize == k).map(|(_, h)| *h);
             self.process_hinted(m.ts, m.link, batch.frame(m), m.wire_len, m.flow_hint, emit);
         }
+        self.registrable_hint = None;
         bytes
     }
 
@@ -425,6 +432,7 @@ impl Worker {
             stats,
             max_hellos,
             dns: msg,
+            registrable_hint,
             volume_period,
             volume_span,
             ..
@@ -550,11 +558,11 @@ impl Worker {
                 }
             }
             L4::Udp { sport, dport } if !payload.is_empty() => {
-                let dns_port = is_dns_port(sport) || is_dns_port(dport);
+                let dns_port = dns::is_dns_port(sport) || dns::is_dns_port(dport);
                 if dns_port || flow.app == AppProto::Dns {
                     match if sniffed_dns { Ok(()) } else { dns::parse_into(payload, msg) } {
                         Ok(()) => {
-                            msg.qname.cache_registrable();
+                            msg.cache_registrable_hinted(registrable_hint.take().as_ref());
                             for det in detectors.iter_mut() {
                                 det.on_dns(&c, msg, alerts);
                             }
@@ -901,10 +909,6 @@ fn volume_period(finest: Option<u64>) -> u64 {
 #[inline]
 fn volume_due(last: Timestamp, ts: Timestamp, period_start: u64) -> bool {
     ts.0.saturating_sub(last.0) >= VOLUME_PAUSE_NS || last.0 < period_start
-}
-
-fn is_dns_port(p: u16) -> bool {
-    matches!(p, 53 | 5353 | 5355)
 }
 
 /// Decode options from the config.

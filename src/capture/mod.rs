@@ -14,6 +14,7 @@ pub(crate) mod order;
 pub(crate) mod write;
 
 use crate::decode::LinkType;
+use crate::decode::dns::RegistrableHint;
 use crate::error::CaptureError;
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -107,6 +108,9 @@ pub struct Batch {
     block: Option<Arc<Batch>>,
     /// The packets.
     pub meta: Vec<PacketMeta>,
+    /// The registrable domains the reading side worked out of DNS packets, by packet position
+    /// ([`Batch::push_registrable_hint`]), in packet order.
+    registrable_hints: Vec<(u32, RegistrableHint)>,
     /// When the capture thread sent it (latency measurement only).
     pub sent_at: Option<std::time::Instant>,
 }
@@ -122,6 +126,7 @@ impl Default for Batch {
             data: Vec::with_capacity(BATCH_BYTES + 65_536),
             block: None,
             meta: Vec::with_capacity(BATCH_PACKETS),
+            registrable_hints: Vec::new(),
             sent_at: None,
         }
     }
@@ -136,11 +141,23 @@ fn frame_in<'d>(data: &'d [u8], m: &PacketMeta) -> &'d [u8] {
 impl Batch {
     /// A batch with no buffers yet (allocates nothing).
     pub const fn empty() -> Batch {
-        Batch { data: Vec::new(), block: None, meta: Vec::new(), sent_at: None }
+        Batch {
+            data: Vec::new(),
+            block: None,
+            meta: Vec::new(),
+            registrable_hints: Vec::new(),
+            sent_at: None,
+        }
     }
     /// A batch for packets of shared blocks ([`Batch::push_ref`]): room for their metadata only.
     pub fn for_refs() -> Batch {
-        Batch { data: Vec::new(), block: None, meta: Vec::with_capacity(BATCH_PACKETS), sent_at: None }
+        Batch {
+            data: Vec::new(),
+            block: None,
+            meta: Vec::with_capacity(BATCH_PACKETS),
+            registrable_hints: Vec::new(),
+            sent_at: None,
+        }
     }
     /// Copies one packet in, with its flow hint ([`PacketMeta::flow_hint`]). The batch holds
     /// no packets of a shared block ([`Batch::push_ref`]) then.
@@ -196,22 +213,42 @@ impl Batch {
     pub fn is_full(&self) -> bool {
         self.meta.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
     }
-    /// Works out every packet's flow hint with `hint` (given the link type and frame).
-    pub fn set_flow_hints(&mut self, mut hint: impl FnMut(LinkType, &[u8]) -> u64) {
-        let Batch { data, block, meta, .. } = self;
+    /// Works out every packet's flow hint and registrable hint with `hint` (given the link
+    /// type and frame).
+    pub(crate) fn set_hints(
+        &mut self,
+        mut hint: impl FnMut(LinkType, &[u8]) -> (u64, Option<RegistrableHint>),
+    ) {
+        let Batch { data, block, meta, registrable_hints, .. } = self;
         let bytes = match block {
             Some(b) => &b.data[..],
             None => &data[..],
         };
-        for m in meta.iter_mut() {
-            m.flow_hint = hint(m.link, frame_in(bytes, m));
+        registrable_hints.clear();
+        for (i, m) in meta.iter_mut().enumerate() {
+            let (flow, registrable) = hint(m.link, frame_in(bytes, m));
+            m.flow_hint = flow;
+            if let Some(h) = registrable {
+                registrable_hints.push((i as u32, h));
+            }
         }
+    }
+    /// Gives the packet pushed last the registrable domain the reading side worked out of it.
+    pub(crate) fn push_registrable_hint(&mut self, hint: RegistrableHint) {
+        if let Some(last) = self.meta.len().checked_sub(1) {
+            self.registrable_hints.push((last as u32, hint));
+        }
+    }
+    /// The registrable hints, by packet position, in packet order.
+    pub(crate) fn registrable_hints(&self) -> &[(u32, RegistrableHint)] {
+        &self.registrable_hints
     }
     /// Empties it for reuse, keeping the allocations.
     pub fn clear(&mut self) {
         self.block = None;
         self.data.clear();
         self.meta.clear();
+        self.registrable_hints.clear();
         self.sent_at = None;
     }
     /// Number of packets.

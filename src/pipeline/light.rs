@@ -21,7 +21,7 @@ const ICMP_TIMESTAMP_REPLY: u8 = 14;
 
 /// What sharding and the flow key need of one packet.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Light {
+pub(super) struct Light<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub proto: u8,
@@ -30,9 +30,12 @@ pub(super) struct Light {
     /// The flow key's ports: the TCP/UDP ports, or an echo's identifier twice.
     pub key_ports: (u16, u16),
     pub vlan: u16,
+    /// A UDP packet's payload, as the decoder's fast path cuts it (empty for other protocols):
+    /// DNS is parsed from it on the reading side ([`crate::decode::dns::RegistrableHint`]).
+    pub udp_payload: &'a [u8],
 }
 
-impl Light {
+impl Light<'_> {
     /// The packet's flow hint ([`crate::flow::FlowKey::hash64`] of its key).
     #[inline]
     pub(super) fn hint(&self) -> u64 {
@@ -43,7 +46,7 @@ impl Light {
 
 /// The common case's fields, or `None`: use the full decode.
 #[inline]
-pub(super) fn parse(link: LinkType, frame: &[u8], opts: &DecodeOptions) -> Option<Light> {
+pub(super) fn parse<'a>(link: LinkType, frame: &'a [u8], opts: &DecodeOptions) -> Option<Light<'a>> {
     match link_payload(link, frame)? {
         LinkPayload::Ether(ether_type, rest) => ether(ether_type, rest, opts),
         LinkPayload::Ip(pkt) => ip(pkt, 0, opts),
@@ -54,7 +57,7 @@ pub(super) fn parse(link: LinkType, frame: &[u8], opts: &DecodeOptions) -> Optio
 // as calls, each returned its `Option<Light>` through the stack (~60 instructions a
 // packet of the reading worker's ~510 on the day profile).
 #[inline(always)]
-fn ether(ether_type: u16, payload: &[u8], opts: &DecodeOptions) -> Option<Light> {
+fn ether<'a>(ether_type: u16, payload: &'a [u8], opts: &DecodeOptions) -> Option<Light<'a>> {
     match ether_type {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip(payload, 0, opts),
         t if ETHERTYPE_VLAN.contains(&t) && opts.max_vlan_depth > 0 => {
@@ -70,7 +73,7 @@ fn ether(ether_type: u16, payload: &[u8], opts: &DecodeOptions) -> Option<Light>
 }
 
 #[inline(always)]
-fn ip(pkt: &[u8], vlan: u16, opts: &DecodeOptions) -> Option<Light> {
+fn ip<'a>(pkt: &'a [u8], vlan: u16, opts: &DecodeOptions) -> Option<Light<'a>> {
     match pkt.first()? >> 4 {
         4 => {
             let h = pkt.first_chunk::<20>()?;
@@ -108,14 +111,15 @@ fn ip(pkt: &[u8], vlan: u16, opts: &DecodeOptions) -> Option<Light> {
 // (`manual_contains`: `contains` on the ports is an out-of-line call per UDP packet here.)
 #[allow(clippy::manual_contains)]
 #[inline(always)]
-fn transport(
+fn transport<'a>(
     proto: u8,
-    pl: &[u8],
+    pl: &'a [u8],
     src: IpAddr,
     dst: IpAddr,
     vlan: u16,
     opts: &DecodeOptions,
-) -> Option<Light> {
+) -> Option<Light<'a>> {
+    let mut udp_payload: &[u8] = &[];
     let (ports, key_ports) = match proto {
         6 => {
             let t = pl.first_chunk::<20>()?;
@@ -133,6 +137,10 @@ fn transport(
             if opts.vxlan_ports.iter().any(|&v| v == p.1) {
                 return None;
             }
+            // Where the fast path ends it: at the UDP length when that is plausible.
+            let udp_len = usize::from(u16::from_be_bytes([u[4], u[5]]));
+            let end = if (8..=pl.len()).contains(&udp_len) { udp_len } else { pl.len() };
+            udp_payload = pl.get(8..end).unwrap_or_default();
             (p, p)
         }
         1 | 58 => {
@@ -148,5 +156,5 @@ fn transport(
         }
         _ => return None,
     };
-    Some(Light { src, dst, proto, ports, key_ports, vlan })
+    Some(Light { src, dst, proto, ports, key_ports, vlan, udp_payload })
 }
