@@ -185,17 +185,21 @@ impl Beacon {
             DestKind::Dns => pair_key(host, dest ^ addr_hash(addr).rotate_left(29)),
             DestKind::Addr | DestKind::Name => pair_key(host, dest),
         };
-        if self.series.get(key).is_none() {
-            // Admission: a pair gets its series at its second check-in within `max_interval`;
-            // until then its first one waits in `seen` (most pairs are seen once).
-            let max_gap = self.max_gap_ms.saturating_mul(1_000_000);
-            let Some(first) = self.seen.second(key, ts, max_gap) else { return key };
-            let mut s = Series::new(host, addr, kind, dest, first);
-            s.name = name.map(ShortName::new);
-            self.series.entry(key, ts, || s);
-            self.dests.entry(dest, ts, Prevalence::default).add(host_hash(host));
-        }
-        let Some(s) = self.series.get_mut(key) else { return key };
+        // One lookup for a series' every check-in but its first (a DNS flood's every query).
+        let s = match self.series.get_mut(key) {
+            Some(s) => s,
+            None => {
+                // Admission: a pair gets its series at its second check-in within
+                // `max_interval`; until then its first one waits in `seen` (most pairs are seen
+                // once).
+                let max_gap = self.max_gap_ms.saturating_mul(1_000_000);
+                let Some(first) = self.seen.second(key, ts, max_gap) else { return key };
+                self.dests.entry(dest, ts, Prevalence::default).add(host_hash(host));
+                let mut s = Series::new(host, addr, kind, dest, first);
+                s.name = name.map(ShortName::new);
+                self.series.entry(key, ts, || s)
+            }
+        };
         s.addr = addr;
         match s.checkin(ts, self.floor_ms, self.max_gap_ms) {
             Pushed::Merged => {
