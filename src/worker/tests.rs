@@ -339,3 +339,70 @@ fn unanswered_inbound_syns_to_many_home_hosts_build_no_proxyware_hosts_at_their_
     w.finish(&mut |_| {});
     assert_eq!(w.stats.detectors["proxyware"].tracked, 0, "no host entry for a probed host");
 }
+
+/// Logs the query name and registrable domain of every DNS message it is shown.
+struct DnsLog(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl Detector for DnsLog {
+    fn name(&self) -> &'static str {
+        "dns_log"
+    }
+    fn on_dns(&mut self, _c: &PacketCtx<'_, '_>, m: &dns::DnsMessage, _out: &mut Vec<Alert>) {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if let Ok(mut l) = self.0.lock() {
+            l.push((text(m.qname.as_bytes()), text(m.qname.registrable())));
+        }
+    }
+}
+
+/// The DNS messages the reading side parsed are the detectors' (one parse a message); a parsed
+/// message that is not the packet's own (another length or id) is not taken: the worker parses
+/// the packet itself, as it does a packet the reading side did not parse.
+#[test]
+fn the_reading_sides_dns_parse_is_taken_only_for_its_own_packet() {
+    let mut w = Worker::new(&Config::default());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    w.set_detectors(vec![Box::new(DnsLog(log.clone()))]);
+    let query = |id: u16, name: &str| crate::synth::dns_message(id, name, false);
+    let frame =
+        |q: &[u8]| eth(&[], 0x0800, &ipv4([10, 99, 0, 5], [198, 51, 100, 53], 17, &udp(40000, 53, q)));
+    let parse = |p: &[u8], m: &mut dns::DnsMessage| {
+        let ok = dns::parse_into(p, m).is_ok();
+        m.qname.cache_registrable();
+        ok
+    };
+    let mut b = Batch::default();
+    let ts = Timestamp::from_parts(100, 0);
+    let push = |b: &mut Batch, f: &[u8], parsed: Option<&[u8]>| {
+        b.push(
+            &crate::capture::RawPacket { ts, data: f, wire_len: f.len() as u32, link: LinkType::Ethernet },
+            0,
+        );
+        if let Some(p) = parsed {
+            b.parse_dns(p, parse);
+        }
+    };
+    let (a, other_len, other_id, own) = (
+        query(1, "a.b.example.com"),
+        query(2, "x.tunnel.example.net"),
+        query(3, "q.example.co.uk"),
+        query(4, "z.zz"),
+    );
+    push(&mut b, &frame(&a), Some(&a)); // its own
+    push(&mut b, &frame(&query(2, "x.tunnel.example.org.uk")), Some(&other_len)); // another length
+    push(&mut b, &frame(&query(9, "r.example.co.uk")), Some(&other_id)); // same length, another id
+    push(&mut b, &frame(&own), None); // not parsed on the reading side
+    assert_eq!(b.parsed_dns().len(), 3);
+    w.process_batch(&b, &mut |_| {});
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    let pair = |n: &str, r: &str| (n.to_string(), r.to_string());
+    assert_eq!(
+        got,
+        vec![
+            pair("a.b.example.com", "example.com"),
+            pair("x.tunnel.example.org.uk", "example.org.uk"),
+            pair("r.example.co.uk", "example.co.uk"),
+            pair("z.zz", "z.zz"),
+        ]
+    );
+}
