@@ -8,7 +8,7 @@ use crate::alert::Alert;
 use crate::alert::suppress::{SuppressStats, Suppressor};
 use crate::capture::Batch;
 use crate::config::Config;
-use crate::decode::app::{AppProto, classify_server, sniff_client_into, sniff_client_parsed};
+use crate::decode::app::{AppProto, classify_server, sniff_client_into};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
 use crate::detect::{Detector, DetectorStats, Env, Interest, PacketCtx, VolumeCtx, VolumeInterest};
@@ -485,19 +485,13 @@ impl Worker {
         // so it is not parsed twice).
         let payload = d.payload;
         let udp = matches!(d.l4, L4::Udp { .. });
-        // The reading side's parse of these very bytes (its length and id are theirs).
-        let parsed =
-            parsed.filter(|m| udp && m.len == payload.len() && payload.starts_with(&m.id.to_be_bytes()));
         // `msg` holds the first DNS message of the payload once the sniffer parsed it.
         let mut sniffed_dns = false;
         if !payload.is_empty() && !flow.classified[dir.idx()] {
             flow.classified[dir.idx()] = true;
             match dir {
                 Dir::ToServer if matches!(flow.app, AppProto::Unknown | AppProto::Other) => {
-                    (flow.app, sniffed_dns) = match parsed {
-                        Some(m) => (sniff_client_parsed(payload, m), false),
-                        None => sniff_client_into(payload, udp, msg),
-                    };
+                    (flow.app, sniffed_dns) = sniff_client_into(payload, udp, msg);
                 }
                 Dir::ToClient if flow.app == AppProto::Unknown => {
                     let a = classify_server(payload);
@@ -571,8 +565,11 @@ impl Worker {
             L4::Udp { sport, dport } if !payload.is_empty() => {
                 let dns_port = dns::is_dns_port(sport) || dns::is_dns_port(dport);
                 if dns_port || flow.app == AppProto::Dns {
-                    // The reading side's parse, else the sniffer's, else parsed here.
-                    let m = match parsed {
+                    // The reading side's parse of these very bytes (its length and id are theirs),
+                    // else the sniffer's, else parsed here.
+                    let m = match parsed
+                        .filter(|m| m.len == payload.len() && payload.starts_with(&m.id.to_be_bytes()))
+                    {
                         Some(m) => Ok(m),
                         None => if sniffed_dns { Ok(()) } else { dns::parse_into(payload, msg) }.map(|()| {
                             msg.qname.cache_registrable();
