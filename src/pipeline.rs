@@ -9,7 +9,7 @@ use crate::alert::sink::AlertSink;
 use crate::capture::file::FileSource;
 use crate::capture::{Batch, PacketSource, RawPacket};
 use crate::config::Config;
-use crate::decode::dns::{self as dns, DnsMessage, is_dns_port};
+use crate::decode::dns::{DnsMessage, RegistrableHint, is_dns_port};
 use crate::decode::{self, Anomalies};
 use crate::error::{CaptureError, OutputError};
 use crate::flow::HomeNet;
@@ -130,61 +130,59 @@ pub fn shard_of(
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
 ) -> (usize, u64) {
-    let (s, hint, _) = shard_with_dns(p, n, home, opts, scratch);
+    let (s, hint, _) = shard_hinted(p, n, home, opts, scratch, None);
     (s, hint)
 }
 
-/// [`shard_of`], and the payload of a UDP packet to or from a DNS port (as the worker parses
-/// DNS: [`crate::decode::dns::is_dns_port`]). The reading side parses it into the worker's
-/// batch ([`parse_dns`]) while the packet is in its cache: the worker parsed it again otherwise,
-/// and a flood of DNS to one host keeps one worker busy while the other only reads.
-fn shard_with_dns<'p>(
-    p: &RawPacket<'p>,
+/// [`shard_of`], and with `dns` (a message to parse into) the registrable hint of a UDP DNS
+/// message: the reading side works the domain out while the packet is in its cache, so a flood
+/// of DNS to one host costs its worker less than the reading does ([`RegistrableHint`]).
+fn shard_hinted(
+    p: &RawPacket<'_>,
     n: usize,
     home: &HomeNet,
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
-) -> (usize, u64, Option<&'p [u8]>) {
+    dns: Option<&mut DnsMessage>,
+) -> (usize, u64, Option<RegistrableHint>) {
     if let Some(l) = light::parse(p.link, p.data, opts) {
-        let dns = dns_payload(l.ports, l.udp_payload);
-        return (shard_by(n, home, l.src, l.dst, l.ports), l.hint(), dns);
+        let hint = dns.and_then(|m| registrable_hint(l.ports, l.udp_payload, m));
+        return (shard_by(n, home, l.src, l.dst, l.ports), l.hint(), hint);
     }
-    shard_of_decoded(p, n, home, opts, scratch)
+    shard_of_decoded(p, n, home, opts, scratch, dns)
 }
 
-/// A UDP `payload` between `ports` when one is a DNS port.
+/// The registrable hint of a UDP payload between `ports` when one is a DNS port (as the worker
+/// parses it: [`crate::decode::dns::is_dns_port`]).
 #[inline]
-fn dns_payload(ports: (u16, u16), payload: &[u8]) -> Option<&[u8]> {
-    (!payload.is_empty() && (is_dns_port(ports.0) || is_dns_port(ports.1))).then_some(payload)
-}
-
-/// Parses a DNS message for the worker, its registrable domain looked up: `false` if it is not
-/// one (the worker parses it again and counts it).
-fn parse_dns(payload: &[u8], m: &mut DnsMessage) -> bool {
-    if dns::parse_into(payload, m).is_err() {
-        return false;
+fn registrable_hint(ports: (u16, u16), payload: &[u8], dns: &mut DnsMessage) -> Option<RegistrableHint> {
+    if payload.is_empty() || !(is_dns_port(ports.0) || is_dns_port(ports.1)) {
+        return None;
     }
-    m.qname.cache_registrable();
-    true
+    RegistrableHint::of(payload, dns)
 }
 
-/// Works out every packet's flow hint and parses its DNS message, as the reading side does
-/// before a worker's turn (to replay batches into one worker: `examples/worker_replay.rs`).
+/// Works out every packet's flow hint and DNS registrable hint, as the reading side does before
+/// a worker's turn (to replay batches into one worker: `examples/worker_replay.rs`).
 pub fn hint_batch(b: &mut Batch, opts: &decode::packet::DecodeOptions) {
-    let (home, mut scratch) = (HomeNet::new(Vec::new()), Anomalies::default());
-    set_hints(b, &home, opts, &mut scratch);
+    let (home, mut scratch, mut dns) =
+        (HomeNet::new(Vec::new()), Anomalies::default(), DnsMessage::default());
+    set_hints(b, &home, opts, &mut scratch, &mut dns);
 }
 
 /// [`hint_batch`] with the reading side's scratch space (one worker: its shard is known).
-fn set_hints(b: &mut Batch, home: &HomeNet, opts: &decode::packet::DecodeOptions, scratch: &mut Anomalies) {
-    b.set_hints(
-        |link, frame| {
-            let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
-            let (_, flow, dns) = shard_with_dns(&p, 1, home, opts, scratch);
-            (flow, dns)
-        },
-        parse_dns,
-    );
+fn set_hints(
+    b: &mut Batch,
+    home: &HomeNet,
+    opts: &decode::packet::DecodeOptions,
+    scratch: &mut Anomalies,
+    dns: &mut DnsMessage,
+) {
+    b.set_hints(|link, frame| {
+        let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
+        let (_, flow, registrable) = shard_hinted(&p, 1, home, opts, scratch, Some(&mut *dns));
+        (flow, registrable)
+    });
 }
 
 /// The flow hint of the frames the light parse takes ([`crate::worker::flow_hint`] of the others).
@@ -198,22 +196,23 @@ pub(crate) fn light_flow_hint(
 }
 
 /// [`shard_of`] through the full decode (tunnels, fragments, anything odd).
-fn shard_of_decoded<'p>(
-    p: &RawPacket<'p>,
+fn shard_of_decoded(
+    p: &RawPacket<'_>,
     n: usize,
     home: &HomeNet,
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
-) -> (usize, u64, Option<&'p [u8]>) {
+    dns: Option<&mut DnsMessage>,
+) -> (usize, u64, Option<RegistrableHint>) {
     // Borrowed where it lies (a `Decoded` is 240 bytes).
     let decoded = decode::decode(p.link, p.data, opts, scratch);
     let Some(d) = &decoded else { return (0, 0, None) };
     // (A fragment's payload is not the message: the worker parses the reassembled datagram.)
-    let dns = match (&d.l4, &d.frag) {
-        (decode::L4::Udp { .. }, None) => dns_payload(d.ports(), d.payload),
+    let hint = match (&d.l4, &d.frag, dns) {
+        (decode::L4::Udp { .. }, None, Some(m)) => registrable_hint(d.ports(), d.payload, m),
         _ => None,
     };
-    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d), dns)
+    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d), hint)
 }
 
 /// The worker of a packet from `src` to `dst` with TCP/UDP `ports` (see [`shard_of`]).
@@ -285,6 +284,7 @@ pub fn run(
         home: HomeNet::new(config.general.home_net.clone()),
         dopts: decode_options(config),
         scratch: Anomalies::default(),
+        dns: Box::default(),
         seen: Seen::default(),
         input_error: None,
         done: false,
@@ -344,6 +344,8 @@ struct Reader<'s> {
     home: HomeNet,
     dopts: decode::packet::DecodeOptions,
     scratch: Anomalies,
+    /// DNS messages are parsed into it for their registrable hints (~500 bytes, reused).
+    dns: Box<DnsMessage>,
     seen: Seen,
     input_error: Option<CaptureError>,
     /// Input ended (or the run was stopped) and every batch was handed over.
@@ -370,14 +372,15 @@ impl Reader<'_> {
             return false;
         }
         let (n, home, dopts, scratch) = (self.n, &self.home, &self.dopts, &mut self.scratch);
+        let dns = &mut *self.dns;
         // One worker and a source that reads straight into batches: no copy at all.
         if n == 1
             && let Some(res) = self.source.fill_batch(&mut self.current[0])
         {
             let b = &mut self.current[0];
-            // The flow hints and DNS messages are worked out here, where the frames were just
+            // The flow and registrable hints are worked out here, where the frames were just
             // read and are in cache: the capture thread has time to spare, the worker has not.
-            set_hints(b, home, dopts, scratch);
+            set_hints(b, home, dopts, scratch, dns);
             for m in &b.meta {
                 self.seen.packet(m.ts, m.wire_len);
             }
@@ -398,7 +401,7 @@ impl Reader<'_> {
                 let seen = &mut self.seen;
                 shard_block(block, &mut self.current, &self.senders, &self.pool, |p| {
                     seen.packet(p.ts, p.wire_len);
-                    shard_with_dns(p, n, home, dopts, scratch)
+                    shard_hinted(p, n, home, dopts, scratch, Some(&mut *dns))
                 });
                 opts.counters.input_bytes.store(self.source.bytes_read(), Ordering::Relaxed);
                 return self.went(res, opts);
@@ -409,10 +412,10 @@ impl Reader<'_> {
         let (current, seen) = (&mut self.current, &mut self.seen);
         let res = self.source.read(crate::capture::BATCH_PACKETS, &mut |p| {
             delivered += 1;
-            let (s, hint, dns) = shard_with_dns(p, n, home, dopts, scratch);
+            let (s, hint, registrable) = shard_hinted(p, n, home, dopts, scratch, Some(&mut *dns));
             current[s].push(p, hint);
-            if let Some(payload) = dns {
-                current[s].parse_dns(payload, parse_dns);
+            if let Some(h) = registrable {
+                current[s].push_registrable_hint(h);
             }
             seen.packet(p.ts, p.wire_len);
             if current[s].is_full() && !full.contains(&s) {
@@ -510,14 +513,14 @@ impl BlockPool {
 }
 
 /// Shards the packets of `block` (filled by [`PacketSource::fill_batch`]) to the workers'
-/// batches by reference, `shard` giving each packet's worker, flow hint and DNS payload (parsed
-/// into the batch), and sends every batch that got packets.
+/// batches by reference, `shard` giving each packet's worker, flow hint and registrable hint,
+/// and sends every batch that got packets.
 fn shard_block(
     block: &Arc<Batch>,
     current: &mut [Batch],
     senders: &[Sender<Batch>],
     pool: &Pool,
-    mut shard: impl for<'p> FnMut(&RawPacket<'p>) -> (usize, u64, Option<&'p [u8]>),
+    mut shard: impl FnMut(&RawPacket<'_>) -> (usize, u64, Option<RegistrableHint>),
 ) {
     // Packets copied in before (from a file libpcap read) go first.
     for (b, tx) in current.iter_mut().zip(senders) {
@@ -527,11 +530,11 @@ fn shard_block(
     }
     for m in &block.meta {
         let p = RawPacket { ts: m.ts, data: block.frame(m), wire_len: m.wire_len, link: m.link };
-        let (s, hint, dns) = shard(&p);
+        let (s, hint, registrable) = shard(&p);
         if let Some(b) = current.get_mut(s) {
             b.push_ref(block, m, hint);
-            if let Some(payload) = dns {
-                b.parse_dns(payload, parse_dns);
+            if let Some(h) = registrable {
+                b.push_registrable_hint(h);
             }
         }
     }

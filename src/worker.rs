@@ -112,6 +112,9 @@ pub struct Worker {
     end_subs: Vec<usize>,
     /// The DNS message of the packet being analysed, parsed in place (reused: ~500 bytes).
     dns: Box<dns::DnsMessage>,
+    /// The registrable domain the reading side worked out of the packet being processed, if it
+    /// is a UDP DNS message ([`dns::RegistrableHint`]).
+    registrable_hint: Option<dns::RegistrableHint>,
     suppress: Suppressor,
     alerts: Vec<Alert>,
     ended: Vec<(Flow, EndReason)>,
@@ -259,6 +262,7 @@ impl Worker {
             volume_subs: HookSubs::default(),
             end_subs: Vec::new(),
             dns: Box::default(),
+            registrable_hint: None,
             env,
             table: FlowTable::new(config.flow.clone()),
             suppress: Suppressor::new(config.alerts.clone()),
@@ -318,7 +322,7 @@ impl Worker {
     pub fn process_batch(&mut self, batch: &Batch, emit: &mut dyn FnMut(Alert)) -> u64 {
         let mut bytes = 0u64;
         let meta = &batch.meta[..];
-        let mut parsed = batch.parsed_dns().iter().peekable();
+        let mut registrable = batch.registrable_hints().iter().peekable();
         for (k, m) in meta.iter().enumerate() {
             if let Some(next) = meta.get(k + FRAME_AHEAD) {
                 prefetch_frame(batch.frame(next));
@@ -334,9 +338,10 @@ impl Worker {
                 self.table.prefetch_flow(next.flow_hint);
             }
             bytes += u64::from(m.wire_len);
-            let dns = parsed.next_if(|(at, _)| *at as usize == k).map(|(_, m)| m);
-            self.process_hinted(m.ts, m.link, batch.frame(m), m.wire_len, m.flow_hint, dns, emit);
+            self.registrable_hint = registrable.next_if(|(at, _)| *at as usize == k).map(|(_, h)| *h);
+            self.process_hinted(m.ts, m.link, batch.frame(m), m.wire_len, m.flow_hint, emit);
         }
+        self.registrable_hint = None;
         bytes
     }
 
@@ -349,13 +354,11 @@ impl Worker {
         wire_len: u32,
         emit: &mut dyn FnMut(Alert),
     ) {
-        self.process_hinted(ts, link, frame, wire_len, 0, None, emit);
+        self.process_hinted(ts, link, frame, wire_len, 0, emit);
     }
 
-    /// [`Worker::process`] with what the reading side worked out for this frame: the flow key's
-    /// hash (`0`: none), handed to the flow table so the key is hashed once per packet, and the
-    /// DNS message it parsed.
-    #[allow(clippy::too_many_arguments)]
+    /// [`Worker::process`] with the flow key's hash the capture thread worked out for this
+    /// frame (`0`: none), handed to the flow table so the key is hashed once per packet.
     fn process_hinted(
         &mut self,
         ts: Timestamp,
@@ -363,7 +366,6 @@ impl Worker {
         frame: &[u8],
         wire_len: u32,
         hint: u64,
-        dns: Option<&dns::DnsMessage>,
         emit: &mut dyn FnMut(Alert),
     ) {
         self.stats.packets += 1;
@@ -382,7 +384,7 @@ impl Worker {
             match &d.frag {
                 None => {
                     if self.mirror.admit(d) {
-                        self.analyse(ts, d, hint, dns);
+                        self.analyse(ts, d, hint);
                     }
                 }
                 Some(f) => {
@@ -404,7 +406,7 @@ impl Worker {
                             decode::packet::decode_reassembled(&buf, d, opts, &mut self.stats.anomalies)
                             && self.mirror.admit(&whole)
                         {
-                            self.analyse(ts, &whole, 0, None);
+                            self.analyse(ts, &whole, 0);
                         }
                     }
                     self.defrag_buf = buf;
@@ -416,15 +418,7 @@ impl Worker {
         }
     }
 
-    /// Analyses a decoded packet; `parsed` is its DNS message if the reading side parsed it
-    /// ([`crate::capture::Batch::parsed_dns`]).
-    fn analyse(
-        &mut self,
-        ts: Timestamp,
-        d: &decode::Decoded<'_>,
-        hint: u64,
-        parsed: Option<&dns::DnsMessage>,
-    ) {
+    fn analyse(&mut self, ts: Timestamp, d: &decode::Decoded<'_>, hint: u64) {
         let Worker {
             table,
             detectors,
@@ -438,6 +432,7 @@ impl Worker {
             stats,
             max_hellos,
             dns: msg,
+            registrable_hint,
             volume_period,
             volume_span,
             ..
@@ -565,21 +560,11 @@ impl Worker {
             L4::Udp { sport, dport } if !payload.is_empty() => {
                 let dns_port = dns::is_dns_port(sport) || dns::is_dns_port(dport);
                 if dns_port || flow.app == AppProto::Dns {
-                    // The reading side's parse of these very bytes (its length and id are theirs),
-                    // else the sniffer's, else parsed here.
-                    let m = match parsed
-                        .filter(|m| m.len == payload.len() && payload.starts_with(&m.id.to_be_bytes()))
-                    {
-                        Some(m) => Ok(m),
-                        None => if sniffed_dns { Ok(()) } else { dns::parse_into(payload, msg) }.map(|()| {
-                            msg.qname.cache_registrable();
-                            &*msg
-                        }),
-                    };
-                    match m {
-                        Ok(m) => {
+                    match if sniffed_dns { Ok(()) } else { dns::parse_into(payload, msg) } {
+                        Ok(()) => {
+                            msg.cache_registrable_hinted(registrable_hint.take().as_ref());
                             for det in detectors.iter_mut() {
-                                det.on_dns(&c, m, alerts);
+                                det.on_dns(&c, msg, alerts);
                             }
                         }
                         Err(_) if !d.truncated => stats.anomalies.add(Anomaly::DnsMalformed),

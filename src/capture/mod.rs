@@ -14,7 +14,7 @@ pub(crate) mod order;
 pub(crate) mod write;
 
 use crate::decode::LinkType;
-use crate::decode::dns::DnsMessage;
+use crate::decode::dns::RegistrableHint;
 use crate::error::CaptureError;
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -108,11 +108,9 @@ pub struct Batch {
     block: Option<Arc<Batch>>,
     /// The packets.
     pub meta: Vec<PacketMeta>,
-    /// The DNS messages the reading side parsed out of UDP packets to or from a DNS port, by
-    /// packet position, in packet order ([`Batch::parse_dns`]): the first `dns_len` places
-    /// (the others are kept for reuse, so parsing allocates nothing once the places exist).
-    dns: Vec<(u32, DnsMessage)>,
-    dns_len: usize,
+    /// The registrable domains the reading side worked out of DNS packets, by packet position
+    /// ([`Batch::push_registrable_hint`]), in packet order.
+    registrable_hints: Vec<(u32, RegistrableHint)>,
     /// When the capture thread sent it (latency measurement only).
     pub sent_at: Option<std::time::Instant>,
 }
@@ -128,30 +126,9 @@ impl Default for Batch {
             data: Vec::with_capacity(BATCH_BYTES + 65_536),
             block: None,
             meta: Vec::with_capacity(BATCH_PACKETS),
-            dns: Vec::new(),
-            dns_len: 0,
+            registrable_hints: Vec::new(),
             sent_at: None,
         }
-    }
-}
-
-/// Parses `payload` (of packet `at`) into the next of `places` (`len` in use), kept when `parse`
-/// says it is a DNS message.
-fn parse_dns_into(
-    places: &mut Vec<(u32, DnsMessage)>,
-    len: &mut usize,
-    at: usize,
-    payload: &[u8],
-    parse: &mut impl FnMut(&[u8], &mut DnsMessage) -> bool,
-) {
-    if *len == places.len() {
-        places.push((0, DnsMessage::default()));
-    }
-    if let Some((place_at, m)) = places.get_mut(*len)
-        && parse(payload, m)
-    {
-        *place_at = at as u32;
-        *len += 1;
     }
 }
 
@@ -164,7 +141,13 @@ fn frame_in<'d>(data: &'d [u8], m: &PacketMeta) -> &'d [u8] {
 impl Batch {
     /// A batch with no buffers yet (allocates nothing).
     pub const fn empty() -> Batch {
-        Batch { data: Vec::new(), block: None, meta: Vec::new(), dns: Vec::new(), dns_len: 0, sent_at: None }
+        Batch {
+            data: Vec::new(),
+            block: None,
+            meta: Vec::new(),
+            registrable_hints: Vec::new(),
+            sent_at: None,
+        }
     }
     /// A batch for packets of shared blocks ([`Batch::push_ref`]): room for their metadata only.
     pub fn for_refs() -> Batch {
@@ -172,8 +155,7 @@ impl Batch {
             data: Vec::new(),
             block: None,
             meta: Vec::with_capacity(BATCH_PACKETS),
-            dns: Vec::new(),
-            dns_len: 0,
+            registrable_hints: Vec::new(),
             sent_at: None,
         }
     }
@@ -231,48 +213,42 @@ impl Batch {
     pub fn is_full(&self) -> bool {
         self.meta.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
     }
-    /// Works out every packet's flow hint with `hint` (given the link type and frame), which
-    /// also names a DNS payload of the frame for `parse` to parse (as [`Batch::parse_dns`]).
-    pub(crate) fn set_hints<'f>(
-        &'f mut self,
-        mut hint: impl FnMut(LinkType, &'f [u8]) -> (u64, Option<&'f [u8]>),
-        mut parse: impl FnMut(&[u8], &mut DnsMessage) -> bool,
+    /// Works out every packet's flow hint and registrable hint with `hint` (given the link
+    /// type and frame).
+    pub(crate) fn set_hints(
+        &mut self,
+        mut hint: impl FnMut(LinkType, &[u8]) -> (u64, Option<RegistrableHint>),
     ) {
-        let Batch { data, block, meta, dns, dns_len, .. } = self;
+        let Batch { data, block, meta, registrable_hints, .. } = self;
         let bytes = match block {
             Some(b) => &b.data[..],
             None => &data[..],
         };
-        *dns_len = 0;
+        registrable_hints.clear();
         for (i, m) in meta.iter_mut().enumerate() {
-            let (flow, payload) = hint(m.link, frame_in(bytes, m));
+            let (flow, registrable) = hint(m.link, frame_in(bytes, m));
             m.flow_hint = flow;
-            if let Some(p) = payload {
-                parse_dns_into(dns, dns_len, i, p, &mut parse);
+            if let Some(h) = registrable {
+                registrable_hints.push((i as u32, h));
             }
         }
     }
-    /// Parses `payload` of the packet pushed last with `parse` into the next DNS place, kept
-    /// for the worker when `parse` says it is a DNS message.
-    pub(crate) fn parse_dns(
-        &mut self,
-        payload: &[u8],
-        mut parse: impl FnMut(&[u8], &mut DnsMessage) -> bool,
-    ) {
+    /// Gives the packet pushed last the registrable domain the reading side worked out of it.
+    pub(crate) fn push_registrable_hint(&mut self, hint: RegistrableHint) {
         if let Some(last) = self.meta.len().checked_sub(1) {
-            parse_dns_into(&mut self.dns, &mut self.dns_len, last, payload, &mut parse);
+            self.registrable_hints.push((last as u32, hint));
         }
     }
-    /// The DNS messages the reading side parsed, by packet position, in packet order.
-    pub(crate) fn parsed_dns(&self) -> &[(u32, DnsMessage)] {
-        self.dns.get(..self.dns_len).unwrap_or_default()
+    /// The registrable hints, by packet position, in packet order.
+    pub(crate) fn registrable_hints(&self) -> &[(u32, RegistrableHint)] {
+        &self.registrable_hints
     }
     /// Empties it for reuse, keeping the allocations.
     pub fn clear(&mut self) {
         self.block = None;
         self.data.clear();
         self.meta.clear();
-        self.dns_len = 0;
+        self.registrable_hints.clear();
         self.sent_at = None;
     }
     /// Number of packets.

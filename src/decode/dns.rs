@@ -237,6 +237,41 @@ pub(crate) fn is_dns_port(p: u16) -> bool {
     matches!(p, 53 | 5353 | 5355)
 }
 
+/// A DNS message's registrable domain worked out by the reading side, where the packet was in
+/// cache and a core to spare ([`RegistrableHint::of`]), handed to the worker with the packet
+/// ([`DnsMessage::cache_registrable_hinted`]). The Public Suffix List lookup and the domain's key
+/// were a sixth of a random-subdomain flood's worker, the one core such a flood keeps busy
+/// while the other reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegistrableHint {
+    /// The message it was worked out of, told apart by its id, length, query type and name
+    /// length: a hint applies only to the message it came from.
+    id: u16,
+    qtype: u16,
+    len: usize,
+    qname_len: u16,
+    reg: (u8, u8),
+    key: DomainKey,
+}
+
+impl RegistrableHint {
+    /// The hint of the DNS message in `payload`, parsed into `scratch`; `None` if it is not one.
+    pub(crate) fn of(payload: &[u8], scratch: &mut DnsMessage) -> Option<RegistrableHint> {
+        parse_into(payload, scratch).ok()?;
+        let q = &mut scratch.qname;
+        q.cache_registrable();
+        let reg = q.reg?;
+        Some(RegistrableHint {
+            id: scratch.id,
+            qtype: scratch.qtype,
+            len: scratch.len,
+            qname_len: q.len,
+            reg,
+            key: q.reg_key,
+        })
+    }
+}
+
 /// One DNS message, the figures detectors use.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DnsMessage {
@@ -265,6 +300,28 @@ pub struct DnsMessage {
     /// The first [`MAX_ANSWER_ADDRS`] A/AAAA addresses of the answer section (a response's
     /// name → address mapping, for detectors that key a destination by the name it came from).
     pub answer_addrs: [Option<IpAddr>; MAX_ANSWER_ADDRS],
+}
+
+impl DnsMessage {
+    /// [`DnsName::cache_registrable`] of the query name, from `hint` when it is this message's
+    /// (the reading side parsed the same bytes), else looked up.
+    #[inline]
+    pub(crate) fn cache_registrable_hinted(&mut self, hint: Option<&RegistrableHint>) {
+        let q = &mut self.qname;
+        match hint {
+            Some(h)
+                if q.reg.is_none()
+                    && h.id == self.id
+                    && h.len == self.len
+                    && h.qtype == self.qtype
+                    && h.qname_len == q.len =>
+            {
+                q.reg = Some(h.reg);
+                q.reg_key = h.key;
+            }
+            _ => q.cache_registrable(),
+        }
+    }
 }
 
 /// Most answer addresses a [`DnsMessage`] keeps (fixed, so parsing allocates nothing for them).
@@ -746,6 +803,42 @@ mod tests {
             }
         }
         assert_eq!(registrable(b"WWW.Example.CO.UK"), b"Example.CO.UK");
+    }
+
+    /// A hint worked out on the reading side gives what the lookup gives, and only to the
+    /// message it came from.
+    #[test]
+    fn registrable_hints_apply_to_their_own_message_only() {
+        let mut scratch = DnsMessage::default();
+        for (id, name) in
+            [(1, "x.flood.Example.com"), (2, "a.b.evil.co.uk"), (3, "localhost"), (4, "x.github.io")]
+        {
+            let wire = crate::synth::dns_message(id, name, false);
+            let hint = RegistrableHint::of(&wire, &mut scratch).unwrap();
+            let mut looked_up = parse(&wire).unwrap();
+            looked_up.qname.cache_registrable();
+            let mut hinted = parse(&wire).unwrap();
+            hinted.cache_registrable_hinted(Some(&hint));
+            assert_eq!(hinted.qname.registrable(), looked_up.qname.registrable(), "{name}");
+            assert_eq!(hinted.qname.registrable_hash(), looked_up.qname.registrable_hash());
+            assert_eq!(*hinted.qname.registrable_key(), *looked_up.qname.registrable_key());
+        }
+        // Another message's hint (another id, or a name of another length) is not taken.
+        let wire = crate::synth::dns_message(7, "x.flood.example.com", false);
+        for other in [
+            crate::synth::dns_message(8, "x.flood.example.com", false),
+            crate::synth::dns_message(7, "xy.flood.example.com", false),
+            crate::synth::dns_message(7, "x.flood.example.com", true),
+        ] {
+            let hint = RegistrableHint::of(&other, &mut scratch);
+            let mut m = parse(&wire).unwrap();
+            let mut lied = hint.unwrap();
+            lied.reg = (0, 1);
+            m.cache_registrable_hinted(Some(&lied));
+            assert_eq!(m.qname.registrable(), b"example.com");
+        }
+        // Not DNS: no hint.
+        assert!(RegistrableHint::of(b"\x01\x02", &mut scratch).is_none());
     }
 
     #[test]

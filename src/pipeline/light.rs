@@ -31,7 +31,7 @@ pub(super) struct Light<'a> {
     pub key_ports: (u16, u16),
     pub vlan: u16,
     /// A UDP packet's payload, as the decoder's fast path cuts it (empty for other protocols):
-    /// DNS is parsed from it on the reading side ([`crate::capture::Batch::parsed_dns`]).
+    /// DNS is parsed from it on the reading side ([`crate::decode::dns::RegistrableHint`]).
     pub udp_payload: &'a [u8],
 }
 

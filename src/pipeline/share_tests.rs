@@ -15,13 +15,7 @@ struct Got {
     data: Vec<u8>,
     wire_len: u32,
     hint: u64,
-    /// The DNS message the reading side parsed: id, length, name, registrable domain.
-    dns: Option<(u16, usize, Vec<u8>, Vec<u8>)>,
-}
-
-/// What [`Got`] keeps of a parsed DNS message.
-fn dns_of(m: &DnsMessage) -> (u16, usize, Vec<u8>, Vec<u8>) {
-    (m.id, m.len, m.qname.as_bytes().to_vec(), m.qname.registrable().to_vec())
+    registrable: Option<RegistrableHint>,
 }
 
 fn config() -> Config {
@@ -38,9 +32,8 @@ fn by_copy(paths: &[PathBuf], n: usize) -> Vec<Vec<Got>> {
     let mut out: Vec<Vec<Got>> = (0..n).map(|_| Vec::new()).collect();
     loop {
         let res = src.read(BATCH_PACKETS, &mut |p| {
-            let (s, hint, payload) = shard_with_dns(p, n, &home, &dopts, &mut scratch);
-            let dns = payload.filter(|b| parse_dns(b, &mut dns)).map(|_| dns_of(&dns));
-            out[s].push(Got { ts: p.ts, data: p.data.to_vec(), wire_len: p.wire_len, hint, dns });
+            let (s, hint, registrable) = shard_hinted(p, n, &home, &dopts, &mut scratch, Some(&mut dns));
+            out[s].push(Got { ts: p.ts, data: p.data.to_vec(), wire_len: p.wire_len, hint, registrable });
         });
         if !matches!(res, Ok(true)) {
             return out;
@@ -67,8 +60,15 @@ impl Workers {
             for mut b in rx.try_iter() {
                 for (k, m) in b.meta.iter().enumerate() {
                     let data = b.frame(m).to_vec();
-                    let dns = b.parsed_dns().iter().find(|(at, _)| *at as usize == k).map(|(_, m)| dns_of(m));
-                    self.out[s].push(Got { ts: m.ts, data, wire_len: m.wire_len, hint: m.flow_hint, dns });
+                    let registrable =
+                        b.registrable_hints().iter().find(|(at, _)| *at as usize == k).map(|(_, h)| *h);
+                    self.out[s].push(Got {
+                        ts: m.ts,
+                        data,
+                        wire_len: m.wire_len,
+                        hint: m.flow_hint,
+                        registrable,
+                    });
                 }
                 if b.release_block() {
                     let _ = self.freed.try_send(());
@@ -86,6 +86,7 @@ fn by_reference(paths: &[PathBuf], n: usize, lag: usize) -> (Vec<Vec<Got>>, usiz
     let config = config();
     let (home, dopts) = (HomeNet::new(config.general.home_net.clone()), decode_options(&config));
     let mut scratch = Anomalies::default();
+    let mut dns = DnsMessage::default();
     let mut src = FileSource::in_given_order(paths.to_vec(), None).expect("opens");
     let (pool_tx, pool_rx) = bounded::<Batch>(n * BATCHES_PER_WORKER + n);
     for _ in 0..n * BATCHES_PER_WORKER + n {
@@ -103,7 +104,7 @@ fn by_reference(paths: &[PathBuf], n: usize, lag: usize) -> (Vec<Vec<Got>>, usiz
         let block = &mut blocks.blocks[i];
         if let Some(res) = Arc::get_mut(block).and_then(|b| src.fill_batch(b)) {
             shard_block(block, &mut current, &senders, &pool_rx, |p| {
-                shard_with_dns(p, n, &home, &dopts, &mut scratch)
+                shard_hinted(p, n, &home, &dopts, &mut scratch, Some(&mut dns))
             });
             workers.drain(false);
             if matches!(res, Ok(true)) {
@@ -112,10 +113,10 @@ fn by_reference(paths: &[PathBuf], n: usize, lag: usize) -> (Vec<Vec<Got>>, usiz
             break;
         }
         let res = src.read(BATCH_PACKETS, &mut |p| {
-            let (s, hint, payload) = shard_with_dns(p, n, &home, &dopts, &mut scratch);
+            let (s, hint, registrable) = shard_hinted(p, n, &home, &dopts, &mut scratch, Some(&mut dns));
             current[s].push(p, hint);
-            if let Some(payload) = payload {
-                current[s].parse_dns(payload, parse_dns);
+            if let Some(h) = registrable {
+                current[s].push_registrable_hint(h);
             }
         });
         // Batches of copied packets stay open across reads, as in `run`.
