@@ -76,6 +76,56 @@ impl DnsName {
         Some(n)
     }
 
+    /// The name at `start` of message `b` when it is the common case: no compression pointer,
+    /// every label within the message, shorter than [`walk_name`]'s limit. Its labels are copied
+    /// in one piece (the wire's length bytes become the dots), not one by one; answers the
+    /// position after the name, as [`walk_name`] does. `None` (the name untouched): walk it.
+    #[inline]
+    fn copy_uncompressed(&mut self, b: &[u8], start: usize) -> Option<usize> {
+        // The length bytes first: where the name ends, and that it is the common case.
+        let mut pos = start;
+        let mut n = 0usize;
+        loop {
+            let t = usize::from(*b.get(pos)?);
+            if t == 0 {
+                break;
+            }
+            // A pointer or a reserved label type; or more than `walk_name` allows (`name_len`,
+            // the labels and their length bytes, reaching 255).
+            if t > 0x3f || pos + 1 + t - start >= 255 || n == MAX_LABELS {
+                return None;
+            }
+            pos += 1 + t;
+            n += 1;
+        }
+        let end = pos; // the root label
+        if end > b.len() {
+            return None;
+        }
+        // The dotted name is the wire's bytes after the first length byte, each later length
+        // byte a dot.
+        let len = (end - start).saturating_sub(1);
+        let wire = b.get(start + 1..start + 1 + len)?;
+        self.buf.get_mut(..len)?.copy_from_slice(wire);
+        let (mut at, mut longest) = (0usize, 0usize);
+        for i in 0..n {
+            let l = usize::from(*b.get(start + at + usize::from(i > 0))?);
+            let label_start = at + usize::from(i > 0);
+            // (The length byte of label `i` sits one before its first byte: a dot, but the first.)
+            if i > 0 {
+                *self.buf.get_mut(at)? = b'.';
+            }
+            at = label_start + l;
+            *self.ends.get_mut(i)? = at as u8;
+            longest = longest.max(l);
+        }
+        self.len = len as u16;
+        self.n = n as u8;
+        self.longest_label = longest as u8;
+        self.reg = None;
+        Some(end + 1)
+    }
+
     fn push_label(&mut self, l: &[u8]) -> Option<()> {
         let start = usize::from(self.len) + usize::from(self.n > 0);
         let end = start + l.len();
@@ -353,14 +403,19 @@ pub(crate) fn parse_into(b: &[u8], m: &mut DnsMessage) -> Result<(), DnsError> {
         return Err(DnsError::BadQuestion);
     }
     let qname = &mut m.qname;
-    qname.clear();
     let mut too_long = false;
-    let after_name = walk_name(b, 12, |l| {
-        if !too_long && qname.push_label(l).is_none() {
-            too_long = true;
+    let after_name = match qname.copy_uncompressed(b, 12) {
+        Some(after) => after,
+        None => {
+            qname.clear();
+            walk_name(b, 12, |l| {
+                if !too_long && qname.push_label(l).is_none() {
+                    too_long = true;
+                }
+            })
+            .ok_or(DnsError::BadQuestion)?
         }
-    })
-    .ok_or(DnsError::BadQuestion)?;
+    };
     let qtype = read_u16(b, after_name).ok_or(DnsError::BadQuestion)?;
     let qclass = read_u16(b, after_name + 2).ok_or(DnsError::BadQuestion)?;
     if too_long {
