@@ -130,36 +130,33 @@ pub fn shard_of(
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
 ) -> (usize, u64) {
-    let (s, hint, _) = shard_hinted(p, n, home, opts, scratch, None);
+    let (s, hint, _) = shard_with_dns(p, n, home, opts, scratch);
     (s, hint)
 }
 
-/// [`shard_of`], and with `dns` (a message to parse into) the registrable hint of a UDP DNS
-/// message: the reading side works the domain out while the packet is in its cache, so a flood
-/// of DNS to one host costs its worker less than the reading does ([`RegistrableHint`]).
-fn shard_hinted(
-    p: &RawPacket<'_>,
+/// [`shard_of`], and the payload of a UDP packet to or from a DNS port (as the worker parses
+/// DNS: [`crate::decode::dns::is_dns_port`]), for its [`RegistrableHint`]: the reading side
+/// works the domain out while the packet is in its cache, so a flood of DNS to one host costs
+/// its worker less. (The payload, not the hint, comes back: a ~70-byte hint returned for every
+/// packet was ~20 instructions a packet of moves.)
+fn shard_with_dns<'p>(
+    p: &RawPacket<'p>,
     n: usize,
     home: &HomeNet,
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
-    dns: Option<&mut DnsMessage>,
-) -> (usize, u64, Option<RegistrableHint>) {
+) -> (usize, u64, Option<&'p [u8]>) {
     if let Some(l) = light::parse(p.link, p.data, opts) {
-        let hint = dns.and_then(|m| registrable_hint(l.ports, l.udp_payload, m));
-        return (shard_by(n, home, l.src, l.dst, l.ports), l.hint(), hint);
+        let dns = dns_payload(l.ports, l.udp_payload);
+        return (shard_by(n, home, l.src, l.dst, l.ports), l.hint(), dns);
     }
-    shard_of_decoded(p, n, home, opts, scratch, dns)
+    shard_of_decoded(p, n, home, opts, scratch)
 }
 
-/// The registrable hint of a UDP payload between `ports` when one is a DNS port (as the worker
-/// parses it: [`crate::decode::dns::is_dns_port`]).
+/// A UDP `payload` between `ports` when one is a DNS port.
 #[inline]
-fn registrable_hint(ports: (u16, u16), payload: &[u8], dns: &mut DnsMessage) -> Option<RegistrableHint> {
-    if payload.is_empty() || !(is_dns_port(ports.0) || is_dns_port(ports.1)) {
-        return None;
-    }
-    RegistrableHint::of(payload, dns)
+fn dns_payload(ports: (u16, u16), payload: &[u8]) -> Option<&[u8]> {
+    (!payload.is_empty() && (is_dns_port(ports.0) || is_dns_port(ports.1))).then_some(payload)
 }
 
 /// Works out every packet's flow hint and DNS registrable hint, as the reading side does before
@@ -178,11 +175,14 @@ fn set_hints(
     scratch: &mut Anomalies,
     dns: &mut DnsMessage,
 ) {
-    b.set_hints(|link, frame| {
-        let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
-        let (_, flow, registrable) = shard_hinted(&p, 1, home, opts, scratch, Some(&mut *dns));
-        (flow, registrable)
-    });
+    b.set_hints(
+        |link, frame| {
+            let p = RawPacket { ts: crate::time::Timestamp(0), data: frame, wire_len: 0, link };
+            let (_, flow, payload) = shard_with_dns(&p, 1, home, opts, scratch);
+            (flow, payload)
+        },
+        |payload| RegistrableHint::of(payload, dns),
+    );
 }
 
 /// The flow hint of the frames the light parse takes ([`crate::worker::flow_hint`] of the others).
@@ -196,23 +196,22 @@ pub(crate) fn light_flow_hint(
 }
 
 /// [`shard_of`] through the full decode (tunnels, fragments, anything odd).
-fn shard_of_decoded(
-    p: &RawPacket<'_>,
+fn shard_of_decoded<'p>(
+    p: &RawPacket<'p>,
     n: usize,
     home: &HomeNet,
     opts: &decode::packet::DecodeOptions,
     scratch: &mut Anomalies,
-    dns: Option<&mut DnsMessage>,
-) -> (usize, u64, Option<RegistrableHint>) {
+) -> (usize, u64, Option<&'p [u8]>) {
     // Borrowed where it lies (a `Decoded` is 240 bytes).
     let decoded = decode::decode(p.link, p.data, opts, scratch);
     let Some(d) = &decoded else { return (0, 0, None) };
     // (A fragment's payload is not the message: the worker parses the reassembled datagram.)
-    let hint = match (&d.l4, &d.frag, dns) {
-        (decode::L4::Udp { .. }, None, Some(m)) => registrable_hint(d.ports(), d.payload, m),
+    let dns = match (&d.l4, &d.frag) {
+        (decode::L4::Udp { .. }, None) => dns_payload(d.ports(), d.payload),
         _ => None,
     };
-    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d), hint)
+    (shard_by(n, home, d.src, d.dst, d.ports()), crate::worker::flow_hint_of(d), dns)
 }
 
 /// The worker of a packet from `src` to `dst` with TCP/UDP `ports` (see [`shard_of`]).
@@ -399,10 +398,17 @@ impl Reader<'_> {
             // file libpcap reads (`None`) goes through `read` below.
             if let Some(res) = Arc::get_mut(block).and_then(|b| self.source.fill_batch(b)) {
                 let seen = &mut self.seen;
-                shard_block(block, &mut self.current, &self.senders, &self.pool, |p| {
-                    seen.packet(p.ts, p.wire_len);
-                    shard_hinted(p, n, home, dopts, scratch, Some(&mut *dns))
-                });
+                shard_block(
+                    block,
+                    &mut self.current,
+                    &self.senders,
+                    &self.pool,
+                    |p| {
+                        seen.packet(p.ts, p.wire_len);
+                        shard_with_dns(p, n, home, dopts, scratch)
+                    },
+                    |payload| RegistrableHint::of(payload, dns),
+                );
                 opts.counters.input_bytes.store(self.source.bytes_read(), Ordering::Relaxed);
                 return self.went(res, opts);
             }
@@ -412,9 +418,9 @@ impl Reader<'_> {
         let (current, seen) = (&mut self.current, &mut self.seen);
         let res = self.source.read(crate::capture::BATCH_PACKETS, &mut |p| {
             delivered += 1;
-            let (s, hint, registrable) = shard_hinted(p, n, home, dopts, scratch, Some(&mut *dns));
+            let (s, hint, payload) = shard_with_dns(p, n, home, dopts, scratch);
             current[s].push(p, hint);
-            if let Some(h) = registrable {
+            if let Some(h) = payload.and_then(|pl| RegistrableHint::of(pl, dns)) {
                 current[s].push_registrable_hint(h);
             }
             seen.packet(p.ts, p.wire_len);
@@ -520,7 +526,8 @@ fn shard_block(
     current: &mut [Batch],
     senders: &[Sender<Batch>],
     pool: &Pool,
-    mut shard: impl FnMut(&RawPacket<'_>) -> (usize, u64, Option<RegistrableHint>),
+    mut shard: impl for<'p> FnMut(&RawPacket<'p>) -> (usize, u64, Option<&'p [u8]>),
+    mut registrable: impl FnMut(&[u8]) -> Option<RegistrableHint>,
 ) {
     // Packets copied in before (from a file libpcap read) go first.
     for (b, tx) in current.iter_mut().zip(senders) {
@@ -530,10 +537,10 @@ fn shard_block(
     }
     for m in &block.meta {
         let p = RawPacket { ts: m.ts, data: block.frame(m), wire_len: m.wire_len, link: m.link };
-        let (s, hint, registrable) = shard(&p);
+        let (s, hint, payload) = shard(&p);
         if let Some(b) = current.get_mut(s) {
             b.push_ref(block, m, hint);
-            if let Some(h) = registrable {
+            if let Some(h) = payload.and_then(&mut registrable) {
                 b.push_registrable_hint(h);
             }
         }

@@ -213,11 +213,12 @@ impl Batch {
     pub fn is_full(&self) -> bool {
         self.meta.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
     }
-    /// Works out every packet's flow hint and registrable hint with `hint` (given the link
-    /// type and frame).
-    pub(crate) fn set_hints(
-        &mut self,
-        mut hint: impl FnMut(LinkType, &[u8]) -> (u64, Option<RegistrableHint>),
+    /// Works out every packet's flow hint with `hint` (given the link type and frame), which
+    /// also names a DNS payload of the frame, whose registrable hint `registrable` works out.
+    pub(crate) fn set_hints<'f>(
+        &'f mut self,
+        mut hint: impl FnMut(LinkType, &'f [u8]) -> (u64, Option<&'f [u8]>),
+        mut registrable: impl FnMut(&[u8]) -> Option<RegistrableHint>,
     ) {
         let Batch { data, block, meta, registrable_hints, .. } = self;
         let bytes = match block {
@@ -226,9 +227,9 @@ impl Batch {
         };
         registrable_hints.clear();
         for (i, m) in meta.iter_mut().enumerate() {
-            let (flow, registrable) = hint(m.link, frame_in(bytes, m));
+            let (flow, payload) = hint(m.link, frame_in(bytes, m));
             m.flow_hint = flow;
-            if let Some(h) = registrable {
+            if let Some(h) = payload.and_then(&mut registrable) {
                 registrable_hints.push((i as u32, h));
             }
         }

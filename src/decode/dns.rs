@@ -307,7 +307,8 @@ pub(crate) struct RegistrableHint {
 impl RegistrableHint {
     /// The hint of the DNS message in `payload`, parsed into `scratch`; `None` if it is not one.
     pub(crate) fn of(payload: &[u8], scratch: &mut DnsMessage) -> Option<RegistrableHint> {
-        parse_into(payload, scratch).ok()?;
+        // (A response's answers change nothing of the hint, nor whether the message parses.)
+        parse_question_into(payload, scratch).ok()?;
         let q = &mut scratch.qname;
         q.cache_registrable();
         let reg = q.reg?;
@@ -394,6 +395,17 @@ pub fn parse(b: &[u8]) -> Result<DnsMessage, DnsError> {
 /// the sniffer and the worker copied it three times and zeroed its name's buffer (~250
 /// instructions a DNS message). On an error `m` holds nothing to read.
 pub(crate) fn parse_into(b: &[u8], m: &mut DnsMessage) -> Result<(), DnsError> {
+    parse_message(b, m, true)
+}
+
+/// [`parse_into`] without a response's answer records (the answer figures left empty): what
+/// the question is, and whether the message parses, for the same cost as a query's.
+fn parse_question_into(b: &[u8], m: &mut DnsMessage) -> Result<(), DnsError> {
+    parse_message(b, m, false)
+}
+
+#[inline(always)]
+fn parse_message(b: &[u8], m: &mut DnsMessage, answers: bool) -> Result<(), DnsError> {
     let header: &[u8; 12] = b.first_chunk().ok_or(DnsError::Short)?;
     let id = u16::from_be_bytes([header[0], header[1]]);
     let is_response = header[2] & 0x80 != 0;
@@ -426,7 +438,8 @@ pub(crate) fn parse_into(b: &[u8], m: &mut DnsMessage) -> Result<(), DnsError> {
     // Written where they are kept: an array built here and copied over stalled on its stores.
     m.answer_addrs = [None; MAX_ANSWER_ADDRS];
     let mut n_addrs = 0;
-    if is_response
+    if answers
+        && is_response
         && ancount > 0
         && let Some(mut pos) = skip_questions(b, qdcount)
     {
@@ -747,6 +760,12 @@ mod tests {
             let new = parse(&m);
             let old = parse_with_domain(&m);
             assert_eq!(outcome(&new), outcome(&old), "message {m:02x?}");
+            // The question alone (the reading side's hint): the same question, the same verdict.
+            let mut q = DnsMessage::default();
+            let question = |r: &Result<DnsMessage, DnsError>| {
+                r.as_ref().map(|m| (m.id, m.qtype, m.len, m.qname.as_bytes().to_vec())).map_err(|e| *e)
+            };
+            assert_eq!(question(&parse_question_into(&m, &mut q).map(|()| q)), question(&new));
             if let Ok(p) = &new {
                 ok += 1;
                 answers += u32::from(p.answer_bytes > 0);

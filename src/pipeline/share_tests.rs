@@ -32,7 +32,8 @@ fn by_copy(paths: &[PathBuf], n: usize) -> Vec<Vec<Got>> {
     let mut out: Vec<Vec<Got>> = (0..n).map(|_| Vec::new()).collect();
     loop {
         let res = src.read(BATCH_PACKETS, &mut |p| {
-            let (s, hint, registrable) = shard_hinted(p, n, &home, &dopts, &mut scratch, Some(&mut dns));
+            let (s, hint, payload) = shard_with_dns(p, n, &home, &dopts, &mut scratch);
+            let registrable = payload.and_then(|pl| RegistrableHint::of(pl, &mut dns));
             out[s].push(Got { ts: p.ts, data: p.data.to_vec(), wire_len: p.wire_len, hint, registrable });
         });
         if !matches!(res, Ok(true)) {
@@ -103,9 +104,14 @@ fn by_reference(paths: &[PathBuf], n: usize, lag: usize) -> (Vec<Vec<Got>>, usiz
         let i = blocks.take();
         let block = &mut blocks.blocks[i];
         if let Some(res) = Arc::get_mut(block).and_then(|b| src.fill_batch(b)) {
-            shard_block(block, &mut current, &senders, &pool_rx, |p| {
-                shard_hinted(p, n, &home, &dopts, &mut scratch, Some(&mut dns))
-            });
+            shard_block(
+                block,
+                &mut current,
+                &senders,
+                &pool_rx,
+                |p| shard_with_dns(p, n, &home, &dopts, &mut scratch),
+                |pl| RegistrableHint::of(pl, &mut dns),
+            );
             workers.drain(false);
             if matches!(res, Ok(true)) {
                 continue;
@@ -113,9 +119,9 @@ fn by_reference(paths: &[PathBuf], n: usize, lag: usize) -> (Vec<Vec<Got>>, usiz
             break;
         }
         let res = src.read(BATCH_PACKETS, &mut |p| {
-            let (s, hint, registrable) = shard_hinted(p, n, &home, &dopts, &mut scratch, Some(&mut dns));
+            let (s, hint, payload) = shard_with_dns(p, n, &home, &dopts, &mut scratch);
             current[s].push(p, hint);
-            if let Some(h) = registrable {
+            if let Some(h) = payload.and_then(|pl| RegistrableHint::of(pl, &mut dns)) {
                 current[s].push_registrable_hint(h);
             }
         });
