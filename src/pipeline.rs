@@ -343,7 +343,7 @@ struct Reader<'s> {
     home: HomeNet,
     dopts: decode::packet::DecodeOptions,
     scratch: Anomalies,
-    /// DNS messages are parsed into it for their registrable hints (~500 bytes, reused).
+    /// DNS questions are parsed into it for their registrable hints (~550 bytes, reused).
     dns: Box<DnsMessage>,
     seen: Seen,
     input_error: Option<CaptureError>,
@@ -519,8 +519,8 @@ impl BlockPool {
 }
 
 /// Shards the packets of `block` (filled by [`PacketSource::fill_batch`]) to the workers'
-/// batches by reference, `shard` giving each packet's worker, flow hint and registrable hint,
-/// and sends every batch that got packets.
+/// batches by reference, `shard` giving each packet's worker, flow hint and DNS payload, whose
+/// registrable hint `registrable` works out, and sends every batch that got packets.
 fn shard_block(
     block: &Arc<Batch>,
     current: &mut [Batch],

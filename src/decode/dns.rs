@@ -99,9 +99,6 @@ impl DnsName {
             n += 1;
         }
         let end = pos; // the root label
-        if end > b.len() {
-            return None;
-        }
         // The dotted name is the wire's bytes after the first length byte, each later length
         // byte a dot.
         let len = (end - start).saturating_sub(1);

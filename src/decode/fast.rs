@@ -48,6 +48,16 @@ pub(crate) fn decode<'a>(
     d
 }
 
+/// The payload of the UDP datagram `pl` (header included, at least 8 bytes): etherparse's lax
+/// UDP slice ends at the UDP length when that is plausible, else at the end of the IP payload.
+/// (Shared with the capture thread's light parse, which cuts the same payload.)
+#[inline(always)]
+pub(crate) fn udp_payload(pl: &[u8]) -> Option<&[u8]> {
+    let udp_len = usize::from(u16::from_be_bytes([*pl.get(4)?, *pl.get(5)?]));
+    let end = if (8..=pl.len()).contains(&udp_len) { udp_len } else { pl.len() };
+    pl.get(8..end)
+}
+
 /// What follows a frame's link-layer header: an EtherType and its payload, or IP directly.
 pub(crate) enum LinkPayload<'a> {
     /// Ethernet and Linux cooked captures: the EtherType and the bytes after the header.
@@ -210,11 +220,7 @@ fn transport<'a>(ip_proto: u8, pl: &'a [u8], net: Net, opts: &DecodeOptions) -> 
             if opts.vxlan_ports.iter().any(|&p| p == dport) {
                 return None;
             }
-            // etherparse's lax UDP slice ends at the UDP length when that is plausible, else at
-            // the end of the IP payload.
-            let udp_len = usize::from(u16::from_be_bytes([u[4], u[5]]));
-            let end = if (8..=pl.len()).contains(&udp_len) { udp_len } else { pl.len() };
-            (L4::Udp { sport, dport }, pl.get(8..end)?, 8)
+            (L4::Udp { sport, dport }, udp_payload(pl)?, 8)
         }
         1 | 58 => {
             let i = pl.first_chunk::<8>()?;

@@ -90,25 +90,14 @@ impl DomainKey {
     /// narrow stores stalled the copy's wide loads: ~4 % of a subdomain flood's worker).
     #[inline]
     pub(crate) fn set(&mut self, domain: &[u8]) {
-        use crate::flow::hash::{lower_word, word_of};
         let key = self;
         key.words = [0; MEMO_WORDS];
-        let mut h = rustc_hash::FxHasher::default();
-        let mut chunks = domain.chunks_exact(8);
-        for (i, w) in (&mut chunks).enumerate() {
-            let w = lower_word(word_of(w));
-            std::hash::Hasher::write_u64(&mut h, w);
-            if let Some(k) = key.words.get_mut(i) {
+        let words = &mut key.words;
+        key.hash = crate::flow::hash::hash_lower_words(domain, |i, w| {
+            if let Some(k) = words.get_mut(i) {
                 *k = w;
             }
-        }
-        let w = lower_word(word_of(chunks.remainder()));
-        std::hash::Hasher::write_u64(&mut h, w);
-        if let Some(k) = key.words.get_mut(domain.len() / 8) {
-            *k = w;
-        }
-        std::hash::Hasher::write_usize(&mut h, domain.len());
-        key.hash = std::hash::Hasher::finish(&h);
+        });
         if domain.len() <= MEMO_DOMAIN {
             key.len = domain.len() as u8;
         } else {

@@ -139,10 +139,7 @@ fn transport<'a>(
             if opts.vxlan_ports.iter().any(|&v| v == p.1) {
                 return None;
             }
-            // Where the fast path ends it: at the UDP length when that is plausible.
-            let udp_len = usize::from(u16::from_be_bytes([u[4], u[5]]));
-            let end = if (8..=pl.len()).contains(&udp_len) { udp_len } else { pl.len() };
-            udp_payload = pl.get(8..end).unwrap_or_default();
+            udp_payload = crate::decode::fast::udp_payload(pl).unwrap_or_default();
             (p, p)
         }
         1 | 58 => {
