@@ -251,7 +251,7 @@ impl MirrorFilter {
         if d.tunnel.is_none()
             && d.undecapsulated.is_none()
             && self.configured.is_empty()
-            && !matches!(d.l4, L4::Icmp(_))
+            && !matches!(d.l4, L4::Icmp(i) if is_icmp_error(i.v6, i.icmp_type))
         {
             return true;
         }

@@ -258,7 +258,8 @@ pub fn run(
     let run = Run::new(config, opts, n, source.local_addrs());
     let (pool_tx, pool_rx) = bounded::<Batch>(n * BATCHES_PER_WORKER + n);
     for _ in 0..n * BATCHES_PER_WORKER + n {
-        let _ = pool_tx.send(Batch::default());
+        // Room is made at a batch's first packet: a short capture uses a few of them.
+        let _ = pool_tx.send(Batch::empty());
     }
     // Wake-ups for a capture thread waiting for a free block; a worker never waits to send one
     // (a full channel already holds a wake-up).

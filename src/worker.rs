@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::decode::app::{AppProto, classify_server, sniff_client_into};
 use crate::decode::packet::DecodeOptions;
 use crate::decode::{self, Anomalies, Anomaly, L4, LinkType, dns, http, icmp, tls};
-use crate::detect::{Detector, DetectorStats, Env, Interest, PacketCtx, VolumeCtx, VolumeInterest};
+use crate::detect::{Detector, DetectorStats, Env, Events, Interest, PacketCtx, VolumeCtx, VolumeInterest};
 use crate::flow::budget::{MemoryBudget, MemoryStats};
 use crate::flow::defrag::{Defrag, DefragLimits, DefragStats};
 use crate::flow::index::prefetch_line;
@@ -105,6 +105,8 @@ pub struct Worker {
     /// For each packet class ([`Interest::class_of`]), the detectors (positions in
     /// `detectors`, in table order) whose `on_packet` wants it.
     packet_subs: [Vec<usize>; Interest::CLASSES],
+    /// The detectors each application-layer event is shown to ([`Detector::event_interest`]).
+    event_subs: EventSubs,
     /// The detectors with a volume hook, and those of them that want the traffic of flows
     /// that end as unanswered inbound probes ([`VolumeInterest`]), in table order.
     volume_subs: HookSubs,
@@ -150,6 +152,31 @@ pub struct Worker {
     /// Ended flows for EVE `flow`/`netflow` events, when asked for ([`Worker::log_flows`]);
     /// the caller drains it.
     pub flow_log: Option<Vec<crate::alert::flow_event::FlowRecord>>,
+}
+
+/// Which detectors each application-layer event hook is called on (positions in the worker's
+/// detector list, in table order).
+#[derive(Debug, Default)]
+struct EventSubs {
+    dns: Vec<usize>,
+    icmp: Vec<usize>,
+    tls: Vec<usize>,
+    http: Vec<usize>,
+}
+
+impl EventSubs {
+    fn of(detectors: &[Box<dyn Detector>]) -> EventSubs {
+        let wants = |e: Events| -> Vec<usize> {
+            let each = detectors.iter().map(|d| d.event_interest().has(e));
+            each.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
+        };
+        EventSubs {
+            dns: wants(Events::DNS),
+            icmp: wants(Events::ICMP),
+            tls: wants(Events::TLS),
+            http: wants(Events::HTTP),
+        }
+    }
 }
 
 /// Which detectors each flow hook is called on (positions in the worker's detector list).
@@ -256,6 +283,7 @@ impl Worker {
             opts: decode_options(config),
             detectors: Vec::new(),
             packet_subs: Default::default(),
+            event_subs: EventSubs::default(),
             volume_subs: HookSubs::default(),
             end_subs: Vec::new(),
             dns: Box::default(),
@@ -297,6 +325,7 @@ impl Worker {
     /// [`Detector::volume_interest`], [`Detector::wants_flow_ends`]).
     pub(crate) fn set_detectors(&mut self, detectors: Vec<Box<dyn Detector>>) {
         self.packet_subs = packet_subscriptions(&detectors);
+        self.event_subs = EventSubs::of(&detectors);
         self.volume_subs = HookSubs::of(&detectors);
         let finest = self.volume_subs.flows.iter().filter_map(|&i| detectors.get(i));
         self.volume_period = volume_period(finest.map(|d| d.volume_resolution_ns()).min());
@@ -436,6 +465,7 @@ impl Worker {
             table,
             detectors,
             packet_subs,
+            event_subs,
             volume_subs,
             env,
             alerts,
@@ -564,8 +594,10 @@ impl Worker {
         match d.l4 {
             L4::Icmp(_) => {
                 if let Some(e) = icmp::echo(d) {
-                    for det in detectors.iter_mut() {
-                        det.on_icmp(&c, &e, alerts);
+                    for &i in &event_subs.icmp {
+                        if let Some(det) = detectors.get_mut(i) {
+                            det.on_icmp(&c, &e, alerts);
+                        }
                     }
                 }
             }
@@ -575,8 +607,10 @@ impl Worker {
                     match if sniffed_dns { Ok(()) } else { dns::parse_into(payload, msg) } {
                         Ok(()) => {
                             msg.cache_registrable_hinted(registrable);
-                            for det in detectors.iter_mut() {
-                                det.on_dns(&c, msg, alerts);
+                            for &i in &event_subs.dns {
+                                if let Some(det) = detectors.get_mut(i) {
+                                    det.on_dns(&c, msg, alerts);
+                                }
                             }
                         }
                         Err(_) if !d.truncated => stats.anomalies.add(Anomaly::DnsMalformed),
@@ -591,8 +625,10 @@ impl Worker {
                         match parsed {
                             Ok(()) => {
                                 msg.qname.cache_registrable();
-                                for det in detectors.iter_mut() {
-                                    det.on_dns(&c, msg, alerts);
+                                for &i in &event_subs.dns {
+                                    if let Some(det) = detectors.get_mut(i) {
+                                        det.on_dns(&c, msg, alerts);
+                                    }
                                 }
                             }
                             Err(_) => stats.anomalies.add(Anomaly::DnsMalformed),
@@ -604,8 +640,10 @@ impl Worker {
                 if let Some(b) = hello_src {
                     match tls::parse_client_hello(b) {
                         Ok(h) => {
-                            for det in detectors.iter_mut() {
-                                det.on_tls(&c, &h, alerts);
+                            for &i in &event_subs.tls {
+                                if let Some(det) = detectors.get_mut(i) {
+                                    det.on_tls(&c, &h, alerts);
+                                }
                             }
                         }
                         Err(_) => stats.anomalies.add(Anomaly::TlsMalformed),
@@ -615,8 +653,10 @@ impl Worker {
                     && http::starts_like_request(payload)
                     && let Some(r) = http::parse_request(payload)
                 {
-                    for det in detectors.iter_mut() {
-                        det.on_http(&c, &r, alerts);
+                    for &i in &event_subs.http {
+                        if let Some(det) = detectors.get_mut(i) {
+                            det.on_http(&c, &r, alerts);
+                        }
                     }
                 }
             }

@@ -139,7 +139,8 @@ fn frame_in<'d>(data: &'d [u8], m: &PacketMeta) -> &'d [u8] {
 }
 
 impl Batch {
-    /// A batch with no buffers yet (allocates nothing).
+    /// A batch with no buffers yet (allocates nothing; the first packet pushed gives it room
+    /// for a full batch).
     pub const fn empty() -> Batch {
         Batch {
             data: Vec::new(),
@@ -164,6 +165,10 @@ impl Batch {
     pub fn push(&mut self, p: &RawPacket<'_>, flow_hint: u64) {
         debug_assert!(self.block.is_none() || self.meta.is_empty(), "copied and shared packets in one batch");
         self.drop_block();
+        if self.data.capacity() == 0 {
+            self.data.reserve_exact(BATCH_BYTES + 65_536);
+        }
+        self.reserve_meta();
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(p.data);
         self.meta.push(PacketMeta {
@@ -187,7 +192,16 @@ impl Batch {
                 self.block = Some(Arc::clone(block));
             }
         }
+        self.reserve_meta();
         self.meta.push(PacketMeta { flow_hint, ..*m });
+    }
+    /// Room for a full batch's metadata at the first packet of an [`Batch::empty`] batch (a
+    /// pool of them costs nothing until used, and a used one does not grow in steps).
+    #[inline]
+    fn reserve_meta(&mut self) {
+        if self.meta.capacity() == 0 {
+            self.meta.reserve_exact(BATCH_PACKETS);
+        }
     }
     /// Lets go of the shared block, if the batch pointed into one (then `true`).
     pub fn release_block(&mut self) -> bool {

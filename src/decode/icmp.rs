@@ -671,16 +671,22 @@ pub(crate) struct IcmpError {
 /// Deepest IPv6 extension-header chain followed inside a quote.
 const MAX_QUOTED_EXT: usize = 4;
 
+/// Is ICMP type `ty` one [`error`] reads: destination unreachable, source quench, time
+/// exceeded, parameter problem (v4); unreachable, time exceeded, parameter problem (v6)?
+#[inline]
+pub(crate) fn is_error(v6: bool, ty: u8) -> bool {
+    if v6 { matches!(ty, 1 | 3 | 4) } else { matches!(ty, 3 | 4 | 11 | 12) }
+}
+
 /// The error in `d`, if it is an ICMP/ICMPv6 error whose quote holds an IP header and the first
 /// 4 bytes of its transport header (RFC 792 guarantees 8). Lax: a quote cut by the snaplen or a
 /// non-first fragment yields `None`, never a panic.
 pub(crate) fn error(d: &Decoded<'_>) -> Option<IcmpError> {
     let L4::Icmp(i) = d.l4 else { return None };
-    let unreachable = match (i.v6, i.icmp_type) {
-        (false, 3) | (true, 1) => true,
-        (false, 11 | 12 | 4) | (true, 3 | 4) => false,
-        _ => return None,
-    };
+    if !is_error(i.v6, i.icmp_type) {
+        return None;
+    }
+    let unreachable = matches!((i.v6, i.icmp_type), (false, 3) | (true, 1));
     let quoted = if i.v6 { quote_v6(d.payload)? } else { quote_v4(d.payload)? };
     Some(IcmpError { v6: i.v6, unreachable, icmp_type: i.icmp_type, code: i.code, quoted })
 }

@@ -43,3 +43,33 @@ fn packets_fall_in_the_sets_of_their_protocol_payload_and_opening() {
     }
     assert!(!Interest::ALL.has(Interest::CLASSES));
 }
+
+#[test]
+fn event_sets_combine_and_every_detector_declares_the_event_hooks_it_has() {
+    use super::Events;
+    for e in [Events::DNS, Events::ICMP, Events::TLS, Events::HTTP] {
+        assert!(Events::ALL.has(e) && !Events::NONE.has(e) && e.or(Events::NONE) == e);
+    }
+    assert!(Events::DNS.or(Events::TLS).has(Events::TLS) && !Events::DNS.or(Events::TLS).has(Events::HTTP));
+    // A hook the detector has but does not declare would never be called: each detector's
+    // source is read for the hooks it defines.
+    let c = crate::Config::default();
+    let hooks = [
+        ("fn on_dns(", Events::DNS),
+        ("fn on_icmp(", Events::ICMP),
+        ("fn on_tls(", Events::TLS),
+        ("fn on_http(", Events::HTTP),
+    ];
+    for d in c.detectors.build(&super::Env::from_config(&c)) {
+        let path = format!("{}/src/detect/{}/mod.rs", env!("CARGO_MANIFEST_DIR"), d.name());
+        let src = std::fs::read_to_string(&path).expect("detector source");
+        for (hook, e) in hooks {
+            assert_eq!(
+                src.contains(hook),
+                d.event_interest().has(e),
+                "{}: {hook} and its event_interest",
+                d.name()
+            );
+        }
+    }
+}

@@ -33,6 +33,10 @@ pub(crate) struct FlowIndex {
     entries: Vec<u64>,
     mask: usize,
     len: usize,
+    /// The size asked for: below it the index grows at a quarter full, not a half, so it
+    /// starts small (a run's start-up zeroes 8 KiB, not 1 MiB per table) and still runs no
+    /// fuller on its way there than an index made at that size.
+    planned: usize,
 }
 
 impl FlowIndex {
@@ -41,10 +45,11 @@ impl FlowIndex {
         self.entries.capacity() * 8
     }
 
-    /// An index for about `flows` flows before it first grows.
+    /// An index for about `flows` flows before it first grows at half full (it starts at
+    /// [`MIN_ENTRIES`] and grows at a quarter full on its way there).
     pub(crate) fn with_capacity(flows: usize) -> FlowIndex {
-        let n = (flows.saturating_mul(2)).next_power_of_two().max(MIN_ENTRIES);
-        FlowIndex { entries: vec![EMPTY; n], mask: n - 1, len: 0 }
+        let planned = (flows.saturating_mul(2)).next_power_of_two().max(MIN_ENTRIES);
+        FlowIndex { entries: vec![EMPTY; MIN_ENTRIES], mask: MIN_ENTRIES - 1, len: 0, planned }
     }
 
     /// Entries in use.
@@ -81,7 +86,8 @@ impl FlowIndex {
 
     /// Adds `slot` under `hash` (not present yet).
     pub(crate) fn insert(&mut self, hash: u64, slot: u32) {
-        if (self.len + 1) * 2 > self.entries.len() {
+        let n = self.entries.len();
+        if (self.len + 1) * 2 > n || (n < self.planned && (self.len + 1) * 4 > n) {
             self.grow();
         }
         self.place(entry(hash as u32, slot));
@@ -258,6 +264,20 @@ mod tests {
         }
         assert!(idx.is_empty());
         assert!(idx.entries.iter().all(|&e| e == EMPTY));
+    }
+
+    #[test]
+    fn starts_small_and_runs_no_fuller_than_an_index_made_at_its_planned_size() {
+        let mut idx = FlowIndex::with_capacity(65_536);
+        assert_eq!(idx.memory(), MIN_ENTRIES * 8);
+        let mut s = 7u64;
+        for slot in 0..100_000u32 {
+            idx.insert(next(&mut s), slot);
+            let n = idx.entries.len();
+            // A quarter full at most below the planned 131,072 entries, a half above.
+            assert!(idx.len() * if n < 131_072 { 4 } else { 2 } <= n, "{} in {n}", idx.len());
+        }
+        assert_eq!(idx.entries.len(), 262_144);
     }
 
     #[test]

@@ -325,8 +325,8 @@ fn src_is_initiator(d: &Decoded<'_>) -> bool {
 impl FlowTable {
     /// An empty table.
     pub fn new(cfg: FlowConfig) -> Self {
-        // (An index that started small and doubled as flows came ran fuller: longer probes,
-        // +0.7 % instructions on the day.)
+        // The index starts small and grows at a quarter full up to this size (one that grew at
+        // half full from the start ran fuller: longer probes, +0.7 % instructions on the day).
         let cap = cfg.max_flows.min(65_536);
         FlowTable {
             // Address space only: pages are touched as flows arrive (and memory is charged by

@@ -37,9 +37,9 @@ pub(crate) struct Wheel {
 
 impl Default for Wheel {
     fn default() -> Self {
-        // Each bucket starts with room for 64 filings (256 KiB per table), so a steady run does
-        // not reallocate buckets through their small sizes as flows come and go (tests/no_alloc).
-        let buckets = (0..BUCKETS).map(|_| Vec::with_capacity(BUCKET_START)).collect();
+        // Buckets get their room at their first filing ([`Wheel::file`]): a short capture uses
+        // a few of them, and a run's start-up does not fault in 256 KiB per table.
+        let buckets = (0..BUCKETS).map(|_| Vec::new()).collect();
         Wheel { buckets, visited: None, len: 0 }
     }
 }
@@ -53,6 +53,11 @@ impl Wheel {
     /// Files `slot` under second `at`.
     pub(crate) fn file(&mut self, slot: u32, at: u32) {
         if let Some(b) = self.buckets.get_mut(at as usize % BUCKETS) {
+            if b.capacity() == 0 {
+                // Room for 64 filings at once, so a steady run does not reallocate a bucket
+                // through its small sizes as flows come and go (tests/no_alloc).
+                b.reserve_exact(BUCKET_START);
+            }
             b.push(Entry { slot, at });
             self.len += 1;
         }

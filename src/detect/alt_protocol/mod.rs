@@ -35,7 +35,7 @@ pub(crate) use signatures::SIG_MISMATCH;
 pub(crate) use signatures::SIG_SMTP;
 pub(crate) use signatures::SIG_SSH;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeInterest};
+use super::{Build, Detector, DetectorStats, Env, Events, Interest, PacketCtx, Spec, VolumeInterest};
 use crate::alert::{Alert, Signature};
 use crate::decode::L4;
 use crate::decode::app::{self, AppProto};
@@ -400,6 +400,10 @@ impl Detector for AltProtocol {
 
     fn volume_interest(&self) -> VolumeInterest {
         VolumeInterest::Nothing
+    }
+
+    fn event_interest(&self) -> Events {
+        Events::HTTP
     }
 
     fn packet_interest(&self) -> Interest {

@@ -38,7 +38,9 @@ pub use config::BeaconConfig;
 pub(crate) use signatures::SIG_BEACON;
 pub(crate) use signatures::SIG_DNS_BEACON;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx, VolumeInterest};
+use super::{
+    Build, Detector, DetectorStats, Env, Events, Interest, PacketCtx, Spec, VolumeCtx, VolumeInterest,
+};
 use crate::alert::Alert;
 use crate::decode::dns::{DnsMessage, registrable};
 use crate::decode::http::HttpRequest;
@@ -392,6 +394,10 @@ impl Detector for Beacon {
     fn volume_interest(&self) -> VolumeInterest {
         // Check-ins are flows a home host opens: an inbound probe is never one.
         VolumeInterest::Answered
+    }
+
+    fn event_interest(&self) -> Events {
+        Events::DNS.or(Events::TLS).or(Events::HTTP)
     }
 
     fn packet_interest(&self) -> Interest {

@@ -42,7 +42,9 @@ pub(crate) use signatures::SIG_PORT;
 pub(crate) use signatures::SIG_TUNNEL;
 pub(crate) use signatures::SIG_VOLUME;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, RecordCtx, Spec, VolumeInterest};
+use super::{
+    Build, Detector, DetectorStats, Env, Events, Interest, PacketCtx, RecordCtx, Spec, VolumeInterest,
+};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::dns::{DnsMessage, DnsName};
@@ -394,6 +396,10 @@ impl Detector for DnsTunnel {
 
     fn volume_interest(&self) -> VolumeInterest {
         VolumeInterest::Nothing
+    }
+
+    fn event_interest(&self) -> Events {
+        Events::DNS
     }
 
     fn wants_flow_ends(&self) -> bool {

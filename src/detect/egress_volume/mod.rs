@@ -26,7 +26,7 @@ pub(crate) use signatures::SIG_GEO;
 pub(crate) use signatures::SIG_HOST;
 pub(crate) use signatures::SIG_PAIR;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, Spec, VolumeCtx, VolumeInterest};
+use super::{Build, Detector, DetectorStats, Env, Events, Interest, Spec, VolumeCtx, VolumeInterest};
 use crate::alert::Alert;
 use crate::decode::app::AppProto;
 use crate::flow::FlowTable;
@@ -289,6 +289,10 @@ impl Detector for EgressVolume {
         // Bytes leaving a home host: an unanswered inbound probe (a flood's SYN) carried none,
         // and counting it would fill `max_pairs` with scanners and count them as destinations.
         VolumeInterest::Answered
+    }
+
+    fn event_interest(&self) -> Events {
+        Events::NONE
     }
 
     fn wants_flow_ends(&self) -> bool {

@@ -39,7 +39,7 @@ pub(crate) use signatures::SIG_EXFIL;
 pub(crate) use signatures::SIG_ODD_TYPE;
 pub(crate) use signatures::SIG_TUNNEL;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeInterest};
+use super::{Build, Detector, DetectorStats, Env, Events, Interest, PacketCtx, Spec, VolumeInterest};
 use crate::alert::Alert;
 use crate::alert::suppress::Escalation;
 use crate::decode::L4;
@@ -414,6 +414,10 @@ impl Detector for IcmpTunnel {
 
     fn volume_interest(&self) -> VolumeInterest {
         VolumeInterest::Nothing
+    }
+
+    fn event_interest(&self) -> Events {
+        Events::ICMP
     }
 
     fn wants_flow_ends(&self) -> bool {

@@ -32,7 +32,8 @@ pub(crate) use signatures::SIG_LONG;
 pub(crate) use signatures::SIG_SUSTAINED;
 
 use super::{
-    Build, Detector, DetectorStats, Env, Interest, PacketCtx, RecordCtx, Spec, VolumeCtx, VolumeInterest,
+    Build, Detector, DetectorStats, Env, Events, Interest, PacketCtx, RecordCtx, Spec, VolumeCtx,
+    VolumeInterest,
 };
 use crate::alert::Alert;
 use crate::flow::bounded::Bounded;
@@ -257,6 +258,10 @@ impl Detector for LongSession {
     fn volume_interest(&self) -> VolumeInterest {
         // The sustained rate counts payload out: an unanswered inbound probe has none.
         VolumeInterest::Answered
+    }
+
+    fn event_interest(&self) -> Events {
+        Events::NONE
     }
 
     fn packet_interest(&self) -> Interest {

@@ -38,7 +38,9 @@ pub(crate) use signatures::SIG_PROXY_USED;
 pub(crate) use signatures::SIG_RATE;
 pub(crate) use signatures::SIG_RELAY;
 
-use super::{Build, Detector, DetectorStats, Env, Interest, PacketCtx, Spec, VolumeCtx, VolumeInterest};
+use super::{
+    Build, Detector, DetectorStats, Env, Events, Interest, PacketCtx, Spec, VolumeCtx, VolumeInterest,
+};
 use crate::alert::{Alert, Signature};
 use crate::decode::dns::DnsMessage;
 use crate::decode::http::HttpRequest;
@@ -402,6 +404,10 @@ impl Detector for Proxyware {
         // none, and counting it only made the probed host's entry (and its history) for nothing
         // (a tenth of a SYN flood's worker time, on a cache miss).
         VolumeInterest::Answered
+    }
+
+    fn event_interest(&self) -> Events {
+        Events::DNS.or(Events::TLS).or(Events::HTTP)
     }
 
     fn on_flow_volume(&mut self, v: &VolumeCtx<'_>, out: &mut Vec<Alert>) -> u64 {

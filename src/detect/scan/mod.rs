@@ -58,7 +58,7 @@ mod walk;
 
 pub(crate) use config::ScanConfig;
 
-use super::{Build, Detector, DetectorStats, Env, PacketCtx, RecordCtx, Spec, VolumeInterest};
+use super::{Build, Detector, DetectorStats, Env, Events, PacketCtx, RecordCtx, Spec, VolumeInterest};
 use crate::alert::Alert;
 use crate::decode::dns::DnsMessage;
 use crate::decode::icmp;
@@ -323,6 +323,10 @@ impl Detector for Scan {
         VolumeInterest::Nothing
     }
 
+    fn event_interest(&self) -> Events {
+        Events::DNS
+    }
+
     #[inline]
     fn on_packet(&mut self, c: &PacketCtx<'_, '_>, out: &mut Vec<Alert>) {
         // (Checked by the unit tests, which drive the detector through every hook.)
@@ -336,7 +340,8 @@ impl Detector for Scan {
         // Most packets belong to flows whose first contact was decided: nothing to do.
         let me = c.dir.idx();
         let (mine, theirs) = (c.flow.pkts[me], c.flow.pkts[1 - me]);
-        if c.new_flow || mine == 1 || (theirs == 0 && mine <= 4) || matches!(c.pkt.l4, L4::Icmp(_)) {
+        let icmp_error = matches!(c.pkt.l4, L4::Icmp(i) if icmp::is_error(i.v6, i.icmp_type));
+        if c.new_flow || mine == 1 || (theirs == 0 && mine <= 4) || icmp_error {
             self.packet(c, out);
         }
     }
