@@ -1,6 +1,7 @@
 //! ICMP and ICMPv6: echo (the fields the ICMP tunnel detector needs) and errors with the packet
 //! they quote (the scan detector attributes refused probes with them).
 
+use super::entropy;
 pub(crate) use super::icmp_data::printable_text;
 pub(crate) use super::icmp_data::protocol_banner;
 use super::packet::{Decoded, L4};
@@ -402,9 +403,20 @@ pub(crate) fn entropy(b: &[u8]) -> (f64, f64) {
     for &x in b {
         counts[usize::from(x)] += 1;
     }
-    let n = b.len() as f64;
-    let h: f64 = counts.iter().filter(|c| **c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum();
-    let max = n.min(256.0).log2();
+    // H = log2(n) - Σ c·log2(c) / n, by table (a libm log2 per distinct byte was 2.5 % of an
+    // echo flood's time).
+    let table = entropy::c_log2_c_table();
+    let (mut sum, mut distinct) = (0.0, 0);
+    for &c in counts.iter().filter(|c| **c > 0) {
+        sum += entropy::c_log2_c(table, c as usize);
+        distinct += 1;
+    }
+    if distinct < 2 {
+        return (0.0, 0.0);
+    }
+    let n = b.len();
+    let h = (entropy::log2_of(n) - sum / n as f64).max(0.0);
+    let max = entropy::log2_of(n.min(256));
     (h, (h / max).min(1.0))
 }
 

@@ -7,6 +7,7 @@
 
 pub(crate) mod app;
 pub(crate) mod dns;
+pub(crate) mod entropy;
 pub(crate) mod fast;
 pub(crate) mod http;
 pub(crate) mod icmp;

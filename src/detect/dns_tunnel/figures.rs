@@ -1,6 +1,8 @@
 //! The reduction of one query: figures of its subdomain part (lengths, entropy normalised by
 //! the alphabet it uses, bytes outside the hostname alphabet). Pure and allocation-free.
 
+use crate::decode::entropy::{self, log2_of};
+
 /// Figures of one subdomain part.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SubdomainFigures {
@@ -60,26 +62,6 @@ const CLASS: [u8; 256] = {
     t
 };
 
-/// Counts the tables cover: a DNS name is at most 255 bytes.
-const TABLE: usize = 256;
-
-/// `c·log2(c)` for `c` < [`TABLE`] (0 for 0), and `log2(c)`, computed once.
-static LOG2: std::sync::LazyLock<([f64; TABLE], [f64; TABLE])> = std::sync::LazyLock::new(|| {
-    let (mut cl, mut l) = ([0.0; TABLE], [0.0; TABLE]);
-    for c in 1..TABLE {
-        l[c] = (c as f64).log2();
-        cl[c] = c as f64 * l[c];
-    }
-    (cl, l)
-});
-
-fn log2_of(n: usize) -> f64 {
-    match LOG2.1.get(n) {
-        Some(v) => *v,
-        None => (n as f64).log2(),
-    }
-}
-
 /// Reduces a subdomain part to its figures. Allocation-free.
 pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
     // A byte's count fits in a `u8`: a name (and so a subdomain part) is at most 255 bytes,
@@ -119,7 +101,7 @@ pub(crate) fn figures(sub: &[u8]) -> SubdomainFigures {
         // Each distinct byte once, in order of first appearance: a second walk of the name
         // (a count is cleared once summed), not 256 counters for the ~30 a name uses.
         // The table once a name, not once a distinct byte.
-        let c_log2_c = &LOG2.0;
+        let c_log2_c = entropy::c_log2_c_table();
         let mut sum = 0.0;
         for &b in counted {
             let c = &mut counts[usize::from(b)];
