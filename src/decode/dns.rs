@@ -222,6 +222,7 @@ impl DnsName {
     /// once by [`DnsName::cache_registrable`].
     ///
     /// [`SuffixSet::matches_under`]: super::suffix::SuffixSet::matches_under
+    #[inline]
     pub(crate) fn registrable_key(&self) -> std::borrow::Cow<'_, DomainKey> {
         match self.reg {
             Some(_) => std::borrow::Cow::Borrowed(&self.reg_key),
