@@ -32,7 +32,7 @@
 
 use crate::config::GeneralConfig;
 use crate::decode::tunnel::TunnelInfo;
-use crate::decode::{Decoded, L4};
+use crate::decode::{Decoded, L4, icmp};
 use crate::flow::hash::MixedHashMap;
 use ipnet::IpNet;
 use std::hash::{Hash, Hasher};
@@ -251,7 +251,7 @@ impl MirrorFilter {
         if d.tunnel.is_none()
             && d.undecapsulated.is_none()
             && self.configured.is_empty()
-            && !matches!(d.l4, L4::Icmp(i) if is_icmp_error(i.v6, i.icmp_type))
+            && !matches!(d.l4, L4::Icmp(i) if icmp::is_error(i.v6, i.icmp_type))
         {
             return true;
         }
@@ -326,7 +326,7 @@ impl MirrorFilter {
             return None;
         }
         match d.l4 {
-            L4::Icmp(i) if is_icmp_error(i.v6, i.icmp_type) && self.quotes_tunnel(d.payload) => {
+            L4::Icmp(i) if icmp::is_error(i.v6, i.icmp_type) && self.quotes_tunnel(d.payload) => {
                 Some(Transport::IcmpError)
             }
             _ => None,
@@ -359,12 +359,6 @@ impl MirrorFilter {
         self.stats.pairs_learned = self.shared.pairs.len();
         self.stats.pairs_refused = self.shared.pairs.refused.load(Ordering::Relaxed);
     }
-}
-
-/// ICMP error types: destination unreachable, source quench, redirect, time exceeded,
-/// parameter problem (v4); unreachable, packet too big, time exceeded, parameter problem (v6).
-fn is_icmp_error(v6: bool, ty: u8) -> bool {
-    if v6 { matches!(ty, 1..=4) } else { matches!(ty, 3 | 4 | 5 | 11 | 12) }
 }
 
 #[cfg(test)]

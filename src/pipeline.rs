@@ -564,7 +564,7 @@ struct Pool {
 impl Pool {
     fn fresh(&self) -> Batch {
         let back = if self.wait { self.batches.recv().ok() } else { self.batches.try_recv().ok() };
-        back.unwrap_or_default()
+        back.unwrap_or_else(Batch::empty)
     }
 }
 

@@ -166,15 +166,32 @@ struct EventSubs {
 
 impl EventSubs {
     fn of(detectors: &[Box<dyn Detector>]) -> EventSubs {
-        let wants = |e: Events| -> Vec<usize> {
-            let each = detectors.iter().map(|d| d.event_interest().has(e));
-            each.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
-        };
+        let wants = |e: Events| positions(detectors, |d| d.event_interest().has(e));
         EventSubs {
             dns: wants(Events::DNS),
             icmp: wants(Events::ICMP),
             tls: wants(Events::TLS),
             http: wants(Events::HTTP),
+        }
+    }
+}
+
+/// The positions, in table order, of the detectors `wants` picks (a hook's subscribers).
+fn positions(detectors: &[Box<dyn Detector>], mut wants: impl FnMut(&dyn Detector) -> bool) -> Vec<usize> {
+    let each = detectors.iter().map(|d| wants(d.as_ref()));
+    each.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
+}
+
+/// Calls `hook` on each detector at the positions `subs` (a hook's subscribers).
+#[inline(always)]
+fn each_subscriber(
+    detectors: &mut [Box<dyn Detector>],
+    subs: &[usize],
+    mut hook: impl FnMut(&mut dyn Detector),
+) {
+    for &i in subs {
+        if let Some(det) = detectors.get_mut(i) {
+            hook(det.as_mut());
         }
     }
 }
@@ -190,13 +207,9 @@ struct HookSubs {
 
 impl HookSubs {
     fn of(detectors: &[Box<dyn Detector>]) -> HookSubs {
-        let wants = |want: &dyn Fn(VolumeInterest) -> bool| -> Vec<usize> {
-            let each = detectors.iter().map(|d| want(d.volume_interest()));
-            each.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
-        };
         HookSubs {
-            flows: wants(&|v| v != VolumeInterest::Nothing),
-            probes: wants(&|v| v == VolumeInterest::Every),
+            flows: positions(detectors, |d| d.volume_interest() != VolumeInterest::Nothing),
+            probes: positions(detectors, |d| d.volume_interest() == VolumeInterest::Every),
         }
     }
 }
@@ -250,10 +263,7 @@ pub(crate) fn flow_hint_of(d: &decode::Decoded<'_>) -> u64 {
 /// For each packet class, the indices of the detectors whose [`Detector::packet_interest`]
 /// holds it, in table order.
 fn packet_subscriptions(detectors: &[Box<dyn Detector>]) -> [Vec<usize>; Interest::CLASSES] {
-    std::array::from_fn(|class| {
-        let wants = detectors.iter().map(|d| d.packet_interest().has(class));
-        wants.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect()
-    })
+    std::array::from_fn(|class| positions(detectors, |d| d.packet_interest().has(class)))
 }
 
 impl Worker {
@@ -330,8 +340,7 @@ impl Worker {
         let finest = self.volume_subs.flows.iter().filter_map(|&i| detectors.get(i));
         self.volume_period = volume_period(finest.map(|d| d.volume_resolution_ns()).min());
         self.volume_span = (0, 0);
-        let ends = detectors.iter().map(|d| d.wants_flow_ends());
-        self.end_subs = ends.enumerate().filter(|&(_, w)| w).map(|(i, _)| i).collect();
+        self.end_subs = positions(&detectors, |d| d.wants_flow_ends());
         self.detectors = detectors;
     }
 
@@ -585,20 +594,12 @@ impl Worker {
         let c = PacketCtx { ts, pkt: d, flow, dir, env, new_flow };
         // Only the detectors that look at this class of packet (most return at once on most).
         if let Some(subs) = packet_subs.get(Interest::class_of(d, new_flow)) {
-            for &i in subs {
-                if let Some(det) = detectors.get_mut(i) {
-                    det.on_packet(&c, alerts);
-                }
-            }
+            each_subscriber(detectors, subs, |det| det.on_packet(&c, alerts));
         }
         match d.l4 {
             L4::Icmp(_) => {
                 if let Some(e) = icmp::echo(d) {
-                    for &i in &event_subs.icmp {
-                        if let Some(det) = detectors.get_mut(i) {
-                            det.on_icmp(&c, &e, alerts);
-                        }
-                    }
+                    each_subscriber(detectors, &event_subs.icmp, |det| det.on_icmp(&c, &e, alerts));
                 }
             }
             L4::Udp { sport, dport } if !payload.is_empty() => {
@@ -607,11 +608,7 @@ impl Worker {
                     match if sniffed_dns { Ok(()) } else { dns::parse_into(payload, msg) } {
                         Ok(()) => {
                             msg.cache_registrable_hinted(registrable);
-                            for &i in &event_subs.dns {
-                                if let Some(det) = detectors.get_mut(i) {
-                                    det.on_dns(&c, msg, alerts);
-                                }
-                            }
+                            each_subscriber(detectors, &event_subs.dns, |det| det.on_dns(&c, msg, alerts));
                         }
                         Err(_) if !d.truncated => stats.anomalies.add(Anomaly::DnsMalformed),
                         Err(_) => {}
@@ -625,11 +622,9 @@ impl Worker {
                         match parsed {
                             Ok(()) => {
                                 msg.qname.cache_registrable();
-                                for &i in &event_subs.dns {
-                                    if let Some(det) = detectors.get_mut(i) {
-                                        det.on_dns(&c, msg, alerts);
-                                    }
-                                }
+                                each_subscriber(detectors, &event_subs.dns, |det| {
+                                    det.on_dns(&c, msg, alerts)
+                                });
                             }
                             Err(_) => stats.anomalies.add(Anomaly::DnsMalformed),
                         }
@@ -640,11 +635,7 @@ impl Worker {
                 if let Some(b) = hello_src {
                     match tls::parse_client_hello(b) {
                         Ok(h) => {
-                            for &i in &event_subs.tls {
-                                if let Some(det) = detectors.get_mut(i) {
-                                    det.on_tls(&c, &h, alerts);
-                                }
-                            }
+                            each_subscriber(detectors, &event_subs.tls, |det| det.on_tls(&c, &h, alerts));
                         }
                         Err(_) => stats.anomalies.add(Anomaly::TlsMalformed),
                     }
@@ -653,11 +644,7 @@ impl Worker {
                     && http::starts_like_request(payload)
                     && let Some(r) = http::parse_request(payload)
                 {
-                    for &i in &event_subs.http {
-                        if let Some(det) = detectors.get_mut(i) {
-                            det.on_http(&c, &r, alerts);
-                        }
-                    }
+                    each_subscriber(detectors, &event_subs.http, |det| det.on_http(&c, &r, alerts));
                 }
             }
             _ => {}
@@ -690,11 +677,7 @@ impl Worker {
         let since = Timestamp(ts.0.saturating_sub(u64::from(flow.unflushed_span_us) * 1_000));
         let v = VolumeCtx { ts, since, flow, delta: flow.unflushed, first: !flow.flushed_once, env };
         let mut budget = MAX_UNFLUSHED;
-        for &i in subs {
-            if let Some(det) = detectors.get_mut(i) {
-                budget = budget.min(det.on_flow_volume(&v, alerts));
-            }
-        }
+        each_subscriber(detectors, subs, |det| budget = budget.min(det.on_flow_volume(&v, alerts)));
         flow.unflushed = Volume::default();
         flow.unflushed_span_us = 0;
         flow.flushed_once = true;
@@ -766,11 +749,7 @@ impl Worker {
             let subs = if probe { &hooks.volume.probes } else { &hooks.volume.flows };
             Self::hand_over(f, last, subs, detectors, env, alerts);
         }
-        for &i in hooks.ends {
-            if let Some(det) = detectors.get_mut(i) {
-                det.on_flow_end(f, why, env, alerts);
-            }
-        }
+        each_subscriber(detectors, hooks.ends, |det| det.on_flow_end(f, why, env, alerts));
         if f.tunnel.is_some() {
             for a in &mut alerts[first_alert..] {
                 a.default_tunnel(f.tunnel.as_deref());

@@ -150,16 +150,6 @@ impl Batch {
             sent_at: None,
         }
     }
-    /// A batch for packets of shared blocks ([`Batch::push_ref`]): room for their metadata only.
-    pub fn for_refs() -> Batch {
-        Batch {
-            data: Vec::new(),
-            block: None,
-            meta: Vec::with_capacity(BATCH_PACKETS),
-            registrable_hints: Vec::new(),
-            sent_at: None,
-        }
-    }
     /// Copies one packet in, with its flow hint ([`PacketMeta::flow_hint`]). The batch holds
     /// no packets of a shared block ([`Batch::push_ref`]) then.
     pub fn push(&mut self, p: &RawPacket<'_>, flow_hint: u64) {

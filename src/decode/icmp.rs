@@ -683,11 +683,13 @@ pub(crate) struct IcmpError {
 /// Deepest IPv6 extension-header chain followed inside a quote.
 const MAX_QUOTED_EXT: usize = 4;
 
-/// Is ICMP type `ty` one [`error`] reads: destination unreachable, source quench, time
-/// exceeded, parameter problem (v4); unreachable, time exceeded, parameter problem (v6)?
+/// Is ICMP type `ty` an error, which quotes the packet it is about: destination unreachable,
+/// source quench, redirect, time exceeded, parameter problem (v4); unreachable, packet too
+/// big, time exceeded, parameter problem (v6)? ([`error`] reads all but redirects and packet
+/// too big; the mirror filter looks at all of them for quoted tunnels.)
 #[inline]
 pub(crate) fn is_error(v6: bool, ty: u8) -> bool {
-    if v6 { matches!(ty, 1 | 3 | 4) } else { matches!(ty, 3 | 4 | 11 | 12) }
+    if v6 { matches!(ty, 1..=4) } else { matches!(ty, 3 | 4 | 5 | 11 | 12) }
 }
 
 /// The error in `d`, if it is an ICMP/ICMPv6 error whose quote holds an IP header and the first
@@ -695,10 +697,11 @@ pub(crate) fn is_error(v6: bool, ty: u8) -> bool {
 /// non-first fragment yields `None`, never a panic.
 pub(crate) fn error(d: &Decoded<'_>) -> Option<IcmpError> {
     let L4::Icmp(i) = d.l4 else { return None };
-    if !is_error(i.v6, i.icmp_type) {
-        return None;
-    }
-    let unreachable = matches!((i.v6, i.icmp_type), (false, 3) | (true, 1));
+    let unreachable = match (i.v6, i.icmp_type) {
+        (false, 3) | (true, 1) => true,
+        (false, 11 | 12 | 4) | (true, 3 | 4) => false,
+        _ => return None,
+    };
     let quoted = if i.v6 { quote_v6(d.payload)? } else { quote_v4(d.payload)? };
     Some(IcmpError { v6: i.v6, unreachable, icmp_type: i.icmp_type, code: i.code, quoted })
 }
