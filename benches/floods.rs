@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo bench --bench floods                 # SIPHON_BENCH_ROUNDS=3 by default
 //! SIPHON_BENCH_GENERATE_ONLY=1 cargo bench --bench floods   # only write the files (profiling)
+//! SIPHON_BIN=$(scripts/build-pgo.sh) cargo bench --bench floods   # the PGO build (README)
 //! ```
 //!
 //! Generates each flood deterministically (`target/bench/flood-*.pcap`), then per file runs a
@@ -123,9 +124,15 @@ fn bare_loop(path: &Path) -> (u64, f64) {
     (n, t.elapsed().as_secs_f64())
 }
 
+/// The siphon binary measured: `SIPHON_BIN` (the PGO build, `scripts/build-pgo.sh`), else the
+/// one cargo built for this bench.
+fn siphon_bin() -> PathBuf {
+    std::env::var_os("SIPHON_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_siphon")), PathBuf::from)
+}
+
 fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64) {
     let t = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
+    let mut child = std::process::Command::new(siphon_bin())
         .args(["-q", "-r"])
         .arg(path)
         .args(extra)
@@ -203,6 +210,7 @@ fn main() {
         return;
     }
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("siphon: {}", siphon_bin().display());
     println!(
         "{rounds} alternating rounds per file, best of each; siphon -q -r FILE (default --workers: {workers}, one per core)"
     );

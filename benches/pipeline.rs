@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo bench --bench pipeline            # SIPHON_BENCH_BYTES=1000000000 by default
+//! SIPHON_BIN=$(scripts/build-pgo.sh) cargo bench --bench pipeline   # the PGO build (README)
 //! ```
 //!
 //! Two profiles, each generated once deterministically into `target/bench/` and reused:
@@ -85,10 +86,16 @@ fn bare_loop(path: &Path) -> (u64, u64, f64, f64) {
     (n, b, t.elapsed().as_secs_f64(), own_cpu() - c)
 }
 
+/// The siphon binary measured: `SIPHON_BIN` (the PGO build, `scripts/build-pgo.sh`), else the
+/// one cargo built for this bench.
+fn siphon_bin() -> PathBuf {
+    std::env::var_os("SIPHON_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_siphon")), PathBuf::from)
+}
+
 /// Wall seconds, peak RSS, CPU seconds (all threads) and stderr of `siphon -r path`.
 fn run_siphon(path: &Path, extra: &[&str]) -> (f64, u64, f64, String) {
     let t = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
+    let mut child = std::process::Command::new(siphon_bin())
         .args(["-r"])
         .arg(path)
         .args(extra)
@@ -218,6 +225,7 @@ fn main() {
         }
         files.push(("day", path));
     }
+    println!("siphon: {}", siphon_bin().display());
     let workers = std::env::var("SIPHON_BENCH_WORKERS").ok();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     println!(
