@@ -174,11 +174,19 @@ pub struct CaptureConfig {
     /// and the capture thread is no longer a limit. Off: one socket, and the capture thread
     /// shards (one core's worth of reading and decoding for all workers).
     pub fanout: bool,
+    /// Each worker thread pinned to its own CPU (the slot-th of those siphon may run on) when
+    /// there are two workers or more and at least as many CPUs, so the scheduler never stacks two
+    /// workers on one CPU. Off: the kernel places them (other busy processes on the machine).
+    pub pin_workers: bool,
 }
 
 impl Default for CaptureConfig {
     fn default() -> Self {
-        CaptureConfig { flush_interval: Dur(std::time::Duration::from_millis(100)), fanout: true }
+        CaptureConfig {
+            flush_interval: Dur(std::time::Duration::from_millis(100)),
+            fanout: true,
+            pin_workers: true,
+        }
     }
 }
 

@@ -84,6 +84,12 @@ impl<'a> Run<'a> {
     /// The worker of `slot`, sharing the run's mirror pairs and memory budget, keeping its
     /// ended flows when flow or netflow events are asked for; and its link to the writer.
     pub(super) fn worker(&self, slot: usize, alerts: Sender<Out>) -> (Worker, WorkerLink<'a>) {
+        // (Called first on the worker's own thread.)
+        if self.config.capture.pin_workers
+            && let Some(cpu) = super::affinity::cpu_for(slot, self.workers, &super::affinity::allowed_cpus())
+        {
+            let _ = super::affinity::pin_current_thread(cpu);
+        }
         let mut w = Worker::with_shared(self.config, self.mirror.clone(), self.budget.clone(), slot);
         if self.opts.flow_events || self.opts.netflow_events {
             w.log_flows();
