@@ -3,9 +3,10 @@
 //! Each worker takes the CPU of its slot among those the process may run on, when there are at
 //! least as many of them as workers, so the scheduler never stacks two workers on one CPU while
 //! another idles. On the 2-core VM the benchmarks run on it did at times: alternating runs of
-//! one binary, pinned against not, the day profile took 0.350 against 0.368 s and mixed 0.197
-//! against 0.203 s (medians of 12 and 6 rounds). Pinning is best effort: a refusal (a
-//! container's CPU set changing under the run) leaves the thread where the kernel puts it.
+//! one binary, pinned against not, the day profile took 0.350 against 0.364 s and mixed 0.199
+//! against 0.204 s (medians of 12 and 6 rounds, just after a CI run). Pinning is best effort:
+//! a refusal (a container's CPU set changing under the run) leaves the thread where the kernel
+//! puts it.
 
 /// The CPUs the calling thread may run on, in increasing order (empty if the kernel would not
 /// say).
