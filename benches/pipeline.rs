@@ -17,7 +17,10 @@
 //! On each file it runs a bare libpcap read loop (the reference) and `siphon -r` with every
 //! detector, each once first and discarded (warm-up), then alternating
 //! (`SIPHON_BENCH_ROUNDS`, default 7), and prints each round, the best and the median of the
-//! per-round ratios, packets/s and siphon's peak RSS over every run, then one line per profile.
+//! per-round ratios, packets/s and siphon's peak RSS over every run, then one line per profile,
+//! and the round trip of a cache line between the first two CPUs before, between and after
+//! the profiles (on a VM whose vCPUs the host moves between last-level caches, the phase each
+//! profile ran in).
 //! `SIPHON_BENCH_WORKERS` sets `--workers` (default: siphon's own default, one per core); `SIPHON_BENCH_PROFILE=mixed|day` runs
 //! one profile only.
 
@@ -90,6 +93,54 @@ fn bare_loop(path: &Path) -> (u64, u64, f64, f64) {
 /// one cargo built for this bench.
 fn siphon_bin() -> PathBuf {
     std::env::var_os("SIPHON_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_siphon")), PathBuf::from)
+}
+
+/// The round trip of a cache line between the first two CPUs the process may run on (two
+/// threads pinned there passing a counter back and forth), in ns; `None` with one CPU.
+fn core_round_trip_ns() -> Option<f64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    fn pin(cpu: usize) {
+        // SAFETY: plain libc calls on a zeroed cpu_set_t; `cpu` is below CPU_SETSIZE.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
+    // SAFETY: as above; `sched_getaffinity` fills the zeroed set.
+    let cpus: Vec<usize> = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+    };
+    let (&a, &b) = (cpus.first()?, cpus.get(1)?);
+    const TRIPS: u64 = 200_000;
+    let flag = AtomicU64::new(0);
+    let elapsed = std::thread::scope(|s| {
+        s.spawn(|| {
+            pin(b);
+            for i in 0..TRIPS {
+                while flag.load(Ordering::Acquire) != 2 * i + 1 {
+                    std::hint::spin_loop();
+                }
+                flag.store(2 * i + 2, Ordering::Release);
+            }
+        });
+        s.spawn(|| {
+            pin(a);
+            let t = Instant::now();
+            for i in 0..TRIPS {
+                flag.store(2 * i + 1, Ordering::Release);
+                while flag.load(Ordering::Acquire) != 2 * i + 2 {
+                    std::hint::spin_loop();
+                }
+            }
+            t.elapsed()
+        })
+        .join()
+        .ok()
+    })?;
+    Some(elapsed.as_secs_f64() * 1e9 / TRIPS as f64)
 }
 
 /// Wall seconds, peak RSS, CPU seconds (all threads) and stderr of `siphon -r path`.
@@ -237,8 +288,19 @@ fn main() {
         }
     );
     let rounds: usize = std::env::var("SIPHON_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
-    let outcomes: Vec<Outcome> =
-        files.iter().map(|(name, p)| measure(name, p, workers.as_deref(), rounds)).collect();
+    let mut trips = vec![core_round_trip_ns()];
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for (name, p) in &files {
+        outcomes.push(measure(name, p, workers.as_deref(), rounds));
+        trips.push(core_round_trip_ns());
+    }
+    let trips: Vec<String> = trips.iter().map(|t| t.map_or("-".into(), |ns| format!("{ns:.0} ns"))).collect();
+    println!(
+        "core-to-core round trip before, between and after the profiles: {} (~50-60 ns: the two \
+         CPUs share a last-level cache; several hundred: the VM's vCPUs sit on different ones, \
+         which slows every hand-over between siphon's workers and not the one-thread loop)",
+        trips.join(", ")
+    );
     println!();
     println!(
         "profile  packets    bare best  siphon best  ratio best  ratio median  peak RSS    CPU ns/pkt bare/siphon"
