@@ -296,7 +296,7 @@ fn main() {
     }
     let trips: Vec<String> = trips.iter().map(|t| t.map_or("-".into(), |ns| format!("{ns:.0} ns"))).collect();
     println!(
-        "core-to-core round trip before, between and after the profiles: {} (~50-60 ns: the two \
+        "core-to-core round trip before, between and after the profiles: {} (tens of ns: the two \
          CPUs share a last-level cache; several hundred: the VM's vCPUs sit on different ones, \
          which slows every hand-over between siphon's workers and not the one-thread loop)",
         trips.join(", ")
