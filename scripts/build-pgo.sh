@@ -35,12 +35,13 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 llvm_major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
 if [ ! -x "$profdata" ] && command -v rustup >/dev/null 2>&1; then
-  rustup component add llvm-tools >/dev/null 2>&1 || true
+  # (Bounded: an offline machine must not hang the build.)
+  timeout 300 rustup component add llvm-tools >/dev/null 2>&1 || true
 fi
 if [ ! -x "$profdata" ]; then
   profdata=/usr/lib/llvm-$llvm_major/bin/llvm-profdata
   if [ ! -x "$profdata" ] && [ "$(id -u)" = 0 ] && apt-cache show "llvm-$llvm_major" >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "llvm-$llvm_major" >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "llvm-$llvm_major" >/dev/null || true
   fi
 fi
 [ -x "$profdata" ] || plain "no llvm-profdata for LLVM $llvm_major"
@@ -70,14 +71,15 @@ train() {
 
 # Each step only when its input changed: cargo rebuilds when the sources (or, for the PGO build,
 # the profile) changed; training and the check run again only for a new binary.
-RUSTFLAGS="-Cprofile-generate=$root/$out/raw" CARGO_TARGET_DIR="$out/gen" \
+# (CARGO_ENCODED_RUSTFLAGS: one flag, whatever spaces the checkout's path holds.)
+CARGO_ENCODED_RUSTFLAGS="-Cprofile-generate=$root/$out/raw" CARGO_TARGET_DIR="$out/gen" \
   cargo build --release --quiet
 if [ ! "$out/siphon.profdata" -nt "$out/gen/release/siphon" ]; then
   rm -rf "$out/raw"
   train "$out/gen/release/siphon" "$out/alerts-gen"
   "$profdata" merge -o "$out/siphon.profdata" "$out/raw"
 fi
-RUSTFLAGS="-Cprofile-use=$root/$out/siphon.profdata" CARGO_TARGET_DIR="$out/use" \
+CARGO_ENCODED_RUSTFLAGS="-Cprofile-use=$root/$out/siphon.profdata" CARGO_TARGET_DIR="$out/use" \
   cargo build --release --quiet
 if [ ! "$out/siphon" -nt "$out/use/release/siphon" ]; then
   train "$out/use/release/siphon" "$out/alerts-use"
