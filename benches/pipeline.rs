@@ -98,27 +98,15 @@ fn siphon_bin() -> PathBuf {
 /// The round trip of a cache line between the first two CPUs the process may run on (two
 /// threads pinned there passing a counter back and forth), in ns; `None` with one CPU.
 fn core_round_trip_ns() -> Option<f64> {
+    use siphon::running::{allowed_cpus, pin_current_thread};
     use std::sync::atomic::{AtomicU64, Ordering};
-    fn pin(cpu: usize) {
-        // SAFETY: plain libc calls on a zeroed cpu_set_t; `cpu` is below CPU_SETSIZE.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        }
-    }
-    // SAFETY: as above; `sched_getaffinity` fills the zeroed set.
-    let cpus: Vec<usize> = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
-        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
-    };
+    let cpus = allowed_cpus();
     let (&a, &b) = (cpus.first()?, cpus.get(1)?);
     const TRIPS: u64 = 200_000;
     let flag = AtomicU64::new(0);
     let elapsed = std::thread::scope(|s| {
         s.spawn(|| {
-            pin(b);
+            let _ = pin_current_thread(b);
             for i in 0..TRIPS {
                 while flag.load(Ordering::Acquire) != 2 * i + 1 {
                     std::hint::spin_loop();
@@ -127,7 +115,7 @@ fn core_round_trip_ns() -> Option<f64> {
             }
         });
         s.spawn(|| {
-            pin(a);
+            let _ = pin_current_thread(a);
             let t = Instant::now();
             for i in 0..TRIPS {
                 flag.store(2 * i + 1, Ordering::Release);

@@ -74,7 +74,7 @@ train() {
 # (CARGO_ENCODED_RUSTFLAGS: one flag, whatever spaces the checkout's path holds.)
 CARGO_ENCODED_RUSTFLAGS="-Cprofile-generate=$root/$out/raw" CARGO_TARGET_DIR="$out/gen" \
   cargo build --release --quiet
-if [ ! "$out/siphon.profdata" -nt "$out/gen/release/siphon" ]; then
+if [ ! "$out/siphon.profdata" -nt "$out/gen/release/siphon" ] || [ ! -d "$out/alerts-gen" ]; then
   rm -rf "$out/raw"
   train "$out/gen/release/siphon" "$out/alerts-gen"
   "$profdata" merge -o "$out/siphon.profdata" "$out/raw"

@@ -87,6 +87,7 @@ pub mod decoding {
 
 /// Running the data path: the pipeline, one worker, progress and what a run covered.
 pub mod running {
+    pub use crate::pipeline::affinity::{allowed_cpus, pin_current_thread};
     pub use crate::pipeline::{LiveCounters, RunOptions, hint_batch, run, run_fanout, run_records, shard_of};
     pub use crate::progress::Progress;
     pub use crate::run_info::{InputInfo, RunInfo};

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Instant;
 
-mod affinity;
+pub(crate) mod affinity;
 mod fanout;
 pub use fanout::run_fanout;
 pub(crate) mod records;

@@ -10,7 +10,7 @@
 
 /// The CPUs the calling thread may run on, in increasing order (empty if the kernel would not
 /// say).
-pub(super) fn allowed_cpus() -> Vec<usize> {
+pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: `sched_getaffinity` writes at most `size_of::<cpu_set_t>()` bytes into the zeroed
     // set it is given; `CPU_ISSET` reads it within `CPU_SETSIZE`.
     unsafe {
@@ -23,7 +23,7 @@ pub(super) fn allowed_cpus() -> Vec<usize> {
 }
 
 /// Pins the calling thread to `cpu`.
-pub(super) fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
+pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
     // SAFETY: as above; `CPU_SET` writes within `CPU_SETSIZE` (checked first).
     unsafe {
         if cpu >= libc::CPU_SETSIZE as usize {
